@@ -1,0 +1,39 @@
+# srdpo builds with Go 1.27.3 (fetched by the go command from the module proxy)
+# and GOEXPERIMENT=simd, which GoMLX's pure-Go backend needs for its fast
+# kernels. A machine starts on an older Go, so every target exports both.
+export GOTOOLCHAIN := go1.27.3
+export GOEXPERIMENT := simd
+
+GO ?= go
+BIN := bin/srdpo
+
+.PHONY: all build test vet run bench worker clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/srdpo
+
+vet:
+	$(GO) vet ./...
+
+# Unit and pipeline tests. Pipelines run on prism, gs:// against an
+# in-process fake-gcs-server; nothing reaches the network.
+test: vet
+	$(GO) test -count=1 -timeout 14m ./...
+
+# The end-to-end job on the embedded default. Until the model, training and
+# scoring stages land, it runs what exists: ingestion of the shipped example
+# corpus into Arrow shards, with dead letters.
+run: build
+	$(BIN) score --corpus 'testdata/corpus/*.jsonl' --ingest-only --out out/example/prefs
+
+bench:
+	@echo "make bench: not yet implemented (issue 7)" >&2; exit 2
+
+# A linux/amd64 worker binary for Dataflow, cgo off.
+worker:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -o bin/srdpo-worker-linux-amd64 ./cmd/srdpo
+
+clean:
+	rm -rf bin out

@@ -1,0 +1,40 @@
+package schemas
+
+import (
+	"fmt"
+	"math"
+)
+
+// Eval is one evaluation figure: a metric of a policy on a benchmark.
+type Eval struct {
+	Policy    string  `arrow:"policy"`    // e.g. "reference", "dpo", "sr-dpo"
+	Benchmark string  `arrow:"benchmark"` // e.g. "gold_reward", "arc_easy"
+	Metric    string  `arrow:"metric"`    // e.g. "mean", "win_rate_vs_reference", "acc_norm"
+	Value     float64 `arrow:"value"`
+	N         int64   `arrow:"n"` // how many items the value is over
+	Seed      int64   `arrow:"seed"`
+}
+
+// Evals is the Arrow contract of evaluation rows.
+var Evals = newTable("eval", "1", Eval{})
+
+func (e Eval) Key() string {
+	return fmt.Sprintf("%s/%s/%s/%d", e.Policy, e.Benchmark, e.Metric, e.Seed)
+}
+
+func (e Eval) Validate() error {
+	for _, c := range []struct{ col, v string }{
+		{"policy", e.Policy}, {"benchmark", e.Benchmark}, {"metric", e.Metric},
+	} {
+		if c.v == "" {
+			return invalid(c.col, "empty")
+		}
+	}
+	if math.IsNaN(e.Value) {
+		return invalid("value", "NaN")
+	}
+	if e.N < 0 {
+		return invalid("n", "negative (%d)", e.N)
+	}
+	return nil
+}

@@ -1,0 +1,173 @@
+package schemas
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// Format is a file format rows can be written in.
+type Format string
+
+const (
+	FormatArrow   Format = "arrow"   // Arrow IPC file format
+	FormatParquet Format = "parquet" // same columns, schema metadata kept
+	FormatJSONL   Format = "jsonl"   // one JSON object a row; for files people read (dead letters)
+)
+
+// ParseFormat checks a user-given format name.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(strings.ToLower(s)); f {
+	case FormatArrow, FormatParquet, FormatJSONL:
+		return f, nil
+	}
+	return "", fmt.Errorf("unknown format %q: want arrow, parquet or jsonl", s)
+}
+
+// Ext is the file name extension of the format, with its dot.
+func (f Format) Ext() string { return "." + string(f) }
+
+// FormatOf tells a file's format by its extension.
+func FormatOf(name string) (Format, error) {
+	return ParseFormat(strings.TrimPrefix(path.Ext(name), "."))
+}
+
+// batchRows bounds a record batch so readers can stream large shards.
+const batchRows = 8192
+
+// WriteFile writes rows of tb to w in format f with md as schema metadata. It
+// does not close w: committing the file is the caller's business.
+func WriteFile(w io.Writer, f Format, tb *Table, md Metadata, rows []Row) error {
+	mem := memory.DefaultAllocator
+	schema := tb.Schema(md)
+	var (
+		write func(arrow.RecordBatch) error
+		close func() error
+	)
+	switch f {
+	case FormatArrow:
+		fw, err := ipc.NewFileWriter(w, ipc.WithSchema(schema), ipc.WithAllocator(mem))
+		if err != nil {
+			return err
+		}
+		write, close = fw.Write, fw.Close
+	case FormatParquet:
+		// pqarrow closes the writer it is handed; shield ours.
+		pw, err := pqarrow.NewFileWriter(schema, struct{ io.Writer }{w},
+			parquet.NewWriterProperties(parquet.WithAllocator(mem)),
+			pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+		if err != nil {
+			return err
+		}
+		write, close = pw.WriteBuffered, pw.Close
+	case FormatJSONL:
+		write = func(rec arrow.RecordBatch) error { return array.RecordToJSON(rec, w) }
+		close = func() error { return nil }
+	default:
+		return fmt.Errorf("unknown format %q", f)
+	}
+	for start := 0; start < len(rows) || start == 0; start += batchRows {
+		end := min(start+batchRows, len(rows))
+		rec, err := tb.Encode(mem, rows[start:end], md)
+		if err != nil {
+			close()
+			return err
+		}
+		err = write(rec)
+		rec.Release()
+		if err != nil {
+			close()
+			return err
+		}
+		if len(rows) == 0 {
+			break
+		}
+	}
+	return close()
+}
+
+// ReadFile decodes a whole Arrow IPC or Parquet file of tb. It checks the
+// table name, schema version and columns, and validates every row.
+func ReadFile(data []byte, f Format, tb *Table) ([]Row, Metadata, error) {
+	mem := memory.DefaultAllocator
+	var (
+		schema *arrow.Schema
+		recs   []arrow.RecordBatch
+	)
+	switch f {
+	case FormatArrow:
+		r, err := ipc.NewFileReader(bytes.NewReader(data), ipc.WithAllocator(mem))
+		if err != nil {
+			return nil, nil, fmt.Errorf("not an Arrow IPC file: %w", err)
+		}
+		defer r.Close()
+		schema = r.Schema()
+		for i := 0; i < r.NumRecords(); i++ {
+			rec, err := r.RecordBatch(i)
+			if err != nil {
+				return nil, nil, err
+			}
+			rec.Retain()
+			recs = append(recs, rec)
+		}
+	case FormatParquet:
+		pf, err := file.NewParquetReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, nil, fmt.Errorf("not a Parquet file: %w", err)
+		}
+		defer pf.Close()
+		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: batchRows}, mem)
+		if err != nil {
+			return nil, nil, err
+		}
+		if schema, err = fr.Schema(); err != nil {
+			return nil, nil, err
+		}
+		if err := tb.CheckSchema(schema); err != nil {
+			return nil, nil, err
+		}
+		rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer rr.Release()
+		for rr.Next() {
+			rec := rr.RecordBatch()
+			rec.Retain()
+			recs = append(recs, rec)
+		}
+		if err := rr.Err(); err != nil && err != io.EOF {
+			return nil, nil, err
+		}
+	default:
+		return nil, nil, fmt.Errorf("cannot read %q files back", f)
+	}
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	if err := tb.CheckSchema(schema); err != nil {
+		return nil, nil, err
+	}
+	var rows []Row
+	for _, rec := range recs {
+		got, err := tb.decode(rec, len(rows))
+		if err != nil {
+			return nil, nil, err
+		}
+		rows = append(rows, got...)
+	}
+	return rows, MetadataFrom(schema.Metadata()), nil
+}

@@ -1,0 +1,235 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/srdpo/srdpo/runners"
+	"github.com/srdpo/srdpo/runners/gcstest"
+	"github.com/srdpo/srdpo/schemas"
+)
+
+func TestMain(m *testing.M) {
+	if runners.Default != "prism" {
+		panic("tests run on prism")
+	}
+	ptest.Main(m)
+}
+
+func testPreferences(n int) []schemas.Preference {
+	var rows []schemas.Preference
+	for i := 0; i < n; i++ {
+		s := float64(i)
+		rows = append(rows, schemas.Preference{
+			ID: fmt.Sprintf("pair-%03d", i), Prompt: fmt.Sprintf("question %d, ünïcode ✓", i),
+			Chosen: fmt.Sprintf(" good %d", i), Rejected: fmt.Sprintf(" bad %d", i),
+			SourceFormat: "trl_standard", ScoreChosen: &s, ScoreRejected: &s,
+		})
+	}
+	return rows
+}
+
+var testMetadata = schemas.NewMetadata().
+	With(schemas.KeyModelFingerprint, "model-sha").
+	With(schemas.KeyAugPrompt, schemas.DefaultAugPrompt)
+
+func writePrefs(t *testing.T, prefix string, rows []schemas.Preference, opts ...ShardOption) {
+	t.Helper()
+	p, s := beam.NewPipelineWithRoot()
+	manifest := WriteShards(s, prefix, schemas.Preferences, testMetadata, beam.CreateList(s, rows), opts...)
+	passert.Equals(s, manifest, prefix+schemas.ManifestSuffix)
+	ptest.RunAndValidate(t, p)
+}
+
+// readBack reads every shard listed by the manifest with the plain Arrow or
+// Parquet reader, checking sort order and shard assignment on the way.
+func readBack(t *testing.T, prefix string) (schemas.Manifest, []schemas.Preference) {
+	t.Helper()
+	ctx := context.Background()
+	fs, err := filesystem.New(ctx, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := filesystem.Read(ctx, fs, prefix+schemas.ManifestSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := schemas.ParseManifest(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := prefix[:strings.LastIndex(prefix, "/")+1]
+	var all []schemas.Preference
+	for i, sh := range m.Shards {
+		if want := filepath.Base(ShardName(prefix, i, len(m.Shards), m.Format)); sh.Name != want {
+			t.Fatalf("shard %d named %s, want %s", i, sh.Name, want)
+		}
+		data, err := filesystem.Read(ctx, fs, dir+sh.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, md, err := schemas.ReadFile(data, m.Format, schemas.Preferences)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if md.Get(schemas.KeyModelFingerprint) != "model-sha" || md.Get(schemas.KeyAugPrompt) != schemas.DefaultAugPrompt {
+			t.Errorf("shard %s metadata %v", sh.Name, md)
+		}
+		if int64(len(rows)) != sh.Rows {
+			t.Errorf("shard %s: %d rows, manifest says %d", sh.Name, len(rows), sh.Rows)
+		}
+		for j, r := range rows {
+			p := r.(schemas.Preference)
+			if shardOf(p.ID, len(m.Shards)) != i {
+				t.Errorf("row %s in shard %d, hashes to %d", p.ID, i, shardOf(p.ID, len(m.Shards)))
+			}
+			if j > 0 && rows[j-1].Key() >= p.ID {
+				t.Errorf("shard %s not sorted at row %d", sh.Name, j)
+			}
+			all = append(all, p)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	return m, all
+}
+
+func listNames(t *testing.T, pattern string) []string {
+	t.Helper()
+	ctx := context.Background()
+	fs, err := filesystem.New(ctx, pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := fs.List(ctx, pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range names {
+		names[i] = filepath.Base(n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func TestWriteShardsLocalRoundTripAndRerun(t *testing.T) {
+	prefix := filepath.Join(t.TempDir(), "out", "prefs")
+	rows := testPreferences(25)
+
+	writePrefs(t, prefix, rows, WithShards(4))
+	m, got := readBack(t, prefix)
+	if !reflect.DeepEqual(got, rows) || m.Rows != 25 || len(m.Shards) != 4 {
+		t.Fatalf("round trip: manifest %+v, %d rows", m, len(got))
+	}
+	first, err := os.ReadFile(ShardName(prefix, 0, 4, schemas.FormatArrow))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A rerun with the same shard count writes the same bytes.
+	writePrefs(t, prefix, rows, WithShards(4))
+	again, _ := os.ReadFile(ShardName(prefix, 0, 4, schemas.FormatArrow))
+	if string(again) != string(first) {
+		t.Fatal("rerun wrote different bytes")
+	}
+
+	// A leftover temporary file of a failed attempt, and a rerun with another
+	// shard count: exactly one set of shards remains.
+	os.WriteFile(ShardName(prefix, 1, 4, schemas.FormatArrow)+".tmp-dead", []byte("half"), 0o644)
+	writePrefs(t, prefix, rows[:3], WithShards(5))
+	want := []string{"prefs-00000-of-00005.arrow", "prefs-00001-of-00005.arrow", "prefs-00002-of-00005.arrow",
+		"prefs-00003-of-00005.arrow", "prefs-00004-of-00005.arrow", "prefs.manifest.json"}
+	if names := listNames(t, filepath.Dir(prefix)+"/*"); !reflect.DeepEqual(names, want) {
+		t.Fatalf("after rerun: %v\nwant %v", names, want)
+	}
+	// Shards that no row hashed to are still written, empty, with the schema.
+	m, got = readBack(t, prefix)
+	if !reflect.DeepEqual(got, rows[:3]) || m.Rows != 3 {
+		t.Fatalf("after rerun: %+v", got)
+	}
+}
+
+func TestReadShardsChecksMetadataAndCounts(t *testing.T) {
+	prefix := filepath.Join(t.TempDir(), "prefs")
+	rows := testPreferences(12)
+	writePrefs(t, prefix, rows, WithShards(3), WithFormat(schemas.FormatParquet))
+
+	// Through the manifest, and through a glob, with matching metadata.
+	for _, pattern := range []string{prefix + schemas.ManifestSuffix, prefix + "-*.parquet"} {
+		p, s := beam.NewPipelineWithRoot()
+		got := ReadShards(s, pattern, schemas.Preferences, ExpectMetadata(schemas.Metadata{schemas.KeyModelFingerprint: "model-sha"}))
+		passert.Equals(s, got, beam.CreateList(s, rows))
+		ptest.RunAndValidate(t, p)
+	}
+
+	// Another model's fingerprint: the pipeline fails and says why.
+	p, s := beam.NewPipelineWithRoot()
+	ReadShards(s, prefix+schemas.ManifestSuffix, schemas.Preferences, ExpectMetadata(schemas.Metadata{schemas.KeyModelFingerprint: "other"}))
+	if err := ptest.Run(p); err == nil || !strings.Contains(err.Error(), `metadata srdpo.model_fingerprint is "model-sha", want "other"`) {
+		t.Fatalf("metadata mismatch: %v", err)
+	}
+
+	// Reading as the wrong table fails on the table name.
+	p, s = beam.NewPipelineWithRoot()
+	ReadShards(s, prefix+schemas.ManifestSuffix, schemas.ScoredRows)
+	if err := ptest.Run(p); err == nil || !strings.Contains(err.Error(), `is "preference", want "scored"`) {
+		t.Fatalf("table mismatch: %v", err)
+	}
+
+	// A shard that lost rows since the manifest was written.
+	writeOne := func(name string, rows []schemas.Row) {
+		f, err := os.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schemas.WriteFile(f, schemas.FormatParquet, schemas.Preferences, testMetadata, rows); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	writeOne(ShardName(prefix, 0, 3, schemas.FormatParquet), nil)
+	p, s = beam.NewPipelineWithRoot()
+	ReadShards(s, prefix+schemas.ManifestSuffix, schemas.Preferences)
+	if err := ptest.Run(p); err == nil || !strings.Contains(err.Error(), "its manifest says") {
+		t.Fatalf("row count mismatch: %v", err)
+	}
+}
+
+func TestWriteShardsRejectsDuplicateIDs(t *testing.T) {
+	rows := testPreferences(3)
+	rows[2].ID = rows[0].ID
+	p, s := beam.NewPipelineWithRoot()
+	WriteShards(s, filepath.Join(t.TempDir(), "dup"), schemas.Preferences, testMetadata, beam.CreateList(s, rows))
+	if err := ptest.Run(p); err == nil || !strings.Contains(err.Error(), `two rows share the id "pair-000"`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestWriteShardsOnGCS(t *testing.T) {
+	gcstest.Start(t, "srdpo-test")
+	prefix := "gs://srdpo-test/runs/prefs"
+	rows := testPreferences(9)
+	writePrefs(t, prefix, rows, WithShards(3))
+	if m, got := readBack(t, prefix); !reflect.DeepEqual(got, rows) || m.Rows != 9 {
+		t.Fatalf("gs round trip: %+v", got)
+	}
+	// Rerun into the same prefix with another shard count.
+	writePrefs(t, prefix, rows, WithShards(2))
+	want := []string{"prefs-00000-of-00002.arrow", "prefs-00001-of-00002.arrow", "prefs.manifest.json"}
+	if names := listNames(t, "gs://srdpo-test/runs/*"); !reflect.DeepEqual(names, want) {
+		t.Fatalf("after rerun: %v", names)
+	}
+	p, s := beam.NewPipelineWithRoot()
+	passert.Equals(s, ReadShards(s, prefix+schemas.ManifestSuffix, schemas.Preferences), beam.CreateList(s, rows))
+	ptest.RunAndValidate(t, p)
+}

@@ -1,0 +1,288 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/srdpo/srdpo/schemas"
+)
+
+func init() {
+	// Row types travel between workers with Beam's schema coder, which
+	// needs them registered to decode into the right Go type.
+	for _, tb := range schemas.Tables() {
+		beam.RegisterType(tb.RowType())
+	}
+	register.DoFn1x3[beam.X, int, beam.X, error](&shardKeyFn{})
+	register.DoFn3x2[context.Context, int, func(*beam.X) bool, writtenShard, error](&writeShardFn{})
+	register.DoFn4x1[context.Context, []byte, func(*writtenShard) bool, func(string), error](&finalizeShardsFn{})
+	register.Iter1[beam.X]()
+	register.Iter1[writtenShard]()
+	register.Emitter1[string]()
+	beam.RegisterType(reflectTypeOf[writtenShard]())
+}
+
+// shardOptions configures WriteShards.
+type shardOptions struct {
+	shards int
+	format schemas.Format
+}
+
+// ShardOption is a functional option of WriteShards.
+type ShardOption func(*shardOptions)
+
+// WithShards sets the number of shards (default 4). A shard's rows are
+// sorted in memory, so choose enough shards for one to fit a worker.
+func WithShards(n int) ShardOption { return func(o *shardOptions) { o.shards = n } }
+
+// WithFormat sets the file format (default Arrow IPC).
+func WithFormat(f schemas.Format) ShardOption { return func(o *shardOptions) { o.format = f } }
+
+// ShardName is the deterministic final name of shard i of n.
+func ShardName(prefix string, i, n int, f schemas.Format) string {
+	return fmt.Sprintf("%s-%05d-of-%05d%s", prefix, i, n, f.Ext())
+}
+
+// WriteShards writes rows, a PCollection of tb's row type, as shards
+// <prefix>-00000-of-0000N.<ext> plus <prefix>.manifest.json, through Beam's
+// filesystems (local, gs://, memfs://). Rows go to a shard by a hash of their
+// id and are sorted by id inside it, so a rerun writes the same bytes. Each
+// shard is written under a temporary name and renamed when complete; the
+// manifest is written last, after empty shards are filled in and shards of an
+// earlier run into the same prefix are removed. It returns a PCollection with
+// one element, the manifest's path, for callers that wait on it.
+func WriteShards(s beam.Scope, prefix string, tb *schemas.Table, md schemas.Metadata, rows beam.PCollection, opts ...ShardOption) beam.PCollection {
+	s = s.Scope("stages.WriteShards")
+	o := shardOptions{shards: 4, format: schemas.FormatArrow}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.shards < 1 || o.shards > 99999 {
+		panic(fmt.Sprintf("stages.WriteShards: shard count %d out of range 1..99999", o.shards))
+	}
+	if _, err := filesystem.New(context.Background(), prefix); err != nil {
+		panic(fmt.Sprintf("stages.WriteShards: %v", err))
+	}
+	keyed := beam.ParDo(s, &shardKeyFn{Shards: o.shards}, rows)
+	written := beam.ParDo(s, &writeShardFn{Prefix: prefix, Table: tb.Name, Metadata: md, Shards: o.shards, Format: o.format},
+		beam.GroupByKey(s, keyed))
+	return beam.ParDo(s, &finalizeShardsFn{Prefix: prefix, Table: tb.Name, Metadata: md, Shards: o.shards, Format: o.format},
+		beam.Impulse(s), beam.SideInput{Input: written})
+}
+
+type shardKeyFn struct {
+	Shards int
+}
+
+func (fn *shardKeyFn) ProcessElement(x beam.X) (int, beam.X, error) {
+	row, err := asRow(x)
+	if err != nil {
+		return 0, nil, err
+	}
+	return shardOf(row.Key(), fn.Shards), x, nil
+}
+
+func asRow(x beam.X) (schemas.Row, error) {
+	row, ok := x.(schemas.Row)
+	if !ok {
+		return nil, fmt.Errorf("element of type %T is not a srdpo row type (see package schemas)", x)
+	}
+	return row, nil
+}
+
+// shardOf is the shard of an id: a stable hash, the same on every runner.
+func shardOf(id string, n int) int {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return int(h.Sum64() % uint64(n))
+}
+
+// writtenShard reports a completed shard to the finalizer.
+type writtenShard struct {
+	Index int
+	Rows  int64
+}
+
+type writeShardFn struct {
+	Prefix   string
+	Table    string
+	Metadata schemas.Metadata
+	Shards   int
+	Format   schemas.Format
+
+	rowsWritten beam.Counter
+}
+
+func (fn *writeShardFn) Setup() {
+	fn.rowsWritten = beam.NewCounter("srdpo", fn.Table+"_rows_written")
+}
+
+func (fn *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func(*beam.X) bool) (writtenShard, error) {
+	tb, err := schemas.Lookup(fn.Table)
+	if err != nil {
+		return writtenShard{}, err
+	}
+	var rows []schemas.Row
+	var x beam.X
+	for iter(&x) {
+		row, err := asRow(x)
+		if err != nil {
+			return writtenShard{}, err
+		}
+		rows = append(rows, row)
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Key() < rows[j].Key() })
+	for i := 1; i < len(rows); i++ {
+		if rows[i].Key() == rows[i-1].Key() {
+			return writtenShard{}, fmt.Errorf("%s: two rows share the id %q; ids must be unique", fn.Table, rows[i].Key())
+		}
+	}
+	name := ShardName(fn.Prefix, shard, fn.Shards, fn.Format)
+	if err := writeAtomically(ctx, name, func(buf *bytes.Buffer) error {
+		return schemas.WriteFile(buf, fn.Format, tb, fn.Metadata, rows)
+	}); err != nil {
+		return writtenShard{}, fmt.Errorf("writing shard %s: %w", name, err)
+	}
+	fn.rowsWritten.Inc(ctx, int64(len(rows)))
+	return writtenShard{Index: shard, Rows: int64(len(rows))}, nil
+}
+
+type finalizeShardsFn struct {
+	Prefix   string
+	Table    string
+	Metadata schemas.Metadata
+	Shards   int
+	Format   schemas.Format
+}
+
+func (fn *finalizeShardsFn) ProcessElement(ctx context.Context, _ []byte, iter func(*writtenShard) bool, emit func(string)) error {
+	tb, err := schemas.Lookup(fn.Table)
+	if err != nil {
+		return err
+	}
+	counts := make([]int64, fn.Shards)
+	seen := make([]bool, fn.Shards)
+	var w writtenShard
+	for iter(&w) {
+		counts[w.Index], seen[w.Index] = w.Rows, true
+	}
+	// A shard no row hashed to still gets a file, so the set is complete.
+	for i, ok := range seen {
+		if ok {
+			continue
+		}
+		name := ShardName(fn.Prefix, i, fn.Shards, fn.Format)
+		if err := writeAtomically(ctx, name, func(buf *bytes.Buffer) error {
+			return schemas.WriteFile(buf, fn.Format, tb, fn.Metadata, nil)
+		}); err != nil {
+			return fmt.Errorf("writing empty shard %s: %w", name, err)
+		}
+	}
+	if err := removeStale(ctx, fn.Prefix, fn.Shards, fn.Format); err != nil {
+		return err
+	}
+	m := schemas.Manifest{Table: tb.Name, SchemaVersion: tb.Version, Format: fn.Format,
+		Metadata: fn.Metadata.With(schemas.KeyTable, tb.Name).With(schemas.KeySchemaVersion, tb.Version)}
+	for i, n := range counts {
+		m.Shards = append(m.Shards, schemas.ManifestShard{Name: path.Base(ShardName(fn.Prefix, i, fn.Shards, fn.Format)), Rows: n})
+		m.Rows += n
+	}
+	manifest := fn.Prefix + schemas.ManifestSuffix
+	if err := writeAtomically(ctx, manifest, func(buf *bytes.Buffer) error {
+		_, err := buf.Write(m.Marshal())
+		return err
+	}); err != nil {
+		return fmt.Errorf("writing manifest %s: %w", manifest, err)
+	}
+	emit(manifest)
+	return nil
+}
+
+// removeStale deletes what an earlier run into the same prefix left: shards
+// of another shard count or format, and temporary files of failed attempts.
+func removeStale(ctx context.Context, prefix string, shards int, format schemas.Format) error {
+	fs, err := filesystem.New(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	names, err := fs.List(ctx, prefix+"-*-of-*")
+	if err != nil {
+		return fmt.Errorf("listing %s-*: %w", prefix, err)
+	}
+	for _, name := range names {
+		if !isShardOf(prefix, name) {
+			continue
+		}
+		var i, n int
+		var ext string
+		rest := strings.TrimPrefix(name, prefix)
+		if _, err := fmt.Sscanf(rest, "-%05d-of-%05d%s", &i, &n, &ext); err == nil &&
+			n == shards && ext == format.Ext() {
+			continue // one of ours
+		}
+		rm, ok := fs.(filesystem.Remover)
+		if !ok {
+			return fmt.Errorf("cannot remove stale shard %s: filesystem has no Remove", name)
+		}
+		if err := rm.Remove(ctx, name); err != nil {
+			return fmt.Errorf("removing stale shard %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// isShardOf tells whether name is "<prefix>-NNNNN-of-NNNNN<anything>", so
+// that a prefix "out/a" never claims the shards of "out/a-b".
+func isShardOf(prefix, name string) bool {
+	rest, ok := strings.CutPrefix(name, prefix)
+	if !ok || len(rest) < len("-00000-of-00000") {
+		return false
+	}
+	var i, n int
+	_, err := fmt.Sscanf(rest[:len("-00000-of-00000")], "-%05d-of-%05d", &i, &n)
+	return err == nil
+}
+
+// writeAtomically renders a file in memory, writes it under a temporary
+// name and renames it into place, so readers never see half a file and a
+// retried attempt leaves exactly one.
+func writeAtomically(ctx context.Context, name string, render func(*bytes.Buffer) error) error {
+	var buf bytes.Buffer
+	if err := render(&buf); err != nil {
+		return err
+	}
+	fs, err := filesystem.New(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	tmp := name + ".tmp-" + randomHex()
+	if err := filesystem.Write(ctx, fs, tmp, buf.Bytes()); err != nil {
+		return err
+	}
+	if err := filesystem.Rename(ctx, fs, tmp, name); err != nil {
+		if rm, ok := fs.(filesystem.Remover); ok {
+			rm.Remove(ctx, tmp)
+		}
+		return err
+	}
+	return nil
+}
+
+func randomHex() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
