@@ -3,6 +3,8 @@ package stages
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -23,6 +25,11 @@ import (
 func TestMain(m *testing.M) {
 	if runners.Default != "prism" {
 		panic("tests run on prism")
+	}
+	// Prism logs every expected pipeline failure at length; the tests check
+	// those errors themselves. SRDPO_TEST_LOGS=1 shows the logs.
+	if os.Getenv("SRDPO_TEST_LOGS") == "" {
+		slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}
 	ptest.Main(m)
 }

@@ -1,0 +1,504 @@
+package stages
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/srdpo/srdpo/schemas"
+)
+
+// CorpusFormat names a preference-corpus record format.
+type CorpusFormat string
+
+const (
+	FormatAuto              CorpusFormat = "auto" // detect per record
+	FormatTRLStandard       CorpusFormat = "trl_standard"
+	FormatTRLConversational CorpusFormat = "trl_conversational"
+	FormatHHRLHF            CorpusFormat = "hh_rlhf"
+	FormatShareGPT          CorpusFormat = "sharegpt"
+	FormatUltraFeedback     CorpusFormat = "ultrafeedback"
+)
+
+// CorpusFormats lists the formats a corpus may be forced to.
+var CorpusFormats = []CorpusFormat{FormatAuto, FormatTRLStandard, FormatTRLConversational, FormatHHRLHF, FormatShareGPT, FormatUltraFeedback}
+
+// ParseCorpusFormat checks a user-given format name.
+func ParseCorpusFormat(s string) (CorpusFormat, error) {
+	for _, f := range CorpusFormats {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("unknown corpus format %q (want one of %v)", s, CorpusFormats)
+}
+
+// Dead-letter reasons: stable codes that tests, counters and users rely on.
+const (
+	ReasonUnreadableFile     = "unreadable_file"     // I/O, decompression or Parquet failure
+	ReasonUnsupportedFile    = "unsupported_file"    // extension is not .jsonl/.json/.parquet (+.gz)
+	ReasonTooLarge           = "too_large"           // record over the size limit
+	ReasonInvalidUTF8        = "invalid_utf8"        // record bytes are not UTF-8
+	ReasonMalformedJSON      = "malformed_json"      // not parseable JSON
+	ReasonNotAnObject        = "not_an_object"       // JSON, but not an object
+	ReasonMissingField       = "missing_field"       // a required field is absent
+	ReasonWrongType          = "wrong_type"          // a field has the wrong JSON type
+	ReasonEmptyPrompt        = "empty_prompt"        // prompt is empty or blank
+	ReasonEmptyChosen        = "empty_chosen"        // chosen response is empty or blank
+	ReasonEmptyRejected      = "empty_rejected"      // rejected response is empty or blank
+	ReasonIdentical          = "identical_responses" // chosen == rejected
+	ReasonNoSharedPrompt     = "no_shared_prompt"    // implicit prompt: chosen and rejected share nothing
+	ReasonHHNoAssistant      = "hh_no_assistant"     // HH-RLHF dialogue has no assistant turn
+	ReasonHHPrefixMismatch   = "hh_prefix_mismatch"  // HH-RLHF dialogues differ before the last assistant turn
+	ReasonBadMessage         = "bad_message"         // message is not {role, content} strings
+	ReasonUnknownRole        = "unknown_role"        // role is not system/user/assistant (or a known alias)
+	ReasonBadTurnOrder       = "bad_turn_order"      // prompt does not end with user, or response not with assistant
+	ReasonBadScore           = "bad_score"           // gold score not a finite number, or only one given
+	ReasonBadID              = "bad_id"              // id field not a non-empty string or integer
+	ReasonDuplicateID        = "duplicate_id"        // another record has the same id
+	ReasonUnrecognisedRecord = "unrecognised_record" // no known format fits
+)
+
+// recordError is why a record is dead.
+type recordError struct {
+	reason, detail string
+}
+
+func (e *recordError) Error() string { return e.reason + ": " + e.detail }
+
+func deadf(reason, format string, args ...any) *recordError {
+	return &recordError{reason: reason, detail: fmt.Sprintf(format, args...)}
+}
+
+// parseOptions are the settings of record normalisation.
+type parseOptions struct {
+	Format      CorpusFormat
+	Template    ChatTemplate
+	IDField     string
+	OffsetField string
+}
+
+// hhAssistant is where HH-RLHF dialogues are split.
+const hhAssistant = "\n\nAssistant:"
+
+// parseRecord turns one JSON record into a normalised preference row.
+func parseRecord(raw []byte, o parseOptions) (schemas.Preference, *recordError) {
+	var p schemas.Preference
+	if !utf8.Valid(raw) {
+		// encoding/json would silently replace the bad bytes.
+		return p, deadf(ReasonInvalidUTF8, "record is not valid UTF-8")
+	}
+	raw = bytes.TrimSpace(raw)
+	if !json.Valid(raw) {
+		var v any
+		err := json.Unmarshal(raw, &v)
+		return p, deadf(ReasonMalformedJSON, "%v", err)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return p, deadf(ReasonNotAnObject, "record is a JSON %s, want an object", jsonKind(raw))
+	}
+	for _, k := range []string{"chosen", "rejected"} {
+		if _, ok := obj[k]; !ok {
+			return p, deadf(ReasonMissingField, "field %q is missing", k)
+		}
+	}
+	format := o.Format
+	if format == FormatAuto || format == "" {
+		format = detectFormat(obj)
+	}
+	var err *recordError
+	switch format {
+	case FormatTRLStandard:
+		err = parseTRLStandard(obj, &p)
+	case FormatHHRLHF:
+		err = parseHH(obj, &p)
+	case FormatTRLConversational, FormatUltraFeedback:
+		err = parseConversational(obj, o.Template, &p)
+	case FormatShareGPT:
+		err = parseShareGPT(obj, o.Template, &p)
+	default:
+		err = deadf(ReasonUnrecognisedRecord, "no corpus format fits this record")
+	}
+	if err != nil {
+		return p, err
+	}
+	p.SourceFormat = string(format)
+	if err := checkTexts(p); err != nil {
+		return p, err
+	}
+	if p.ScoreChosen, p.ScoreRejected, err = parseScores(obj); err != nil {
+		return p, err
+	}
+	if format == FormatUltraFeedback && p.ScoreChosen == nil {
+		return p, deadf(ReasonMissingField, "UltraFeedback records need score_chosen and score_rejected")
+	}
+	if o.OffsetField != "" {
+		if v, ok := obj[o.OffsetField]; ok && string(v) != "null" {
+			f, err := finiteNumber(v)
+			if err != nil {
+				return p, deadf(ReasonWrongType, "field %q: %v", o.OffsetField, err)
+			}
+			p.Offset = &f
+		}
+	}
+	if p.ID, err = recordID(obj, o.IDField, p); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+func jsonKind(raw []byte) string {
+	switch raw[0] {
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// detectFormat picks a record's format from the shape of its fields.
+func detectFormat(obj map[string]json.RawMessage) CorpusFormat {
+	if _, ok := obj["conversations"]; ok {
+		return FormatShareGPT
+	}
+	if c := bytes.TrimSpace(obj["chosen"]); len(c) > 0 && c[0] == '[' {
+		if _, ok := obj["score_chosen"]; ok {
+			return FormatUltraFeedback
+		}
+		if _, ok := obj["score_rejected"]; ok {
+			return FormatUltraFeedback
+		}
+		return FormatTRLConversational
+	}
+	if _, ok := obj["prompt"]; !ok {
+		var c, r string
+		if json.Unmarshal(obj["chosen"], &c) == nil && json.Unmarshal(obj["rejected"], &r) == nil &&
+			strings.Contains(c, "\n\nHuman:") && strings.Contains(c, hhAssistant) &&
+			strings.Contains(r, "\n\nHuman:") && strings.Contains(r, hhAssistant) {
+			return FormatHHRLHF
+		}
+	}
+	return FormatTRLStandard
+}
+
+func stringField(obj map[string]json.RawMessage, k string) (string, *recordError) {
+	v, ok := obj[k]
+	if !ok {
+		return "", deadf(ReasonMissingField, "field %q is missing", k)
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", deadf(ReasonWrongType, "field %q is a JSON %s, want a string", k, jsonKind(bytes.TrimSpace(v)))
+	}
+	return s, nil
+}
+
+// parseTRLStandard reads prompt/chosen/rejected strings; without a prompt,
+// the prompt is the longest common prefix, as TRL's extract_prompt does.
+func parseTRLStandard(obj map[string]json.RawMessage, p *schemas.Preference) *recordError {
+	var err *recordError
+	if p.Chosen, err = stringField(obj, "chosen"); err != nil {
+		return err
+	}
+	if p.Rejected, err = stringField(obj, "rejected"); err != nil {
+		return err
+	}
+	if _, ok := obj["prompt"]; ok {
+		p.Prompt, err = stringField(obj, "prompt")
+		return err
+	}
+	n := commonPrefix(p.Chosen, p.Rejected)
+	if n == 0 {
+		return deadf(ReasonNoSharedPrompt, "no prompt field, and chosen and rejected share no prefix to take as the prompt")
+	}
+	p.Prompt, p.Chosen, p.Rejected = p.Chosen[:n], p.Chosen[n:], p.Rejected[n:]
+	return nil
+}
+
+// commonPrefix is the byte length of the shared prefix of a and b, ending on
+// a rune boundary; like TRL, a space just before the split goes with the
+// responses.
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	for n > 0 && n < len(a) && !utf8.RuneStart(a[n]) {
+		n--
+	}
+	if n > 0 && (n < len(a) || n < len(b)) && a[n-1] == ' ' {
+		n--
+	}
+	return n
+}
+
+// parseHH splits two full dialogues at their last assistant turn; the parts
+// before must agree.
+func parseHH(obj map[string]json.RawMessage, p *schemas.Preference) *recordError {
+	var prompts [2]string
+	for i, k := range []string{"chosen", "rejected"} {
+		d, err := stringField(obj, k)
+		if err != nil {
+			return err
+		}
+		at := strings.LastIndex(d, hhAssistant)
+		if at < 0 {
+			return deadf(ReasonHHNoAssistant, "%s dialogue has no %q turn", k, strings.TrimSpace(hhAssistant))
+		}
+		prompts[i] = d[:at+len(hhAssistant)]
+		if i == 0 {
+			p.Chosen = d[at+len(hhAssistant):]
+		} else {
+			p.Rejected = d[at+len(hhAssistant):]
+		}
+	}
+	if prompts[0] != prompts[1] {
+		return deadf(ReasonHHPrefixMismatch, "chosen and rejected differ before their last assistant turn (at byte %d)", commonPrefix(prompts[0], prompts[1]))
+	}
+	p.Prompt = prompts[0]
+	return nil
+}
+
+const (
+	roleSystem    = "system"
+	roleUser      = "user"
+	roleAssistant = "assistant"
+)
+
+var roleAliases = map[string]string{
+	"system": roleSystem,
+	"user":   roleUser, "human": roleUser,
+	"assistant": roleAssistant, "gpt": roleAssistant, "bot": roleAssistant, "model": roleAssistant,
+}
+
+type message struct{ role, content string }
+
+// parseMessage reads {role, content} or ShareGPT's {from, value}.
+func parseMessage(raw json.RawMessage, where string) (message, *recordError) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return message{}, deadf(ReasonBadMessage, "%s is not an object", where)
+	}
+	roleKey, contentKey := "role", "content"
+	if _, ok := m["from"]; ok {
+		roleKey, contentKey = "from", "value"
+	}
+	var role, content string
+	if err := json.Unmarshal(m[roleKey], &role); err != nil || role == "" {
+		return message{}, deadf(ReasonBadMessage, "%s has no string %q", where, roleKey)
+	}
+	if err := json.Unmarshal(m[contentKey], &content); err != nil || m[contentKey] == nil {
+		return message{}, deadf(ReasonBadMessage, "%s has no string %q", where, contentKey)
+	}
+	r, ok := roleAliases[strings.ToLower(role)]
+	if !ok {
+		return message{}, deadf(ReasonUnknownRole, "%s has role %q (want system, user/human or assistant/gpt)", where, role)
+	}
+	return message{role: r, content: content}, nil
+}
+
+func parseMessages(obj map[string]json.RawMessage, k string) ([]message, *recordError) {
+	v, ok := obj[k]
+	if !ok {
+		return nil, deadf(ReasonMissingField, "field %q is missing", k)
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(v, &raws); err != nil {
+		return nil, deadf(ReasonWrongType, "field %q is a JSON %s, want a list of messages", k, jsonKind(bytes.TrimSpace(v)))
+	}
+	msgs := make([]message, len(raws))
+	for i, r := range raws {
+		m, err := parseMessage(r, fmt.Sprintf("%s[%d]", k, i))
+		if err != nil {
+			return nil, err
+		}
+		msgs[i] = m
+	}
+	return msgs, nil
+}
+
+// parseConversational reads TRL conversational records (prompt and responses
+// as message lists, or full conversations with an implicit prompt) and
+// UltraFeedback binarized records (full conversations plus scores).
+func parseConversational(obj map[string]json.RawMessage, t ChatTemplate, p *schemas.Preference) *recordError {
+	chosen, err := parseMessages(obj, "chosen")
+	if err != nil {
+		return err
+	}
+	rejected, err := parseMessages(obj, "rejected")
+	if err != nil {
+		return err
+	}
+	var prompt []message
+	switch pr := bytes.TrimSpace(obj["prompt"]); {
+	case len(pr) > 0 && pr[0] == '[':
+		if prompt, err = parseMessages(obj, "prompt"); err != nil {
+			return err
+		}
+	case len(chosen) > 0 && chosen[0].role != roleAssistant:
+		// Full conversations: the prompt is what they share. A prompt string
+		// beside them (UltraFeedback's) repeats the first user turn.
+		n := 0
+		for n < len(chosen) && n < len(rejected) && chosen[n] == rejected[n] {
+			n++
+		}
+		prompt, chosen, rejected = chosen[:n], chosen[n:], rejected[n:]
+	case len(pr) > 0:
+		s, err := stringField(obj, "prompt")
+		if err != nil {
+			return err
+		}
+		prompt = []message{{role: roleUser, content: s}}
+	}
+	return renderConversation(prompt, chosen, rejected, t, p)
+}
+
+// parseShareGPT reads LLaMA-Factory's ShareGPT preference layout:
+// conversations (+ optional system) and chosen/rejected message objects.
+func parseShareGPT(obj map[string]json.RawMessage, t ChatTemplate, p *schemas.Preference) *recordError {
+	prompt, err := parseMessages(obj, "conversations")
+	if err != nil {
+		return err
+	}
+	if v, ok := obj["system"]; ok && string(v) != "null" {
+		s, err := stringField(obj, "system")
+		if err != nil {
+			return err
+		}
+		if s != "" {
+			prompt = append([]message{{role: roleSystem, content: s}}, prompt...)
+		}
+	}
+	var responses [2][]message
+	for i, k := range []string{"chosen", "rejected"} {
+		v := bytes.TrimSpace(obj[k])
+		if len(v) > 0 && v[0] == '[' {
+			if responses[i], err = parseMessages(obj, k); err != nil {
+				return err
+			}
+			continue
+		}
+		m, err := parseMessage(obj[k], k)
+		if err != nil {
+			return err
+		}
+		responses[i] = []message{m}
+	}
+	return renderConversation(prompt, responses[0], responses[1], t, p)
+}
+
+// renderConversation checks turn order and renders with the chat template.
+func renderConversation(prompt, chosen, rejected []message, t ChatTemplate, p *schemas.Preference) *recordError {
+	if len(prompt) == 0 {
+		return deadf(ReasonEmptyPrompt, "no prompt messages")
+	}
+	if last := prompt[len(prompt)-1].role; last != roleUser {
+		return deadf(ReasonBadTurnOrder, "prompt ends with a %s turn, want user", last)
+	}
+	for _, r := range []struct {
+		name string
+		msgs []message
+	}{{"chosen", chosen}, {"rejected", rejected}} {
+		if len(r.msgs) == 0 {
+			return deadf(map[string]string{"chosen": ReasonEmptyChosen, "rejected": ReasonEmptyRejected}[r.name],
+				"%s has no messages after the prompt", r.name)
+		}
+		if r.msgs[0].role != roleAssistant {
+			return deadf(ReasonBadTurnOrder, "%s starts with a %s turn, want assistant", r.name, r.msgs[0].role)
+		}
+	}
+	p.Prompt = t.renderPrompt(prompt)
+	p.Chosen = t.renderResponse(chosen)
+	p.Rejected = t.renderResponse(rejected)
+	// Blank contents render to non-blank text; check the contents.
+	if strings.TrimSpace(chosen[0].content) == "" {
+		return deadf(ReasonEmptyChosen, "chosen response is blank")
+	}
+	if strings.TrimSpace(rejected[0].content) == "" {
+		return deadf(ReasonEmptyRejected, "rejected response is blank")
+	}
+	return nil
+}
+
+// checkTexts applies the rules every format shares.
+func checkTexts(p schemas.Preference) *recordError {
+	switch {
+	case strings.TrimSpace(p.Prompt) == "":
+		return deadf(ReasonEmptyPrompt, "prompt is empty")
+	case strings.TrimSpace(p.Chosen) == "":
+		return deadf(ReasonEmptyChosen, "chosen response is empty")
+	case strings.TrimSpace(p.Rejected) == "":
+		return deadf(ReasonEmptyRejected, "rejected response is empty")
+	case p.Chosen == p.Rejected:
+		return deadf(ReasonIdentical, "chosen and rejected responses are identical")
+	}
+	return nil
+}
+
+func finiteNumber(v json.RawMessage) (float64, error) {
+	var f float64
+	if err := json.Unmarshal(v, &f); err != nil {
+		return 0, fmt.Errorf("%s is not a number", bytes.TrimSpace(v))
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("not finite")
+	}
+	return f, nil
+}
+
+// parseScores reads optional gold scores, which must come as a pair.
+func parseScores(obj map[string]json.RawMessage) (*float64, *float64, *recordError) {
+	var out [2]*float64
+	for i, k := range []string{"score_chosen", "score_rejected"} {
+		v, ok := obj[k]
+		if !ok || string(v) == "null" {
+			continue
+		}
+		f, err := finiteNumber(v)
+		if err != nil {
+			return nil, nil, deadf(ReasonBadScore, "%s: %v", k, err)
+		}
+		out[i] = &f
+	}
+	if (out[0] == nil) != (out[1] == nil) {
+		return nil, nil, deadf(ReasonBadScore, "score_chosen and score_rejected must be given together")
+	}
+	return out[0], out[1], nil
+}
+
+// recordID is the record's own id, or a hash of its normalised content, so
+// the same pair gets the same id in any file or format.
+func recordID(obj map[string]json.RawMessage, field string, p schemas.Preference) (string, *recordError) {
+	if v, ok := obj[field]; ok && field != "" {
+		v = bytes.TrimSpace(v)
+		var s string
+		if err := json.Unmarshal(v, &s); err == nil {
+			if strings.TrimSpace(s) == "" {
+				return "", deadf(ReasonBadID, "field %q is empty", field)
+			}
+			return s, nil
+		}
+		if _, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return string(v), nil
+		}
+		return "", deadf(ReasonBadID, "field %q is %s, want a string or an integer", field, v)
+	}
+	h := sha256.New()
+	for _, s := range []string{p.Prompt, p.Chosen, p.Rejected} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16]), nil
+}

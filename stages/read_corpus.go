@@ -1,0 +1,413 @@
+package stages
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/fileio"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/srdpo/srdpo/schemas"
+)
+
+func init() {
+	register.DoFn4x1[context.Context, fileio.ReadableFile, func(rawRecord), func(schemas.DeadLetter), error](&readCorpusFileFn{})
+	register.DoFn3x0[rawRecord, func(string, located), func(schemas.DeadLetter)](&parseRecordFn{})
+	register.DoFn4x0[string, func(*located) bool, func(schemas.Preference), func(schemas.DeadLetter)](&dedupeFn{})
+	register.DoFn3x0[context.Context, beam.X, func(beam.X)](&countFn{})
+	register.Emitter1[rawRecord]()
+	register.Emitter1[schemas.DeadLetter]()
+	register.Emitter1[schemas.Preference]()
+	register.Emitter2[string, located]()
+	register.Iter1[located]()
+	beam.RegisterType(reflectTypeOf[rawRecord]())
+	beam.RegisterType(reflectTypeOf[located]())
+}
+
+// Counter names, in the "srdpo" namespace: read = good + dead.
+const (
+	CounterRecordsRead = "records_read"
+	CounterRecordsGood = "records_good"
+	CounterRecordsDead = "records_dead"
+)
+
+type corpusOptions struct {
+	parse          parseOptions
+	maxRecordBytes int
+}
+
+// CorpusOption is a functional option of ReadCorpus.
+type CorpusOption func(*corpusOptions)
+
+// WithCorpusFormat forces every record to be read as format f (default:
+// detected per record).
+func WithCorpusFormat(f CorpusFormat) CorpusOption {
+	return func(o *corpusOptions) { o.parse.Format = f }
+}
+
+// WithChatTemplate sets how message lists are rendered (default "hh").
+func WithChatTemplate(t ChatTemplate) CorpusOption {
+	return func(o *corpusOptions) { o.parse.Template = t }
+}
+
+// WithIDField names the field holding a record's own id (default "id").
+// Records without it get a hash of their normalised content.
+func WithIDField(name string) CorpusOption {
+	return func(o *corpusOptions) { o.parse.IDField = name }
+}
+
+// WithOffsetField names the numeric field read as the ODPO offset (default
+// "offset"; "" reads none).
+func WithOffsetField(name string) CorpusOption {
+	return func(o *corpusOptions) { o.parse.OffsetField = name }
+}
+
+// WithMaxRecordBytes bounds one record (default 1 MiB); larger records go
+// to the dead letters.
+func WithMaxRecordBytes(n int) CorpusOption {
+	return func(o *corpusOptions) { o.maxRecordBytes = n }
+}
+
+// DefaultMaxRecordBytes is the default record size limit.
+const DefaultMaxRecordBytes = 1 << 20
+
+// rawLimit bounds the raw text kept in a dead letter.
+const rawLimit = 2048
+
+// ReadCorpus reads a preference corpus from a file or glob (local or gs://;
+// .jsonl, .json arrays or lines, .parquet; any of them .gz) and returns the
+// normalised preference rows and the dead letters. Every record read ends
+// in exactly one of the two, and the srdpo counters records_read,
+// records_good and records_dead add up. A pattern that matches no file fails
+// the pipeline.
+func ReadCorpus(s beam.Scope, pattern string, opts ...CorpusOption) (rows, dead beam.PCollection) {
+	s = s.Scope("stages.ReadCorpus")
+	return ReadCorpusAll(s, beam.Create(s, pattern), opts...)
+}
+
+// ReadCorpusAll is ReadCorpus over a PCollection of patterns. Ids are
+// unique across all of them: a second record with an id already seen is a
+// dead letter (duplicate_id) naming where the first one is.
+func ReadCorpusAll(s beam.Scope, patterns beam.PCollection, opts ...CorpusOption) (rows, dead beam.PCollection) {
+	s = s.Scope("stages.ReadCorpusAll")
+	o := corpusOptions{
+		parse:          parseOptions{Format: FormatAuto, Template: ChatTemplates[DefaultChatTemplate], IDField: "id", OffsetField: "offset"},
+		maxRecordBytes: DefaultMaxRecordBytes,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	files := fileio.ReadMatches(s, fileio.MatchAll(s, patterns, fileio.MatchEmptyDisallow()))
+	records, fileDead := beam.ParDo2(s, &readCorpusFileFn{MaxRecordBytes: o.maxRecordBytes}, beam.Reshuffle(s, files))
+	parsed, parseDead := beam.ParDo2(s, &parseRecordFn{Options: o.parse}, beam.Reshuffle(s, records))
+	good, dupDead := beam.ParDo2(s, &dedupeFn{}, beam.GroupByKey(s, parsed))
+	rows = beam.ParDo(s, &countFn{Counter: CounterRecordsGood}, good)
+	dead = beam.ParDo(s, &countFn{Counter: CounterRecordsDead}, beam.Flatten(s, fileDead, parseDead, dupDead))
+	return rows, dead
+}
+
+// rawRecord is one record's bytes and where they were.
+type rawRecord struct {
+	Source string
+	Line   int64 // 1-based, 0 when the file is not line-oriented
+	Record int64 // 1-based ordinal in the file
+	Offset int64 // byte offset in the decompressed file, -1 when unknown
+	Data   []byte
+	Over   bool // longer than the limit; Data holds its start
+}
+
+func (r rawRecord) dead(reason, detail string) schemas.DeadLetter {
+	return schemas.DeadLetter{Source: r.Source, Line: r.Line, Record: r.Record, Offset: r.Offset,
+		Reason: reason, Detail: detail, Raw: cutRaw(r.Data)}
+}
+
+// cutRaw keeps a readable start of a record for a dead letter.
+func cutRaw(b []byte) string {
+	if len(b) > rawLimit {
+		b = b[:rawLimit]
+		// Drop a rune the cut split in half.
+		for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+			if utf8.RuneStart(b[i]) {
+				if !utf8.FullRune(b[i:]) {
+					b = b[:i]
+				}
+				break
+			}
+		}
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+type readCorpusFileFn struct {
+	MaxRecordBytes int
+
+	read beam.Counter
+}
+
+func (fn *readCorpusFileFn) Setup() {
+	fn.read = beam.NewCounter("srdpo", CounterRecordsRead)
+}
+
+func (fn *readCorpusFileFn) ProcessElement(ctx context.Context, f fileio.ReadableFile, emit func(rawRecord), dead func(schemas.DeadLetter)) error {
+	name := f.Metadata.Path
+	fileDead := func(offset int64, reason, detail string) {
+		fn.read.Inc(ctx, 1)
+		dead(schemas.DeadLetter{Source: name, Offset: offset, Reason: reason, Detail: detail})
+	}
+	kind := strings.ToLower(path.Ext(strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".GZ")))
+	if kind != ".jsonl" && kind != ".ndjson" && kind != ".json" && kind != ".parquet" {
+		fileDead(0, ReasonUnsupportedFile, fmt.Sprintf("extension %q: want .jsonl, .ndjson, .json or .parquet, optionally .gz", kind))
+		return nil
+	}
+	rc, err := f.Open(ctx)
+	if err != nil {
+		if errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			fileDead(0, ReasonUnreadableFile, "gzip: "+err.Error())
+			return nil
+		}
+		return fmt.Errorf("opening %s: %w", name, err) // I/O: let the runner retry
+	}
+	defer rc.Close()
+	out := func(r rawRecord) {
+		fn.read.Inc(ctx, 1)
+		r.Source = name
+		emit(r)
+	}
+	br := bufio.NewReaderSize(rc, 64<<10)
+	switch {
+	case kind == ".parquet":
+		err = readParquetRecords(br, out)
+	case kind == ".json" && firstByte(br) == '[':
+		err = readJSONArray(br, fn.MaxRecordBytes, out)
+	default:
+		err = readLines(br, fn.MaxRecordBytes, out)
+	}
+	if err != nil {
+		var pe *positionedError
+		offset := int64(-1)
+		if errors.As(err, &pe) {
+			offset = pe.offset
+		}
+		fileDead(offset, ReasonUnreadableFile, err.Error())
+	}
+	return nil
+}
+
+// positionedError is a failure part-way through a file; the records before
+// it have been emitted.
+type positionedError struct {
+	offset int64
+	err    error
+}
+
+func (e *positionedError) Error() string {
+	return fmt.Sprintf("at byte %d: %v; the records before it were read", e.offset, e.err)
+}
+
+func firstByte(br *bufio.Reader) byte {
+	for i := 1; ; i++ {
+		b, err := br.Peek(i)
+		if err != nil || len(b) < i {
+			return 0
+		}
+		if c := b[i-1]; c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != 0xEF && c != 0xBB && c != 0xBF {
+			return c
+		}
+		if i >= 4096 {
+			return 0
+		}
+	}
+}
+
+// readLines emits each non-blank line; lines over max keep their first max
+// bytes and are flagged, without holding the rest in memory.
+func readLines(br *bufio.Reader, max int, emit func(rawRecord)) error {
+	var offset, line, record int64
+	for {
+		start := offset
+		var buf []byte
+		over := false
+		for {
+			chunk, err := br.ReadSlice('\n')
+			offset += int64(len(chunk))
+			if room := max + 1 - len(buf); room > 0 {
+				buf = append(buf, chunk[:min(len(chunk), room)]...)
+			}
+			if err == bufio.ErrBufferFull {
+				continue
+			}
+			if err != nil && err != io.EOF {
+				return &positionedError{offset: start, err: err}
+			}
+			if len(chunk) == 0 && err == io.EOF && len(buf) == 0 {
+				return nil
+			}
+			break
+		}
+		line++
+		buf = bytes.TrimRight(buf, "\r\n")
+		if len(buf) > max {
+			buf, over = buf[:max], true
+		}
+		if line == 1 {
+			buf = bytes.TrimPrefix(buf, []byte("\xEF\xBB\xBF")) // UTF-8 byte-order mark
+		}
+		if len(bytes.TrimSpace(buf)) == 0 {
+			if over {
+				record++
+				emit(rawRecord{Line: line, Record: record, Offset: start, Data: buf, Over: true})
+			}
+			continue // a blank line is not a record
+		}
+		record++
+		emit(rawRecord{Line: line, Record: record, Offset: start, Data: buf, Over: over})
+	}
+}
+
+// readJSONArray emits each element of a top-level JSON array.
+func readJSONArray(br *bufio.Reader, max int, emit func(rawRecord)) error {
+	dec := json.NewDecoder(br)
+	if _, err := dec.Token(); err != nil { // the '['
+		return &positionedError{offset: dec.InputOffset(), err: err}
+	}
+	var record int64
+	for dec.More() {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return &positionedError{offset: dec.InputOffset(), err: fmt.Errorf("malformed JSON in array element %d: %w", record+1, err)}
+		}
+		record++
+		off := dec.InputOffset() - int64(len(raw))
+		if len(raw) > max {
+			emit(rawRecord{Record: record, Offset: off, Data: raw[:max], Over: true})
+			continue
+		}
+		emit(rawRecord{Record: record, Offset: off, Data: raw})
+	}
+	if _, err := dec.Token(); err != nil { // the ']'
+		return &positionedError{offset: dec.InputOffset(), err: err}
+	}
+	if tok, err := dec.Token(); err != io.EOF {
+		return &positionedError{offset: dec.InputOffset(), err: fmt.Errorf("content after the closing ]: %v %v", tok, err)}
+	}
+	return nil
+}
+
+// readParquetRecords emits each Parquet row as a JSON object, so all
+// formats go through one parser. Nested columns (message lists) become
+// JSON arrays of objects.
+func readParquetRecords(r io.Reader, emit func(rawRecord)) error {
+	data, err := io.ReadAll(r) // Parquet needs random access
+	if err != nil {
+		return &positionedError{offset: 0, err: err}
+	}
+	pf, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("not a readable Parquet file: %w", err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1024}, memory.DefaultAllocator)
+	if err != nil {
+		return err
+	}
+	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+	if err != nil {
+		return err
+	}
+	defer rr.Release()
+	var record int64
+	for rr.Next() {
+		var buf bytes.Buffer
+		if err := array.RecordToJSON(rr.RecordBatch(), &buf); err != nil {
+			return fmt.Errorf("row %d: %w", record+1, err)
+		}
+		for _, l := range bytes.Split(bytes.TrimRight(buf.Bytes(), "\n"), []byte("\n")) {
+			record++
+			emit(rawRecord{Record: record, Offset: -1, Data: append([]byte(nil), l...)})
+		}
+	}
+	if err := rr.Err(); err != nil && err != io.EOF {
+		return fmt.Errorf("after row %d: %w", record, err)
+	}
+	return nil
+}
+
+// located is a parsed row and where it came from, until duplicates are out.
+type located struct {
+	Row    schemas.Preference
+	Source string
+	Line   int64
+	Record int64
+	Offset int64
+	Raw    string
+}
+
+type parseRecordFn struct {
+	Options parseOptions
+}
+
+func (fn *parseRecordFn) ProcessElement(r rawRecord, emit func(string, located), dead func(schemas.DeadLetter)) {
+	if r.Over {
+		dead(r.dead(ReasonTooLarge, fmt.Sprintf("record is over the limit of %d bytes", len(r.Data))))
+		return
+	}
+	p, err := parseRecord(r.Data, fn.Options)
+	if err != nil {
+		dead(r.dead(err.reason, err.detail))
+		return
+	}
+	emit(p.ID, located{Row: p, Source: r.Source, Line: r.Line, Record: r.Record, Offset: r.Offset, Raw: cutRaw(r.Data)})
+}
+
+// dedupeFn keeps the first record of an id (by file, then position) and
+// sends the others to the dead letters.
+type dedupeFn struct{}
+
+func (fn *dedupeFn) ProcessElement(id string, iter func(*located) bool, emit func(schemas.Preference), dead func(schemas.DeadLetter)) {
+	var all []located
+	var l located
+	for iter(&l) {
+		all = append(all, l)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].Source != all[j].Source {
+			return all[i].Source < all[j].Source
+		}
+		return all[i].Record < all[j].Record
+	})
+	emit(all[0].Row)
+	for _, d := range all[1:] {
+		dead(schemas.DeadLetter{Source: d.Source, Line: d.Line, Record: d.Record, Offset: d.Offset,
+			Reason: ReasonDuplicateID, Raw: d.Raw,
+			Detail: fmt.Sprintf("id %q is also record %d of %s", id, all[0].Record, all[0].Source)})
+	}
+}
+
+// countFn passes elements through, counting them.
+type countFn struct {
+	Counter string
+
+	c beam.Counter
+}
+
+func (fn *countFn) Setup() { fn.c = beam.NewCounter("srdpo", fn.Counter) }
+
+func (fn *countFn) ProcessElement(ctx context.Context, x beam.X, emit func(beam.X)) {
+	fn.c.Inc(ctx, 1)
+	emit(x)
+}
