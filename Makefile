@@ -26,7 +26,7 @@ test: vet
 # scoring stages land, it runs what exists: ingestion of the shipped example
 # corpus into Arrow shards, with dead letters.
 run: build
-	$(BIN) score --corpus 'testdata/corpus/*.jsonl' --ingest-only --out out/example/prefs
+	$(BIN) score --ingest-only --corpus 'stages/testdata/corpus/*' --out out/example/prefs
 
 bench:
 	@echo "make bench: not yet implemented (issue 7)" >&2; exit 2

@@ -12,9 +12,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	beamrunners "github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
@@ -22,6 +25,21 @@ import (
 	// small in-memory jobs.
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
 )
+
+// Init finishes Beam's set-up once flags are parsed (beam.Init), and serves
+// as the worker when a runner started this binary as one. Beam logs every
+// job step at INFO; srdpo shows warnings and errors unless SRDPO_LOG is
+// debug, info, warn or error.
+func Init() {
+	level := strings.ToLower(os.Getenv("SRDPO_LOG"))
+	switch level {
+	case "debug", "info", "warn", "error":
+	default:
+		level = "warn"
+	}
+	beamlog.LogLevel = level
+	beam.Init()
+}
 
 // Default is the runner used when --runner is not given.
 const Default = "prism"

@@ -240,3 +240,12 @@ func TestWriteShardsOnGCS(t *testing.T) {
 	passert.Equals(s, ReadShards(s, prefix+schemas.ManifestSuffix, schemas.Preferences), beam.CreateList(s, rows))
 	ptest.RunAndValidate(t, p)
 }
+
+func TestWriteShardsOnMemfs(t *testing.T) {
+	prefix := "memfs://" + t.Name() + "/prefs"
+	rows := testPreferences(7)
+	writePrefs(t, prefix, rows, WithShards(2), WithFormat(schemas.FormatParquet))
+	p, s := beam.NewPipelineWithRoot()
+	passert.Equals(s, ReadShards(s, prefix+schemas.ManifestSuffix, schemas.Preferences), beam.CreateList(s, rows))
+	ptest.RunAndValidate(t, p)
+}

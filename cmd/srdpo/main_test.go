@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/srdpo/srdpo/schemas"
+)
+
+func run(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = realMain(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	if code, out, _ := run("--help"); code != 0 || !strings.Contains(out, "Commands:") {
+		t.Fatalf("srdpo --help: %d %q", code, out)
+	}
+	for _, c := range commands {
+		code, out, errOut := run(c.name, "--help")
+		if code != 0 || !strings.Contains(out, "srdpo "+c.name+":") {
+			t.Errorf("srdpo %s --help: exit %d, stdout %q, stderr %q", c.name, code, out, errOut)
+		}
+	}
+	_, out, _ := run("score", "--help")
+	for _, f := range []string{"--corpus", "--out", "--format", "--model", "--aug-prompt", "--aug-sep",
+		"--max-length", "--truncate-prompt", "--ingest-only", "--runner", "--endpoint", "--environment_type"} {
+		if !strings.Contains(out, f+" ") && !strings.Contains(out, f+"\n") {
+			t.Errorf("score --help does not list %s", f)
+		}
+	}
+}
+
+func TestPlaceholdersSaySoAndExit2(t *testing.T) {
+	for _, c := range commands {
+		if c.run != nil {
+			continue
+		}
+		code, _, errOut := run(c.name)
+		if code != 2 || !strings.Contains(errOut, "not yet implemented") {
+			t.Errorf("srdpo %s: exit %d, stderr %q", c.name, code, errOut)
+		}
+	}
+	code, _, errOut := run("score", "--corpus", "x.jsonl", "--out", t.TempDir()+"/o", "--model", "m")
+	if code != 2 || !strings.Contains(errOut, "not yet implemented (issue 5)") {
+		t.Errorf("score without --ingest-only: exit %d, %q", code, errOut)
+	}
+}
+
+func TestBadUsageExits2WithAReason(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nosuch"}, `unknown command "nosuch"`},
+		{[]string{"score", "--ingest-only", "--out", dir + "/o"}, "--corpus is required"},
+		{[]string{"score", "--ingest-only", "--corpus", "a.jsonl"}, "--out is required"},
+		{[]string{"score", "--ingest-only", "--corpus", "a.jsonl", "--out", dir + "/o", "--format", "csv"}, `--format "csv"`},
+		{[]string{"score", "--ingest-only", "--corpus", "a.jsonl", "--out", dir + "/o", "--corpus-format", "xml"}, "unknown corpus format"},
+		{[]string{"score", "--ingest-only", "--corpus", "a.jsonl", "--out", dir + "/o", "--model", "m"}, "only apply to scoring"},
+		{[]string{"score", "--ingest-only", "--corpus", "s3x://b/a.jsonl", "--out", dir + "/o"}, `scheme "s3x" not registered`},
+		{[]string{"score", "--nosuchflag"}, "flag provided but not defined"},
+		{[]string{"score", "stray"}, `unexpected argument "stray"`},
+	} {
+		code, _, errOut := run(c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, errOut, c.want)
+		}
+	}
+}
+
+// srdpo score --ingest-only runs the ingestion pipeline on prism and writes
+// shards the Arrow reader reads back, with dead letters beside them.
+func TestScoreIngestOnly(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "prefs")
+	code, stdout, stderr := run("score", "--ingest-only", "--shards", "2",
+		"--corpus", "../../stages/testdata/corpus/trl_standard.jsonl,../../stages/testdata/corpus/malformed.jsonl", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"records_read                 26", "records_good                 7", "records_dead                 19"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "19 records were unusable") {
+		t.Errorf("no dead-letter warning: %s", stderr)
+	}
+	var n int
+	for i := 0; i < 2; i++ {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(out), "prefs-0000"+string(rune('0'+i))+"-of-00002.arrow"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, md, err := schemas.ReadFile(data, schemas.FormatArrow, schemas.Preferences)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(md.Get(schemas.KeyChatTemplate), `"name":"hh"`) {
+			t.Errorf("metadata %v", md)
+		}
+		n += len(rows)
+	}
+	if n != 7 {
+		t.Errorf("%d rows in shards, want 7", n)
+	}
+	dead, err := os.ReadFile(out + ".deadletters-00000-of-00001.jsonl")
+	if err != nil || strings.Count(string(dead), "\n") != 19 {
+		t.Errorf("dead letters: %v\n%s", err, dead)
+	}
+}

@@ -1,0 +1,21 @@
+// Package model is where the network lives: the GoMLX causal language
+// model, tokenizers, log-probs, losses, generation, checkpoints and Hugging
+// Face import. Every stage gets what it needs from a model here.
+package model
+
+import (
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/gobackend"
+)
+
+// BackendConfig configures GoMLX's pure-Go backend (XLA's plugin cannot be
+// fetched here). The default parallelism uses one core; -1 uses them all,
+// measured 2-3x faster on 2 cores (DESIGN §8). The backend package is
+// imported directly because GoMLX's backends/default pulls in the XLA
+// auto-installer.
+const BackendConfig = "parallelism=-1"
+
+// NewBackend returns the backend every model computation runs on.
+func NewBackend() (compute.Backend, error) {
+	return gobackend.New(BackendConfig)
+}
