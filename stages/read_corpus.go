@@ -3,6 +3,7 @@ package stages
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -176,11 +177,11 @@ func (fn *readCorpusFileFn) ProcessElement(ctx context.Context, f fileio.Readabl
 	}
 	rc, err := f.Open(ctx)
 	if err != nil {
-		if errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			fileDead(0, ReasonUnreadableFile, "gzip: "+err.Error())
+		if err = classify(0, err); errors.As(err, new(*positionedError)) {
+			fileDead(0, ReasonUnreadableFile, err.Error())
 			return nil
 		}
-		return fmt.Errorf("opening %s: %w", name, err) // I/O: let the runner retry
+		return fmt.Errorf("opening %s: %w", name, err) // I/O: the runner retries
 	}
 	defer rc.Close()
 	out := func(r rawRecord) {
@@ -189,27 +190,29 @@ func (fn *readCorpusFileFn) ProcessElement(ctx context.Context, f fileio.Readabl
 		emit(r)
 	}
 	br := bufio.NewReaderSize(rc, 64<<10)
+	base := skipBOM(br)
 	switch {
 	case kind == ".parquet":
 		err = readParquetRecords(br, out)
 	case kind == ".json" && firstByte(br) == '[':
-		err = readJSONArray(br, fn.MaxRecordBytes, out)
+		err = readJSONArray(br, base, fn.MaxRecordBytes, out)
 	default:
-		err = readLines(br, fn.MaxRecordBytes, out)
+		err = readLines(br, base, fn.MaxRecordBytes, out)
 	}
-	if err != nil {
-		var pe *positionedError
-		offset := int64(-1)
-		if errors.As(err, &pe) {
-			offset = pe.offset
-		}
-		fileDead(offset, ReasonUnreadableFile, err.Error())
+	var pe *positionedError
+	switch {
+	case err == nil:
+	case errors.As(err, &pe):
+		fileDead(pe.offset, ReasonUnreadableFile, err.Error())
+	default:
+		return fmt.Errorf("reading %s: %w", name, err) // I/O: the runner retries
 	}
 	return nil
 }
 
-// positionedError is a failure part-way through a file; the records before
-// it have been emitted.
+// positionedError is a fault in a file's content part-way through it: a
+// dead letter, since rereading will not help. The records before it have
+// been emitted.
 type positionedError struct {
 	offset int64
 	err    error
@@ -219,25 +222,49 @@ func (e *positionedError) Error() string {
 	return fmt.Sprintf("at byte %d: %v; the records before it were read", e.offset, e.err)
 }
 
+func (e *positionedError) Unwrap() error { return e.err }
+
+// classify tells a fault of the content (corrupt compression, broken JSON)
+// from an I/O failure, which is returned as it is so the bundle is retried.
+func classify(offset int64, err error) error {
+	var syntax *json.SyntaxError
+	var corrupt flate.CorruptInputError
+	if errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, io.EOF) || errors.As(err, &syntax) || errors.As(err, &corrupt) {
+		return &positionedError{offset: offset, err: err}
+	}
+	return err
+}
+
+// skipBOM drops a UTF-8 byte-order mark and returns how many bytes it had.
+func skipBOM(br *bufio.Reader) int64 {
+	if b, err := br.Peek(3); err == nil && string(b) == "\xEF\xBB\xBF" {
+		br.Discard(3)
+		return 3
+	}
+	return 0
+}
+
+// firstByte peeks at the first byte that is not white space.
 func firstByte(br *bufio.Reader) byte {
-	for i := 1; ; i++ {
+	for i := 1; i <= 4096; i++ {
 		b, err := br.Peek(i)
-		if err != nil || len(b) < i {
+		if err != nil {
 			return 0
 		}
-		if c := b[i-1]; c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != 0xEF && c != 0xBB && c != 0xBF {
+		if c := b[i-1]; c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return c
 		}
-		if i >= 4096 {
-			return 0
-		}
 	}
+	return 0
 }
 
 // readLines emits each non-blank line; lines over max keep their first max
-// bytes and are flagged, without holding the rest in memory.
-func readLines(br *bufio.Reader, max int, emit func(rawRecord)) error {
-	var offset, line, record int64
+// bytes and are flagged, without holding the rest in memory. base is the
+// file offset the reader starts at.
+func readLines(br *bufio.Reader, base int64, max int, emit func(rawRecord)) error {
+	offset := base
+	var line, record int64
 	for {
 		start := offset
 		var buf []byte
@@ -252,7 +279,7 @@ func readLines(br *bufio.Reader, max int, emit func(rawRecord)) error {
 				continue
 			}
 			if err != nil && err != io.EOF {
-				return &positionedError{offset: start, err: err}
+				return classify(start, err)
 			}
 			if len(chunk) == 0 && err == io.EOF && len(buf) == 0 {
 				return nil
@@ -264,14 +291,7 @@ func readLines(br *bufio.Reader, max int, emit func(rawRecord)) error {
 		if len(buf) > max {
 			buf, over = buf[:max], true
 		}
-		if line == 1 {
-			buf = bytes.TrimPrefix(buf, []byte("\xEF\xBB\xBF")) // UTF-8 byte-order mark
-		}
-		if len(bytes.TrimSpace(buf)) == 0 {
-			if over {
-				record++
-				emit(rawRecord{Line: line, Record: record, Offset: start, Data: buf, Over: true})
-			}
+		if len(bytes.TrimSpace(buf)) == 0 && !over {
 			continue // a blank line is not a record
 		}
 		record++
@@ -280,19 +300,19 @@ func readLines(br *bufio.Reader, max int, emit func(rawRecord)) error {
 }
 
 // readJSONArray emits each element of a top-level JSON array.
-func readJSONArray(br *bufio.Reader, max int, emit func(rawRecord)) error {
+func readJSONArray(br *bufio.Reader, base int64, max int, emit func(rawRecord)) error {
 	dec := json.NewDecoder(br)
 	if _, err := dec.Token(); err != nil { // the '['
-		return &positionedError{offset: dec.InputOffset(), err: err}
+		return classify(base+dec.InputOffset(), err)
 	}
 	var record int64
 	for dec.More() {
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return &positionedError{offset: dec.InputOffset(), err: fmt.Errorf("malformed JSON in array element %d: %w", record+1, err)}
+			return classify(base+dec.InputOffset(), fmt.Errorf("malformed JSON in array element %d: %w", record+1, err))
 		}
 		record++
-		off := dec.InputOffset() - int64(len(raw))
+		off := base + dec.InputOffset() - int64(len(raw))
 		if len(raw) > max {
 			emit(rawRecord{Record: record, Offset: off, Data: raw[:max], Over: true})
 			continue
@@ -300,10 +320,10 @@ func readJSONArray(br *bufio.Reader, max int, emit func(rawRecord)) error {
 		emit(rawRecord{Record: record, Offset: off, Data: raw})
 	}
 	if _, err := dec.Token(); err != nil { // the ']'
-		return &positionedError{offset: dec.InputOffset(), err: err}
+		return classify(base+dec.InputOffset(), err)
 	}
-	if tok, err := dec.Token(); err != io.EOF {
-		return &positionedError{offset: dec.InputOffset(), err: fmt.Errorf("content after the closing ]: %v %v", tok, err)}
+	if _, err := dec.Token(); err != io.EOF {
+		return &positionedError{offset: base + dec.InputOffset(), err: fmt.Errorf("content after the closing ]")}
 	}
 	return nil
 }
@@ -314,27 +334,29 @@ func readJSONArray(br *bufio.Reader, max int, emit func(rawRecord)) error {
 func readParquetRecords(r io.Reader, emit func(rawRecord)) error {
 	data, err := io.ReadAll(r) // Parquet needs random access
 	if err != nil {
-		return &positionedError{offset: 0, err: err}
+		return classify(0, err)
 	}
+	// From here on every failure is the file's content.
+	bad := func(err error) error { return &positionedError{offset: -1, err: err} }
 	pf, err := file.NewParquetReader(bytes.NewReader(data))
 	if err != nil {
-		return fmt.Errorf("not a readable Parquet file: %w", err)
+		return bad(fmt.Errorf("not a readable Parquet file: %w", err))
 	}
 	defer pf.Close()
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1024}, memory.DefaultAllocator)
 	if err != nil {
-		return err
+		return bad(err)
 	}
 	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
 	if err != nil {
-		return err
+		return bad(err)
 	}
 	defer rr.Release()
 	var record int64
 	for rr.Next() {
 		var buf bytes.Buffer
 		if err := array.RecordToJSON(rr.RecordBatch(), &buf); err != nil {
-			return fmt.Errorf("row %d: %w", record+1, err)
+			return bad(fmt.Errorf("row %d: %w", record+1, err))
 		}
 		for _, l := range bytes.Split(bytes.TrimRight(buf.Bytes(), "\n"), []byte("\n")) {
 			record++
@@ -342,7 +364,7 @@ func readParquetRecords(r io.Reader, emit func(rawRecord)) error {
 		}
 	}
 	if err := rr.Err(); err != nil && err != io.EOF {
-		return fmt.Errorf("after row %d: %w", record, err)
+		return bad(fmt.Errorf("after row %d: %w", record, err))
 	}
 	return nil
 }

@@ -307,8 +307,13 @@ func deadLetterSummary(d schemas.DeadLetter) string {
 	return fmt.Sprintf("%s:%d:%s", filepath.Base(d.Source), d.Line, d.Reason)
 }
 
+func fromBrokenFiles(p schemas.Preference) bool {
+	return p.ID == "bom-1" && p.Prompt == "p" || strings.HasPrefix(p.ID, "gz-")
+}
+
 func init() {
 	beam.RegisterFunction(deadLetterSummary)
+	beam.RegisterFunction(fromBrokenFiles)
 }
 
 // The dead letter keeps where and why, and the raw text cut to a limit.
@@ -370,5 +375,38 @@ func TestCorpusToShards(t *testing.T) {
 	sort.Slice(want, func(i, j int) bool { return want[i].ID < want[j].ID })
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+}
+
+// Files broken part-way: the records before the fault are kept, the fault
+// is one dead letter, and a byte-order mark is not a fault.
+func TestReadCorpusBrokenFiles(t *testing.T) {
+	dir := t.TempDir()
+	line := `{"id": "bom-1", "prompt": "p", "chosen": "a", "rejected": "b"}`
+	os.WriteFile(filepath.Join(dir, "bom.jsonl"), []byte("\xEF\xBB\xBF"+line+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "garbage.parquet"), []byte("PAR1 this is not parquet PAR1"), 0o644)
+	var lines, buf bytes.Buffer
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&lines, `{"id": "gz-%04d", "prompt": "prompt %d", "chosen": " yes %d", "rejected": " no"}`+"\n", i, i, i*7919)
+	}
+	zw := gzip.NewWriter(&buf)
+	zw.Write(lines.Bytes())
+	zw.Close()
+	os.WriteFile(filepath.Join(dir, "cut.jsonl.gz"), buf.Bytes()[:buf.Len()/2], 0o644)
+
+	p, s := beam.NewPipelineWithRoot()
+	rows, dead := ReadCorpus(s, filepath.Join(dir, "*"))
+	passert.Equals(s, beam.ParDo(s, deadLetterSummary, dead),
+		"garbage.parquet:0:"+ReasonUnreadableFile, "cut.jsonl.gz:0:"+ReasonUnreadableFile)
+	passert.True(s, rows, fromBrokenFiles)
+	res := ptest.RunAndValidate(t, p)
+	counters := map[string]int64{}
+	for _, c := range res.Metrics().AllMetrics().Counters() {
+		counters[c.Key.Name] += c.Committed
+	}
+	// Half the compressed stream holds a good part of the 2,000 records.
+	if good := counters[CounterRecordsGood]; good < 500 || good >= 2001 ||
+		counters[CounterRecordsRead] != good+counters[CounterRecordsDead] || counters[CounterRecordsDead] != 2 {
+		t.Errorf("counters %v", counters)
 	}
 }

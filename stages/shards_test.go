@@ -3,8 +3,6 @@ package stages
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
@@ -29,7 +28,7 @@ func TestMain(m *testing.M) {
 	// Prism logs every expected pipeline failure at length; the tests check
 	// those errors themselves. SRDPO_TEST_LOGS=1 shows the logs.
 	if os.Getenv("SRDPO_TEST_LOGS") == "" {
-		slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+		beamlog.LogLevel = "error" // beam.Init sets up slog from it
 	}
 	ptest.Main(m)
 }
