@@ -47,6 +47,21 @@ const (
 	CounterRecordsDead = "records_dead"
 )
 
+// Counters returns the srdpo counters of a finished pipeline, summed over
+// steps. Runners that report no metrics give an empty map.
+func Counters(res beam.PipelineResult) map[string]int64 {
+	out := map[string]int64{}
+	if res == nil {
+		return out
+	}
+	for _, c := range res.Metrics().AllMetrics().Counters() {
+		if c.Key.Namespace == "srdpo" {
+			out[c.Key.Name] += c.Result()
+		}
+	}
+	return out
+}
+
 type corpusOptions struct {
 	parse          parseOptions
 	maxRecordBytes int

@@ -88,14 +88,7 @@ func readCorpus(t *testing.T, pattern string, rows []schemas.Preference, dead []
 	} else {
 		passert.Equals(s, gotDead, beam.CreateList(s, dead))
 	}
-	res := ptest.RunAndValidate(t, p)
-	counters := map[string]int64{}
-	for _, c := range res.Metrics().AllMetrics().Counters() {
-		if c.Key.Namespace == "srdpo" {
-			counters[c.Key.Name] += c.Committed
-		}
-	}
-	return counters
+	return Counters(ptest.RunAndValidate(t, p))
 }
 
 func TestReadCorpusEachFormat(t *testing.T) {
@@ -284,12 +277,7 @@ func TestReadCorpusDeadLetters(t *testing.T) {
 	want = append(want, "notes.txt:0:"+ReasonUnsupportedFile, "broken.jsonl.gz:0:"+ReasonUnreadableFile,
 		"truncated.json:0:"+ReasonUnreadableFile)
 	passert.Equals(s, beam.ParDo(s, deadLetterSummary, dead), beam.CreateList(s, want))
-	res := ptest.RunAndValidate(t, p)
-
-	counters := map[string]int64{}
-	for _, c := range res.Metrics().AllMetrics().Counters() {
-		counters[c.Key.Name] += c.Committed
-	}
+	counters := Counters(ptest.RunAndValidate(t, p))
 	if counters[CounterRecordsGood] != int64(len(good)) || counters[CounterRecordsDead] != int64(len(want)) ||
 		counters[CounterRecordsRead] != counters[CounterRecordsGood]+counters[CounterRecordsDead] {
 		t.Errorf("counters %v: want good %d, dead %d, read = good + dead", counters, len(good), len(want))
@@ -399,11 +387,7 @@ func TestReadCorpusBrokenFiles(t *testing.T) {
 	passert.Equals(s, beam.ParDo(s, deadLetterSummary, dead),
 		"garbage.parquet:0:"+ReasonUnreadableFile, "cut.jsonl.gz:0:"+ReasonUnreadableFile)
 	passert.True(s, rows, fromBrokenFiles)
-	res := ptest.RunAndValidate(t, p)
-	counters := map[string]int64{}
-	for _, c := range res.Metrics().AllMetrics().Counters() {
-		counters[c.Key.Name] += c.Committed
-	}
+	counters := Counters(ptest.RunAndValidate(t, p))
 	// Half the compressed stream holds a good part of the 2,000 records.
 	if good := counters[CounterRecordsGood]; good < 500 || good >= 2001 ||
 		counters[CounterRecordsRead] != good+counters[CounterRecordsDead] || counters[CounterRecordsDead] != 2 {

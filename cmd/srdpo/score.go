@@ -58,7 +58,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("pipeline failed: %w", err)
 	}
-	counters := pipelines.Counters(res)
+	counters := stages.Counters(res)
 	fmt.Fprintf(stdout, "ingested into %s-*%s (manifest %s.manifest.json)\n", cfg.Out, cfg.Format.Ext(), cfg.Out)
 	pipelines.PrintSummary(stdout, counters, time.Since(start))
 	if n := counters[stages.CounterRecordsDead]; n > 0 {
