@@ -36,9 +36,19 @@ func Init() {
 	case "debug", "info", "warn", "error":
 	default:
 		level = "warn"
+		if DryRun() {
+			level = "info" // Beam prints the translated job at INFO
+		}
 	}
 	beamlog.LogLevel = level
 	beam.Init()
+}
+
+// DryRun tells whether --dry_run was given: the Dataflow runner then
+// translates and prints the job without submitting it.
+func DryRun() bool {
+	f := flag.Lookup("dry_run")
+	return f != nil && f.Value.String() == "true"
 }
 
 // Default is the runner used when --runner is not given.

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +34,7 @@ func TestScoreIngestOnRemoteRunner(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srdpo := prismtest.GoBuild(t, dir, "srdpo", "github.com/srdpo/srdpo/cmd/srdpo")
+	srdpo := srdpoBinary(t)
 	cluster := prismtest.Start(t, dir)
 
 	local := filepath.Join(dir, "local", "prefs")
@@ -62,6 +64,54 @@ func TestScoreIngestOnRemoteRunner(t *testing.T) {
 		}
 		if string(got) != string(want) {
 			t.Errorf("%s differs between the remote and the in-process run", filepath.Base(name))
+		}
+	}
+}
+
+var (
+	binaryOnce sync.Once
+	binaryDir  string
+	binaryPath string
+)
+
+// srdpoBinary builds the srdpo command once for the tests that run it as
+// its own process.
+func srdpoBinary(t *testing.T) string {
+	binaryOnce.Do(func() {
+		binaryDir, _ = os.MkdirTemp("", "srdpo-bin")
+		binaryPath = prismtest.GoBuild(t, binaryDir, "srdpo", "github.com/srdpo/srdpo/cmd/srdpo")
+	})
+	if binaryPath == "" {
+		t.Fatal("building srdpo failed in an earlier test")
+	}
+	return binaryPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binaryDir != "" {
+		os.RemoveAll(binaryDir)
+	}
+	os.Exit(code)
+}
+
+// --runner=dataflow --dry_run translates the job offline and says that
+// nothing ran.
+func TestScoreDataflowDryRun(t *testing.T) {
+	cmd := exec.Command(srdpoBinary(t), "score", "--ingest-only", "--corpus", "gs://b/in/*.jsonl", "--out", "gs://b/out/prefs",
+		"--runner=dataflow", "--dry_run", "--project=p", "--region=us-central1",
+		"--staging_location=gs://b/staging", "--temp_location=gs://b/tmp", "--worker_binary="+srdpoBinary(t))
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "dry run: the job was translated") {
+		t.Errorf("stdout: %s", stdout.String())
+	}
+	for _, want := range []string{"Dry-run: not submitting job!", "gs://b/staging/", "stages.ReadCorpusAll"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("the printed job lacks %q", want)
 		}
 	}
 }

@@ -58,6 +58,10 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("pipeline failed: %w", err)
 	}
+	if runners.DryRun() {
+		fmt.Fprintln(stdout, "dry run: the job was translated and printed above, not run; nothing was written")
+		return nil
+	}
 	counters := stages.Counters(res)
 	fmt.Fprintf(stdout, "ingested into %s-*%s (manifest %s.manifest.json)\n", cfg.Out, cfg.Format.Ext(), cfg.Out)
 	pipelines.PrintSummary(stdout, counters, time.Since(start))
