@@ -1,0 +1,219 @@
+package model
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// Pair is a prompt and a response as token ids; the response is what is
+// scored. Both must be non-empty: the first response token is predicted
+// from the last prompt token.
+type Pair struct {
+	Prompt, Response []int32
+}
+
+// SeqLogProb is log π(response | prompt): the sum over the response's
+// tokens, and how many there are.
+type SeqLogProb struct {
+	Sum    float64
+	Tokens int
+}
+
+// Mean is the per-token mean (TRL's IPO normalisation).
+func (s SeqLogProb) Mean() float64 { return s.Sum / float64(s.Tokens) }
+
+// Batch is padded input for one forward pass: Rows sequences of Len
+// tokens, each a prompt followed by its response and right padding.
+type Batch struct {
+	Rows, Len int
+	Tokens    []int32   // [Rows, Len]
+	Targets   []int32   // [Rows, Len, 3]: (row, position, next token), to gather log π(next | prefix)
+	Mask      []float64 // [Rows, Len]: 1 where the position predicts a response token
+	Pairs     int       // rows holding a pair; the rest are padding rows
+}
+
+// NewBatch lays pairs out in rows×length, right-padded. Right padding keeps
+// every real token at its true position, and causal attention keeps the
+// padding from touching them.
+func NewBatch(pairs []Pair, rows, length int) (Batch, error) {
+	if len(pairs) > rows {
+		return Batch{}, fmt.Errorf("batch of %d rows cannot hold %d pairs", rows, len(pairs))
+	}
+	b := Batch{Rows: rows, Len: length, Pairs: len(pairs),
+		Tokens: make([]int32, rows*length), Targets: make([]int32, rows*length*3), Mask: make([]float64, rows*length)}
+	for r := 0; r < rows; r++ {
+		for t := 0; t < length; t++ {
+			i := r*length + t
+			b.Targets[3*i], b.Targets[3*i+1] = int32(r), int32(t)
+		}
+	}
+	for r, p := range pairs {
+		if len(p.Prompt) == 0 || len(p.Response) == 0 {
+			return Batch{}, fmt.Errorf("pair %d: prompt (%d tokens) and response (%d tokens) must both be non-empty", r, len(p.Prompt), len(p.Response))
+		}
+		n := len(p.Prompt) + len(p.Response)
+		if n > length {
+			return Batch{}, fmt.Errorf("pair %d has %d tokens, more than the batch length %d (truncate first)", r, n, length)
+		}
+		row := b.Tokens[r*length : (r+1)*length]
+		copy(row, p.Prompt)
+		copy(row[len(p.Prompt):], p.Response)
+		for t := len(p.Prompt) - 1; t < n-1; t++ {
+			i := r*length + t
+			b.Targets[3*i+2] = row[t+1]
+			b.Mask[i] = 1
+		}
+	}
+	return b, nil
+}
+
+// ResponseLogProbs is the graph of the per-row sums of response-token
+// log-probs and their counts, for tokens [B, T], targets [B, T, 3] and mask
+// [B, T]. Scoring and training both build on it.
+func (m *GPT) ResponseLogProbs(tokens, targets, mask *Node) (sum, count *Node) {
+	logp := LogSoftmax(m.Logits(tokens), -1) // [B, T, V]
+	tok := Gather(logp, targets)             // [B, T]: log π(next token | prefix)
+	return ReduceSum(Mul(tok, mask), 1), ReduceSum(mask, 1)
+}
+
+// inputs converts a batch to tensors in the model's dtype.
+func (m *GPT) inputs(b Batch) []any {
+	var mask *tensors.Tensor
+	if m.Config.dtype() == dtypes.Float64 {
+		mask = tensors.FromFlatDataAndDimensions(append([]float64(nil), b.Mask...), b.Rows, b.Len)
+	} else {
+		f := make([]float32, len(b.Mask))
+		for i, v := range b.Mask {
+			f[i] = float32(v)
+		}
+		mask = tensors.FromFlatDataAndDimensions(f, b.Rows, b.Len)
+	}
+	return []any{
+		tensors.FromFlatDataAndDimensions(b.Tokens, b.Rows, b.Len),
+		tensors.FromFlatDataAndDimensions(b.Targets, b.Rows, b.Len, 3),
+		mask,
+	}
+}
+
+// toFloat64 reads a float tensor of either dtype.
+func toFloat64(t *tensors.Tensor) []float64 {
+	if t.DType() == dtypes.Float64 {
+		return tensors.MustCopyFlatData[float64](t)
+	}
+	f := tensors.MustCopyFlatData[float32](t)
+	out := make([]float64, len(f))
+	for i, v := range f {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// Scorer computes response log-probs for many pairs, batching them by a
+// token budget and padding each batch to one of a few fixed shapes, so the
+// backend compiles a handful of graphs rather than one per length.
+type Scorer struct {
+	m      *GPT
+	exec   *model.Exec
+	budget int
+}
+
+// NewScorer makes a scorer that puts at most budgetTokens (rows × padded
+// length) in one forward pass.
+func (m *GPT) NewScorer(budgetTokens int) (*Scorer, error) {
+	if budgetTokens < m.Config.Context {
+		return nil, fmt.Errorf("token budget %d is smaller than the context length %d", budgetTokens, m.Config.Context)
+	}
+	exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, tokens, targets, mask *Node) (*Node, *Node) {
+		// Weights enter as parameters, never as constants baked into the
+		// graph, so a scorer sees weights changed after it was built.
+		m.Store.SetTraining(tokens.Graph(), true)
+		return m.ResponseLogProbs(tokens, targets, mask)
+	})
+	if err != nil {
+		return nil, err
+	}
+	exec.SetMaxCache(64)
+	return &Scorer{m: m, exec: exec, budget: budgetTokens}, nil
+}
+
+// LengthBuckets are the padded lengths a batch can have: powers of two
+// from 16, then the context length. With row counts padded to powers of
+// two too, a scoring run compiles at most a few dozen shapes, and most runs
+// far fewer.
+func (m *GPT) LengthBuckets() []int {
+	var out []int
+	for l := 16; l < m.Config.Context; l *= 2 {
+		out = append(out, l)
+	}
+	return append(out, m.Config.Context)
+}
+
+func (m *GPT) bucket(n int) int {
+	for _, l := range m.LengthBuckets() {
+		if n <= l {
+			return l
+		}
+	}
+	return -1
+}
+
+func prevPow2(n int) int {
+	p := 1
+	for p*2 <= n {
+		p *= 2
+	}
+	return p
+}
+
+func nextPow2(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
+}
+
+// LogProbs scores every pair; the result is in the order of pairs and does
+// not depend on how they were batched beyond float rounding.
+func (s *Scorer) LogProbs(pairs []Pair) ([]SeqLogProb, error) {
+	out := make([]SeqLogProb, len(pairs))
+	order := make([]int, len(pairs))
+	for i, p := range pairs {
+		order[i] = i
+		if n := len(p.Prompt) + len(p.Response); n > s.m.Config.Context {
+			return nil, fmt.Errorf("pair %d has %d tokens, more than the context length %d (truncate first)", i, n, s.m.Config.Context)
+		}
+	}
+	length := func(i int) int { return len(pairs[i].Prompt) + len(pairs[i].Response) }
+	// Longest first, so each batch's padded length is set by its first pair.
+	sort.SliceStable(order, func(a, b int) bool { return length(order[a]) > length(order[b]) })
+	for start := 0; start < len(order); {
+		padded := s.m.bucket(length(order[start]))
+		// Rows padded to a power of two stay within the budget.
+		rows := min(prevPow2(s.budget/padded), len(order)-start)
+		group := order[start : start+rows]
+		batchPairs := make([]Pair, rows)
+		for i, idx := range group {
+			batchPairs[i] = pairs[idx]
+		}
+		b, err := NewBatch(batchPairs, nextPow2(rows), padded)
+		if err != nil {
+			return nil, err
+		}
+		res, err := s.exec.Exec(s.m.inputs(b)...)
+		if err != nil {
+			return nil, err
+		}
+		sums, counts := toFloat64(res[0]), toFloat64(res[1])
+		for i, idx := range group {
+			out[idx] = SeqLogProb{Sum: sums[i], Tokens: int(counts[i])}
+		}
+		start += rows
+	}
+	return out, nil
+}
