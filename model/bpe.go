@@ -183,7 +183,7 @@ func (t *BPE) VocabSize() int {
 }
 
 // EOS is <|endoftext|>, or -1 when the vocabulary has none.
-func (t *BPE) EOS() int32           { return t.eos }
+func (t *BPE) EOS() int32          { return t.eos }
 func (t *BPE) Fingerprint() string { return t.fingerprint }
 
 // Encode splits text with GPT-2's pattern and encodes each piece.
