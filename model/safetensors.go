@@ -1,0 +1,163 @@
+package model
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Tensor is one array of a safetensors file, as float64 for convenience.
+type Tensor struct {
+	Shape []int
+	Data  []float64
+}
+
+type safetensorsEntry struct {
+	DType   string   `json:"dtype"`
+	Shape   []int    `json:"shape"`
+	Offsets [2]int64 `json:"data_offsets"`
+}
+
+// ReadSafetensors reads every floating-point tensor of a safetensors file
+// (F64, F32, F16 or BF16), converting to float64.
+func ReadSafetensors(path string) (map[string]Tensor, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var n uint64
+	if err := binary.Read(f, binary.LittleEndian, &n); err != nil {
+		return nil, fmt.Errorf("%s: no safetensors header: %w", path, err)
+	}
+	if n > 100<<20 {
+		return nil, fmt.Errorf("%s: header of %d bytes: not a safetensors file", path, n)
+	}
+	header := make([]byte, n)
+	if _, err := io.ReadFull(f, header); err != nil {
+		return nil, fmt.Errorf("%s: short header: %w", path, err)
+	}
+	var entries map[string]json.RawMessage
+	if err := json.Unmarshal(header, &entries); err != nil {
+		return nil, fmt.Errorf("%s: header: %w", path, err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Tensor{}
+	for name, raw := range entries {
+		if name == "__metadata__" {
+			continue
+		}
+		var e safetensorsEntry
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, fmt.Errorf("%s: tensor %s: %w", path, name, err)
+		}
+		size := map[string]int64{"F64": 8, "F32": 4, "F16": 2, "BF16": 2}[e.DType]
+		if size == 0 {
+			continue // integer buffers (attention masks of old GPT-2 files) are not weights
+		}
+		count := int64(product(e.Shape))
+		if e.Offsets[0] < 0 || e.Offsets[1] > int64(len(data)) || e.Offsets[1]-e.Offsets[0] != count*size {
+			return nil, fmt.Errorf("%s: tensor %s: offsets %v do not hold %d %s values", path, name, e.Offsets, count, e.DType)
+		}
+		b := data[e.Offsets[0]:e.Offsets[1]]
+		v := make([]float64, count)
+		for i := range v {
+			switch e.DType {
+			case "F64":
+				v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+			case "F32":
+				v[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
+			case "F16":
+				v[i] = float16(binary.LittleEndian.Uint16(b[2*i:]))
+			case "BF16":
+				v[i] = float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:])) << 16))
+			}
+		}
+		out[name] = Tensor{Shape: e.Shape, Data: v}
+	}
+	return out, nil
+}
+
+func float16(h uint16) float64 {
+	sign := 1.0
+	if h&0x8000 != 0 {
+		sign = -1
+	}
+	exp, frac := int(h>>10)&0x1f, float64(h&0x3ff)
+	switch exp {
+	case 0:
+		return sign * frac / 1024 * math.Pow(2, -14)
+	case 0x1f:
+		if frac == 0 {
+			return sign * math.Inf(1)
+		}
+		return math.NaN()
+	}
+	return sign * (1 + frac/1024) * math.Pow(2, float64(exp-15))
+}
+
+// WriteSafetensors writes tensors as F32, in name order, with metadata.
+func WriteSafetensors(path string, tensors map[string]Tensor, metadata map[string]string) error {
+	names := make([]string, 0, len(tensors))
+	for n := range tensors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	header := map[string]any{}
+	if len(metadata) > 0 {
+		header["__metadata__"] = metadata
+	}
+	var offset int64
+	for _, n := range names {
+		t := tensors[n]
+		if len(t.Data) != product(t.Shape) {
+			return fmt.Errorf("tensor %s: %d values for shape %v", n, len(t.Data), t.Shape)
+		}
+		end := offset + 4*int64(len(t.Data))
+		header[n] = safetensorsEntry{DType: "F32", Shape: t.Shape, Offsets: [2]int64{offset, end}}
+		offset = end
+	}
+	hb, err := json.Marshal(header)
+	if err != nil {
+		return err
+	}
+	for len(hb)%8 != 0 { // the format pads the header with spaces to 8 bytes
+		hb = append(hb, ' ')
+	}
+	buf := make([]byte, 0, 8+len(hb)+int(offset))
+	buf = binary.LittleEndian.AppendUint64(buf, uint64(len(hb)))
+	buf = append(buf, hb...)
+	for _, n := range names {
+		for _, v := range tensors[n].Data {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(float32(v)))
+		}
+	}
+	return writeFileAtomically(path, buf)
+}
+
+// writeFileAtomically writes to a temporary name and renames, so a reader
+// never sees half a file.
+func writeFileAtomically(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
