@@ -1,0 +1,174 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// Optim configures the optimiser, the learning-rate schedule and gradient
+// clipping. The optimisers are written out here, a few lines each, so their
+// state is plain variables in the model's store ("/optim/…"), saved and
+// restored with the weights.
+type Optim struct {
+	Name        string  // "adam", "adamw" or "rmsprop"
+	LR          float64 // peak learning rate
+	Beta1       float64 // Adam: first-moment decay (default 0.9)
+	Beta2       float64 // Adam: second-moment decay (default 0.999); RMSprop: smoothing α (default 0.99)
+	Eps         float64 // default 1e-8
+	WeightDecay float64 // AdamW's decoupled weight decay
+	MaxGradNorm float64 // clip the global gradient norm to this; 0 turns clipping off
+	Warmup      int     // steps of linear warm-up from 0
+	Schedule    string  // "constant" or "cosine" (to 0 at TotalSteps)
+	TotalSteps  int
+}
+
+// withDefaults fills in PyTorch's defaults.
+func (o Optim) withDefaults() Optim {
+	if o.Beta1 == 0 {
+		o.Beta1 = 0.9
+	}
+	if o.Beta2 == 0 {
+		o.Beta2 = 0.999
+		if o.Name == "rmsprop" {
+			o.Beta2 = 0.99
+		}
+	}
+	if o.Eps == 0 {
+		o.Eps = 1e-8
+	}
+	if o.Schedule == "" {
+		o.Schedule = "constant"
+	}
+	return o
+}
+
+// Validate checks the settings.
+func (o Optim) Validate() error {
+	switch {
+	case o.Name != "adam" && o.Name != "adamw" && o.Name != "rmsprop":
+		return fmt.Errorf("optimiser %q: want adam, adamw or rmsprop", o.Name)
+	case o.LR <= 0:
+		return fmt.Errorf("learning rate %g must be positive", o.LR)
+	case o.Schedule != "constant" && o.Schedule != "cosine" && o.Schedule != "":
+		return fmt.Errorf("schedule %q: want constant or cosine", o.Schedule)
+	case o.Schedule == "cosine" && o.TotalSteps <= o.Warmup:
+		return fmt.Errorf("cosine schedule needs total steps (%d) beyond the warm-up (%d)", o.TotalSteps, o.Warmup)
+	case o.WeightDecay < 0 || o.MaxGradNorm < 0 || o.Warmup < 0:
+		return fmt.Errorf("weight decay, max grad norm and warm-up must not be negative")
+	}
+	return nil
+}
+
+// LearningRate is the rate at step (0-based): linear warm-up, then constant
+// or cosine decay.
+func (o Optim) LearningRate(step int) float64 {
+	if step < o.Warmup {
+		return o.LR * float64(step+1) / float64(o.Warmup)
+	}
+	if o.Schedule == "cosine" {
+		progress := float64(step-o.Warmup) / float64(o.TotalSteps-o.Warmup)
+		return o.LR * 0.5 * (1 + math.Cos(math.Pi*math.Min(progress, 1)))
+	}
+	return o.LR
+}
+
+// initOptimizerState creates the optimiser's variables (zeros) if absent.
+func (m *GPT) initOptimizerState() error {
+	if m.Store.GetVariable("/optim/step") != nil {
+		return nil
+	}
+	if _, err := m.Store.CreateVariable("/optim/step", tensors.FromScalar(float64(0))); err != nil {
+		return err
+	}
+	for _, name := range m.Config.WeightNames() {
+		shape := m.Config.WeightShape(name)
+		for _, slot := range []string{"m", "v"} {
+			z := m.zeros(shape)
+			v, err := m.Store.CreateVariable("/optim/"+slot+weightPath(name), z)
+			if err != nil {
+				return err
+			}
+			v.SetTrainable(false)
+		}
+	}
+	m.Store.GetVariable("/optim/step").SetTrainable(false)
+	return nil
+}
+
+func (m *GPT) zeros(shape []int) *tensors.Tensor {
+	if m.Config.DType == "float64" {
+		return tensors.FromFlatDataAndDimensions(make([]float64, product(shape)), shape...)
+	}
+	return tensors.FromFlatDataAndDimensions(make([]float32, product(shape)), shape...)
+}
+
+// applyOptimizer adds to loss's graph the gradient of loss with respect to
+// every weight, global-norm clipping, and one optimiser update at rate lr
+// (a scalar input). It returns the gradient norm before clipping. When the
+// loss or the norm is not finite, every variable keeps its value: no NaN
+// reaches the weights or the optimiser state.
+func (m *GPT) applyOptimizer(o Optim, loss, lr *Node) *Node {
+	g := loss.Graph()
+	o = o.withDefaults()
+	names := m.Config.WeightNames()
+	weights := make([]*Node, len(names))
+	for i, n := range names {
+		weights[i] = m.w(g, n)
+	}
+	grads := Gradient(loss, weights...)
+	var sq *Node
+	for _, gr := range grads {
+		s := ReduceAllSum(Square(gr))
+		if sq == nil {
+			sq = s
+		} else {
+			sq = Add(sq, s)
+		}
+	}
+	norm := Sqrt(sq)
+	finite := LogicalAnd(IsFinite(loss), IsFinite(norm))
+	set := func(v interface {
+		NodeValue(GraphProvider) *Node
+		SetNodeValue(*Node)
+	}, value *Node) {
+		v.SetNodeValue(Where(finite, value, v.NodeValue(g)))
+	}
+	if o.MaxGradNorm > 0 {
+		scale := Min(OnePlus(ZerosLike(norm)), Div(Scalar(g, norm.DType(), o.MaxGradNorm), AddScalar(norm, 1e-6)))
+		for i := range grads {
+			grads[i] = Mul(grads[i], scale)
+		}
+	}
+	stepVar := m.Store.GetVariable("/optim/step")
+	t := OnePlus(stepVar.NodeValue(g))
+	set(stepVar, t)
+	tw := ConvertDType(t, lr.DType())
+	for i, name := range names {
+		w, gr := weights[i], grads[i]
+		mVar := m.Store.GetVariable("/optim/m" + weightPath(name))
+		vVar := m.Store.GetVariable("/optim/v" + weightPath(name))
+		var update *Node
+		switch o.Name {
+		case "rmsprop": // PyTorch's: v ← αv + (1−α)g², w ← w − lr·g/(√v + ε)
+			v := Add(MulScalar(vVar.NodeValue(g), o.Beta2), MulScalar(Square(gr), 1-o.Beta2))
+			set(vVar, v)
+			update = Div(gr, AddScalar(Sqrt(v), o.Eps))
+		default: // Adam and AdamW, with bias correction
+			mm := Add(MulScalar(mVar.NodeValue(g), o.Beta1), MulScalar(gr, 1-o.Beta1))
+			v := Add(MulScalar(vVar.NodeValue(g), o.Beta2), MulScalar(Square(gr), 1-o.Beta2))
+			set(mVar, mm)
+			set(vVar, v)
+			mHat := Div(mm, OneMinus(Pow(Scalar(g, tw.DType(), o.Beta1), tw)))
+			vHat := Div(v, OneMinus(Pow(Scalar(g, tw.DType(), o.Beta2), tw)))
+			update = Div(mHat, AddScalar(Sqrt(vHat), o.Eps))
+			if o.Name == "adamw" && o.WeightDecay > 0 {
+				update = Add(update, MulScalar(w, o.WeightDecay))
+			}
+		}
+		set(m.Store.GetVariable(weightPath(name)), Sub(w, Mul(lr, update)))
+	}
+	return norm
+}
