@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -198,28 +199,45 @@ func (m *GPT) w(g *Graph, name string) *Node {
 // right padding never changes the logits of the real tokens before it.
 func (m *GPT) Logits(tokens *Node) *Node {
 	g := tokens.Graph()
-	c := m.Config
 	b, t := tokens.Shape().Dimensions[0], tokens.Shape().Dimensions[1]
-	if t > c.Context {
-		panic(fmt.Sprintf("sequence of %d tokens is longer than the model's context of %d", t, c.Context))
+	if t > m.Config.Context {
+		panic(fmt.Sprintf("sequence of %d tokens is longer than the model's context of %d", t, m.Config.Context))
 	}
-	wte := m.w(g, "wte.weight")
-	x := Gather(wte, InsertAxes(tokens, -1)) // [B, T, d]
-	pos := Slice(m.w(g, "wpe.weight"), AxisRange(0, t), AxisRange())
-	x = Add(x, InsertAxes(pos, 0))
+	positions := Iota(g, shapes.Make(dtypes.Int32, b, t), 1)
+	causal := BroadcastToDims(Reshape(LowerTriangular(g, t), 1, 1, t, t), b, m.Config.Heads, t, t)
+	x := m.embed(tokens, positions)
+	for l := 0; l < m.Config.Layers; l++ {
+		x = m.layer(l, x, func(k, v *Node) (*Node, *Node, *Node) { return k, v, causal })
+	}
+	return m.head(x)
+}
 
-	causal := BroadcastToDims(Reshape(LowerTriangular(g, t), 1, 1, t, t), b, c.Heads, t, t)
-	for l := 0; l < c.Layers; l++ {
-		p := fmt.Sprintf("h.%d.", l)
-		x = Add(x, m.attention(p, m.layerNorm(p+"ln_1", x), causal))
-		x = Add(x, m.mlp(p, m.layerNorm(p+"ln_2", x)))
-	}
+// embed is wte[token] + wpe[position], [B, T, d].
+func (m *GPT) embed(tokens, positions *Node) *Node {
+	g := tokens.Graph()
+	return Add(Gather(m.w(g, "wte.weight"), InsertAxes(tokens, -1)), Gather(m.w(g, "wpe.weight"), InsertAxes(positions, -1)))
+}
+
+// head is the final LayerNorm and the output projection.
+func (m *GPT) head(x *Node) *Node {
+	g := x.Graph()
 	x = m.layerNorm("ln_f", x)
-	head := wte
-	if !c.TiedHead {
+	head := m.w(g, "wte.weight")
+	if !m.Config.TiedHead {
 		head = m.w(g, "lm_head.weight")
 	}
 	return Einsum("btd,vd->btv", x, head)
+}
+
+// layer is transformer block l on x [B, T, d]. attend receives the block's
+// keys and values of x ([B, T, heads, d_head]) and returns the keys,
+// values and boolean mask [B, heads, T, Tk] the queries attend over: the
+// same keys with a causal mask for a full pass, or a KV cache when
+// generating.
+func (m *GPT) layer(l int, x *Node, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
+	p := fmt.Sprintf("h.%d.", l)
+	x = Add(x, m.attention(p, m.layerNorm(p+"ln_1", x), attend))
+	return Add(x, m.mlp(p, m.layerNorm(p+"ln_2", x)))
 }
 
 // layerNorm normalises the last axis. Inverse(Sqrt(·)) rather than Rsqrt,
@@ -242,8 +260,8 @@ func (m *GPT) linear(prefix string, x *Node) *Node {
 	return Add(Einsum("bti,io->bto", x, m.w(g, prefix+".weight")), m.row(m.w(g, prefix+".bias")))
 }
 
-// attention is multi-head causal self-attention.
-func (m *GPT) attention(prefix string, x, causal *Node) *Node {
+// attention is multi-head self-attention, scaled by 1/sqrt(d_head).
+func (m *GPT) attention(prefix string, x *Node, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
 	c := m.Config
 	b, t := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
 	dh := c.Width / c.Heads
@@ -252,13 +270,13 @@ func (m *GPT) attention(prefix string, x, causal *Node) *Node {
 		part := Slice(qkv, AxisRange(), AxisRange(), AxisRange(i*c.Width, (i+1)*c.Width))
 		return Reshape(part, b, t, c.Heads, dh)
 	}
-	q, k, v := split(0), split(1), split(2)
-	scores := MulScalar(Einsum("bqhd,bkhd->bhqk", q, k), 1/math.Sqrt(float64(dh)))
+	keys, values, mask := attend(split(1), split(2))
+	scores := MulScalar(Einsum("bqhd,bkhd->bhqk", split(0), keys), 1/math.Sqrt(float64(dh)))
 	// Masked scores get a large finite negative, not -Inf, so that no row is
 	// ever all -Inf (which would give NaN through the softmax).
-	scores = Where(causal, scores, Scalar(x.Graph(), scores.DType(), -1e9))
+	scores = Where(mask, scores, Scalar(x.Graph(), scores.DType(), -1e9))
 	att := Softmax(scores, -1)
-	y := Reshape(Einsum("bhqk,bkhd->bqhd", att, v), b, t, c.Width)
+	y := Reshape(Einsum("bhqk,bkhd->bqhd", att, values), b, t, c.Width)
 	return m.linear(prefix+"attn.c_proj", y)
 }
 
