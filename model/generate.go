@@ -54,7 +54,7 @@ func (m *GPT) NewGenerator() (*Generator, error) {
 		// Each row's next-token logits are at its last prompt position.
 		rows := Iota(g, shapes.Make(dtypes.Int32, b), 0)
 		next := Gather(logits, Stack([]*Node{rows, last}, -1)) // [B, V]
-		pad := func(kv []*Node) *Node { // [L, B, context, H, dh], zeros past the prompt
+		pad := func(kv []*Node) *Node {                        // [L, B, context, H, dh], zeros past the prompt
 			s := Stack(kv, 0)
 			if t == c.Context {
 				return s
