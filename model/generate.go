@@ -41,13 +41,12 @@ func (m *GPT) NewGenerator() (*Generator, error) {
 		m.Store.SetTraining(g, true)
 		b, t := tokens.Shape().Dimensions[0], tokens.Shape().Dimensions[1]
 		positions := Iota(g, shapes.Make(dtypes.Int32, b, t), 1)
-		causal := BroadcastToDims(Reshape(LowerTriangular(g, t), 1, 1, t, t), b, c.Heads, t, t)
 		var ks, vs []*Node
 		x := m.embed(tokens, positions)
 		for l := 0; l < c.Layers; l++ {
 			x = m.layer(l, x, func(k, v *Node) (*Node, *Node, *Node) {
 				ks, vs = append(ks, k), append(vs, v)
-				return k, v, causal
+				return causalSelf(k, v)
 			})
 		}
 		logits := m.head(x) // [B, T, V]

@@ -23,8 +23,12 @@ import (
 // with Conv1D's [in, out] layout, so import and export are renames.
 //
 // Attention is written out here rather than taken from GoMLX's layer: the
-// scaling and masks are then visible, and the unfused form is the faster
-// one on the pure-Go backend (DESIGN §8).
+// scaling and masks are then visible, and on the pure-Go backend the
+// written-out form is the faster one. Measured with the backend's fused
+// causal attention in its place (batch 16 × 128 tokens, 2 layers, 2 cores):
+// forward 10.1 / 22.5 / 60.0 ms written out against 11.0 / 25.0 / 62.4 ms
+// fused at d = 64 / 128 / 256, and the fused op has no gradient on this
+// backend (FusedScaledDotProductAttentionVJP is not implemented).
 type GPT struct {
 	Config  Config
 	Backend compute.Backend
@@ -204,13 +208,16 @@ func (m *GPT) Logits(tokens *Node) *Node {
 		panic(fmt.Sprintf("sequence of %d tokens is longer than the model's context of %d", t, m.Config.Context))
 	}
 	positions := Iota(g, shapes.Make(dtypes.Int32, b, t), 1)
-	causal := BroadcastToDims(Reshape(LowerTriangular(g, t), 1, 1, t, t), b, m.Config.Heads, t, t)
 	x := m.embed(tokens, positions)
 	for l := 0; l < m.Config.Layers; l++ {
-		x = m.layer(l, x, func(k, v *Node) (*Node, *Node, *Node) { return k, v, causal })
+		x = m.layer(l, x, causalSelf)
 	}
 	return m.head(x)
 }
+
+// causalSelf attends a sequence to itself causally; the nil mask tells
+// attention to build the causal mask.
+func causalSelf(k, v *Node) (*Node, *Node, *Node) { return k, v, nil }
 
 // embed is wte[token] + wpe[position], [B, T, d].
 func (m *GPT) embed(tokens, positions *Node) *Node {
@@ -232,7 +239,7 @@ func (m *GPT) head(x *Node) *Node {
 // layer is transformer block l on x [B, T, d]. attend receives the block's
 // keys and values of x ([B, T, heads, d_head]) and returns the keys,
 // values and boolean mask [B, heads, T, Tk] the queries attend over: the
-// same keys with a causal mask for a full pass, or a KV cache when
+// same keys with a causal mask (nil) for a full pass, or a KV cache when
 // generating.
 func (m *GPT) layer(l int, x *Node, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
 	p := fmt.Sprintf("h.%d.", l)
@@ -271,6 +278,10 @@ func (m *GPT) attention(prefix string, x *Node, attend func(k, v *Node) (keys, v
 		return Reshape(part, b, t, c.Heads, dh)
 	}
 	keys, values, mask := attend(split(1), split(2))
+	if mask == nil {
+		tk := keys.Shape().Dimensions[1]
+		mask = BroadcastToDims(Reshape(LowerTriangular(x.Graph(), tk), 1, 1, t, tk), b, c.Heads, t, tk)
+	}
 	scores := MulScalar(Einsum("bqhd,bkhd->bhqk", split(0), keys), 1/math.Sqrt(float64(dh)))
 	// Masked scores get a large finite negative, not -Inf, so that no row is
 	// ever all -Inf (which would give NaN through the softmax).
