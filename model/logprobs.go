@@ -178,42 +178,51 @@ func nextPow2(n int) int {
 	return p
 }
 
-// LogProbs scores every pair; the result is in the order of pairs and does
-// not depend on how they were batched beyond float rounding.
+// LogProbs scores every pair, in the order given. Each pair is computed in
+// a shape set by its own length and the scorer's budget alone — length
+// bucket(len), rows budget/bucket rounded down to a power of two, empty rows
+// padding the last batch — and rows of one shape do not affect each other,
+// so for a given budget a pair's score is bit for bit the same whatever
+// else is scored with it. Other budgets change the shapes and may change
+// the last bits (float32 rounding, about 1e-5 on a sum).
 func (s *Scorer) LogProbs(pairs []Pair) ([]SeqLogProb, error) {
 	out := make([]SeqLogProb, len(pairs))
-	order := make([]int, len(pairs))
+	byBucket := map[int][]int{}
+	var buckets []int
 	for i, p := range pairs {
-		order[i] = i
-		if n := len(p.Prompt) + len(p.Response); n > s.m.Config.Context {
+		n := len(p.Prompt) + len(p.Response)
+		if n > s.m.Config.Context {
 			return nil, fmt.Errorf("pair %d has %d tokens, more than the context length %d (truncate first)", i, n, s.m.Config.Context)
 		}
+		b := s.m.bucket(n)
+		if _, ok := byBucket[b]; !ok {
+			buckets = append(buckets, b)
+		}
+		byBucket[b] = append(byBucket[b], i)
 	}
-	length := func(i int) int { return len(pairs[i].Prompt) + len(pairs[i].Response) }
-	// Longest first, so each batch's padded length is set by its first pair.
-	sort.SliceStable(order, func(a, b int) bool { return length(order[a]) > length(order[b]) })
-	for start := 0; start < len(order); {
-		padded := s.m.bucket(length(order[start]))
-		// Rows padded to a power of two stay within the budget.
-		rows := min(prevPow2(s.budget/padded), len(order)-start)
-		group := order[start : start+rows]
-		batchPairs := make([]Pair, rows)
-		for i, idx := range group {
-			batchPairs[i] = pairs[idx]
+	sort.Ints(buckets)
+	for _, padded := range buckets {
+		idx := byBucket[padded]
+		rows := prevPow2(max(1, s.budget/padded))
+		for start := 0; start < len(idx); start += rows {
+			group := idx[start:min(start+rows, len(idx))]
+			batchPairs := make([]Pair, len(group))
+			for i, j := range group {
+				batchPairs[i] = pairs[j]
+			}
+			b, err := NewBatch(batchPairs, rows, padded)
+			if err != nil {
+				return nil, err
+			}
+			res, err := s.exec.Exec(s.m.inputs(b)...)
+			if err != nil {
+				return nil, err
+			}
+			sums, counts := toFloat64(res[0]), toFloat64(res[1])
+			for i, j := range group {
+				out[j] = SeqLogProb{Sum: sums[i], Tokens: int(counts[i])}
+			}
 		}
-		b, err := NewBatch(batchPairs, nextPow2(rows), padded)
-		if err != nil {
-			return nil, err
-		}
-		res, err := s.exec.Exec(s.m.inputs(b)...)
-		if err != nil {
-			return nil, err
-		}
-		sums, counts := toFloat64(res[0]), toFloat64(res[1])
-		for i, idx := range group {
-			out[idx] = SeqLogProb{Sum: sums[i], Tokens: int(counts[i])}
-		}
-		start += rows
 	}
 	return out, nil
 }
