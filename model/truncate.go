@@ -44,7 +44,9 @@ func (t Truncation) Mode() string {
 	return fmt.Sprintf("prompt=%s,response=%s", t.Prompt, t.Response)
 }
 
-func keep(ids []int32, n int, side Side) ([]int32, bool) {
+// Keep cuts ids to at most n tokens from the given side; the flag tells
+// whether anything was cut.
+func Keep(ids []int32, n int, side Side) ([]int32, bool) {
 	if len(ids) <= n {
 		return ids, false
 	}
@@ -56,7 +58,7 @@ func keep(ids []int32, n int, side Side) ([]int32, bool) {
 
 // Apply cuts a prompt and a response; the flags tell which were cut.
 func (t Truncation) Apply(prompt, response []int32) (p, r []int32, promptCut, responseCut bool) {
-	p, promptCut = keep(prompt, t.MaxPromptLength, t.Prompt)
-	r, responseCut = keep(response, t.MaxLength-len(p), t.Response)
+	p, promptCut = Keep(prompt, t.MaxPromptLength, t.Prompt)
+	r, responseCut = Keep(response, t.MaxLength-len(p), t.Response)
 	return p, r, promptCut, responseCut
 }

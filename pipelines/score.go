@@ -1,17 +1,24 @@
 package pipelines
 
 import (
+	"context"
 	"flag"
 	"fmt"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/runners"
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages"
 )
 
 // ScoreFlags are the scoring job's flags beyond ingestion: the reference
 // model, the augmentation prompt p and its separator, and truncation.
 type ScoreFlags struct {
 	Model            string
+	Tokenizer        string
+	BatchPairs       int
 	AugPrompt        string
 	AugSeparator     string
 	MaxPromptLength  int
@@ -23,6 +30,8 @@ type ScoreFlags struct {
 // Register adds the scoring flags to fs.
 func (f *ScoreFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Model, "model", "", "reference model directory (srdpo checkpoint or Hugging Face GPT-2 layout), local or gs://")
+	fs.StringVar(&f.Tokenizer, "tokenizer", "auto", "tokenizer: auto (the model directory's vocab.json/merges.txt or tokenizer.json, else bytes), byte, or a local directory of BPE files")
+	fs.IntVar(&f.BatchPairs, "batch-pairs", 64, "pairs a worker gathers before scoring them; changes memory and speed, never the scores")
 	fs.StringVar(&f.AugPrompt, "aug-prompt", schemas.DefaultAugPrompt, "the augmentation prompt p put in front of x to form p⊕x; the default is the paper's")
 	fs.StringVar(&f.AugSeparator, "aug-sep", schemas.DefaultAugSeparator, "the text joining p and x: p⊕x = p + sep + x")
 	d := model.DefaultTruncation
@@ -37,7 +46,40 @@ func (f *ScoreFlags) Check() error {
 	if f.Model == "" {
 		return fmt.Errorf("--model is required to score (or give --ingest-only)")
 	}
+	if err := runners.CheckPath(f.Model); err != nil {
+		return fmt.Errorf("--model: %w", err)
+	}
+	if f.BatchPairs < 1 {
+		return fmt.Errorf("--batch-pairs %d: want at least 1", f.BatchPairs)
+	}
 	return f.Truncation().Validate()
+}
+
+// Spec is the reference model the flags name.
+func (f *ScoreFlags) Spec() stages.ReferenceSpec {
+	return stages.ReferenceSpec{ModelDir: f.Model, Tokenizer: f.Tokenizer, AugPrompt: f.AugPrompt,
+		AugSeparator: f.AugSeparator, Truncation: f.Truncation()}
+}
+
+// BuildScore adds the scoring job: corpus → preference rows → reference
+// log-probs on x and on p⊕x → scored shards, with the dead letters of both
+// ingestion and scoring. It loads the model here too, to record its
+// fingerprint in every shard's metadata; workers load it once per process.
+func BuildScore(ctx context.Context, s beam.Scope, c IngestConfig, spec stages.ReferenceSpec, batchPairs int) (manifest, deadManifest beam.PCollection, err error) {
+	ref, err := stages.LoadReference(ctx, spec)
+	if err != nil {
+		return manifest, deadManifest, fmt.Errorf("loading the reference model %s: %w", spec.ModelDir, err)
+	}
+	md := c.Metadata()
+	for k, v := range ref.Metadata() {
+		md = md.With(k, v)
+	}
+	s = s.Scope("score")
+	rows, dead := c.ReadCorpus(s)
+	scored, scoreDead := stages.ScorePreferences(s, spec, rows, stages.WithBatchPairs(batchPairs))
+	manifest = stages.WriteShards(s, c.Out, schemas.ScoredRows, md, scored,
+		stages.WithShards(c.Shards), stages.WithFormat(c.Format))
+	return manifest, WriteDeadLetters(s, c.Out, md, beam.Flatten(s, dead, scoreDead)), nil
 }
 
 // Truncation is the model package's policy as the flags set it.

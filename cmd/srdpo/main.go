@@ -31,7 +31,7 @@ type command struct {
 
 var commands = []command{
 	{name: "run", summary: "the end-to-end job on the embedded known-reward task", issue: 6},
-	{name: "score", summary: "ingest a preference corpus and score it with the reference model into Arrow shards", run: runScore},
+	{name: "score", summary: scoreSummary, run: runScore},
 	{name: "train", summary: "train a policy with Sr-DPO, Sr-IPO, DPO, IPO, … on scored shards", issue: 4},
 	{name: "eval", summary: "evaluate policies: gold reward, win rates, Δ-gap correlation, benchmarks", issue: 6},
 	{name: "gen", summary: "generate the embedded known-reward task's corpora", issue: 6},

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/schemas"
 )
 
@@ -45,9 +46,9 @@ func TestPlaceholdersSaySoAndExit2(t *testing.T) {
 			t.Errorf("srdpo %s: exit %d, stderr %q", c.name, code, errOut)
 		}
 	}
-	code, _, errOut := run("score", "--corpus", "x.jsonl", "--out", t.TempDir()+"/o", "--model", "m")
-	if code != 2 || !strings.Contains(errOut, "not yet implemented (issue 5)") {
-		t.Errorf("score without --ingest-only: exit %d, %q", code, errOut)
+	code, _, errOut := run("score", "--corpus", "x.jsonl", "--out", t.TempDir()+"/o", "--model", t.TempDir())
+	if code != 1 || !strings.Contains(errOut, "holds neither an srdpo checkpoint") {
+		t.Errorf("score with an empty model directory: exit %d, %q", code, errOut)
 	}
 }
 
@@ -65,6 +66,8 @@ func TestBadUsageExits2WithAReason(t *testing.T) {
 		{[]string{"score", "--ingest-only", "--corpus", "a.jsonl", "--out", dir + "/o", "--model", "m"}, "only apply to scoring"},
 		{[]string{"score", "--ingest-only", "--corpus", "s3x://b/a.jsonl", "--out", dir + "/o"}, `scheme "s3x" not registered`},
 		{[]string{"score", "--nosuchflag"}, "flag provided but not defined"},
+		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o"}, "--model is required"},
+		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--model", dir, "--max-length", "10"}, "must exceed max prompt length"},
 		{[]string{"score", "stray"}, `unexpected argument "stray"`},
 	} {
 		code, _, errOut := run(c.args...)
@@ -113,4 +116,54 @@ func TestScoreIngestOnly(t *testing.T) {
 	if err != nil || strings.Count(string(dead), "\n") != 19 {
 		t.Errorf("dead letters: %v\n%s", err, dead)
 	}
+}
+
+// srdpo score runs ingestion and reference scoring on prism and writes
+// scored shards with the model's provenance.
+func TestScore(t *testing.T) {
+	ref := saveTinyModel(t)
+	out := filepath.Join(t.TempDir(), "scored")
+	code, stdout, stderr := run("score", "--model", ref, "--shards", "2", "--max-prompt-length", "128",
+		"--corpus", "../../stages/testdata/corpus/trl_standard.jsonl,../../stages/testdata/corpus/hh_rlhf.jsonl", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"scored into", "pairs_scored                 5", "tokens_per_sec"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	n := 0
+	for i := 0; i < 2; i++ {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(out), "scored-0000"+string(rune('0'+i))+"-of-00002.arrow"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, md, err := schemas.ReadFile(data, schemas.FormatArrow, schemas.ScoredRows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if md.Get(schemas.KeyModelFingerprint) == "" || md.Get(schemas.KeyAugPrompt) != schemas.DefaultAugPrompt || md.Get(schemas.KeyMaxPromptLength) != "128" {
+			t.Errorf("metadata %v", md)
+		}
+		n += len(rows)
+	}
+	if n != 5 {
+		t.Errorf("%d scored rows, want 5", n)
+	}
+}
+
+// saveTinyModel writes a small byte-level reference model.
+func saveTinyModel(t *testing.T) string {
+	t.Helper()
+	backend, _ := model.NewBackend()
+	m, err := model.New(model.Config{Vocab: 257, Context: 512, Layers: 1, Heads: 2, Width: 32, NormEps: 1e-5, TiedHead: true, DType: "float32"}, 1, backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ref")
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -16,10 +16,11 @@ import (
 	"github.com/srdpo/srdpo/runners/prismtest"
 )
 
-// The ingestion job submitted to a standalone prism job server with a
-// worker pool (--runner=universal --environment_type=EXTERNAL), reading and
-// writing gs:// on a fake GCS, writes the same bytes as the in-process run.
-func TestScoreIngestOnRemoteRunner(t *testing.T) {
+// The scoring job submitted to a standalone prism job server with a worker
+// pool (--runner=universal --environment_type=EXTERNAL), with corpus, model
+// and output on gs:// (a fake GCS), writes the same bytes as the
+// in-process run.
+func TestScoreOnRemoteRunner(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	gcstest.Start(t, "corpora") // the workers inherit STORAGE_EMULATOR_HOST
@@ -34,14 +35,24 @@ func TestScoreIngestOnRemoteRunner(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	ref := saveTinyModel(t)
+	filepath.WalkDir(ref, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		rel, _ := filepath.Rel(ref, p)
+		fs, _ := filesystem.New(ctx, "gs://corpora/")
+		return filesystem.Write(ctx, fs, "gs://corpora/models/ref/"+filepath.ToSlash(rel), b)
+	})
 	srdpo := srdpoBinary(t)
 	cluster := prismtest.Start(t, dir)
 
 	local := filepath.Join(dir, "local", "prefs")
-	if code, _, stderr := run("score", "--ingest-only", "--corpus", "gs://corpora/in/*", "--out", local); code != 0 {
+	if code, _, stderr := run("score", "--model", "gs://corpora/models/ref", "--corpus", "gs://corpora/in/*", "--out", local); code != 0 {
 		t.Fatalf("in-process run: exit %d: %s", code, stderr)
 	}
-	args := append([]string{"score", "--ingest-only", "--corpus", "gs://corpora/in/*", "--out", "gs://corpora/remote/prefs",
+	args := append([]string{"score", "--model", "gs://corpora/models/ref", "--corpus", "gs://corpora/in/*", "--out", "gs://corpora/remote/prefs",
 		"--worker_binary=" + srdpo}, cluster.Flags()...)
 	runCtx, cancel := context.WithTimeout(ctx, 3*time.Minute) // a lost worker would hang the job
 	defer cancel()

@@ -33,28 +33,35 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError(stderr, fs, err)
 	}
-	if !*ingestOnly {
+	ctx := context.Background()
+	p, s := beam.NewPipelineWithRoot()
+	if *ingestOnly {
+		var scoringFlags []string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "model", "tokenizer", "batch-pairs", "aug-prompt", "aug-sep", "max-prompt-length", "max-length", "truncate-prompt", "truncate-response":
+				scoringFlags = append(scoringFlags, "--"+f.Name)
+			}
+		})
+		if len(scoringFlags) > 0 {
+			return usageError(stderr, fs, fmt.Errorf("%v only apply to scoring; drop them or drop --ingest-only", scoringFlags))
+		}
+		pipelines.BuildIngest(s, cfg)
+		fmt.Fprintf(stderr, "srdpo score: ingesting %v on runner %s\n", cfg.Corpus, runners.Name())
+	} else {
 		if err := score.Check(); err != nil {
 			return usageError(stderr, fs, err)
 		}
-		return notImplemented{what: "scoring with the reference model (use --ingest-only to run ingestion alone)", issue: 5}
-	}
-	var scoringFlags []string
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "model", "aug-prompt", "aug-sep", "max-prompt-length", "max-length", "truncate-prompt", "truncate-response":
-			scoringFlags = append(scoringFlags, "--"+f.Name)
+		fmt.Fprintf(stderr, "srdpo score: loading the reference model %s\n", score.Model)
+		if _, _, err := pipelines.BuildScore(ctx, s, cfg, score.Spec(), score.BatchPairs); err != nil {
+			return err
 		}
-	})
-	if len(scoringFlags) > 0 {
-		return usageError(stderr, fs, fmt.Errorf("%v only apply to scoring; drop them or drop --ingest-only", scoringFlags))
+		fmt.Fprintf(stderr, "srdpo score: scoring %v on runner %s\n", cfg.Corpus, runners.Name())
 	}
-
-	p, s := beam.NewPipelineWithRoot()
-	pipelines.BuildIngest(s, cfg)
-	fmt.Fprintf(stderr, "srdpo score: ingesting %v on runner %s\n", cfg.Corpus, runners.Name())
 	start := time.Now()
-	res, err := runners.Run(context.Background(), p)
+	stop := reportProgress(stderr, start)
+	res, err := runners.Run(ctx, p)
+	stop()
 	if err != nil {
 		return fmt.Errorf("pipeline failed: %w", err)
 	}
@@ -63,8 +70,16 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	counters := stages.Counters(res)
-	fmt.Fprintf(stdout, "ingested into %s-*%s (manifest %s.manifest.json)\n", cfg.Out, cfg.Format.Ext(), cfg.Out)
-	pipelines.PrintSummary(stdout, counters, time.Since(start))
+	wall := time.Since(start)
+	verb := "scored"
+	if *ingestOnly {
+		verb = "ingested"
+	}
+	fmt.Fprintf(stdout, "%s into %s-*%s (manifest %s.manifest.json)\n", verb, cfg.Out, cfg.Format.Ext(), cfg.Out)
+	pipelines.PrintSummary(stdout, counters, wall)
+	if n := counters[stages.CounterTokensScored]; n > 0 {
+		fmt.Fprintf(stdout, "  %-28s %.0f\n", "tokens_per_sec", float64(n)/wall.Seconds())
+	}
 	if n := counters[stages.CounterRecordsDead]; n > 0 {
 		fmt.Fprintf(stderr, "srdpo score: %d records were unusable; see %s-*.jsonl\n", n, pipelines.DeadLetterPrefix(cfg.Out))
 	}
@@ -75,4 +90,27 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 func usageError(stderr io.Writer, fs *flag.FlagSet, err error) error {
 	fmt.Fprintf(stderr, "srdpo %s: %v\nRun '%s --help' for the flags.\n", fs.Name()[len("srdpo "):], err, fs.Name())
 	return errUsage
+}
+
+// reportProgress prints, every few seconds, how many pairs this process has
+// scored: on the in-process runner that is the whole job's progress.
+func reportProgress(w io.Writer, start time.Time) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(5 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if n := stages.Progress.Pairs.Load(); n > 0 {
+					el := time.Since(start)
+					fmt.Fprintf(w, "srdpo score: %d pairs scored, %.0f tokens/s, %s\n", n,
+						float64(stages.Progress.Tokens.Load())/el.Seconds(), el.Round(time.Second))
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -1,0 +1,5 @@
+package pipelines
+
+import "flag"
+
+func flagSet() *flag.FlagSet { return flag.NewFlagSet("test", flag.PanicOnError) }

@@ -1,0 +1,285 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/schemas"
+)
+
+func init() {
+	register.DoFn4x1[context.Context, schemas.Preference, func(schemas.Scored), func(schemas.DeadLetter), error](&scoreFn{})
+	register.Emitter1[schemas.Scored]()
+}
+
+// Scoring counters, in the "srdpo" namespace.
+const (
+	CounterPairsScored   = "pairs_scored"
+	CounterTokensScored  = "tokens_scored"
+	CounterRowsTruncated = "rows_truncated"
+	CounterScoringDead   = "scoring_dead"
+)
+
+// ScoreBudgetTokens is the token budget of one forward pass when scoring.
+// It is fixed, not a flag: a pair's shape, and so its score to the last
+// bit, must not depend on how a run was configured (see model.Scorer).
+const ScoreBudgetTokens = 4096
+
+// Progress counts pairs and tokens scored in this process, for progress
+// reports of in-process runs.
+var Progress struct{ Pairs, Tokens atomic.Int64 }
+
+// ReferenceSpec names the frozen reference model and how its inputs are
+// formed. It is serialised into Beam DoFns.
+type ReferenceSpec struct {
+	ModelDir     string // local or gs://
+	Tokenizer    string // "auto", "byte" or a local directory of BPE files
+	AugPrompt    string // p
+	AugSeparator string // p⊕x = p + separator + x
+	Truncation   model.Truncation
+}
+
+// Reference is a loaded reference model with its tokenizer.
+type Reference struct {
+	Spec      ReferenceSpec
+	Model     *model.GPT
+	Tokenizer model.Tokenizer
+	scorer    *model.Scorer
+}
+
+var references sync.Map // ReferenceSpec → *referenceOnce: one model per worker process
+
+type referenceOnce struct {
+	once sync.Once
+	ref  *Reference
+	err  error
+}
+
+// LoadReference loads the model of spec once per process; every DoFn
+// instance and bundle shares it.
+func LoadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) {
+	v, _ := references.LoadOrStore(spec, &referenceOnce{})
+	ro := v.(*referenceOnce)
+	ro.once.Do(func() { ro.ref, ro.err = loadReference(ctx, spec) })
+	return ro.ref, ro.err
+}
+
+func loadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) {
+	if err := spec.Truncation.Validate(); err != nil {
+		return nil, err
+	}
+	dir, err := localDir(ctx, spec.ModelDir)
+	if err != nil {
+		return nil, err
+	}
+	backend, err := model.NewBackend()
+	if err != nil {
+		return nil, err
+	}
+	m, err := model.LoadDir(dir, backend, "float32")
+	if err != nil {
+		return nil, err
+	}
+	tok, err := model.LoadTokenizer(spec.Tokenizer, dir)
+	if err != nil {
+		return nil, err
+	}
+	if tok.VocabSize() > m.Config.Vocab {
+		return nil, fmt.Errorf("the tokenizer has %d tokens, the model only %d", tok.VocabSize(), m.Config.Vocab)
+	}
+	if spec.Truncation.MaxLength > m.Config.Context {
+		return nil, fmt.Errorf("max length %d is longer than the model's context of %d", spec.Truncation.MaxLength, m.Config.Context)
+	}
+	scorer, err := m.NewScorer(max(ScoreBudgetTokens, m.Config.Context))
+	if err != nil {
+		return nil, err
+	}
+	return &Reference{Spec: spec, Model: m, Tokenizer: tok, scorer: scorer}, nil
+}
+
+// localDir copies a model directory on a remote filesystem (gs://) to a
+// local temporary one; local paths are used as they are.
+func localDir(ctx context.Context, dir string) (string, error) {
+	if !strings.Contains(dir, "://") {
+		return dir, nil
+	}
+	fs, err := filesystem.New(ctx, dir)
+	if err != nil {
+		return "", err
+	}
+	defer fs.Close()
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	names, err := fs.List(ctx, prefix+"**")
+	if err != nil {
+		return "", fmt.Errorf("listing %s: %w", dir, err)
+	}
+	if len(names) == 0 {
+		return "", fmt.Errorf("no model files under %s", dir)
+	}
+	local, err := os.MkdirTemp("", "srdpo-model-")
+	if err != nil {
+		return "", err
+	}
+	for _, name := range names {
+		b, err := filesystem.Read(ctx, fs, name)
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", name, err)
+		}
+		dst := path.Join(local, strings.TrimPrefix(name, prefix))
+		if err := os.MkdirAll(path.Dir(dst), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return local, nil
+}
+
+// Metadata is the provenance the reference adds to scored files.
+func (r *Reference) Metadata() schemas.Metadata {
+	t := r.Spec.Truncation
+	return schemas.Metadata{
+		schemas.KeyModelFingerprint:     r.Model.Fingerprint(),
+		schemas.KeyTokenizerFingerprint: r.Tokenizer.Fingerprint(),
+		schemas.KeyAugPrompt:            r.Spec.AugPrompt,
+		schemas.KeyAugSeparator:         r.Spec.AugSeparator,
+		schemas.KeyMaxPromptLength:      fmt.Sprint(t.MaxPromptLength),
+		schemas.KeyMaxLength:            fmt.Sprint(t.MaxLength),
+		schemas.KeyTruncationMode:       t.Mode(),
+	}
+}
+
+// Score tokenises, truncates and scores preference rows: log π_ref of each
+// response given x and given p⊕x. The prompts x and p⊕x are each cut to the
+// max prompt length, then both responses to what is left beside the longer
+// of the two, so the same response tokens are scored under both prompts.
+func (r *Reference) Score(rows []schemas.Preference) ([]schemas.Scored, error) {
+	tok, t := r.Tokenizer, r.Spec.Truncation
+	out := make([]schemas.Scored, len(rows))
+	pairs := make([]model.Pair, 0, 4*len(rows))
+	for i, p := range rows {
+		x, xCut := model.Keep(tok.Encode(p.Prompt), t.MaxPromptLength, t.Prompt)
+		ax, axCut := model.Keep(tok.Encode(schemas.Augment(r.Spec.AugPrompt, r.Spec.AugSeparator, p.Prompt)), t.MaxPromptLength, t.Prompt)
+		room := t.MaxLength - max(len(x), len(ax))
+		c, cCut := model.Keep(tok.Encode(p.Chosen), room, t.Response)
+		rj, rCut := model.Keep(tok.Encode(p.Rejected), room, t.Response)
+		if len(x) == 0 || len(ax) == 0 || len(c) == 0 || len(rj) == 0 {
+			return nil, fmt.Errorf("row %s tokenises to an empty part", p.ID)
+		}
+		out[i] = schemas.Scored{ID: p.ID, PromptIDs: x, AugPromptIDs: ax, ChosenIDs: c, RejectedIDs: rj,
+			PromptTokens: int32(len(x)), AugPromptTokens: int32(len(ax)), ChosenTokens: int32(len(c)), RejectedTokens: int32(len(rj)),
+			PromptTruncated: xCut, AugPromptTruncated: axCut, ChosenTruncated: cCut, RejectedTruncated: rCut,
+			ScoreChosen: p.ScoreChosen, ScoreRejected: p.ScoreRejected, Offset: p.Offset}
+		pairs = append(pairs, model.Pair{Prompt: x, Response: c}, model.Pair{Prompt: x, Response: rj},
+			model.Pair{Prompt: ax, Response: c}, model.Pair{Prompt: ax, Response: rj})
+	}
+	lp, err := r.scorer.LogProbs(pairs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].RefLogpChosen, out[i].RefLogpRejected = lp[4*i].Sum, lp[4*i+1].Sum
+		out[i].RefLogpChosenAug, out[i].RefLogpRejectedAug = lp[4*i+2].Sum, lp[4*i+3].Sum
+	}
+	return out, nil
+}
+
+// ScoreOption configures ScorePreferences.
+type ScoreOption func(*scoreFn)
+
+// WithBatchPairs sets how many pairs a worker gathers before scoring them
+// (default 64). It changes memory and speed, never the scores.
+func WithBatchPairs(n int) ScoreOption { return func(fn *scoreFn) { fn.BatchPairs = n } }
+
+// ScorePreferences scores preference rows with the reference model. Rows
+// whose scores are not finite go to the dead letters (reason
+// "nonfinite_score"); a model that cannot be loaded fails the pipeline.
+func ScorePreferences(s beam.Scope, spec ReferenceSpec, rows beam.PCollection, opts ...ScoreOption) (scored, dead beam.PCollection) {
+	s = s.Scope("stages.ScorePreferences")
+	fn := &scoreFn{Spec: spec, BatchPairs: 64}
+	for _, o := range opts {
+		o(fn)
+	}
+	return beam.ParDo2(s, fn, rows)
+}
+
+// ReasonNonFiniteScore marks a row whose reference log-prob is NaN or ±Inf.
+const ReasonNonFiniteScore = "nonfinite_score"
+
+type scoreFn struct {
+	Spec       ReferenceSpec
+	BatchPairs int
+
+	ref                            *Reference
+	batch                          []schemas.Preference
+	pairs, tokens, truncated, dead beam.Counter
+}
+
+func (fn *scoreFn) Setup(ctx context.Context) error {
+	ref, err := LoadReference(ctx, fn.Spec)
+	if err != nil {
+		return fmt.Errorf("loading the reference model %s: %w", fn.Spec.ModelDir, err)
+	}
+	fn.ref = ref
+	fn.pairs = beam.NewCounter("srdpo", CounterPairsScored)
+	fn.tokens = beam.NewCounter("srdpo", CounterTokensScored)
+	fn.truncated = beam.NewCounter("srdpo", CounterRowsTruncated)
+	fn.dead = beam.NewCounter("srdpo", CounterScoringDead)
+	return nil
+}
+
+func (fn *scoreFn) StartBundle(_ context.Context, _ func(schemas.Scored), _ func(schemas.DeadLetter)) {
+	fn.batch = fn.batch[:0]
+}
+
+func (fn *scoreFn) ProcessElement(ctx context.Context, row schemas.Preference, emit func(schemas.Scored), dead func(schemas.DeadLetter)) error {
+	fn.batch = append(fn.batch, row)
+	if len(fn.batch) >= fn.BatchPairs {
+		return fn.flush(ctx, emit, dead)
+	}
+	return nil
+}
+
+func (fn *scoreFn) FinishBundle(ctx context.Context, emit func(schemas.Scored), dead func(schemas.DeadLetter)) error {
+	return fn.flush(ctx, emit, dead)
+}
+
+func (fn *scoreFn) flush(ctx context.Context, emit func(schemas.Scored), dead func(schemas.DeadLetter)) error {
+	if len(fn.batch) == 0 {
+		return nil
+	}
+	scored, err := fn.ref.Score(fn.batch)
+	if err != nil {
+		return err
+	}
+	for _, s := range scored {
+		if err := s.Validate(); err != nil {
+			fn.dead.Inc(ctx, 1)
+			dead(schemas.DeadLetter{Source: "scoring:" + s.ID, Offset: -1, Reason: ReasonNonFiniteScore,
+				Detail: fmt.Sprintf("row %s: %v", s.ID, err), Raw: s.ID})
+			continue
+		}
+		n := int64(2*(s.PromptTokens+s.AugPromptTokens) + 2*(s.ChosenTokens+s.RejectedTokens))
+		fn.pairs.Inc(ctx, 1)
+		fn.tokens.Inc(ctx, n)
+		Progress.Pairs.Add(1)
+		Progress.Tokens.Add(n)
+		if s.PromptTruncated || s.AugPromptTruncated || s.ChosenTruncated || s.RejectedTruncated {
+			fn.truncated.Inc(ctx, 1)
+		}
+		emit(s)
+	}
+	fn.batch = fn.batch[:0]
+	return nil
+}
