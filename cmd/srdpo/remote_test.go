@@ -106,10 +106,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// --runner=dataflow --dry_run translates the job offline and says that
-// nothing ran.
+// --runner=dataflow --dry_run translates the scoring job offline and says
+// that nothing ran.
 func TestScoreDataflowDryRun(t *testing.T) {
-	cmd := exec.Command(srdpoBinary(t), "score", "--ingest-only", "--corpus", "gs://b/in/*.jsonl", "--out", "gs://b/out/prefs",
+	cmd := exec.Command(srdpoBinary(t), "score", "--model", saveTinyModel(t), "--corpus", "gs://b/in/*.jsonl", "--out", "gs://b/out/prefs",
 		"--runner=dataflow", "--dry_run", "--project=p", "--region=us-central1",
 		"--staging_location=gs://b/staging", "--temp_location=gs://b/tmp", "--worker_binary="+srdpoBinary(t))
 	var stdout, stderr strings.Builder
@@ -120,9 +120,35 @@ func TestScoreDataflowDryRun(t *testing.T) {
 	if !strings.Contains(stdout.String(), "dry run: the job was translated") {
 		t.Errorf("stdout: %s", stdout.String())
 	}
-	for _, want := range []string{"Dry-run: not submitting job!", "gs://b/staging/", "stages.ReadCorpusAll"} {
+	for _, want := range []string{"Dry-run: not submitting job!", "gs://b/staging/", "stages.ReadCorpusAll", "stages.ScorePreferences"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("the printed job lacks %q", want)
+		}
+	}
+}
+
+// --runner=direct (deprecated by Beam, still accepted) writes the same
+// bytes as prism.
+func TestScoreDirectRunnerSameBytes(t *testing.T) {
+	ref := saveTinyModel(t)
+	dir := t.TempDir()
+	corpus := "../../stages/testdata/corpus/trl_standard.jsonl,../../stages/testdata/corpus/malformed.jsonl"
+	for _, runner := range []string{"prism", "direct"} {
+		cmd := exec.Command(srdpoBinary(t), "score", "--model", ref, "--corpus", corpus,
+			"--out", filepath.Join(dir, runner, "scored"), "--runner="+runner)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", runner, err, out)
+		}
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "prism", "*"))
+	if len(names) != 7 {
+		t.Fatalf("prism wrote %v", names)
+	}
+	for _, name := range names {
+		a, _ := os.ReadFile(name)
+		b, err := os.ReadFile(filepath.Join(dir, "direct", filepath.Base(name)))
+		if err != nil || string(a) != string(b) {
+			t.Errorf("%s differs between prism and direct (%v)", filepath.Base(name), err)
 		}
 	}
 }
