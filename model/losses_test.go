@@ -1,0 +1,63 @@
+package model
+
+import (
+	"math"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// lossAt evaluates a loss for one pair whose policy log-probs are given and
+// whose reference log-probs are 0, so h and h_p are the inputs.
+func lossAt(t *testing.T, c LossConfig, h, hAug, offset float64) float64 {
+	t.Helper()
+	backend, _ := NewBackend()
+	out, err := ExecOnce(backend, func(g *Graph) *Node {
+		v := func(x float64) *Node { return Const(g, []float64{x}) }
+		return c.Loss(LossInputs{Chosen: v(h), Rejected: v(0), ChosenAug: v(hAug), RejectedAug: v(0),
+			RefChosen: v(0), RefRejected: v(0), RefChosenAug: v(0), RefRejectedAug: v(0),
+			ChosenTokens: v(1), RejectedTokens: v(1), Offset: v(offset)}).Loss
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tensors.MustCopyFlatData[float64](out)[0]
+}
+
+func TestLossValuesByHand(t *testing.T) {
+	const beta, lambda = 0.1, 0.5
+	near := func(name string, got, want float64) {
+		if math.Abs(got-want) > 5e-7 {
+			t.Errorf("%s = %.7f, want %.7f", name, got, want)
+		}
+	}
+	cfg := func(typ string) LossConfig {
+		return LossConfig{Type: typ, Beta: beta, Lambda: lambda, LabelSmoothing: 0.1, IPONorm: "sum"}
+	}
+	// At π = π_ref: Δπ = 0, Sr-DPO = DPO = ln 2, Sr-IPO = IPO = 1/(4β²).
+	near("DPO at init", lossAt(t, cfg("dpo"), 0, 0, 0), math.Ln2)
+	near("Sr-DPO at init", lossAt(t, cfg("sr-dpo"), 0, 0, 0), math.Ln2)
+	near("IPO at init", lossAt(t, cfg("ipo"), 0, 0, 0), 1/(4*beta*beta))
+	near("Sr-IPO at init", lossAt(t, cfg("sr-ipo"), 0, 0, 0), 1/(4*beta*beta))
+	// β = 0.1, λ = 0.5, h = 2, h_p = 3: Δπ = 0.3.
+	near("DPO", lossAt(t, cfg("dpo"), 2, 3, 0), 0.598139)
+	near("Sr-DPO", lossAt(t, cfg("sr-dpo"), 2, 3, 0), 0.668460)
+	near("IPO", lossAt(t, cfg("ipo"), 2, 3, 0), 9.0)
+	near("Sr-IPO", lossAt(t, cfg("sr-ipo"), 2, 3, 0), 9.9225)
+	// βh = 0.05, ε = 0.1.
+	near("cDPO", lossAt(t, cfg("cdpo"), 0.5, 0, 0), 0.673460)
+	near("robust DPO", lossAt(t, cfg("robust"), 0.5, 0, 0), 0.662210)
+	near("hinge", lossAt(t, cfg("hinge"), 0.5, 0, 0), 0.95)
+	// ODPO: the offset comes off the margin: βh − 0.15 = 0.05 as for Sr-DPO above.
+	odpo := cfg("dpo")
+	odpo.UseOffset = true
+	near("ODPO", lossAt(t, odpo, 2, 0, 0.15), 0.668460)
+	// The SFT term adds w·(−log π(y+|x))/tokens.
+	sft := cfg("dpo")
+	sft.SFTWeight = 2
+	near("DPO + SFT", lossAt(t, sft, 2, 3, 0), 0.598139-4)
+	if err := (LossConfig{Type: "kto", Beta: 0.1}).Validate(); err == nil {
+		t.Error("unknown loss accepted")
+	}
+}
