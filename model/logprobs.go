@@ -83,20 +83,10 @@ func (m *GPT) ResponseLogProbs(tokens, targets, mask *Node) (sum, count *Node) {
 
 // inputs converts a batch to tensors in the model's dtype.
 func (m *GPT) inputs(b Batch) []any {
-	var mask *tensors.Tensor
-	if m.Config.dtype() == dtypes.Float64 {
-		mask = tensors.FromFlatDataAndDimensions(append([]float64(nil), b.Mask...), b.Rows, b.Len)
-	} else {
-		f := make([]float32, len(b.Mask))
-		for i, v := range b.Mask {
-			f[i] = float32(v)
-		}
-		mask = tensors.FromFlatDataAndDimensions(f, b.Rows, b.Len)
-	}
 	return []any{
 		tensors.FromFlatDataAndDimensions(b.Tokens, b.Rows, b.Len),
 		tensors.FromFlatDataAndDimensions(b.Targets, b.Rows, b.Len, 3),
-		mask,
+		m.floats(b.Mask, b.Rows, b.Len),
 	}
 }
 

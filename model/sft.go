@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
@@ -108,12 +107,7 @@ func (t *SFTTrainer) Run(step int, pairs []Pair) (SFTStep, error) {
 		return SFTStep{}, err
 	}
 	lr := t.opt.LearningRate(step)
-	var lrT *tensors.Tensor
-	if t.m.Config.DType == "float64" {
-		lrT = tensors.FromScalar(lr)
-	} else {
-		lrT = tensors.FromScalar(float32(lr))
-	}
+	lrT := t.m.floats([]float64{lr})
 	res, err := t.exec.Exec(append(t.m.inputs(b), lrT)...)
 	if err != nil {
 		return SFTStep{}, err

@@ -1,0 +1,184 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// PreferencePair is one training pair: token ids as scored, and the four
+// reference log-prob sums from the scored shards.
+type PreferencePair struct {
+	ID                                                   string
+	Prompt, AugPrompt, Chosen, Rejected                  []int32
+	RefChosen, RefRejected, RefChosenAug, RefRejectedAug float64
+	Offset                                               float64
+}
+
+// PreferenceStats are one step's figures, averaged over the batch's pairs,
+// named after TRL's metrics.
+type PreferenceStats struct {
+	Loss              float64
+	RewardsChosen     float64 // β·(log π(y+|x) − log π_ref(y+|x))
+	RewardsRejected   float64
+	RewardsAccuracies float64 // share of pairs with chosen reward > rejected reward
+	RewardsMargins    float64
+	LogpsChosen       float64
+	LogpsRejected     float64
+	DeltaMean         float64 // Δπ = β·h_p
+	DeltaStd          float64
+	AugAccuracies     float64 // share of pairs with h_p > 0
+	GradNorm          float64
+	Tokens            int // tokens through the policy, x and p⊕x
+}
+
+// PreferenceTrainer runs preference-optimisation steps. In one graph: the
+// policy on x for both responses, with gradient; the policy on p⊕x, forward
+// only (its output enters the loss under StopGradient, so no backward pass
+// runs through it); the loss; and the optimiser update.
+type PreferenceTrainer struct {
+	m    *GPT
+	loss LossConfig
+	opt  Optim
+	exec *model.Exec
+}
+
+// NewPreferenceTrainer builds the step for a loss and optimiser.
+func (m *GPT) NewPreferenceTrainer(loss LossConfig, opt Optim) (*PreferenceTrainer, error) {
+	if err := loss.Validate(); err != nil {
+		return nil, err
+	}
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	if err := m.initOptimizerState(); err != nil {
+		return nil, err
+	}
+	exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
+		g := in[0].Graph()
+		m.Store.SetTraining(g, true)
+		xTok, xTgt, xMask, aTok, aTgt, aMask, ref, offset, valid, lr := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8], in[9]
+		b := valid.Shape().Dimensions[0]
+		half := func(x *Node, i int) *Node { return Slice(x, AxisRange(i*b, (i+1)*b)) }
+		sum, count := m.ResponseLogProbs(xTok, xTgt, xMask)
+		// Computed for every loss: Δπ is logged (delta/mean) even where the
+		// loss does not use it.
+		augSum, _ := m.ResponseLogProbs(aTok, aTgt, aMask)
+		augSum = StopGradient(augSum)
+		col := func(i int) *Node { return Reshape(Slice(ref, AxisRange(), AxisElem(i)), b) }
+		one := OnesLike(valid)
+		out := loss.Loss(LossInputs{
+			Chosen: half(sum, 0), Rejected: half(sum, 1), ChosenAug: half(augSum, 0), RejectedAug: half(augSum, 1),
+			RefChosen: col(0), RefRejected: col(1), RefChosenAug: col(2), RefRejectedAug: col(3),
+			// Padding pairs have no tokens: count them as one to keep means finite.
+			ChosenTokens: Max(half(count, 0), one), RejectedTokens: Max(half(count, 1), one), Offset: offset,
+		})
+		mean := Div(ReduceAllSum(Mul(out.Loss, valid)), ReduceAllSum(valid))
+		norm := m.applyOptimizer(opt, mean, lr)
+		return []*Node{mean, norm, half(sum, 0), half(sum, 1), out.HAug, out.Delta}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &PreferenceTrainer{m: m, loss: loss, opt: opt, exec: exec}, nil
+}
+
+// Step trains on one batch. A loss or gradient that is not finite changes
+// nothing and returns an error naming the step and the pairs' ids.
+func (t *PreferenceTrainer) Step(step int, pairs []PreferencePair) (PreferenceStats, error) {
+	if len(pairs) == 0 {
+		return PreferenceStats{}, fmt.Errorf("step %d: empty batch", step)
+	}
+	b := nextPow2(len(pairs))
+	pad := Pair{Prompt: []int32{0}, Response: []int32{0}}
+	x, aug := make([]Pair, 2*b), make([]Pair, 2*b)
+	longestX, longestA := 1, 1
+	st := PreferenceStats{}
+	for i := 0; i < b; i++ {
+		x[i], x[b+i], aug[i], aug[b+i] = pad, pad, pad, pad
+		if i >= len(pairs) {
+			continue
+		}
+		p := pairs[i]
+		x[i], x[b+i] = Pair{Prompt: p.Prompt, Response: p.Chosen}, Pair{Prompt: p.Prompt, Response: p.Rejected}
+		aug[i], aug[b+i] = Pair{Prompt: p.AugPrompt, Response: p.Chosen}, Pair{Prompt: p.AugPrompt, Response: p.Rejected}
+		longestX = max(longestX, len(p.Prompt)+max(len(p.Chosen), len(p.Rejected)))
+		longestA = max(longestA, len(p.AugPrompt)+max(len(p.Chosen), len(p.Rejected)))
+		st.Tokens += 2*(len(p.Prompt)+len(p.AugPrompt)) + 2*(len(p.Chosen)+len(p.Rejected))
+	}
+	if longestX > t.m.Config.Context || longestA > t.m.Config.Context {
+		return st, fmt.Errorf("step %d: a pair is longer than the context of %d", step, t.m.Config.Context)
+	}
+	xb, err := NewBatch(x, 2*b, t.m.bucket(longestX))
+	if err != nil {
+		return st, err
+	}
+	ab, err := NewBatch(aug, 2*b, t.m.bucket(longestA))
+	if err != nil {
+		return st, err
+	}
+	ref := make([]float64, 4*b)
+	offset, valid := make([]float64, b), make([]float64, b)
+	for i, p := range pairs {
+		copy(ref[4*i:], []float64{p.RefChosen, p.RefRejected, p.RefChosenAug, p.RefRejectedAug})
+		offset[i], valid[i] = p.Offset, 1
+	}
+	args := append(t.m.inputs(xb), t.m.inputs(ab)...)
+	args = append(args, t.m.floats(ref, b, 4), t.m.floats(offset, b), t.m.floats(valid, b), t.m.floats([]float64{t.opt.LearningRate(step)}))
+	res, err := t.exec.Exec(args...)
+	if err != nil {
+		return st, err
+	}
+	st.Loss, st.GradNorm = toFloat64(res[0])[0], toFloat64(res[1])[0]
+	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
+		ids := make([]string, len(pairs))
+		for i, p := range pairs {
+			ids[i] = p.ID
+		}
+		return st, fmt.Errorf("step %d: loss %g, gradient norm %g: not finite; the step was not applied (pairs %v)", step, st.Loss, st.GradNorm, ids)
+	}
+	pc, pr, hAug, delta := toFloat64(res[2]), toFloat64(res[3]), toFloat64(res[4]), toFloat64(res[5])
+	n := float64(len(pairs))
+	beta := t.loss.Beta
+	for i, p := range pairs {
+		rc, rr := beta*(pc[i]-p.RefChosen), beta*(pr[i]-p.RefRejected)
+		st.RewardsChosen += rc / n
+		st.RewardsRejected += rr / n
+		st.RewardsMargins += (rc - rr) / n
+		if rc > rr {
+			st.RewardsAccuracies += 1 / n
+		}
+		if hAug[i] > 0 {
+			st.AugAccuracies += 1 / n
+		}
+		st.LogpsChosen += pc[i] / n
+		st.LogpsRejected += pr[i] / n
+		st.DeltaMean += delta[i] / n
+	}
+	for i := range pairs {
+		st.DeltaStd += (delta[i] - st.DeltaMean) * (delta[i] - st.DeltaMean) / n
+	}
+	st.DeltaStd = math.Sqrt(st.DeltaStd)
+	return st, nil
+}
+
+// floats makes a tensor of the model's dtype.
+func (m *GPT) floats(v []float64, dims ...int) *tensors.Tensor {
+	if m.Config.DType == "float64" {
+		if len(dims) == 0 {
+			return tensors.FromScalar(v[0])
+		}
+		return tensors.FromFlatDataAndDimensions(append([]float64(nil), v...), dims...)
+	}
+	f := make([]float32, len(v))
+	for i, x := range v {
+		f[i] = float32(x)
+	}
+	if len(dims) == 0 {
+		return tensors.FromScalar(f[0])
+	}
+	return tensors.FromFlatDataAndDimensions(f, dims...)
+}

@@ -1,0 +1,168 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// toyPreferences is a separable set: the chosen response answers in kind,
+// the rejected one does not. Reference log-probs come from ref.
+func toyPreferences(t *testing.T, ref *GPT, n int) []PreferencePair {
+	t.Helper()
+	var tok ByteTokenizer
+	s, _ := ref.NewScorer(1024)
+	var out []PreferencePair
+	for i := 0; i < n; i++ {
+		q := fmt.Sprintf("Q%d: say yes.\nA:", i)
+		p := PreferencePair{ID: fmt.Sprint(i), Prompt: tok.Encode(q), AugPrompt: tok.Encode("Be good. " + q),
+			Chosen: tok.Encode(" yes"), Rejected: tok.Encode(fmt.Sprintf(" no%d", i%3))}
+		lp, err := s.LogProbs([]Pair{{p.Prompt, p.Chosen}, {p.Prompt, p.Rejected}, {p.AugPrompt, p.Chosen}, {p.AugPrompt, p.Rejected}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.RefChosen, p.RefRejected, p.RefChosenAug, p.RefRejectedAug = lp[0].Sum, lp[1].Sum, lp[2].Sum, lp[3].Sum
+		out = append(out, p)
+	}
+	return out
+}
+
+// At π = π_ref, every loss takes its anchor value of DESIGN §1, and Δπ = 0.
+func TestPreferenceStepAtInitialisation(t *testing.T) {
+	backend, _ := NewBackend()
+	cfg := Tiny(ByteTokenizer{}.VocabSize())
+	cfg.DType = "float64"
+	ref, _ := New(cfg, 1, backend)
+	pairs := toyPreferences(t, ref, 4)
+	for typ, want := range map[string]float64{"dpo": math.Ln2, "sr-dpo": math.Ln2, "ipo": 25, "sr-ipo": 25} {
+		policy, _ := New(cfg, 1, backend)
+		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0.5}, Optim{Name: "rmsprop", LR: 5e-7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := tr.Step(0, pairs[:3]) // 3 pairs in 4 rows: a padding pair too
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(st.Loss-want) > 1e-9 || math.Abs(st.DeltaMean) > 1e-9 || math.Abs(st.RewardsMargins) > 1e-9 {
+			t.Errorf("%s at init: loss %g (want %g), delta %g, margin %g", typ, st.Loss, want, st.DeltaMean, st.RewardsMargins)
+		}
+	}
+}
+
+// The gradient of Sr-DPO does not flow through Δπ: autodiff equals finite
+// differences with the p⊕x log-probs held fixed, and differs from finite
+// differences that let them move.
+func TestSrDPOStopGradient(t *testing.T) {
+	backend, _ := NewBackend()
+	cfg := Tiny(ByteTokenizer{}.VocabSize())
+	cfg.DType, cfg.Context = "float64", 32
+	ref, _ := New(cfg, 1, backend)
+	// A policy away from the reference, so that Δπ ≠ 0.
+	policy, _ := New(cfg, 2, backend)
+	pairs := toyPreferences(t, ref, 2)
+	loss := LossConfig{Type: "sr-dpo", Beta: 0.5, Lambda: 1}
+	var x, aug []Pair
+	for _, p := range pairs {
+		x = append(x, Pair{p.Prompt, p.Chosen})
+		aug = append(aug, Pair{p.AugPrompt, p.Chosen})
+	}
+	for _, p := range pairs {
+		x = append(x, Pair{p.Prompt, p.Rejected})
+		aug = append(aug, Pair{p.AugPrompt, p.Rejected})
+	}
+	xb, _ := NewBatch(x, 4, 32)
+	ab, _ := NewBatch(aug, 4, 32)
+	refv := []float64{}
+	for _, p := range pairs {
+		refv = append(refv, p.RefChosen, p.RefRejected, p.RefChosenAug, p.RefRejectedAug)
+	}
+	const w = "h.0.mlp.c_fc.weight"
+	// build: the loss with Δπ from the model (stopped), or from given values.
+	build := func(fixedAug bool) *model.Exec {
+		e, err := model.NewExec(backend, policy.Store, func(scope *model.Scope, in []*Node) []*Node {
+			g := in[0].Graph()
+			policy.Store.SetTraining(g, true)
+			sum, count := policy.ResponseLogProbs(in[0], in[1], in[2])
+			var aSum *Node
+			if fixedAug {
+				aSum = in[6]
+			} else {
+				aSum, _ = policy.ResponseLogProbs(in[3], in[4], in[5])
+			}
+			h := func(x *Node, i int) *Node { return Slice(x, AxisRange(2*i, 2*i+2)) }
+			col := func(i int) *Node { return Reshape(Slice(in[7], AxisRange(), AxisElem(i)), 2) }
+			out := loss.Loss(LossInputs{Chosen: h(sum, 0), Rejected: h(sum, 1), ChosenAug: h(aSum, 0), RejectedAug: h(aSum, 1),
+				RefChosen: col(0), RefRejected: col(1), RefChosenAug: col(2), RefRejectedAug: col(3),
+				ChosenTokens: h(count, 0), RejectedTokens: h(count, 1), Offset: ZerosLike(col(0))})
+			l := ReduceAllSum(out.Loss)
+			return []*Node{l, Gradient(l, policy.w(g, w))[0], aSum}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	full, fixed := build(false), build(true)
+	args := func(aug []float64) []any {
+		a := append(policy.inputs(xb), policy.inputs(ab)...)
+		return append(a, tensors.FromFlatDataAndDimensions(aug, 4), tensors.FromFlatDataAndDimensions(refv, 2, 4))
+	}
+	res, _ := full.Exec(args(make([]float64, 4))...)
+	grad, augAt := toFloat64(res[1]), toFloat64(res[2])
+	v := policy.Store.GetVariable(weightPath(w))
+	orig := tensors.MustCopyFlatData[float64](v.MustValue())
+	lossWith := func(e *model.Exec, i int, d float64) float64 {
+		mod := append([]float64(nil), orig...)
+		mod[i] += d
+		v.MustSetValue(tensors.FromFlatDataAndDimensions(mod, cfg.WeightShape(w)...))
+		r, _ := e.Exec(args(augAt)...)
+		return toFloat64(r[0])[0]
+	}
+	const eps = 1e-6
+	differs := 0
+	for _, i := range []int{3, 100, 777, 2000, 5000} {
+		fdFixed := (lossWith(fixed, i, eps) - lossWith(fixed, i, -eps)) / (2 * eps)
+		fdFree := (lossWith(full, i, eps) - lossWith(full, i, -eps)) / (2 * eps)
+		if math.Abs(fdFixed-grad[i]) > 1e-7+1e-5*math.Abs(fdFixed) {
+			t.Errorf("[%d]: gradient %.10g, finite difference with Δπ fixed %.10g", i, grad[i], fdFixed)
+		}
+		if math.Abs(fdFree-grad[i]) > 1e-6+1e-3*math.Abs(fdFree) {
+			differs++
+		}
+	}
+	if differs == 0 {
+		t.Error("letting Δπ move changes no finite difference: the test cannot tell a stopped gradient from a free one")
+	}
+}
+
+// A few steps on a separable set teach every loss to prefer the chosen
+// responses: held-out-free training accuracy of the implicit reward > 0.9.
+func TestPreferenceTrainingLearnsToySet(t *testing.T) {
+	backend, _ := NewBackend()
+	cfg := Tiny(ByteTokenizer{}.VocabSize())
+	cfg.Context = 64
+	ref, _ := New(cfg, 1, backend)
+	pairs := toyPreferences(t, ref, 16)
+	for _, typ := range []string{"sr-dpo", "sr-ipo", "dpo", "ipo"} {
+		policy, _ := New(cfg, 1, backend)
+		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0.5}, Optim{Name: "adam", LR: 1e-3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last PreferenceStats
+		for step := 0; step < 30; step++ {
+			batch := pairs[(step*8)%16 : (step*8)%16+8]
+			if last, err = tr.Step(step, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if last.RewardsAccuracies < 0.9 || last.RewardsMargins <= 0 {
+			t.Errorf("%s after 30 steps: rewards/accuracies %.2f, margins %.3f", typ, last.RewardsAccuracies, last.RewardsMargins)
+		}
+	}
+}
