@@ -40,10 +40,10 @@ type PreferenceStats struct {
 // only (its output enters the loss under StopGradient, so no backward pass
 // runs through it); the loss; and the optimiser update.
 type PreferenceTrainer struct {
-	m    *GPT
-	loss LossConfig
-	opt  Optim
-	exec *model.Exec
+	m          *GPT
+	loss       LossConfig
+	opt        Optim
+	exec, eval *model.Exec
 }
 
 // NewPreferenceTrainer builds the step for a loss and optimiser.
@@ -57,38 +57,58 @@ func (m *GPT) NewPreferenceTrainer(loss LossConfig, opt Optim) (*PreferenceTrain
 	if err := m.initOptimizerState(); err != nil {
 		return nil, err
 	}
-	exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
-		g := in[0].Graph()
-		m.Store.SetTraining(g, true)
-		xTok, xTgt, xMask, aTok, aTgt, aMask, ref, offset, valid, lr := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8], in[9]
-		b := valid.Shape().Dimensions[0]
-		half := func(x *Node, i int) *Node { return Slice(x, AxisRange(i*b, (i+1)*b)) }
-		sum, count := m.ResponseLogProbs(xTok, xTgt, xMask)
-		// Computed for every loss: Δπ is logged (delta/mean) even where the
-		// loss does not use it.
-		augSum, _ := m.ResponseLogProbs(aTok, aTgt, aMask)
-		augSum = StopGradient(augSum)
-		col := func(i int) *Node { return Reshape(Slice(ref, AxisRange(), AxisElem(i)), b) }
-		one := OnesLike(valid)
-		out := loss.Loss(LossInputs{
-			Chosen: half(sum, 0), Rejected: half(sum, 1), ChosenAug: half(augSum, 0), RejectedAug: half(augSum, 1),
-			RefChosen: col(0), RefRejected: col(1), RefChosenAug: col(2), RefRejectedAug: col(3),
-			// Padding pairs have no tokens: count them as one to keep means finite.
-			ChosenTokens: Max(half(count, 0), one), RejectedTokens: Max(half(count, 1), one), Offset: offset,
+	build := func(train bool) (*model.Exec, error) {
+		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
+			g := in[0].Graph()
+			m.Store.SetTraining(g, true)
+			xTok, xTgt, xMask, aTok, aTgt, aMask, ref, offset, valid, lr := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8], in[9]
+			b := valid.Shape().Dimensions[0]
+			half := func(x *Node, i int) *Node { return Slice(x, AxisRange(i*b, (i+1)*b)) }
+			sum, count := m.ResponseLogProbs(xTok, xTgt, xMask)
+			// Computed for every loss: Δπ is logged (delta/mean) even where the
+			// loss does not use it.
+			augSum, _ := m.ResponseLogProbs(aTok, aTgt, aMask)
+			augSum = StopGradient(augSum)
+			col := func(i int) *Node { return Reshape(Slice(ref, AxisRange(), AxisElem(i)), b) }
+			one := OnesLike(valid)
+			out := loss.Loss(LossInputs{
+				Chosen: half(sum, 0), Rejected: half(sum, 1), ChosenAug: half(augSum, 0), RejectedAug: half(augSum, 1),
+				RefChosen: col(0), RefRejected: col(1), RefChosenAug: col(2), RefRejectedAug: col(3),
+				// Padding pairs have no tokens: count them as one to keep means finite.
+				ChosenTokens: Max(half(count, 0), one), RejectedTokens: Max(half(count, 1), one), Offset: offset,
+			})
+			mean := Div(ReduceAllSum(Mul(out.Loss, valid)), ReduceAllSum(valid))
+			norm := ZerosLike(mean)
+			if train {
+				norm = m.applyOptimizer(opt, mean, lr)
+			}
+			return []*Node{mean, norm, half(sum, 0), half(sum, 1), out.HAug, out.Delta}
 		})
-		mean := Div(ReduceAllSum(Mul(out.Loss, valid)), ReduceAllSum(valid))
-		norm := m.applyOptimizer(opt, mean, lr)
-		return []*Node{mean, norm, half(sum, 0), half(sum, 1), out.HAug, out.Delta}
-	})
+	}
+	exec, err := build(true)
 	if err != nil {
 		return nil, err
 	}
-	return &PreferenceTrainer{m: m, loss: loss, opt: opt, exec: exec}, nil
+	eval, err := build(false)
+	if err != nil {
+		return nil, err
+	}
+	return &PreferenceTrainer{m: m, loss: loss, opt: opt, exec: exec, eval: eval}, nil
 }
 
-// Step trains on one batch. A loss or gradient that is not finite changes
-// nothing and returns an error naming the step and the pairs' ids.
+// Evaluate computes the step's figures on pairs without training.
+func (t *PreferenceTrainer) Evaluate(pairs []PreferencePair) (PreferenceStats, error) {
+	return t.run(t.eval, -1, pairs)
+}
+
+// Step trains on one batch (step counts from 0, for the schedule). A loss
+// or gradient that is not finite changes nothing and returns an error
+// naming the pairs' ids.
 func (t *PreferenceTrainer) Step(step int, pairs []PreferencePair) (PreferenceStats, error) {
+	return t.run(t.exec, step, pairs)
+}
+
+func (t *PreferenceTrainer) run(exec *model.Exec, step int, pairs []PreferencePair) (PreferenceStats, error) {
 	if len(pairs) == 0 {
 		return PreferenceStats{}, fmt.Errorf("step %d: empty batch", step)
 	}
@@ -127,8 +147,8 @@ func (t *PreferenceTrainer) Step(step int, pairs []PreferencePair) (PreferenceSt
 		offset[i], valid[i] = p.Offset, 1
 	}
 	args := append(t.m.inputs(xb), t.m.inputs(ab)...)
-	args = append(args, t.m.floats(ref, b, 4), t.m.floats(offset, b), t.m.floats(valid, b), t.m.floats([]float64{t.opt.LearningRate(step)}))
-	res, err := t.exec.Exec(args...)
+	args = append(args, t.m.floats(ref, b, 4), t.m.floats(offset, b), t.m.floats(valid, b), t.m.floats([]float64{t.opt.LearningRate(max(step, 0))}))
+	res, err := exec.Exec(args...)
 	if err != nil {
 		return st, err
 	}
@@ -138,7 +158,7 @@ func (t *PreferenceTrainer) Step(step int, pairs []PreferencePair) (PreferenceSt
 		for i, p := range pairs {
 			ids[i] = p.ID
 		}
-		return st, fmt.Errorf("step %d: loss %g, gradient norm %g: not finite; the step was not applied (pairs %v)", step, st.Loss, st.GradNorm, ids)
+		return st, fmt.Errorf("loss %g, gradient norm %g: not finite; the step was not applied (pairs %v)", st.Loss, st.GradNorm, ids)
 	}
 	pc, pr, hAug, delta := toFloat64(res[2]), toFloat64(res[3]), toFloat64(res[4]), toFloat64(res[5])
 	n := float64(len(pairs))
