@@ -111,14 +111,80 @@ func (m *GPT) zeros(shape []int) *tensors.Tensor {
 // loss or the norm is not finite, every variable keeps its value: no NaN
 // reaches the weights or the optimiser state.
 func (m *GPT) applyOptimizer(o Optim, loss, lr *Node) *Node {
+	return m.applyGradients(o, m.gradients(loss), IsFinite(loss), lr)
+}
+
+// gradients of loss with respect to every weight, in WeightNames order.
+func (m *GPT) gradients(loss *Node) []*Node {
 	g := loss.Graph()
+	names := m.Config.WeightNames()
+	weights := make([]*Node, len(names))
+	for i, n := range names {
+		weights[i] = m.w(g, n)
+	}
+	return Gradient(loss, weights...)
+}
+
+// accumulate adds loss's gradients to the accumulators ("/accum/…") when
+// the loss is finite; applyAccumulated later applies and clears them.
+func (m *GPT) accumulate(loss *Node) {
+	g := loss.Graph()
+	finite := IsFinite(loss)
+	for i, gr := range m.gradients(loss) {
+		v := m.Store.GetVariable("/accum" + weightPath(m.Config.WeightNames()[i]))
+		old := v.NodeValue(g)
+		v.SetNodeValue(Where(finite, Add(old, gr), old))
+	}
+}
+
+// applyAccumulated takes one optimiser step with the accumulated gradients
+// and clears them; it returns their norm.
+func (m *GPT) applyAccumulated(o Optim, lr *Node) *Node {
+	g := lr.Graph()
+	var grads []*Node
+	for _, name := range m.Config.WeightNames() {
+		v := m.Store.GetVariable("/accum" + weightPath(name))
+		grads = append(grads, v.NodeValue(g))
+		v.SetNodeValue(ZerosLike(v.NodeValue(g)))
+	}
+	return m.applyGradients(o, grads, Const(g, true), lr)
+}
+
+// initAccumulators creates the gradient accumulators (zeros) if absent.
+// Checkpoints are taken between steps, where they are always zero.
+func (m *GPT) initAccumulators() error {
+	for _, name := range m.Config.WeightNames() {
+		if m.Store.GetVariable("/accum"+weightPath(name)) != nil {
+			continue
+		}
+		v, err := m.Store.CreateVariable("/accum"+weightPath(name), m.zeros(m.Config.WeightShape(name)))
+		if err != nil {
+			return err
+		}
+		v.SetTrainable(false)
+	}
+	return nil
+}
+
+// clearAccumulators zeroes the accumulators, after a refused micro-batch.
+func (m *GPT) clearAccumulators() {
+	for _, name := range m.Config.WeightNames() {
+		if v := m.Store.GetVariable("/accum" + weightPath(name)); v != nil {
+			v.MustSetValue(m.zeros(m.Config.WeightShape(name)))
+		}
+	}
+}
+
+// applyGradients clips grads by their global norm and takes one optimiser
+// step at rate lr, unless finite (a scalar bool) or the norm is not.
+func (m *GPT) applyGradients(o Optim, grads []*Node, finite, lr *Node) *Node {
+	g := lr.Graph()
 	o = o.withDefaults()
 	names := m.Config.WeightNames()
 	weights := make([]*Node, len(names))
 	for i, n := range names {
 		weights[i] = m.w(g, n)
 	}
-	grads := Gradient(loss, weights...)
 	var sq *Node
 	for _, gr := range grads {
 		s := ReduceAllSum(Square(gr))
@@ -129,7 +195,7 @@ func (m *GPT) applyOptimizer(o Optim, loss, lr *Node) *Node {
 		}
 	}
 	norm := Sqrt(sq)
-	finite := LogicalAnd(IsFinite(loss), IsFinite(norm))
+	finite = LogicalAnd(finite, IsFinite(norm))
 	set := func(v interface {
 		NodeValue(GraphProvider) *Node
 		SetNodeValue(*Node)

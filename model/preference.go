@@ -40,14 +40,27 @@ type PreferenceStats struct {
 // only (its output enters the loss under StopGradient, so no backward pass
 // runs through it); the loss; and the optimiser update.
 type PreferenceTrainer struct {
-	m          *GPT
-	loss       LossConfig
-	opt        Optim
-	exec, eval *model.Exec
+	m                        *GPT
+	loss                     LossConfig
+	opt                      Optim
+	accum                    int
+	exec, eval, micro, apply *model.Exec
 }
 
-// NewPreferenceTrainer builds the step for a loss and optimiser.
-func (m *GPT) NewPreferenceTrainer(loss LossConfig, opt Optim) (*PreferenceTrainer, error) {
+// Trainer graph modes.
+const (
+	modeStep       = iota // gradients and optimiser update
+	modeAccumulate        // gradients added to the accumulators
+	modeEval              // forward only
+)
+
+// NewPreferenceTrainer builds the step for a loss and optimiser. With
+// gradAccum > 1 a step splits its pairs into that many micro-batches whose
+// gradients (of the loss divided by gradAccum) are summed before one update.
+func (m *GPT) NewPreferenceTrainer(loss LossConfig, opt Optim, gradAccum int) (*PreferenceTrainer, error) {
+	if gradAccum < 1 {
+		return nil, fmt.Errorf("gradient accumulation %d: want at least 1", gradAccum)
+	}
 	if err := loss.Validate(); err != nil {
 		return nil, err
 	}
@@ -57,7 +70,7 @@ func (m *GPT) NewPreferenceTrainer(loss LossConfig, opt Optim) (*PreferenceTrain
 	if err := m.initOptimizerState(); err != nil {
 		return nil, err
 	}
-	build := func(train bool) (*model.Exec, error) {
+	build := func(mode int) (*model.Exec, error) {
 		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
 			g := in[0].Graph()
 			m.Store.SetTraining(g, true)
@@ -79,21 +92,39 @@ func (m *GPT) NewPreferenceTrainer(loss LossConfig, opt Optim) (*PreferenceTrain
 			})
 			mean := Div(ReduceAllSum(Mul(out.Loss, valid)), ReduceAllSum(valid))
 			norm := ZerosLike(mean)
-			if train {
+			switch mode {
+			case modeStep:
 				norm = m.applyOptimizer(opt, mean, lr)
+			case modeAccumulate:
+				m.accumulate(DivScalar(mean, float64(gradAccum)))
 			}
 			return []*Node{mean, norm, half(sum, 0), half(sum, 1), out.HAug, out.Delta}
 		})
 	}
-	exec, err := build(true)
-	if err != nil {
+	t := &PreferenceTrainer{m: m, loss: loss, opt: opt, accum: gradAccum}
+	var err error
+	if t.exec, err = build(modeStep); err != nil {
 		return nil, err
 	}
-	eval, err := build(false)
-	if err != nil {
+	if t.eval, err = build(modeEval); err != nil {
 		return nil, err
 	}
-	return &PreferenceTrainer{m: m, loss: loss, opt: opt, exec: exec, eval: eval}, nil
+	if gradAccum > 1 {
+		if err := m.initAccumulators(); err != nil {
+			return nil, err
+		}
+		if t.micro, err = build(modeAccumulate); err != nil {
+			return nil, err
+		}
+		t.apply, err = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, lr *Node) *Node {
+			m.Store.SetTraining(lr.Graph(), true)
+			return m.applyAccumulated(opt, lr)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
 // Evaluate computes the step's figures on pairs without training.
@@ -105,7 +136,46 @@ func (t *PreferenceTrainer) Evaluate(pairs []PreferencePair) (PreferenceStats, e
 // or gradient that is not finite changes nothing and returns an error
 // naming the pairs' ids.
 func (t *PreferenceTrainer) Step(step int, pairs []PreferencePair) (PreferenceStats, error) {
-	return t.run(t.exec, step, pairs)
+	if t.accum == 1 {
+		return t.run(t.exec, step, pairs)
+	}
+	var total PreferenceStats
+	size := (len(pairs) + t.accum - 1) / t.accum
+	for lo := 0; lo < len(pairs); lo += size {
+		micro := pairs[lo:min(lo+size, len(pairs))]
+		st, err := t.run(t.micro, step, micro)
+		if err != nil {
+			t.m.clearAccumulators()
+			return total, err
+		}
+		total = total.add(st, float64(len(micro))/float64(len(pairs)))
+	}
+	res, err := t.apply.Exec(t.m.floats([]float64{t.opt.LearningRate(step)}))
+	if err != nil {
+		return total, err
+	}
+	total.GradNorm = toFloat64(res[0])[0]
+	if math.IsNaN(total.GradNorm) || math.IsInf(total.GradNorm, 0) {
+		return total, fmt.Errorf("gradient norm %g: not finite; the step was not applied", total.GradNorm)
+	}
+	return total, nil
+}
+
+// add accumulates stats weighted by w (the share of pairs); DeltaStd is
+// combined as a root mean square, an approximation across micro-batches.
+func (s PreferenceStats) add(o PreferenceStats, w float64) PreferenceStats {
+	s.Loss += w * o.Loss
+	s.RewardsChosen += w * o.RewardsChosen
+	s.RewardsRejected += w * o.RewardsRejected
+	s.RewardsAccuracies += w * o.RewardsAccuracies
+	s.RewardsMargins += w * o.RewardsMargins
+	s.LogpsChosen += w * o.LogpsChosen
+	s.LogpsRejected += w * o.LogpsRejected
+	s.DeltaMean += w * o.DeltaMean
+	s.DeltaStd = math.Sqrt(s.DeltaStd*s.DeltaStd + w*o.DeltaStd*o.DeltaStd)
+	s.AugAccuracies += w * o.AugAccuracies
+	s.Tokens += o.Tokens
+	return s
 }
 
 func (t *PreferenceTrainer) run(exec *model.Exec, step int, pairs []PreferencePair) (PreferenceStats, error) {

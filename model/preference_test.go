@@ -40,7 +40,7 @@ func TestPreferenceStepAtInitialisation(t *testing.T) {
 	pairs := toyPreferences(t, ref, 4)
 	for typ, want := range map[string]float64{"dpo": math.Ln2, "sr-dpo": math.Ln2, "ipo": 25, "sr-ipo": 25} {
 		policy, _ := New(cfg, 1, backend)
-		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0.5}, Optim{Name: "rmsprop", LR: 5e-7})
+		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0.5}, Optim{Name: "rmsprop", LR: 5e-7}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +150,7 @@ func TestPreferenceTrainingLearnsToySet(t *testing.T) {
 	pairs := toyPreferences(t, ref, 16)
 	for _, typ := range []string{"sr-dpo", "sr-ipo", "dpo", "ipo"} {
 		policy, _ := New(cfg, 1, backend)
-		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0.5}, Optim{Name: "adam", LR: 1e-3})
+		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0.5}, Optim{Name: "adam", LR: 1e-3}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,5 +164,42 @@ func TestPreferenceTrainingLearnsToySet(t *testing.T) {
 		if last.RewardsAccuracies < 0.9 || last.RewardsMargins <= 0 {
 			t.Errorf("%s after 30 steps: rewards/accuracies %.2f, margins %.3f", typ, last.RewardsAccuracies, last.RewardsMargins)
 		}
+	}
+}
+
+// Two micro-batches of 4 accumulate the gradient of one batch of 8: the
+// same update (float64, up to rounding) and the same figures.
+func TestGradientAccumulationEqualsOneBatch(t *testing.T) {
+	backend, _ := NewBackend()
+	cfg := Tiny(ByteTokenizer{}.VocabSize())
+	cfg.DType, cfg.Context = "float64", 64
+	ref, _ := New(cfg, 1, backend)
+	pairs := toyPreferences(t, ref, 8)
+	var weights []map[string][]float64
+	var stats []PreferenceStats
+	for _, accum := range []int{1, 2} {
+		policy, _ := New(cfg, 1, backend)
+		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: "sr-dpo", Beta: 0.1, Lambda: 0.5}, Optim{Name: "adam", LR: 1e-3, MaxGradNorm: 1}, accum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st PreferenceStats
+		for step := 0; step < 3; step++ {
+			if st, err = tr.Step(step, pairs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w, _ := policy.Weights()
+		weights, stats = append(weights, w), append(stats, st)
+	}
+	for name, v := range weights[0] {
+		for i := range v {
+			if math.Abs(v[i]-weights[1][name][i]) > 1e-9 {
+				t.Fatalf("%s[%d]: %.12g with one batch, %.12g with two micro-batches", name, i, v[i], weights[1][name][i])
+			}
+		}
+	}
+	if math.Abs(stats[0].Loss-stats[1].Loss) > 1e-9 || math.Abs(stats[0].GradNorm-stats[1].GradNorm) > 1e-9 {
+		t.Errorf("stats differ: %+v\n%+v", stats[0], stats[1])
 	}
 }

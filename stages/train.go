@@ -36,6 +36,7 @@ type TrainConfig struct {
 	Loss      model.LossConfig
 	Optim     model.Optim
 	BatchSize int // pairs per step
+	GradAccum int // micro-batches per step (1: none)
 	Epochs    int // used when Steps is 0
 	Steps     int
 	Seed      uint64
@@ -135,7 +136,7 @@ func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResul
 			fmt.Fprintf(progress, "srdpo train: resuming at step %d of %d\n", start, total)
 		}
 	}
-	trainer, err := policy.NewPreferenceTrainer(cfg.Loss, opt)
+	trainer, err := policy.NewPreferenceTrainer(cfg.Loss, opt, max(cfg.GradAccum, 1))
 	if err != nil {
 		return res, err
 	}
