@@ -40,11 +40,20 @@ type PreferenceStats struct {
 // only (its output enters the loss under StopGradient, so no backward pass
 // runs through it); the loss; and the optimiser update.
 type PreferenceTrainer struct {
-	m                        *GPT
-	loss                     LossConfig
-	opt                      Optim
-	accum                    int
-	exec, eval, micro, apply *model.Exec
+	m     *GPT
+	loss  LossConfig
+	opt   Optim
+	accum int
+	execs map[execKind]*model.Exec
+	apply *model.Exec
+	build func(execKind) (*model.Exec, error)
+}
+
+// execKind tells a trainer graph by its mode and by whether the policy's
+// p⊕x log-probs are computed in it or given (--delta-refresh).
+type execKind struct {
+	mode     int
+	givenAug bool
 }
 
 // Trainer graph modes.
@@ -70,18 +79,27 @@ func (m *GPT) NewPreferenceTrainer(loss LossConfig, opt Optim, gradAccum int) (*
 	if err := m.initOptimizerState(); err != nil {
 		return nil, err
 	}
-	build := func(mode int) (*model.Exec, error) {
+	t := &PreferenceTrainer{m: m, loss: loss, opt: opt, accum: gradAccum, execs: map[execKind]*model.Exec{}}
+	t.build = func(k execKind) (*model.Exec, error) {
+		mode := k.mode
 		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
 			g := in[0].Graph()
 			m.Store.SetTraining(g, true)
-			xTok, xTgt, xMask, aTok, aTgt, aMask, ref, offset, valid, lr := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8], in[9]
+			xTok, xTgt, xMask := in[0], in[1], in[2]
+			var augSum *Node
+			if k.givenAug {
+				augSum, in = in[3], in[4:]
+			} else {
+				// Computed for every loss: Δπ is logged (delta/mean) even
+				// where the loss does not use it.
+				augSum, _ = m.ResponseLogProbs(in[3], in[4], in[5])
+				in = in[6:]
+			}
+			augSum = StopGradient(augSum)
+			ref, offset, valid, lr := in[0], in[1], in[2], in[3]
 			b := valid.Shape().Dimensions[0]
 			half := func(x *Node, i int) *Node { return Slice(x, AxisRange(i*b, (i+1)*b)) }
 			sum, count := m.ResponseLogProbs(xTok, xTgt, xMask)
-			// Computed for every loss: Δπ is logged (delta/mean) even where the
-			// loss does not use it.
-			augSum, _ := m.ResponseLogProbs(aTok, aTgt, aMask)
-			augSum = StopGradient(augSum)
 			col := func(i int) *Node { return Reshape(Slice(ref, AxisRange(), AxisElem(i)), b) }
 			one := OnesLike(valid)
 			out := loss.Loss(LossInputs{
@@ -101,21 +119,11 @@ func (m *GPT) NewPreferenceTrainer(loss LossConfig, opt Optim, gradAccum int) (*
 			return []*Node{mean, norm, half(sum, 0), half(sum, 1), out.HAug, out.Delta}
 		})
 	}
-	t := &PreferenceTrainer{m: m, loss: loss, opt: opt, accum: gradAccum}
-	var err error
-	if t.exec, err = build(modeStep); err != nil {
-		return nil, err
-	}
-	if t.eval, err = build(modeEval); err != nil {
-		return nil, err
-	}
 	if gradAccum > 1 {
 		if err := m.initAccumulators(); err != nil {
 			return nil, err
 		}
-		if t.micro, err = build(modeAccumulate); err != nil {
-			return nil, err
-		}
+		var err error
 		t.apply, err = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, lr *Node) *Node {
 			m.Store.SetTraining(lr.Graph(), true)
 			return m.applyAccumulated(opt, lr)
@@ -127,23 +135,50 @@ func (m *GPT) NewPreferenceTrainer(loss LossConfig, opt Optim, gradAccum int) (*
 	return t, nil
 }
 
+// exec returns the graph of a kind, built on first use.
+func (t *PreferenceTrainer) exec(k execKind) (*model.Exec, error) {
+	if e, ok := t.execs[k]; ok {
+		return e, nil
+	}
+	e, err := t.build(k)
+	if err == nil {
+		t.execs[k] = e
+	}
+	return e, err
+}
+
 // Evaluate computes the step's figures on pairs without training.
 func (t *PreferenceTrainer) Evaluate(pairs []PreferencePair) (PreferenceStats, error) {
-	return t.run(t.eval, -1, pairs)
+	return t.run(modeEval, -1, pairs, nil)
 }
 
 // Step trains on one batch (step counts from 0, for the schedule). A loss
 // or gradient that is not finite changes nothing and returns an error
 // naming the pairs' ids.
 func (t *PreferenceTrainer) Step(step int, pairs []PreferencePair) (PreferenceStats, error) {
+	return t.StepWithAug(step, pairs, nil)
+}
+
+// StepWithAug is Step with the policy's log-probs on p⊕x given, two per
+// pair (chosen, rejected), instead of computed: --delta-refresh reuses
+// them for some steps.
+func (t *PreferenceTrainer) StepWithAug(step int, pairs []PreferencePair, aug []float64) (PreferenceStats, error) {
+	if aug != nil && len(aug) != 2*len(pairs) {
+		return PreferenceStats{}, fmt.Errorf("%d p⊕x log-probs for %d pairs", len(aug), len(pairs))
+	}
 	if t.accum == 1 {
-		return t.run(t.exec, step, pairs)
+		return t.run(modeStep, step, pairs, aug)
 	}
 	var total PreferenceStats
 	size := (len(pairs) + t.accum - 1) / t.accum
 	for lo := 0; lo < len(pairs); lo += size {
-		micro := pairs[lo:min(lo+size, len(pairs))]
-		st, err := t.run(t.micro, step, micro)
+		hi := min(lo+size, len(pairs))
+		var microAug []float64
+		if aug != nil {
+			microAug = aug[2*lo : 2*hi]
+		}
+		micro := pairs[lo:hi]
+		st, err := t.run(modeAccumulate, step, micro, microAug)
 		if err != nil {
 			t.m.clearAccumulators()
 			return total, err
@@ -178,23 +213,27 @@ func (s PreferenceStats) add(o PreferenceStats, w float64) PreferenceStats {
 	return s
 }
 
-func (t *PreferenceTrainer) run(exec *model.Exec, step int, pairs []PreferencePair) (PreferenceStats, error) {
+func (t *PreferenceTrainer) run(mode, step int, pairs []PreferencePair, aug []float64) (PreferenceStats, error) {
+	exec, err := t.exec(execKind{mode: mode, givenAug: aug != nil})
+	if err != nil {
+		return PreferenceStats{}, err
+	}
 	if len(pairs) == 0 {
 		return PreferenceStats{}, fmt.Errorf("step %d: empty batch", step)
 	}
 	b := nextPow2(len(pairs))
 	pad := Pair{Prompt: []int32{0}, Response: []int32{0}}
-	x, aug := make([]Pair, 2*b), make([]Pair, 2*b)
+	x, augPairs := make([]Pair, 2*b), make([]Pair, 2*b)
 	longestX, longestA := 1, 1
 	st := PreferenceStats{}
 	for i := 0; i < b; i++ {
-		x[i], x[b+i], aug[i], aug[b+i] = pad, pad, pad, pad
+		x[i], x[b+i], augPairs[i], augPairs[b+i] = pad, pad, pad, pad
 		if i >= len(pairs) {
 			continue
 		}
 		p := pairs[i]
 		x[i], x[b+i] = Pair{Prompt: p.Prompt, Response: p.Chosen}, Pair{Prompt: p.Prompt, Response: p.Rejected}
-		aug[i], aug[b+i] = Pair{Prompt: p.AugPrompt, Response: p.Chosen}, Pair{Prompt: p.AugPrompt, Response: p.Rejected}
+		augPairs[i], augPairs[b+i] = Pair{Prompt: p.AugPrompt, Response: p.Chosen}, Pair{Prompt: p.AugPrompt, Response: p.Rejected}
 		longestX = max(longestX, len(p.Prompt)+max(len(p.Chosen), len(p.Rejected)))
 		longestA = max(longestA, len(p.AugPrompt)+max(len(p.Chosen), len(p.Rejected)))
 		st.Tokens += 2*(len(p.Prompt)+len(p.AugPrompt)) + 2*(len(p.Chosen)+len(p.Rejected))
@@ -206,17 +245,27 @@ func (t *PreferenceTrainer) run(exec *model.Exec, step int, pairs []PreferencePa
 	if err != nil {
 		return st, err
 	}
-	ab, err := NewBatch(aug, 2*b, t.m.bucket(longestA))
-	if err != nil {
-		return st, err
-	}
+
 	ref := make([]float64, 4*b)
 	offset, valid := make([]float64, b), make([]float64, b)
 	for i, p := range pairs {
 		copy(ref[4*i:], []float64{p.RefChosen, p.RefRejected, p.RefChosenAug, p.RefRejectedAug})
 		offset[i], valid[i] = p.Offset, 1
 	}
-	args := append(t.m.inputs(xb), t.m.inputs(ab)...)
+	args := t.m.inputs(xb)
+	if aug != nil {
+		given := make([]float64, 2*b) // chosen rows, then rejected rows
+		for i := range pairs {
+			given[i], given[b+i] = aug[2*i], aug[2*i+1]
+		}
+		args = append(args, t.m.floats(given, 2*b))
+	} else {
+		ab, err := NewBatch(augPairs, 2*b, t.m.bucket(longestA))
+		if err != nil {
+			return st, err
+		}
+		args = append(args, t.m.inputs(ab)...)
+	}
 	args = append(args, t.m.floats(ref, b, 4), t.m.floats(offset, b), t.m.floats(valid, b), t.m.floats([]float64{t.opt.LearningRate(max(step, 0))}))
 	res, err := exec.Exec(args...)
 	if err != nil {

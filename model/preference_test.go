@@ -203,3 +203,38 @@ func TestGradientAccumulationEqualsOneBatch(t *testing.T) {
 		t.Errorf("stats differ: %+v\n%+v", stats[0], stats[1])
 	}
 }
+
+// Given the policy's own current p⊕x log-probs, StepWithAug is Step.
+func TestStepWithGivenAugEqualsStep(t *testing.T) {
+	backend, _ := NewBackend()
+	cfg := Tiny(ByteTokenizer{}.VocabSize())
+	cfg.DType, cfg.Context = "float64", 64
+	ref, _ := New(cfg, 1, backend)
+	pairs := toyPreferences(t, ref, 6)
+	loss := LossConfig{Type: "sr-dpo", Beta: 0.1, Lambda: 0.5}
+	a, _ := New(cfg, 5, backend)
+	b, _ := New(cfg, 5, backend)
+	ta, _ := a.NewPreferenceTrainer(loss, Optim{Name: "adam", LR: 1e-3}, 1)
+	tb, _ := b.NewPreferenceTrainer(loss, Optim{Name: "adam", LR: 1e-3}, 1)
+	s, _ := b.NewScorer(1024)
+	var q []Pair
+	for _, p := range pairs {
+		q = append(q, Pair{p.AugPrompt, p.Chosen}, Pair{p.AugPrompt, p.Rejected})
+	}
+	lp, _ := s.LogProbs(q)
+	aug := make([]float64, len(lp))
+	for i := range lp {
+		aug[i] = lp[i].Sum
+	}
+	sa, err := ta.Step(0, pairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := tb.StepWithAug(0, pairs, aug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(sa.Loss-sb.Loss) > 1e-9 || math.Abs(sa.DeltaMean-sb.DeltaMean) > 1e-9 || sa.DeltaMean == 0 {
+		t.Fatalf("computed %+v\ngiven %+v", sa, sb)
+	}
+}

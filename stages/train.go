@@ -37,9 +37,14 @@ type TrainConfig struct {
 	Optim     model.Optim
 	BatchSize int // pairs per step
 	GradAccum int // micro-batches per step (1: none)
-	Epochs    int // used when Steps is 0
-	Steps     int
-	Seed      uint64
+	// DeltaRefresh K > 1 recomputes a pair's policy log-probs on p⊕x only
+	// when the cached ones are K or more steps old; in between Δπ uses the
+	// stale values. An approximation: K = 1 (default) is exact, and with one
+	// epoch every pair is fresh anyway.
+	DeltaRefresh int
+	Epochs       int // used when Steps is 0
+	Steps        int
+	Seed         uint64
 
 	EvalFraction    float64 // share of pairs held out (by a hash of the id)
 	EvalEvery       int     // steps between evaluations; 0: only at the end
@@ -140,6 +145,7 @@ func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResul
 	if err != nil {
 		return res, err
 	}
+	aug := newAugCache(policy, max(cfg.DeltaRefresh, 1))
 	save := func(step int) error {
 		return saveCheckpoint(cfg.Out, policy, trainState{Step: step, Seed: cfg.Seed, Shards: shardsFP}, metrics)
 	}
@@ -151,7 +157,11 @@ func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResul
 			return res, fmt.Errorf("interrupted before step %d: %w", step+1, err)
 		}
 		batch := batchAt(train, cfg.BatchSize, cfg.Seed, step)
-		st, err := trainer.Step(step, batch)
+		given, err := aug.values(step, batch)
+		if err != nil {
+			return res, err
+		}
+		st, err := trainer.StepWithAug(step, batch, given)
 		if err != nil { // not finite: no checkpoint is written from this state
 			return res, fmt.Errorf("step %d/%d: %w", step+1, total, err)
 		}
@@ -370,4 +380,61 @@ func loadCheckpoint(dir string, backend compute.Backend) (trainState, []schemas.
 	}
 	p, err := model.Load(dir, backend)
 	return st, metrics, p, err
+}
+
+// augCache holds the policy's log-probs on p⊕x per pair for --delta-refresh.
+type augCache struct {
+	k      int
+	scorer *model.Scorer
+	policy *model.GPT
+	at     map[string]cachedAug
+}
+
+type cachedAug struct {
+	chosen, rejected float64
+	step             int
+}
+
+func newAugCache(policy *model.GPT, k int) *augCache {
+	return &augCache{k: k, policy: policy, at: map[string]cachedAug{}}
+}
+
+// values returns nil when K = 1 (the step computes them, exactly), else the
+// cached values, refreshing those K or more steps old with the current
+// policy. The cache is not checkpointed: a resumed run recomputes, which
+// for K > 1 can differ from an uninterrupted one.
+func (c *augCache) values(step int, batch []model.PreferencePair) ([]float64, error) {
+	if c.k == 1 {
+		return nil, nil
+	}
+	if c.scorer == nil {
+		s, err := c.policy.NewScorer(max(ScoreBudgetTokens, c.policy.Config.Context))
+		if err != nil {
+			return nil, err
+		}
+		c.scorer = s
+	}
+	var stale []model.Pair
+	var staleIdx []int
+	for i, p := range batch {
+		if e, ok := c.at[p.ID]; !ok || step-e.step >= c.k {
+			stale = append(stale, model.Pair{Prompt: p.AugPrompt, Response: p.Chosen}, model.Pair{Prompt: p.AugPrompt, Response: p.Rejected})
+			staleIdx = append(staleIdx, i)
+		}
+	}
+	if len(stale) > 0 {
+		lp, err := c.scorer.LogProbs(stale)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range staleIdx {
+			c.at[batch[i].ID] = cachedAug{chosen: lp[2*j].Sum, rejected: lp[2*j+1].Sum, step: step}
+		}
+	}
+	out := make([]float64, 0, 2*len(batch))
+	for _, p := range batch {
+		e := c.at[p.ID]
+		out = append(out, e.chosen, e.rejected)
+	}
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -197,5 +198,33 @@ func TestTrainRefusesMismatchesAndNonFinite(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(cfg.Out, "checkpoint")); err == nil {
 		t.Error("a checkpoint was written from a non-finite state")
+	}
+}
+
+// --delta-refresh: with K = 8 over 3 epochs of 3 steps, each pair's Δπ is
+// reused once, so the run differs from the exact one, yet still learns.
+func TestTrainDeltaRefresh(t *testing.T) {
+	shards, spec := scoredToySet(t, 24, nil)
+	exact := trainConfig(shards, spec, t.TempDir())
+	exact.Steps, exact.EvalFraction = 9, 0
+	approx := exact
+	approx.Out, approx.DeltaRefresh = t.TempDir(), 8
+	a, err := Train(context.Background(), exact, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Train(context.Background(), approx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first epoch's Δπ are fresh in both, so its rows agree.
+	if math.Abs(a.Metrics[0].DeltaMean-b.Metrics[0].DeltaMean) > 1e-6 {
+		t.Errorf("step 1: Δπ %g exact, %g with refresh", a.Metrics[0].DeltaMean, b.Metrics[0].DeltaMean)
+	}
+	if a.Metrics[5].DeltaMean == b.Metrics[5].DeltaMean {
+		t.Error("step 6: stale Δπ equals the exact one; the cache was not used")
+	}
+	if last := b.Metrics[len(b.Metrics)-1]; last.RewardsAccuracies < 0.9 {
+		t.Errorf("with refresh: %+v", last)
 	}
 }
