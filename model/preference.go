@@ -90,8 +90,7 @@ func (m *GPT) NewPreferenceTrainer(loss LossConfig, opt Optim, gradAccum int) (*
 			if k.givenAug {
 				augSum, in = in[3], in[4:]
 			} else {
-				// Computed for every loss: Δπ is logged (delta/mean) even
-				// where the loss does not use it.
+				// The policy on p⊕x, forward only.
 				augSum, _ = m.ResponseLogProbs(in[3], in[4], in[5])
 				in = in[6:]
 			}
@@ -214,6 +213,12 @@ func (s PreferenceStats) add(o PreferenceStats, w float64) PreferenceStats {
 }
 
 func (t *PreferenceTrainer) run(mode, step int, pairs []PreferencePair, aug []float64) (PreferenceStats, error) {
+	// Losses without Δπ skip the pass on p⊕x: that pass is the whole extra
+	// cost of Sr-DPO over DPO. Their Δπ figures are then NaN (not computed).
+	skipAug := aug == nil && !t.loss.SelfRefined()
+	if skipAug {
+		aug = make([]float64, 2*len(pairs))
+	}
 	exec, err := t.exec(execKind{mode: mode, givenAug: aug != nil})
 	if err != nil {
 		return PreferenceStats{}, err
@@ -301,6 +306,9 @@ func (t *PreferenceTrainer) run(mode, step int, pairs []PreferencePair, aug []fl
 		st.DeltaStd += (delta[i] - st.DeltaMean) * (delta[i] - st.DeltaMean) / n
 	}
 	st.DeltaStd = math.Sqrt(st.DeltaStd)
+	if skipAug {
+		st.DeltaMean, st.DeltaStd, st.AugAccuracies = math.NaN(), math.NaN(), math.NaN()
+	}
 	return st, nil
 }
 

@@ -32,7 +32,7 @@ type command struct {
 var commands = []command{
 	{name: "run", summary: "the end-to-end job on the embedded known-reward task", issue: 6},
 	{name: "score", summary: scoreSummary, run: runScore},
-	{name: "train", summary: "train a policy with Sr-DPO, Sr-IPO, DPO, IPO, … on scored shards", issue: 4},
+	{name: "train", summary: trainSummary, run: runTrain},
 	{name: "eval", summary: "evaluate policies: gold reward, win rates, Δ-gap correlation, benchmarks", issue: 6},
 	{name: "gen", summary: "generate the embedded known-reward task's corpora", issue: 6},
 	{name: "bench", summary: "measure throughput and step times", issue: 7},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,14 +155,55 @@ func TestScore(t *testing.T) {
 }
 
 // saveTinyModel writes a small byte-level reference model.
-func saveTinyModel(t *testing.T) string {
-	t.Helper()
-	backend, _ := model.NewBackend()
-	m, err := model.New(model.Config{Vocab: 257, Context: 512, Layers: 1, Heads: 2, Width: 32, NormEps: 1e-5, TiedHead: true, DType: "float32"}, 1, backend)
+func saveTinyModel(t *testing.T) string { return saveTinyModelSeed(t, 1) }
+
+// srdpo score then srdpo train: the policy learns a separable toy set.
+func TestScoreThenTrain(t *testing.T) {
+	dir := t.TempDir()
+	var corpus strings.Builder
+	for i := 0; i < 24; i++ {
+		fmt.Fprintf(&corpus, `{"id": "t%02d", "prompt": "Q%d: say yes.\nA:", "chosen": " yes", "rejected": " no%d"}`+"\n", i, i, i%3)
+	}
+	os.WriteFile(filepath.Join(dir, "toy.jsonl"), []byte(corpus.String()), 0o644)
+	ref := saveTinyModel(t)
+	scored := filepath.Join(dir, "scored")
+	if code, _, stderr := run("score", "--model", ref, "--corpus", filepath.Join(dir, "toy.jsonl"), "--out", scored, "--max-prompt-length", "256"); code != 0 {
+		t.Fatalf("score: %s", stderr)
+	}
+	out := filepath.Join(dir, "train")
+	code, stdout, stderr := run("train", "--shards", scored+schemas.ManifestSuffix, "--model", ref, "--out", out,
+		"--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--steps", "30", "--log-every", "5", "--eval-fraction", "0")
+	if code != 0 || !strings.Contains(stdout, "trained 30 steps") || !strings.Contains(stderr, "step 30/30") {
+		t.Fatalf("train: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "metrics.arrow"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "ref")
+	rows, _, err := schemas.ReadFile(data, schemas.FormatArrow, schemas.Metrics)
+	if err != nil || len(rows) != 6 {
+		t.Fatalf("metrics: %d rows, %v", len(rows), err)
+	}
+	if last := rows[5].(schemas.Metric); last.RewardsAccuracies < 0.9 {
+		t.Errorf("last metrics %+v", last)
+	}
+	backend, _ := model.NewBackend()
+	if _, err := model.Load(filepath.Join(out, "checkpoint"), backend); err != nil {
+		t.Errorf("checkpoint does not load: %v", err)
+	}
+	// Training from another model than the shards' reference is refused.
+	other := saveTinyModelSeed(t, 2)
+	code, _, stderr = run("train", "--shards", scored+schemas.ManifestSuffix, "--model", other, "--out", filepath.Join(dir, "x"))
+	if code != 1 || !strings.Contains(stderr, "the shards were scored with model") {
+		t.Errorf("mismatch: exit %d: %s", code, stderr)
+	}
+}
+
+func saveTinyModelSeed(t *testing.T, seed uint64) string {
+	t.Helper()
+	backend, _ := model.NewBackend()
+	m, _ := model.New(model.Config{Vocab: 257, Context: 512, Layers: 1, Heads: 2, Width: 32, NormEps: 1e-5, TiedHead: true, DType: "float32"}, seed, backend)
+	dir := filepath.Join(t.TempDir(), "m")
 	if err := m.Save(dir); err != nil {
 		t.Fatal(err)
 	}
