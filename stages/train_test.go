@@ -17,6 +17,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/runners/gcstest"
 	"github.com/srdpo/srdpo/schemas"
 )
 
@@ -226,5 +227,33 @@ func TestTrainDeltaRefresh(t *testing.T) {
 	}
 	if last := b.Metrics[len(b.Metrics)-1]; last.RewardsAccuracies < 0.9 {
 		t.Errorf("with refresh: %+v", last)
+	}
+}
+
+// Shards and model on gs:// (a fake GCS): training reads both.
+func TestTrainFromGCS(t *testing.T) {
+	shards, spec := scoredToySet(t, 8, nil)
+	gcstest.Start(t, "runs")
+	ctx := context.Background()
+	upload := func(local, remote string) {
+		filepath.WalkDir(local, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, _ := os.ReadFile(p)
+			rel, _ := filepath.Rel(local, p)
+			return writeAtomically(ctx, remote+"/"+filepath.ToSlash(rel), func(buf *bytes.Buffer) error { _, err := buf.Write(b); return err })
+		})
+	}
+	upload(filepath.Dir(shards), "gs://runs/scored")
+	upload(spec.ModelDir, "gs://runs/ref")
+	cfg := trainConfig("gs://runs/scored/"+filepath.Base(shards), spec, t.TempDir())
+	cfg.Model, cfg.Steps = "gs://runs/ref", 3
+	res, err := Train(ctx, cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps != 3 {
+		t.Fatalf("%d steps", res.Steps)
 	}
 }
