@@ -78,24 +78,9 @@ func loadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) 
 	if err := spec.Truncation.Validate(); err != nil {
 		return nil, err
 	}
-	dir, err := localDir(ctx, spec.ModelDir)
+	m, tok, err := loadModel(ctx, spec.ModelDir, spec.Tokenizer)
 	if err != nil {
 		return nil, err
-	}
-	backend, err := model.NewBackend()
-	if err != nil {
-		return nil, err
-	}
-	m, err := model.LoadDir(dir, backend, "float32")
-	if err != nil {
-		return nil, err
-	}
-	tok, err := model.LoadTokenizer(spec.Tokenizer, dir)
-	if err != nil {
-		return nil, err
-	}
-	if tok.VocabSize() > m.Config.Vocab {
-		return nil, fmt.Errorf("the tokenizer has %d tokens, the model only %d", tok.VocabSize(), m.Config.Vocab)
 	}
 	if spec.Truncation.MaxLength > m.Config.Context {
 		return nil, fmt.Errorf("max length %d is longer than the model's context of %d", spec.Truncation.MaxLength, m.Config.Context)
@@ -105,6 +90,31 @@ func loadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) 
 		return nil, err
 	}
 	return &Reference{Spec: spec, Model: m, Tokenizer: tok, scorer: scorer}, nil
+}
+
+// loadModel loads a model directory (local or gs://) and its tokenizer,
+// which must fit the model's vocabulary.
+func loadModel(ctx context.Context, dir, tokenizer string) (*model.GPT, model.Tokenizer, error) {
+	local, err := localDir(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	backend, err := model.NewBackend()
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := model.LoadDir(local, backend, "float32")
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := model.LoadTokenizer(tokenizer, local)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tok.VocabSize() > m.Config.Vocab {
+		return nil, nil, fmt.Errorf("the tokenizer has %d tokens, the model only %d", tok.VocabSize(), m.Config.Vocab)
+	}
+	return m, tok, nil
 }
 
 // localDir copies a model directory on a remote filesystem (gs://) to a

@@ -88,19 +88,7 @@ func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResul
 	if cfg.AugSeparator != nil && *cfg.AugSeparator != md.Get(schemas.KeyAugSeparator) {
 		return res, fmt.Errorf("--aug-sep %q differs from the shards' separator %q", *cfg.AugSeparator, md.Get(schemas.KeyAugSeparator))
 	}
-	modelDir, err := localDir(ctx, cfg.Model)
-	if err != nil {
-		return res, err
-	}
-	backend, err := model.NewBackend()
-	if err != nil {
-		return res, err
-	}
-	policy, err := model.LoadDir(modelDir, backend, "float32")
-	if err != nil {
-		return res, err
-	}
-	tok, err := model.LoadTokenizer(cfg.Tokenizer, modelDir)
+	policy, tok, err := loadModel(ctx, cfg.Model, cfg.Tokenizer)
 	if err != nil {
 		return res, err
 	}
@@ -130,7 +118,7 @@ func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResul
 	ckpt := filepath.Join(cfg.Out, checkpointDir)
 	if cfg.Resume {
 		if _, err := os.Stat(ckpt); err == nil {
-			st, ms, p, err := loadCheckpoint(ckpt, backend)
+			st, ms, p, err := loadCheckpoint(ckpt, policy.Backend)
 			if err != nil {
 				return res, err
 			}
