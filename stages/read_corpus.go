@@ -133,7 +133,13 @@ func ReadCorpusAll(s beam.Scope, patterns beam.PCollection, opts ...CorpusOption
 	parsed, parseDead := beam.ParDo2(s, &parseRecordFn{Options: o.parse}, beam.Reshuffle(s, records))
 	good, dupDead := beam.ParDo2(s, &dedupeFn{}, beam.GroupByKey(s, parsed))
 	rows = beam.ParDo(s, &countFn{Counter: CounterRecordsGood}, good)
-	dead = beam.ParDo(s, &countFn{Counter: CounterRecordsDead}, beam.Flatten(s, fileDead, parseDead, dupDead))
+	// Each branch counts its own dead letters before they are flattened:
+	// prism runs a transform after a Flatten once per input stage and does
+	// not add up the counters of those copies.
+	count := func(c beam.PCollection) beam.PCollection {
+		return beam.ParDo(s, &countFn{Counter: CounterRecordsDead}, c)
+	}
+	dead = beam.Flatten(s, count(fileDead), count(parseDead), count(dupDead))
 	return rows, dead
 }
 
