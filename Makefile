@@ -28,8 +28,9 @@ test: vet
 run: build
 	$(BIN) score --ingest-only --corpus 'stages/testdata/corpus/*' --out out/example/prefs
 
-bench:
-	@echo "make bench: not yet implemented (issue 7)" >&2; exit 2
+# Performance figures, one JSON object per line, also in out/bench.json.
+bench: build
+	$(BIN) bench --out out/bench.json
 
 # A linux/amd64 worker binary for Dataflow, cgo off.
 worker:

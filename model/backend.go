@@ -4,6 +4,9 @@
 package model
 
 import (
+	"os"
+	"sync"
+
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/gobackend"
 )
@@ -15,7 +18,18 @@ import (
 // auto-installer.
 const BackendConfig = "parallelism=-1"
 
+var backendMu sync.Mutex
+
 // NewBackend returns the backend every model computation runs on.
 func NewBackend() (compute.Backend, error) {
+	// The Go backend prints its parallelism setting on standard output,
+	// which is srdpo's output (figures, summaries): hide that one line.
+	backendMu.Lock()
+	defer backendMu.Unlock()
+	stdout := os.Stdout
+	if null, err := os.Open(os.DevNull); err == nil {
+		os.Stdout = null
+		defer func() { os.Stdout = stdout; null.Close() }()
+	}
 	return gobackend.New(BackendConfig)
 }

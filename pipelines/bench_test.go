@@ -78,7 +78,7 @@ func BenchmarkScoring(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			out := filepath.Join(b.TempDir(), "scored")
 			var f IngestFlags
-			fs := flagSet()
+			fs := newFlagSet()
 			f.Register(fs)
 			fs.Parse([]string{"--corpus", path, "--out", out})
 			c, _ := f.Config()

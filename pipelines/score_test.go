@@ -48,7 +48,7 @@ func tinyReference(t *testing.T) stages.ReferenceSpec {
 
 func ingestConfig(out string, shards int, files ...string) IngestConfig {
 	var f IngestFlags
-	fs := flagSet()
+	fs := newFlagSet()
 	f.Register(fs)
 	fs.Parse([]string{"--out", out, "--shards", string(rune('0' + shards))})
 	for _, file := range files {

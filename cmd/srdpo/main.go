@@ -35,7 +35,7 @@ var commands = []command{
 	{name: "train", summary: trainSummary, run: runTrain},
 	{name: "eval", summary: "evaluate policies: gold reward, win rates, Δ-gap correlation, benchmarks", issue: 6},
 	{name: "gen", summary: "generate the embedded known-reward task's corpora", issue: 6},
-	{name: "bench", summary: "measure throughput and step times", issue: 7},
+	{name: "bench", summary: benchSummary, run: runBench},
 }
 
 // errUsage marks errors that are the user's to fix; they exit with 2.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,5 +151,38 @@ func TestScoreDirectRunnerSameBytes(t *testing.T) {
 		if err != nil || string(a) != string(b) {
 			t.Errorf("%s differs between prism and direct (%v)", filepath.Base(name), err)
 		}
+	}
+}
+
+// srdpo bench measures each group in its own process, prints one JSON
+// object per figure with its peak RSS, and writes them all to --out.
+func TestBench(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bench.json")
+	cmd := exec.Command(srdpoBinary(t), "bench", "--figures", "backend,forward", "--runs", "2", "--out", out)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 4 { // backend, and forward at d = 64, 128, 256
+		t.Fatalf("%d lines:\n%s", len(lines), stdout.String())
+	}
+	for _, l := range lines {
+		var f map[string]any
+		if err := json.Unmarshal([]byte(l), &f); err != nil {
+			t.Fatalf("not JSON: %q", l)
+		}
+		if rss, ok := f["peak_rss_mib"].(float64); !ok || rss <= 0 {
+			t.Errorf("no peak RSS in %q", l)
+		}
+		if f["figure"] == "forward" && (f["runs"].(float64) != 2 || f["median"].(float64) <= 0 || f["min"].(float64) > f["max"].(float64)) {
+			t.Errorf("bad figure %q", l)
+		}
+	}
+	var all []map[string]any
+	b, err := os.ReadFile(out)
+	if err != nil || json.Unmarshal(b, &all) != nil || len(all) != 4 {
+		t.Fatalf("bench.json: %v, %d figures", err, len(all))
 	}
 }

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/srdpo/srdpo/pipelines"
+	"github.com/srdpo/srdpo/runners"
+)
+
+const benchSummary = "measure throughput and step times; one JSON object per figure"
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", benchSummary, stdout, stderr, false)
+	out := fs.String("out", "out/bench.json", "where to write all figures (a JSON array)")
+	runs := fs.Int("runs", 5, "timed runs per figure, after a warm-up (at least 5 for reported figures)")
+	figures := fs.String("figures", strings.Join(pipelines.BenchFigures, ","), "figure groups to measure, each in its own process")
+	figure := fs.String("figure", "", "measure one figure group in this process and print it (what each child process of bench runs)")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	runners.Init()
+	if *runs < 1 {
+		return usageError(stderr, fs, fmt.Errorf("--runs %d: want at least 1", *runs))
+	}
+	if *figure != "" {
+		figs, err := pipelines.Bench(context.Background(), *figure, *runs)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		for _, f := range figs {
+			if err := enc.Encode(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Each group runs in its own process, so its peak RSS is its own.
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var all []pipelines.Figure
+	began := time.Now()
+	for _, group := range strings.Split(*figures, ",") {
+		fmt.Fprintf(stderr, "srdpo bench: measuring %s…\n", group)
+		cmd := exec.Command(self, "bench", "--figure", group, "--runs", fmt.Sprint(*runs))
+		var buf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &buf, stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("figure %s: %w", group, err)
+		}
+		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KiB → MiB
+		sc := bufio.NewScanner(&buf)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if !bytes.HasPrefix(sc.Bytes(), []byte("{")) {
+				continue // not a figure
+			}
+			var f pipelines.Figure
+			if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
+				return fmt.Errorf("figure %s printed %q: %w", group, sc.Text(), err)
+			}
+			f["peak_rss_mib"] = rss
+			line, _ := json.Marshal(f)
+			fmt.Fprintln(stdout, string(line))
+			all = append(all, f)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(all, "", "  ")
+	if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "srdpo bench: %d figures in %s, %s\n", len(all), *out, time.Since(began).Round(time.Second))
+	return nil
+}

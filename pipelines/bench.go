@@ -1,0 +1,411 @@
+package pipelines
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/runners"
+	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages"
+)
+
+// Figure is one measured figure, printed as one JSON object.
+type Figure map[string]any
+
+// Spread is the median, min and max of a figure's runs.
+type Spread struct {
+	Median, Min, Max float64
+	Runs             int
+}
+
+// SpreadOf summarises runs.
+func SpreadOf(xs []float64) Spread {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Spread{Median: m, Min: s[0], Max: s[len(s)-1], Runs: len(s)}
+}
+
+// Ratios divides a by b pair by pair: run i of one by run i of the other,
+// measured back to back, so that a noisy moment affects both.
+func Ratios(a, b []float64) []float64 {
+	out := make([]float64, len(a))
+	for i := range a {
+		out[i] = a[i] / b[i]
+	}
+	return out
+}
+
+func (s Spread) into(f Figure) Figure {
+	f["median"], f["min"], f["max"], f["runs"] = s.Median, s.Min, s.Max, s.Runs
+	return f
+}
+
+// BenchFigures are the figures `srdpo bench` measures, each in its own
+// process so that its peak RSS is its own.
+var BenchFigures = []string{"backend", "forward", "train-step", "preference-step", "scoring"}
+
+// Bench measures one figure group with runs runs after a warm-up.
+func Bench(ctx context.Context, group string, runs int) ([]Figure, error) {
+	switch group {
+	case "backend":
+		return benchBackend(), nil
+	case "forward", "train-step":
+		return benchModelSizes(group, runs)
+	case "preference-step":
+		return benchPreferenceStep(runs)
+	case "scoring":
+		return benchScoring(ctx, runs)
+	}
+	return nil, fmt.Errorf("unknown figure %q (want one of %v)", group, BenchFigures)
+}
+
+func benchBackend() []Figure {
+	cpu := "unknown"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	versions := map[string]string{}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			switch d.Path {
+			case "github.com/gomlx/gomlx", "github.com/gomlx/compute", "github.com/apache/beam/sdks/v2", "github.com/apache/arrow-go/v18":
+				versions[d.Path] = d.Version
+			}
+		}
+	}
+	exp := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "GOEXPERIMENT" {
+				exp = s.Value
+			}
+		}
+	}
+	return []Figure{{"figure": "backend", "backend": "gomlx pure-Go (compute/gobackend)", "config": model.BackendConfig,
+		"attention": "written out (einsum + softmax), not fused", "dtype": "float32", "go": runtime.Version(),
+		"goexperiment": exp, "cpus": runtime.NumCPU(), "cpu_model": cpu, "versions": versions}}
+}
+
+// benchModel is the GPT of the size figures: vocab 256, 2 layers.
+func benchModel(d, context int) (*model.GPT, error) {
+	backend, err := model.NewBackend()
+	if err != nil {
+		return nil, err
+	}
+	return model.New(model.Config{Vocab: 256, Context: context, Layers: 2, Heads: max(1, d/32), Width: d,
+		NormEps: 1e-5, TiedHead: true, DType: "float32"}, 1, backend)
+}
+
+func fixedPairs(n, prompt, response int, seed uint64) []model.Pair {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	ids := func(k int) []int32 {
+		out := make([]int32, k)
+		for i := range out {
+			out[i] = int32(rng.IntN(256))
+		}
+		return out
+	}
+	pairs := make([]model.Pair, n)
+	for i := range pairs {
+		pairs[i] = model.Pair{Prompt: ids(prompt), Response: ids(response)}
+	}
+	return pairs
+}
+
+// timeRuns runs f once to warm up (compile), then runs times.
+func timeRuns(runs int, f func() error) ([]float64, error) {
+	if err := f(); err != nil {
+		return nil, err
+	}
+	out := make([]float64, runs)
+	for i := range out {
+		start := time.Now()
+		if err := f(); err != nil {
+			return nil, err
+		}
+		out[i] = time.Since(start).Seconds()
+	}
+	return out, nil
+}
+
+func benchModelSizes(group string, runs int) ([]Figure, error) {
+	var figs []Figure
+	pairs := fixedPairs(16, 64, 64, 1) // batch 16, T = 128
+	for _, d := range []int{64, 128, 256} {
+		m, err := benchModel(d, 128)
+		if err != nil {
+			return nil, err
+		}
+		var times []float64
+		if group == "forward" {
+			s, err := m.NewScorer(16 * 128)
+			if err != nil {
+				return nil, err
+			}
+			times, err = timeRuns(runs, func() error { _, err := s.LogProbs(pairs); return err })
+			if err != nil {
+				return nil, err
+			}
+			tps := make([]float64, len(times))
+			for i, t := range times {
+				tps[i] = 16 * 128 / t
+			}
+			figs = append(figs, SpreadOf(tps).into(Figure{"figure": "forward", "d": d, "T": 128, "batch": 16, "unit": "tokens/s"}))
+			continue
+		}
+		step, err := m.NewSFTStep(model.Optim{Name: "adam", LR: 1e-4})
+		if err != nil {
+			return nil, err
+		}
+		i := 0
+		times, err = timeRuns(runs, func() error { _, err := step.Run(i, pairs); i++; return err })
+		if err != nil {
+			return nil, err
+		}
+		ms := make([]float64, len(times))
+		for i, t := range times {
+			ms[i] = t * 1000
+		}
+		figs = append(figs, SpreadOf(ms).into(Figure{"figure": "train-step", "d": d, "T": 128, "batch": 16,
+			"unit": "ms", "what": "forward + backward + Adam"}))
+	}
+	return figs, nil
+}
+
+// benchPreferenceStep alternates a DPO step, an Sr-DPO step with exact Δπ
+// and, as with --delta-refresh 8, a block of 8 Sr-DPO steps whose Δπ is
+// computed once (a forward pass on p⊕x) and then reused, per step.
+func benchPreferenceStep(runs int) ([]Figure, error) {
+	const d = 128
+	raw := fixedPairs(48, 32, 32, 3)
+	pairs := make([]model.PreferencePair, 16)
+	for i := range pairs {
+		pairs[i] = model.PreferencePair{ID: fmt.Sprint(i), Prompt: raw[3*i].Prompt, AugPrompt: append(append([]int32{}, raw[3*i+1].Prompt...), raw[3*i+1].Response[:16]...),
+			Chosen: raw[3*i].Response, Rejected: raw[3*i+2].Response, RefChosen: -100, RefRejected: -100, RefChosenAug: -100, RefRejectedAug: -100}
+	}
+	trainer := func(loss string) (*model.GPT, *model.PreferenceTrainer, error) {
+		m, err := benchModel(d, 128)
+		if err != nil {
+			return nil, nil, err
+		}
+		t, err := m.NewPreferenceTrainer(model.LossConfig{Type: loss, Beta: 0.1, Lambda: 0.5}, model.Optim{Name: "rmsprop", LR: 5e-7}, 1)
+		return m, t, err
+	}
+	_, dpo, err := trainer("dpo")
+	if err != nil {
+		return nil, err
+	}
+	_, sr, err := trainer("sr-dpo")
+	if err != nil {
+		return nil, err
+	}
+	cm, cached, err := trainer("sr-dpo")
+	if err != nil {
+		return nil, err
+	}
+	scorer, err := cm.NewScorer(stages.ScoreBudgetTokens)
+	if err != nil {
+		return nil, err
+	}
+	var augPairs []model.Pair
+	for _, p := range pairs {
+		augPairs = append(augPairs, model.Pair{Prompt: p.AugPrompt, Response: p.Chosen}, model.Pair{Prompt: p.AugPrompt, Response: p.Rejected})
+	}
+	step := 0
+	refresh8 := func() error { // one refresh, then 8 steps on the cached values
+		lp, err := scorer.LogProbs(augPairs)
+		if err != nil {
+			return err
+		}
+		aug := make([]float64, len(lp))
+		for i := range lp {
+			aug[i] = lp[i].Sum
+		}
+		for k := 0; k < 8; k++ {
+			if _, err := cached.StepWithAug(step, pairs, aug); err != nil {
+				return err
+			}
+			step++
+		}
+		return nil
+	}
+	runOnce := func(t *model.PreferenceTrainer) func() error {
+		return func() error { _, err := t.Step(step, pairs); step++; return err }
+	}
+	// Warm-up (compilation) of each, then alternate.
+	for _, f := range []func() error{runOnce(dpo), runOnce(sr), refresh8} {
+		if err := f(); err != nil {
+			return nil, err
+		}
+	}
+	var tD, tS, tC []float64
+	for r := 0; r < runs; r++ {
+		for _, c := range []struct {
+			f   func() error
+			out *[]float64
+			div float64
+		}{{runOnce(dpo), &tD, 1}, {runOnce(sr), &tS, 1}, {refresh8, &tC, 8}} {
+			start := time.Now()
+			if err := c.f(); err != nil {
+				return nil, err
+			}
+			*c.out = append(*c.out, time.Since(start).Seconds()*1000/c.div)
+		}
+	}
+	base := Figure{"pairs": 16, "prompt_tokens": 32, "aug_prompt_tokens": 48, "response_tokens": 32, "d": d}
+	with := func(extra Figure) Figure {
+		f := Figure{}
+		for k, v := range base {
+			f[k] = v
+		}
+		for k, v := range extra {
+			f[k] = v
+		}
+		return f
+	}
+	return []Figure{
+		SpreadOf(tD).into(with(Figure{"figure": "dpo-step", "unit": "ms"})),
+		SpreadOf(tS).into(with(Figure{"figure": "sr-dpo-step", "unit": "ms", "delta": "exact, every step"})),
+		SpreadOf(tC).into(with(Figure{"figure": "sr-dpo-step-delta-refresh-8", "unit": "ms", "delta": "computed once per 8 steps (amortised)"})),
+		SpreadOf(Ratios(tS, tD)).into(with(Figure{"figure": "sr-dpo/dpo step time", "unit": "ratio"})),
+		SpreadOf(Ratios(tC, tD)).into(with(Figure{"figure": "sr-dpo (delta-refresh 8)/dpo step time", "unit": "ratio"})),
+	}, nil
+}
+
+// benchScoring alternates the scoring pipeline on prism and a bare loop over
+// the same 1,000 pairs and a d=128 model, in tokens/s.
+func benchScoring(ctx context.Context, runs int) ([]Figure, error) {
+	dir, err := os.MkdirTemp("", "srdpo-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	const n = 1000
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := []string{"alpha", "beta", "gamma", "delta", "river", "stone", "light", "quiet", "north", "seven"}
+	text := func() string {
+		s := words[rng.IntN(len(words))]
+		for len(s) < 20+rng.IntN(80) {
+			s += " " + words[rng.IntN(len(words))]
+		}
+		return s
+	}
+	f, err := os.Create(filepath.Join(dir, "corpus.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	var rows []map[string]string
+	for i := 0; i < n; i++ {
+		r := map[string]string{"id": fmt.Sprintf("b%05d", i), "prompt": text(), "chosen": " " + text(), "rejected": " " + text()}
+		json.NewEncoder(f).Encode(r)
+		rows = append(rows, r)
+	}
+	f.Close()
+	m, err := benchModel(128, 256)
+	if err != nil {
+		return nil, err
+	}
+	spec := stages.ReferenceSpec{ModelDir: filepath.Join(dir, "ref"), Tokenizer: "byte", AugPrompt: "Answer well. Query:", AugSeparator: " ",
+		Truncation: model.Truncation{MaxPromptLength: 128, MaxLength: 256, Prompt: model.KeepEnd, Response: model.KeepStart}}
+	if err := m.Save(spec.ModelDir); err != nil {
+		return nil, err
+	}
+	ref, err := stages.LoadReference(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	prefs := prefsOf(rows)
+	bare := func() (float64, error) {
+		start, tokens := time.Now(), 0
+		for lo := 0; lo < len(prefs); lo += 64 {
+			scored, err := ref.Score(prefs[lo:min(lo+64, len(prefs))])
+			if err != nil {
+				return 0, err
+			}
+			for _, s := range scored {
+				tokens += int(2*(s.PromptTokens+s.AugPromptTokens) + 2*(s.ChosenTokens+s.RejectedTokens))
+			}
+		}
+		return float64(tokens) / time.Since(start).Seconds(), nil
+	}
+	pipeline := func(i int) (float64, error) {
+		var fl IngestFlags
+		fs := newFlagSet()
+		fl.Register(fs)
+		if err := fs.Parse([]string{"--corpus", filepath.Join(dir, "corpus.jsonl"), "--out", filepath.Join(dir, fmt.Sprintf("out%d", i), "scored")}); err != nil {
+			return 0, err
+		}
+		c, err := fl.Config()
+		if err != nil {
+			return 0, err
+		}
+		p, s := beam.NewPipelineWithRoot()
+		if _, _, err := BuildScore(ctx, s, c, spec, 64); err != nil {
+			return 0, err
+		}
+		start := time.Now()
+		res, err := runners.Run(ctx, p)
+		if err != nil {
+			return 0, err
+		}
+		return float64(stages.Counters(res)[stages.CounterTokensScored]) / time.Since(start).Seconds(), nil
+	}
+	if _, err := bare(); err != nil { // warm-up: compile every shape
+		return nil, err
+	}
+	if _, err := pipeline(-1); err != nil {
+		return nil, err
+	}
+	var tp, tb []float64
+	for r := 0; r < runs; r++ {
+		p, err := pipeline(r)
+		if err != nil {
+			return nil, err
+		}
+		b, err := bare()
+		if err != nil {
+			return nil, err
+		}
+		tp, tb = append(tp, p), append(tb, b)
+	}
+	base := func(name, unit string) Figure {
+		return Figure{"figure": name, "unit": unit, "pairs": n, "d": 128, "runner": runners.Name()}
+	}
+	return []Figure{
+		SpreadOf(tp).into(base("scoring-pipeline", "tokens/s")),
+		SpreadOf(tb).into(base("scoring-bare-loop", "tokens/s")),
+		SpreadOf(Ratios(tp, tb)).into(base("scoring pipeline/bare loop throughput", "ratio")),
+	}, nil
+}
+
+func prefsOf(rows []map[string]string) []schemas.Preference {
+	out := make([]schemas.Preference, len(rows))
+	for i, r := range rows {
+		out[i] = schemas.Preference{ID: r["id"], Prompt: r["prompt"], Chosen: r["chosen"], Rejected: r["rejected"], SourceFormat: "trl_standard"}
+	}
+	return out
+}
+
+func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("srdpo", flag.ContinueOnError) }
