@@ -108,13 +108,13 @@ func benchBackend() []Figure {
 		"goexperiment": exp, "cpus": runtime.NumCPU(), "cpu_model": cpu, "versions": versions}}
 }
 
-// benchModel is the GPT of the size figures: vocab 256, 2 layers.
-func benchModel(d, context int) (*model.GPT, error) {
+// benchModel is the GPT of the figures: 2 layers, byte-sized vocabulary.
+func benchModel(d, context, vocab int) (*model.GPT, error) {
 	backend, err := model.NewBackend()
 	if err != nil {
 		return nil, err
 	}
-	return model.New(model.Config{Vocab: 256, Context: context, Layers: 2, Heads: max(1, d/32), Width: d,
+	return model.New(model.Config{Vocab: vocab, Context: context, Layers: 2, Heads: max(1, d/32), Width: d,
 		NormEps: 1e-5, TiedHead: true, DType: "float32"}, 1, backend)
 }
 
@@ -154,7 +154,7 @@ func benchModelSizes(group string, runs int) ([]Figure, error) {
 	var figs []Figure
 	pairs := fixedPairs(16, 64, 64, 1) // batch 16, T = 128
 	for _, d := range []int{64, 128, 256} {
-		m, err := benchModel(d, 128)
+		m, err := benchModel(d, 128, 256)
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +206,7 @@ func benchPreferenceStep(runs int) ([]Figure, error) {
 			Chosen: raw[3*i].Response, Rejected: raw[3*i+2].Response, RefChosen: -100, RefRejected: -100, RefChosenAug: -100, RefRejectedAug: -100}
 	}
 	trainer := func(loss string) (*model.GPT, *model.PreferenceTrainer, error) {
-		m, err := benchModel(d, 128)
+		m, err := benchModel(d, 128, 256)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -323,7 +323,7 @@ func benchScoring(ctx context.Context, runs int) ([]Figure, error) {
 		rows = append(rows, r)
 	}
 	f.Close()
-	m, err := benchModel(128, 256)
+	m, err := benchModel(128, 256, model.ByteTokenizer{}.VocabSize())
 	if err != nil {
 		return nil, err
 	}
