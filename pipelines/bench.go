@@ -294,15 +294,20 @@ func benchPreferenceStep(runs int) ([]Figure, error) {
 	}, nil
 }
 
-// benchScoring alternates the scoring pipeline on prism and a bare loop over
-// the same 1,000 pairs and a d=128 model, in tokens/s.
-func benchScoring(ctx context.Context, runs int) ([]Figure, error) {
+// scoringBench is a synthetic corpus of n pairs (prompts and responses of
+// 20-100 bytes) and a d=128 byte-level reference saved beside it.
+type scoringBench struct {
+	dir   string
+	prefs []schemas.Preference
+	spec  stages.ReferenceSpec
+	ref   *stages.Reference
+}
+
+func newScoringBench(ctx context.Context, n int) (*scoringBench, error) {
 	dir, err := os.MkdirTemp("", "srdpo-bench-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	const n = 1000
 	rng := rand.New(rand.NewPCG(1, 2))
 	words := []string{"alpha", "beta", "gamma", "delta", "river", "stone", "light", "quiet", "north", "seven"}
 	text := func() string {
@@ -316,75 +321,91 @@ func benchScoring(ctx context.Context, runs int) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rows []map[string]string
+	sb := &scoringBench{dir: dir}
 	for i := 0; i < n; i++ {
-		r := map[string]string{"id": fmt.Sprintf("b%05d", i), "prompt": text(), "chosen": " " + text(), "rejected": " " + text()}
-		json.NewEncoder(f).Encode(r)
-		rows = append(rows, r)
+		p := schemas.Preference{ID: fmt.Sprintf("b%05d", i), Prompt: text(), Chosen: " " + text(), Rejected: " " + text(), SourceFormat: "trl_standard"}
+		json.NewEncoder(f).Encode(map[string]string{"id": p.ID, "prompt": p.Prompt, "chosen": p.Chosen, "rejected": p.Rejected})
+		sb.prefs = append(sb.prefs, p)
 	}
 	f.Close()
 	m, err := benchModel(128, 256, model.ByteTokenizer{}.VocabSize())
 	if err != nil {
 		return nil, err
 	}
-	spec := stages.ReferenceSpec{ModelDir: filepath.Join(dir, "ref"), Tokenizer: "byte", AugPrompt: "Answer well. Query:", AugSeparator: " ",
+	sb.spec = stages.ReferenceSpec{ModelDir: filepath.Join(dir, "ref"), Tokenizer: "byte", AugPrompt: "Answer well. Query:", AugSeparator: " ",
 		Truncation: model.Truncation{MaxPromptLength: 128, MaxLength: 256, Prompt: model.KeepEnd, Response: model.KeepStart}}
-	if err := m.Save(spec.ModelDir); err != nil {
+	if err := m.Save(sb.spec.ModelDir); err != nil {
 		return nil, err
 	}
-	ref, err := stages.LoadReference(ctx, spec)
+	if sb.ref, err = stages.LoadReference(ctx, sb.spec); err != nil {
+		return nil, err
+	}
+	return sb, nil
+}
+
+func (sb *scoringBench) close() { os.RemoveAll(sb.dir) }
+
+// bare scores every pair in a loop of 64-pair batches; tokens/s.
+func (sb *scoringBench) bare() (float64, error) {
+	start, tokens := time.Now(), 0
+	for lo := 0; lo < len(sb.prefs); lo += 64 {
+		scored, err := sb.ref.Score(sb.prefs[lo:min(lo+64, len(sb.prefs))])
+		if err != nil {
+			return 0, err
+		}
+		for _, s := range scored {
+			tokens += int(2*(s.PromptTokens+s.AugPromptTokens) + 2*(s.ChosenTokens+s.RejectedTokens))
+		}
+	}
+	return float64(tokens) / time.Since(start).Seconds(), nil
+}
+
+// pipeline runs the scoring job on the chosen runner; tokens/s.
+func (sb *scoringBench) pipeline(ctx context.Context, i int) (float64, error) {
+	var fl IngestFlags
+	fs := newFlagSet()
+	fl.Register(fs)
+	if err := fs.Parse([]string{"--corpus", filepath.Join(sb.dir, "corpus.jsonl"), "--out", filepath.Join(sb.dir, fmt.Sprintf("out%d", i), "scored")}); err != nil {
+		return 0, err
+	}
+	c, err := fl.Config()
+	if err != nil {
+		return 0, err
+	}
+	p, s := beam.NewPipelineWithRoot()
+	if _, _, err := BuildScore(ctx, s, c, sb.spec, 64); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	res, err := runners.Run(ctx, p)
+	if err != nil {
+		return 0, err
+	}
+	return float64(stages.Counters(res)[stages.CounterTokensScored]) / time.Since(start).Seconds(), nil
+}
+
+// benchScoring alternates the scoring pipeline on prism and a bare loop over
+// the same 1,000 pairs and a d=128 model, in tokens/s.
+func benchScoring(ctx context.Context, runs int) ([]Figure, error) {
+	const n = 1000
+	sb, err := newScoringBench(ctx, n)
 	if err != nil {
 		return nil, err
 	}
-	prefs := prefsOf(rows)
-	bare := func() (float64, error) {
-		start, tokens := time.Now(), 0
-		for lo := 0; lo < len(prefs); lo += 64 {
-			scored, err := ref.Score(prefs[lo:min(lo+64, len(prefs))])
-			if err != nil {
-				return 0, err
-			}
-			for _, s := range scored {
-				tokens += int(2*(s.PromptTokens+s.AugPromptTokens) + 2*(s.ChosenTokens+s.RejectedTokens))
-			}
-		}
-		return float64(tokens) / time.Since(start).Seconds(), nil
-	}
-	pipeline := func(i int) (float64, error) {
-		var fl IngestFlags
-		fs := newFlagSet()
-		fl.Register(fs)
-		if err := fs.Parse([]string{"--corpus", filepath.Join(dir, "corpus.jsonl"), "--out", filepath.Join(dir, fmt.Sprintf("out%d", i), "scored")}); err != nil {
-			return 0, err
-		}
-		c, err := fl.Config()
-		if err != nil {
-			return 0, err
-		}
-		p, s := beam.NewPipelineWithRoot()
-		if _, _, err := BuildScore(ctx, s, c, spec, 64); err != nil {
-			return 0, err
-		}
-		start := time.Now()
-		res, err := runners.Run(ctx, p)
-		if err != nil {
-			return 0, err
-		}
-		return float64(stages.Counters(res)[stages.CounterTokensScored]) / time.Since(start).Seconds(), nil
-	}
-	if _, err := bare(); err != nil { // warm-up: compile every shape
+	defer sb.close()
+	if _, err := sb.bare(); err != nil { // warm-up: compile every shape
 		return nil, err
 	}
-	if _, err := pipeline(-1); err != nil {
+	if _, err := sb.pipeline(ctx, -1); err != nil {
 		return nil, err
 	}
 	var tp, tb []float64
 	for r := 0; r < runs; r++ {
-		p, err := pipeline(r)
+		p, err := sb.pipeline(ctx, r)
 		if err != nil {
 			return nil, err
 		}
-		b, err := bare()
+		b, err := sb.bare()
 		if err != nil {
 			return nil, err
 		}
@@ -398,14 +419,6 @@ func benchScoring(ctx context.Context, runs int) ([]Figure, error) {
 		SpreadOf(tb).into(base("scoring-bare-loop", "tokens/s")),
 		SpreadOf(Ratios(tp, tb)).into(base("scoring pipeline/bare loop throughput", "ratio")),
 	}, nil
-}
-
-func prefsOf(rows []map[string]string) []schemas.Preference {
-	out := make([]schemas.Preference, len(rows))
-	for i, r := range rows {
-		out[i] = schemas.Preference{ID: r["id"], Prompt: r["prompt"], Chosen: r["chosen"], Rejected: r["rejected"], SourceFormat: "trl_standard"}
-	}
-	return out
 }
 
 func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("srdpo", flag.ContinueOnError) }
