@@ -1,0 +1,72 @@
+package tasks
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+
+	"github.com/srdpo/srdpo/schemas"
+)
+
+// SFTExample is one (prompt, response) pair of the SFT corpus.
+type SFTExample struct {
+	Prompt, Response string
+}
+
+// SFTCorpus makes the reference model's training set: for each word, x with
+// a response of mixed quality (0 to 3 corruptions), and p⊕x with the exact
+// answer — so the SFT model learns that p⊕x leads to better responses, the
+// stand-in for an instruction-tuned model's knowledge that makes Δπ
+// meaningful. Seeded: the same seed gives the same examples.
+func SFTCorpus(seed uint64, n int, p, sep string) []SFTExample {
+	rng := rand.New(rand.NewPCG(seed, 0x736674))
+	var out []SFTExample
+	for _, w := range Words(seed, n) {
+		x := Prompt(w)
+		out = append(out,
+			SFTExample{Prompt: x, Response: Corrupt(Target(w), rng.IntN(4), rng)},
+			SFTExample{Prompt: schemas.Augment(p, sep, x), Response: Target(w)})
+	}
+	return out
+}
+
+// LabeledPair is a preference pair with its gold rewards.
+type LabeledPair struct {
+	ID, Prompt, Chosen, Rejected string
+	ScoreChosen, ScoreRejected   float64
+}
+
+// Label scores two responses to x with r* and orders them by a
+// Bradley–Terry draw at the given temperature. Identical responses carry
+// no preference and are refused.
+func Label(id, x, y1, y2 string, temperature float64, rng *rand.Rand) (LabeledPair, error) {
+	if y1 == y2 {
+		return LabeledPair{}, fmt.Errorf("pair %s: identical responses", id)
+	}
+	r1, err := Reward(x, y1)
+	if err != nil {
+		return LabeledPair{}, err
+	}
+	r2, err := Reward(x, y2)
+	if err != nil {
+		return LabeledPair{}, err
+	}
+	if PreferBT(r1, r2, temperature, rng) {
+		return LabeledPair{ID: id, Prompt: x, Chosen: y1, Rejected: y2, ScoreChosen: r1, ScoreRejected: r2}, nil
+	}
+	return LabeledPair{ID: id, Prompt: x, Chosen: y2, Rejected: y1, ScoreChosen: r2, ScoreRejected: r1}, nil
+}
+
+// WriteTRL writes pairs as TRL-standard JSONL with gold scores, the format
+// srdpo score reads.
+func WriteTRL(w io.Writer, pairs []LabeledPair) error {
+	enc := json.NewEncoder(w)
+	for _, p := range pairs {
+		if err := enc.Encode(map[string]any{"id": p.ID, "prompt": p.Prompt, "chosen": p.Chosen, "rejected": p.Rejected,
+			"score_chosen": p.ScoreChosen, "score_rejected": p.ScoreRejected}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
