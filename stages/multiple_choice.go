@@ -1,0 +1,114 @@
+package stages
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/srdpo/srdpo/model"
+)
+
+// MCItem is one multiple-choice question in the lm-eval-harness manner: the
+// answer is the choice the model gives the highest log-likelihood after the
+// context. Items marked fewshot are not evaluated; they are the examples
+// put in front of the others' contexts.
+type MCItem struct {
+	Context string   `json:"context"`
+	Choices []string `json:"choices"`
+	Gold    int      `json:"gold"`
+	Fewshot bool     `json:"fewshot,omitempty"`
+}
+
+// ReadMCTask reads a task file: JSONL, one MCItem a line.
+func ReadMCTask(r io.Reader) ([]MCItem, error) {
+	var out []MCItem
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		var it MCItem
+		if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		if len(it.Choices) < 2 || it.Gold < 0 || it.Gold >= len(it.Choices) {
+			return nil, fmt.Errorf("line %d: %d choices, gold %d", line, len(it.Choices), it.Gold)
+		}
+		out = append(out, it)
+	}
+	return out, sc.Err()
+}
+
+// MCResult is accuracy by the summed log-likelihood (acc) and by the
+// log-likelihood per byte of the choice (acc_norm), over N items.
+type MCResult struct {
+	Acc, AccNorm float64
+	N            int
+}
+
+// MultipleChoice evaluates items with the first k few-shot items (context
+// followed by their gold choice, separated by a blank line) in front of
+// each context.
+func MultipleChoice(m *model.GPT, tok model.Tokenizer, items []MCItem, k int) (MCResult, error) {
+	var prefix strings.Builder
+	var eval []MCItem
+	for _, it := range items {
+		if it.Fewshot {
+			if k > 0 {
+				prefix.WriteString(it.Context + it.Choices[it.Gold] + "\n\n")
+				k--
+			}
+			continue
+		}
+		eval = append(eval, it)
+	}
+	if len(eval) == 0 {
+		return MCResult{}, fmt.Errorf("no items to evaluate")
+	}
+	scorer, err := m.NewScorer(max(ScoreBudgetTokens, m.Config.Context))
+	if err != nil {
+		return MCResult{}, err
+	}
+	var pairs []model.Pair
+	for _, it := range eval {
+		ctx := tok.Encode(prefix.String() + it.Context)
+		for _, c := range it.Choices {
+			resp := tok.Encode(c)
+			if len(ctx)+len(resp) > m.Config.Context {
+				ctx = ctx[len(ctx)+len(resp)-m.Config.Context:] // keep the end of the context, as truncation does
+			}
+			pairs = append(pairs, model.Pair{Prompt: ctx, Response: resp})
+		}
+	}
+	lp, err := scorer.LogProbs(pairs)
+	if err != nil {
+		return MCResult{}, err
+	}
+	res := MCResult{N: len(eval)}
+	i := 0
+	for _, it := range eval {
+		best, bestNorm := 0, 0
+		for c := range it.Choices {
+			s, norm := lp[i+c].Sum, lp[i+c].Sum/float64(len(it.Choices[c]))
+			if s > lp[i+best].Sum {
+				best = c
+			}
+			if norm > lp[i+bestNorm].Sum/float64(len(it.Choices[bestNorm])) {
+				bestNorm = c
+			}
+		}
+		if best == it.Gold {
+			res.Acc++
+		}
+		if bestNorm == it.Gold {
+			res.AccNorm++
+		}
+		i += len(it.Choices)
+	}
+	res.Acc /= float64(res.N)
+	res.AccNorm /= float64(res.N)
+	return res, nil
+}

@@ -1,0 +1,47 @@
+package stages
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/srdpo/srdpo/model"
+)
+
+// A tiny model taught, by SFT, the animal sounds of the fixture answers
+// every question, with and without length normalisation: acc = acc_norm =
+// 1, the hand-checked answer.
+func TestMultipleChoiceAfterTeaching(t *testing.T) {
+	f, err := os.Open("testdata/mc/animals.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := ReadMCTask(f)
+	f.Close()
+	if err != nil || len(items) != 4 {
+		t.Fatalf("%d items, %v", len(items), err)
+	}
+	backend, _ := model.NewBackend()
+	cfg := model.Tiny(257)
+	cfg.Context = 64
+	m, _ := model.New(cfg, 1, backend)
+	var tok model.ByteTokenizer
+	var pairs []model.Pair
+	shot := "The cow says moo\n\n" // the one few-shot example, as evaluation puts it in front
+	for _, it := range items[1:] {
+		pairs = append(pairs, model.Pair{Prompt: tok.Encode(shot + it.Context), Response: tok.Encode(it.Choices[it.Gold])})
+	}
+	if err := m.SFT(pairs, model.SFTConfig{Optim: model.Optim{Name: "adam", LR: 3e-3}, BatchSize: 3, Steps: 150, Seed: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := MultipleChoice(m, tok, items, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.N != 3 || res.Acc != 1 || res.AccNorm != 1 {
+		t.Errorf("after teaching: %+v", res)
+	}
+	if _, err := ReadMCTask(strings.NewReader(`{"context": "x", "choices": ["a"], "gold": 0}`)); err == nil {
+		t.Error("a one-choice item was accepted")
+	}
+}
