@@ -160,8 +160,8 @@ func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResul
 			m.LearningRate = opt.LearningRate(step)
 			m.TokensPerSec = float64(tokens) / time.Since(began).Seconds()
 			metrics = append(metrics, m)
-			fmt.Fprintf(progress, "step %d/%d  loss %.4f  acc %.2f  margin %.4f  Δπ %.4f  acc(p⊕x) %.2f  %.0f tok/s\n",
-				done, total, m.Loss, m.RewardsAccuracies, m.RewardsMargins, m.DeltaMean, m.AugAccuracies, m.TokensPerSec)
+			fmt.Fprintf(progress, "step %d/%d %s loss %.4f  acc %.2f  margin %.4f  Δπ %.4f  acc(p⊕x) %.2f  %.0f tok/s\n",
+				done, total, bar(done, total), m.Loss, m.RewardsAccuracies, m.RewardsMargins, m.DeltaMean, m.AugAccuracies, m.TokensPerSec)
 		}
 		if len(eval) > 0 && ((cfg.EvalEvery > 0 && done%cfg.EvalEvery == 0) || done == total) {
 			es, err := trainer.Evaluate(eval)
@@ -177,6 +177,17 @@ func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResul
 		}
 	}
 	return TrainResult{Steps: total, Metrics: metrics, Policy: policy}, nil
+}
+
+// bar draws progress as [=====>    ].
+func bar(done, total int) string {
+	const width = 20
+	n := done * width / total
+	s := strings.Repeat("=", n)
+	if n < width {
+		s += ">" + strings.Repeat(" ", width-n-1)
+	}
+	return "[" + s + "]"
 }
 
 func short(fp string) string {
