@@ -34,7 +34,7 @@ var commands = []command{
 	{name: "score", summary: scoreSummary, run: runScore},
 	{name: "train", summary: trainSummary, run: runTrain},
 	{name: "eval", summary: "evaluate policies: gold reward, win rates, Δ-gap correlation, benchmarks", issue: 6},
-	{name: "gen", summary: "generate the embedded known-reward task's corpora", issue: 6},
+	{name: "gen", summary: genSummary, run: runGen},
 	{name: "bench", summary: benchSummary, run: runBench},
 }
 

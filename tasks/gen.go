@@ -1,0 +1,127 @@
+package tasks
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+)
+
+// DefaultAugPrompt is the task's p: short, because the task's byte-level
+// models have short contexts (the paper's p is 231 bytes).
+const DefaultAugPrompt = "Answer perfectly."
+
+// Sampler draws n responses to each prompt (a model's own samples).
+type Sampler func(prompts []string, n int, seed uint64) ([][]string, error)
+
+// GenConfig says what `srdpo gen` writes.
+type GenConfig struct {
+	Out          string
+	Seed         uint64
+	SFTWords     int     // words in the SFT corpus (two examples each)
+	Pairs        int     // preference pairs
+	EvalPrompts  int     // held-out prompts for evaluation
+	Temperature  float64 // Bradley–Terry temperature of the labels
+	AugPrompt    string
+	AugSeparator string
+	Sample       Sampler // nil: the two responses are seeded corruptions of the answer
+}
+
+// Generate writes sft.jsonl ({"prompt","response"}), prefs.jsonl (TRL
+// standard with gold scores) and eval_prompts.jsonl ({"id","prompt"}) into
+// cfg.Out. The three use disjoint words; everything is seeded.
+func Generate(cfg GenConfig) error {
+	if cfg.SFTWords < 1 || cfg.Pairs < 1 || cfg.EvalPrompts < 0 || cfg.Temperature <= 0 {
+		return fmt.Errorf("gen: want sft words ≥ 1, pairs ≥ 1, eval prompts ≥ 0 and a positive temperature")
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return err
+	}
+	// One stream of distinct words, cut into the three sets.
+	seen := map[string]bool{}
+	var words []string
+	for batch := uint64(0); len(words) < cfg.SFTWords+cfg.Pairs+cfg.EvalPrompts; batch++ {
+		for _, w := range Words(cfg.Seed*1_000_003+batch, 1024) {
+			if !seen[w] && len(words) < cfg.SFTWords+cfg.Pairs+cfg.EvalPrompts {
+				seen[w] = true
+				words = append(words, w)
+			}
+		}
+	}
+	sftWords, pairWords, evalWords := words[:cfg.SFTWords], words[cfg.SFTWords:cfg.SFTWords+cfg.Pairs], words[cfg.SFTWords+cfg.Pairs:]
+
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x67656e))
+	var sft []map[string]string
+	for _, w := range sftWords {
+		x := Prompt(w)
+		sft = append(sft,
+			map[string]string{"prompt": x, "response": Corrupt(Target(w), rng.IntN(4), rng)},
+			map[string]string{"prompt": cfg.AugPrompt + cfg.AugSeparator + x, "response": Target(w)})
+	}
+	prompts := make([]string, len(pairWords))
+	for i, w := range pairWords {
+		prompts[i] = Prompt(w)
+	}
+	var responses [][]string
+	if cfg.Sample != nil {
+		var err error
+		if responses, err = cfg.Sample(prompts, 2, cfg.Seed); err != nil {
+			return fmt.Errorf("gen: sampling responses: %w", err)
+		}
+	}
+	var pairs []LabeledPair
+	for i, w := range pairWords {
+		var y1, y2 string
+		if responses != nil {
+			y1, y2 = responses[i][0], responses[i][1]
+		}
+		// Where the model's two samples agree there is no preference to
+		// learn: fall back to seeded corruptions of the answer.
+		for tries := 0; y1 == y2 || y1 == "" || y2 == ""; tries++ {
+			y1, y2 = Corrupt(Target(w), rng.IntN(4), rng), Corrupt(Target(w), rng.IntN(4), rng)
+			if tries > 100 {
+				return fmt.Errorf("gen: no two distinct responses for %q", w)
+			}
+		}
+		p, err := Label(fmt.Sprintf("rev-%d-%05d", cfg.Seed, i), prompts[i], y1, y2, cfg.Temperature, rng)
+		if err != nil {
+			return err
+		}
+		pairs = append(pairs, p)
+	}
+	if err := writeJSONL(filepath.Join(cfg.Out, "sft.jsonl"), sft); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(cfg.Out, "prefs.jsonl"))
+	if err != nil {
+		return err
+	}
+	if err := WriteTRL(f, pairs); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	var eval []map[string]string
+	for i, w := range evalWords {
+		eval = append(eval, map[string]string{"id": fmt.Sprintf("eval-%d-%05d", cfg.Seed, i), "prompt": Prompt(w)})
+	}
+	return writeJSONL(filepath.Join(cfg.Out, "eval_prompts.jsonl"), eval)
+}
+
+func writeJSONL(path string, rows []map[string]string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(f)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
