@@ -1,0 +1,155 @@
+package stages
+
+import (
+	"fmt"
+
+	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/schemas"
+)
+
+// The figures of the evaluation (DESIGN §5), computed for one policy
+// against the reference. The evaluation pipeline arranges them into rows.
+
+// GoldEval is how a policy's own generations fare under the true reward.
+type GoldEval struct {
+	Rewards   []float64 // r*(x, y) per prompt
+	Responses []string
+	KL        float64 // mean over generated tokens of log π − log π_ref
+	Tokens    int
+}
+
+// MeanReward is the mean gold reward.
+func (g GoldEval) MeanReward() float64 { return meanOf(g.Rewards) }
+
+// Gold generates a response to each prompt with the policy (same decoding
+// settings and seed for every policy), scores it with reward, and
+// estimates KL(π‖π_ref) on those tokens.
+func Gold(policy, ref *model.GPT, tok model.Tokenizer, prompts []string, reward func(x, y string) (float64, error), cfg model.GenerateConfig) (GoldEval, error) {
+	gen, err := policy.NewGenerator()
+	if err != nil {
+		return GoldEval{}, err
+	}
+	ids := make([][]int32, len(prompts))
+	for i, p := range prompts {
+		ids[i] = tok.Encode(p)
+	}
+	out, err := gen.Generate(ids, cfg)
+	if err != nil {
+		return GoldEval{}, err
+	}
+	var g GoldEval
+	var pairs []model.Pair
+	for i, o := range out {
+		y := tok.Decode(o)
+		if cfg.EOS >= 0 && cfg.EOS < 256 {
+			y += string(rune(cfg.EOS)) // the stop token is part of the response's frame
+		}
+		r, err := reward(prompts[i], y)
+		if err != nil {
+			return g, fmt.Errorf("prompt %d: %w", i, err)
+		}
+		g.Rewards, g.Responses = append(g.Rewards, r), append(g.Responses, y)
+		if len(o) > 0 {
+			pairs = append(pairs, model.Pair{Prompt: ids[i], Response: o})
+		}
+	}
+	if len(pairs) == 0 {
+		return g, nil
+	}
+	lp, err := logProbs(policy, pairs)
+	if err != nil {
+		return g, err
+	}
+	lr, err := logProbs(ref, pairs)
+	if err != nil {
+		return g, err
+	}
+	var diff float64
+	for i := range lp {
+		diff += lp[i].Sum - lr[i].Sum
+		g.Tokens += lp[i].Tokens
+	}
+	g.KL = diff / float64(g.Tokens)
+	return g, nil
+}
+
+func logProbs(m *model.GPT, pairs []model.Pair) ([]model.SeqLogProb, error) {
+	s, err := m.NewScorer(max(ScoreBudgetTokens, m.Config.Context))
+	if err != nil {
+		return nil, err
+	}
+	return s.LogProbs(pairs)
+}
+
+// WinRate is the share of prompts where a's reward beats b's, ties
+// counting one half.
+func WinRate(a, b []float64) (float64, error) {
+	if len(a) != len(b) || len(a) == 0 {
+		return 0, fmt.Errorf("win rate of %d rewards against %d", len(a), len(b))
+	}
+	var w float64
+	for i := range a {
+		switch {
+		case a[i] > b[i]:
+			w++
+		case a[i] == b[i]:
+			w += 0.5
+		}
+	}
+	return w / float64(len(a)), nil
+}
+
+// PreferenceEval is a policy on held-out scored pairs: how often its
+// implicit reward prefers the chosen response, and how well h and Δπ track
+// the true quality gap r*(y+) − r*(y−) (the paper's Table 4).
+type PreferenceEval struct {
+	Accuracy      float64 // share with h > 0
+	H, Delta, Gap []float64
+	Pearson       [2]float64 // of the gap with h, with Δπ
+	Spearman      [2]float64
+	Kendall       [2]float64
+	N             int
+}
+
+// Preferences evaluates a policy on scored rows that carry gold scores.
+func Preferences(policy *model.GPT, rows []schemas.Scored, beta float64) (PreferenceEval, error) {
+	var e PreferenceEval
+	var pairs []model.Pair
+	for _, r := range rows {
+		if r.ScoreChosen == nil {
+			return e, fmt.Errorf("row %s has no gold scores", r.ID)
+		}
+		pairs = append(pairs, model.Pair{Prompt: r.PromptIDs, Response: r.ChosenIDs}, model.Pair{Prompt: r.PromptIDs, Response: r.RejectedIDs},
+			model.Pair{Prompt: r.AugPromptIDs, Response: r.ChosenIDs}, model.Pair{Prompt: r.AugPromptIDs, Response: r.RejectedIDs})
+	}
+	lp, err := logProbs(policy, pairs)
+	if err != nil {
+		return e, err
+	}
+	for i, r := range rows {
+		h := (lp[4*i].Sum - r.RefLogpChosen) - (lp[4*i+1].Sum - r.RefLogpRejected)
+		hp := (lp[4*i+2].Sum - r.RefLogpChosenAug) - (lp[4*i+3].Sum - r.RefLogpRejectedAug)
+		e.H, e.Delta, e.Gap = append(e.H, h), append(e.Delta, beta*hp), append(e.Gap, *r.ScoreChosen-*r.ScoreRejected)
+		if h > 0 {
+			e.Accuracy++
+		}
+	}
+	e.N = len(rows)
+	e.Accuracy /= float64(e.N)
+	for j, xs := range [][]float64{e.H, e.Delta} {
+		var err error
+		if e.Pearson[j], err = Pearson(e.Gap, xs); err != nil {
+			return e, err
+		}
+		e.Spearman[j], _ = Spearman(e.Gap, xs)
+		e.Kendall[j], _ = KendallTauB(e.Gap, xs)
+	}
+	return e, nil
+}
+
+func meanOf(x []float64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	return mean(x)
+}
