@@ -59,15 +59,21 @@ func (s Spread) into(f Figure) Figure {
 
 // BenchFigures are the figures `srdpo bench` measures, each in its own
 // process so that its peak RSS is its own.
-var BenchFigures = []string{"backend", "forward", "train-step", "preference-step", "scoring"}
+// The three steps of preference-step share a process, as they must to
+// alternate.
+var BenchFigures = []string{"backend", "forward-64", "forward-128", "forward-256",
+	"train-step-64", "train-step-128", "train-step-256", "preference-step", "scoring"}
 
 // Bench measures one figure group with runs runs after a warm-up.
 func Bench(ctx context.Context, group string, runs int) ([]Figure, error) {
 	switch group {
 	case "backend":
 		return benchBackend(), nil
-	case "forward", "train-step":
-		return benchModelSizes(group, runs)
+	case "forward-64", "forward-128", "forward-256", "train-step-64", "train-step-128", "train-step-256":
+		i := strings.LastIndexByte(group, '-')
+		var d int
+		fmt.Sscan(group[i+1:], &d)
+		return benchModelSize(group[:i], d, runs)
 	case "preference-step":
 		return benchPreferenceStep(runs)
 	case "scoring":
@@ -150,48 +156,44 @@ func timeRuns(runs int, f func() error) ([]float64, error) {
 	return out, nil
 }
 
-func benchModelSizes(group string, runs int) ([]Figure, error) {
-	var figs []Figure
+// benchModelSize measures the forward pass (log-probs) or an SFT train
+// step of the d-wide model on a batch of 16 sequences of 128 tokens.
+func benchModelSize(group string, d, runs int) ([]Figure, error) {
 	pairs := fixedPairs(16, 64, 64, 1) // batch 16, T = 128
-	for _, d := range []int{64, 128, 256} {
-		m, err := benchModel(d, 128, 256)
-		if err != nil {
-			return nil, err
-		}
-		var times []float64
-		if group == "forward" {
-			s, err := m.NewScorer(16 * 128)
-			if err != nil {
-				return nil, err
-			}
-			times, err = timeRuns(runs, func() error { _, err := s.LogProbs(pairs); return err })
-			if err != nil {
-				return nil, err
-			}
-			tps := make([]float64, len(times))
-			for i, t := range times {
-				tps[i] = 16 * 128 / t
-			}
-			figs = append(figs, SpreadOf(tps).into(Figure{"figure": "forward", "d": d, "T": 128, "batch": 16, "unit": "tokens/s"}))
-			continue
-		}
-		step, err := m.NewSFTStep(model.Optim{Name: "adam", LR: 1e-4})
-		if err != nil {
-			return nil, err
-		}
-		i := 0
-		times, err = timeRuns(runs, func() error { _, err := step.Run(i, pairs); i++; return err })
-		if err != nil {
-			return nil, err
-		}
-		ms := make([]float64, len(times))
-		for i, t := range times {
-			ms[i] = t * 1000
-		}
-		figs = append(figs, SpreadOf(ms).into(Figure{"figure": "train-step", "d": d, "T": 128, "batch": 16,
-			"unit": "ms", "what": "forward + backward + Adam"}))
+	m, err := benchModel(d, 128, 256)
+	if err != nil {
+		return nil, err
 	}
-	return figs, nil
+	if group == "forward" {
+		s, err := m.NewScorer(16 * 128)
+		if err != nil {
+			return nil, err
+		}
+		times, err := timeRuns(runs, func() error { _, err := s.LogProbs(pairs); return err })
+		if err != nil {
+			return nil, err
+		}
+		tps := make([]float64, len(times))
+		for i, t := range times {
+			tps[i] = 16 * 128 / t
+		}
+		return []Figure{SpreadOf(tps).into(Figure{"figure": "forward", "d": d, "T": 128, "batch": 16, "unit": "tokens/s"})}, nil
+	}
+	step, err := m.NewSFTStep(model.Optim{Name: "adam", LR: 1e-4})
+	if err != nil {
+		return nil, err
+	}
+	i := 0
+	times, err := timeRuns(runs, func() error { _, err := step.Run(i, pairs); i++; return err })
+	if err != nil {
+		return nil, err
+	}
+	ms := make([]float64, len(times))
+	for i, t := range times {
+		ms[i] = t * 1000
+	}
+	return []Figure{SpreadOf(ms).into(Figure{"figure": "train-step", "d": d, "T": 128, "batch": 16,
+		"unit": "ms", "what": "forward + backward + Adam"})}, nil
 }
 
 // benchPreferenceStep alternates a DPO step, an Sr-DPO step with exact Δπ

@@ -26,10 +26,15 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	runs := fs.Int("runs", 5, "timed runs per figure, after a warm-up (at least 5 for reported figures)")
 	figures := fs.String("figures", strings.Join(pipelines.BenchFigures, ","), "figure groups to measure, each in its own process")
 	figure := fs.String("figure", "", "measure one figure group in this process and print it (what each child process of bench runs)")
+	list := fs.Bool("list", false, "list the figure groups")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	runners.Init()
+	if *list {
+		fmt.Fprintln(stdout, strings.Join(pipelines.BenchFigures, "\n"))
+		return nil
+	}
 	if *runs < 1 {
 		return usageError(stderr, fs, fmt.Errorf("--runs %d: want at least 1", *runs))
 	}

@@ -158,14 +158,14 @@ func TestScoreDirectRunnerSameBytes(t *testing.T) {
 // object per figure with its peak RSS, and writes them all to --out.
 func TestBench(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bench.json")
-	cmd := exec.Command(srdpoBinary(t), "bench", "--figures", "backend,forward", "--runs", "2", "--out", out)
+	cmd := exec.Command(srdpoBinary(t), "bench", "--figures", "backend,forward-64,train-step-64", "--runs", "2", "--out", out)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	if len(lines) != 4 { // backend, and forward at d = 64, 128, 256
+	if len(lines) != 3 {
 		t.Fatalf("%d lines:\n%s", len(lines), stdout.String())
 	}
 	for _, l := range lines {
@@ -182,7 +182,7 @@ func TestBench(t *testing.T) {
 	}
 	var all []map[string]any
 	b, err := os.ReadFile(out)
-	if err != nil || json.Unmarshal(b, &all) != nil || len(all) != 4 {
+	if err != nil || json.Unmarshal(b, &all) != nil || len(all) != 3 {
 		t.Fatalf("bench.json: %v, %d figures", err, len(all))
 	}
 }
