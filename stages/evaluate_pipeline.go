@@ -1,0 +1,241 @@
+package stages
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/tasks"
+)
+
+func init() {
+	register.DoFn4x1[context.Context, PolicyRef, func(schemas.Eval), func(string, policyReward), error](&evalPolicyFn{})
+	register.DoFn3x0[string, func(*policyReward) bool, func(string, float64)](&winsFn{})
+	register.DoFn3x0[string, func(*float64) bool, func(schemas.Eval)](&winRateFn{})
+	register.Emitter1[schemas.Eval]()
+	register.Emitter2[string, policyReward]()
+	register.Emitter2[string, float64]()
+	register.Iter1[policyReward]()
+	register.Iter1[float64]()
+	beam.RegisterType(reflectTypeOf[PolicyRef]())
+	beam.RegisterType(reflectTypeOf[policyReward]())
+}
+
+// policyReward is one policy's gold reward on one prompt.
+type policyReward struct {
+	Policy string
+	Reward float64
+}
+
+// WinRateAgainst are the policies every other one is compared with.
+var WinRateAgainst = []string{"reference", "dpo"}
+
+// PolicyRef names a policy to evaluate and where its model is.
+type PolicyRef struct {
+	Name string // "reference", "dpo", "sr-dpo", …
+	Dir  string // local or gs://
+}
+
+// EvalSpec is what every policy is evaluated on.
+type EvalSpec struct {
+	Reference string   // the reference model directory
+	Tokenizer string   // as for scoring
+	Prompts   string   // held-out prompts of the known-reward task: JSONL {"id","prompt"}
+	Shards    string   // held-out scored pairs with gold scores (manifest or glob); "" for none
+	MCTasks   []string // multiple-choice task files (JSONL); may be empty
+	Fewshot   int      // few-shot examples in front of each MC context
+	Beta      float64  // β of Δπ = β·h_p
+	Seed      int64    // recorded in every row; the decoding seed
+	MaxNew    int      // new tokens per generation
+}
+
+// EvaluatePolicies evaluates each policy of a PCollection<PolicyRef> and
+// returns its schemas.Eval rows: gold reward and KL of its generations,
+// held-out preference accuracy and the correlations of h and Δπ with the
+// true gap, multiple-choice accuracies, and win rates against the
+// reference and against "dpo" (ties count half), when those are among the
+// policies.
+func EvaluatePolicies(s beam.Scope, spec EvalSpec, policies beam.PCollection) beam.PCollection {
+	s = s.Scope("stages.EvaluatePolicies")
+	rows, rewards := beam.ParDo2(s, &evalPolicyFn{Spec: spec}, beam.Reshuffle(s, policies))
+	wins := beam.ParDo(s, &winsFn{}, beam.GroupByKey(s, rewards))
+	rates := beam.ParDo(s, &winRateFn{Seed: spec.Seed}, beam.GroupByKey(s, wins))
+	return beam.Flatten(s, rows, rates)
+}
+
+type evalPolicyFn struct {
+	Spec EvalSpec
+}
+
+func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit func(schemas.Eval), reward func(string, policyReward)) error {
+	policy, tok, err := loadModel(ctx, p.Dir, fn.Spec.Tokenizer)
+	if err != nil {
+		return fmt.Errorf("policy %s: %w", p.Name, err)
+	}
+	ref, err := sharedReference(ctx, fn.Spec.Reference, fn.Spec.Tokenizer)
+	if err != nil {
+		return err
+	}
+	row := func(bench, metric string, v float64, n int) {
+		if math.IsNaN(v) {
+			return // undefined, as a correlation with a constant (h = 0 at π = π_ref): no row
+		}
+		emit(schemas.Eval{Policy: p.Name, Benchmark: bench, Metric: metric, Value: v, N: int64(n), Seed: fn.Spec.Seed})
+	}
+	ids, prompts, err := readPrompts(ctx, fn.Spec.Prompts)
+	if err != nil {
+		return err
+	}
+	g, err := Gold(policy, ref, tok, prompts, tasks.Reward, model.GenerateConfig{MaxNewTokens: fn.Spec.MaxNew,
+		Seed: uint64(fn.Spec.Seed), EOS: int32('\n')})
+	if err != nil {
+		return fmt.Errorf("policy %s: %w", p.Name, err)
+	}
+	row("gold_reward", "mean", g.MeanReward(), len(prompts))
+	row("gold_reward", "kl_to_reference", g.KL, g.Tokens)
+	for i, r := range g.Rewards { // keyed by prompt, for the win rates
+		reward(ids[i], policyReward{Policy: p.Name, Reward: r})
+	}
+	if fn.Spec.Shards != "" {
+		scored, _, err := readScored(ctx, fn.Spec.Shards)
+		if err != nil {
+			return err
+		}
+		e, err := Preferences(policy, scored, fn.Spec.Beta)
+		if err != nil {
+			return fmt.Errorf("policy %s: %w", p.Name, err)
+		}
+		row("preferences", "accuracy", e.Accuracy, e.N)
+		for j, what := range []string{"h", "delta"} {
+			row("quality_correlation", "pearson_"+what, e.Pearson[j], e.N)
+			row("quality_correlation", "spearman_"+what, e.Spearman[j], e.N)
+			row("quality_correlation", "kendall_"+what, e.Kendall[j], e.N)
+		}
+	}
+	for _, path := range fn.Spec.MCTasks {
+		items, err := readMC(ctx, path)
+		if err != nil {
+			return err
+		}
+		res, err := MultipleChoice(policy, tok, items, fn.Spec.Fewshot)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		name := strings.TrimSuffix(path[strings.LastIndexAny(path, "/")+1:], ".jsonl")
+		row(name, "acc", res.Acc, res.N)
+		row(name, "acc_norm", res.AccNorm, res.N)
+	}
+	return nil
+}
+
+// winsFn compares, on one prompt, every policy with each of WinRateAgainst
+// present: 1 for a higher reward, ½ for a tie, 0 for a lower one, keyed
+// "policy\x00opponent".
+type winsFn struct{}
+
+func (fn *winsFn) ProcessElement(prompt string, iter func(*policyReward) bool, emit func(string, float64)) {
+	byPolicy := map[string]float64{}
+	var r policyReward
+	for iter(&r) {
+		byPolicy[r.Policy] = r.Reward
+	}
+	for p, mine := range byPolicy {
+		for _, o := range WinRateAgainst {
+			theirs, ok := byPolicy[o]
+			if !ok || o == p {
+				continue
+			}
+			w := 0.0
+			switch {
+			case mine > theirs:
+				w = 1
+			case mine == theirs:
+				w = 0.5
+			}
+			emit(p+"\x00"+o, w)
+		}
+	}
+}
+
+// winRateFn averages the wins of one policy against one opponent.
+type winRateFn struct {
+	Seed int64
+}
+
+func (fn *winRateFn) ProcessElement(key string, iter func(*float64) bool, emit func(schemas.Eval)) {
+	var sum float64
+	n := 0
+	var w float64
+	for iter(&w) {
+		sum += w
+		n++
+	}
+	p, o, _ := strings.Cut(key, "\x00")
+	emit(schemas.Eval{Policy: p, Benchmark: "gold_reward", Metric: "win_rate_vs_" + o, Value: sum / float64(n), N: int64(n), Seed: fn.Seed})
+}
+
+var sharedRefs sync.Map // reference dir and tokenizer → *sharedModel: one per process
+
+type sharedModel struct {
+	once sync.Once
+	m    *model.GPT
+	err  error
+}
+
+func sharedReference(ctx context.Context, dir, tokenizer string) (*model.GPT, error) {
+	v, _ := sharedRefs.LoadOrStore(dir+"\x00"+tokenizer, &sharedModel{})
+	sm := v.(*sharedModel)
+	sm.once.Do(func() { sm.m, _, sm.err = loadModel(ctx, dir, tokenizer) })
+	return sm.m, sm.err
+}
+
+func readAllFile(ctx context.Context, path string) ([]byte, error) {
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Close()
+	return filesystem.Read(ctx, fs, path)
+}
+
+func readPrompts(ctx context.Context, path string) (ids, prompts []string, err error) {
+	b, err := readAllFile(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for line := 1; sc.Scan(); line++ {
+		var r struct{ ID, Prompt string }
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.ID == "" || r.Prompt == "" {
+			return nil, nil, fmt.Errorf("%s line %d: want {\"id\", \"prompt\"}", path, line)
+		}
+		ids, prompts = append(ids, r.ID), append(prompts, r.Prompt)
+	}
+	if len(prompts) == 0 {
+		return nil, nil, fmt.Errorf("%s has no prompts", path)
+	}
+	return ids, prompts, nil
+}
+
+func readMC(ctx context.Context, path string) ([]MCItem, error) {
+	b, err := readAllFile(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	items, err := ReadMCTask(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return items, nil
+}

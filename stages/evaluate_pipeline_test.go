@@ -1,0 +1,99 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/tasks"
+)
+
+// The evaluation pipeline's rows equal the figures computed directly, for
+// the reference and a second policy, win rates included.
+func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
+	ctx := context.Background()
+	shards, spec := scoredToySet(t, 12, func(s *schemas.Scored) {
+		c, r := 1.0, float64(s.ID[len(s.ID)-1]%3)/4
+		s.ScoreChosen, s.ScoreRejected = &c, &r
+	})
+	dir := t.TempDir()
+	var prompts strings.Builder
+	var xs []string
+	for i, w := range tasks.Words(5, 8) {
+		id := fmt.Sprintf("e%d", i)
+		fmt.Fprintf(&prompts, `{"id": %q, "prompt": %q}`+"\n", id, tasks.Prompt(w))
+		xs = append(xs, tasks.Prompt(w))
+	}
+	os.WriteFile(filepath.Join(dir, "prompts.jsonl"), []byte(prompts.String()), 0o644)
+	// A second policy: the reference after a few training steps.
+	cfg := trainConfig(shards, spec, filepath.Join(dir, "dpo"))
+	cfg.Loss.Type, cfg.Steps, cfg.EvalFraction = "dpo", 5, 0
+	if _, err := Train(ctx, cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	es := EvalSpec{Reference: spec.ModelDir, Tokenizer: "auto", Prompts: filepath.Join(dir, "prompts.jsonl"), Shards: shards,
+		MCTasks: []string{"testdata/mc/animals.jsonl"}, Fewshot: 1, Beta: 0.1, Seed: 3, MaxNew: 12}
+	policies := []PolicyRef{{Name: "reference", Dir: spec.ModelDir}, {Name: "dpo", Dir: filepath.Join(dir, "dpo", "checkpoint")}}
+
+	// The same figures, computed directly.
+	ref, _, _ := loadModel(ctx, spec.ModelDir, "auto")
+	rows, _, _ := readScored(ctx, shards)
+	items, _ := readMC(ctx, "testdata/mc/animals.jsonl")
+	var want []schemas.Eval
+	rewards := map[string][]float64{}
+	for _, p := range policies {
+		m, tok, err := loadModel(ctx, p.Dir, "auto")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := Gold(m, ref, tok, xs, tasks.Reward, model.GenerateConfig{MaxNewTokens: 12, Seed: 3, EOS: '\n'})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rewards[p.Name] = g.Rewards
+		e, _ := Preferences(m, rows, 0.1)
+		mc, _ := MultipleChoice(m, tok, items, 1)
+		add := func(bench, metric string, v float64, n int) {
+			if math.IsNaN(v) {
+				return
+			}
+			want = append(want, schemas.Eval{Policy: p.Name, Benchmark: bench, Metric: metric, Value: v, N: int64(n), Seed: 3})
+		}
+		add("gold_reward", "mean", g.MeanReward(), len(xs))
+		add("gold_reward", "kl_to_reference", g.KL, g.Tokens)
+		add("preferences", "accuracy", e.Accuracy, e.N)
+		for j, what := range []string{"h", "delta"} {
+			add("quality_correlation", "pearson_"+what, e.Pearson[j], e.N)
+			add("quality_correlation", "spearman_"+what, e.Spearman[j], e.N)
+			add("quality_correlation", "kendall_"+what, e.Kendall[j], e.N)
+		}
+		add("animals", "acc", mc.Acc, mc.N)
+		add("animals", "acc_norm", mc.AccNorm, mc.N)
+	}
+	wDR, _ := WinRate(rewards["dpo"], rewards["reference"])
+	wRD, _ := WinRate(rewards["reference"], rewards["dpo"])
+	want = append(want,
+		schemas.Eval{Policy: "dpo", Benchmark: "gold_reward", Metric: "win_rate_vs_reference", Value: wDR, N: 8, Seed: 3},
+		schemas.Eval{Policy: "reference", Benchmark: "gold_reward", Metric: "win_rate_vs_dpo", Value: wRD, N: 8, Seed: 3})
+	if wDR+wRD != 1 {
+		t.Fatalf("win rates %g and %g do not add up to 1", wDR, wRD)
+	}
+
+	p, s := beam.NewPipelineWithRoot()
+	got := EvaluatePolicies(s, es, beam.CreateList(s, policies))
+	passert.Equals(s, got, beam.CreateList(s, want))
+	// The rows are valid eval rows: they go through the Arrow sink.
+	WriteShards(s, filepath.Join(dir, "eval"), schemas.Evals, schemas.NewMetadata(), got, WithShards(1))
+	ptest.RunAndValidate(t, p)
+}
