@@ -3,8 +3,19 @@ package pipelines
 import (
 	"fmt"
 	"io"
+	"math"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/srdpo/srdpo/schemas"
 )
 
 // PrintSummary writes the counters and the wall time of a run.
@@ -18,4 +29,241 @@ func PrintSummary(w io.Writer, counters map[string]int64, wall time.Duration) {
 		fmt.Fprintf(w, "  %-28s %d\n", n, counters[n])
 	}
 	fmt.Fprintf(w, "  %-28s %s\n", "wall_time", wall.Round(time.Millisecond))
+}
+
+// figureKey identifies a figure across seeds.
+type figureKey struct{ policy, benchmark, metric string }
+
+// summarise groups eval rows by figure: the mean over seeds, and the
+// smallest and largest seed's value.
+func summarise(rows []schemas.Eval) (map[figureKey]Spread, []string) {
+	vals := map[figureKey][]float64{}
+	policySet := map[string]bool{}
+	for _, r := range rows {
+		k := figureKey{r.Policy, r.Benchmark, r.Metric}
+		vals[k] = append(vals[k], r.Value)
+		policySet[r.Policy] = true
+	}
+	out := map[figureKey]Spread{}
+	for k, v := range vals {
+		s := SpreadOf(v)
+		s.Median = meanFloat(v) // reported: the mean over seeds, with min and max
+		out[k] = s
+	}
+	var policies []string
+	for p := range policySet {
+		policies = append(policies, p)
+	}
+	sort.Slice(policies, func(i, j int) bool { return policyOrder(policies[i]) < policyOrder(policies[j]) })
+	return out, policies
+}
+
+func policyOrder(p string) string {
+	for i, known := range []string{"reference", "dpo", "ipo", "sr-dpo", "sr-ipo"} {
+		if p == known {
+			return fmt.Sprint(i)
+		}
+	}
+	return "9" + p
+}
+
+func meanFloat(v []float64) float64 {
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
+}
+
+// reportColumns are the figures of the report's main table.
+var reportColumns = []struct{ title, benchmark, metric string }{
+	{"gold reward", "gold_reward", "mean"},
+	{"win vs reference", "gold_reward", "win_rate_vs_reference"},
+	{"win vs DPO", "gold_reward", "win_rate_vs_dpo"},
+	{"KL to reference", "gold_reward", "kl_to_reference"},
+	{"pref. accuracy", "preferences", "accuracy"},
+	{"Pearson(gap, h)", "quality_correlation", "pearson_h"},
+	{"Pearson(gap, Δπ)", "quality_correlation", "pearson_delta"},
+	{"Spearman(gap, Δπ)", "quality_correlation", "spearman_delta"},
+	{"Kendall(gap, Δπ)", "quality_correlation", "kendall_delta"},
+}
+
+// WriteReport writes dir/report.md from eval rows (any number of seeds) and
+// training metrics per method, with PNG plots: training curves, gold reward
+// against KL, and win rates. It returns the main table as text.
+func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.Metric) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	figs, policies := summarise(rows)
+	seeds := map[int64]bool{}
+	for _, r := range rows {
+		seeds[r.Seed] = true
+	}
+	var table strings.Builder
+	table.WriteString("| policy |")
+	for _, c := range reportColumns {
+		table.WriteString(" " + c.title + " |")
+	}
+	table.WriteString("\n|---|")
+	for range reportColumns {
+		table.WriteString("---|")
+	}
+	table.WriteString("\n")
+	for _, p := range policies {
+		table.WriteString("| " + p + " |")
+		for _, c := range reportColumns {
+			s, ok := figs[figureKey{p, c.benchmark, c.metric}]
+			switch {
+			case !ok:
+				table.WriteString(" – |")
+			case s.Runs > 1:
+				fmt.Fprintf(&table, " %.3f [%.3f, %.3f] |", s.Median, s.Min, s.Max)
+			default:
+				fmt.Fprintf(&table, " %.3f |", s.Median)
+			}
+		}
+		table.WriteString("\n")
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "# srdpo report\n\n%d policies, %d seed(s). Each cell: the mean over seeds", len(policies), len(seeds))
+	if len(seeds) > 1 {
+		md.WriteString(", [min, max] over seeds")
+	}
+	md.WriteString(". Win rates count ties as one half; KL is the mean of log π − log π_ref over the policy's generated tokens; ")
+	md.WriteString("the correlations are with the true quality gap r*(y+) − r*(y−) on held-out pairs (the paper's Table 4).\n\n")
+	md.WriteString(table.String())
+	// Benchmarks beyond the main table (multiple choice).
+	var extra []figureKey
+	for k := range figs {
+		if k.benchmark != "gold_reward" && k.benchmark != "preferences" && k.benchmark != "quality_correlation" {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Slice(extra, func(i, j int) bool {
+			a, b := extra[i], extra[j]
+			return a.benchmark+a.metric+policyOrder(a.policy) < b.benchmark+b.metric+policyOrder(b.policy)
+		})
+		md.WriteString("\n## Benchmarks\n\n| benchmark | metric | policy | value |\n|---|---|---|---|\n")
+		for _, k := range extra {
+			fmt.Fprintf(&md, "| %s | %s | %s | %.3f |\n", k.benchmark, k.metric, k.policy, figs[k].Median)
+		}
+	}
+	md.WriteString("\n## Plots\n\n")
+	if len(metrics) > 0 {
+		for _, m := range []struct{ file, metric string }{{"loss.png", "loss"}, {"accuracies.png", "rewards/accuracies"},
+			{"margins.png", "rewards/margins"}, {"delta.png", "delta/mean"}} {
+			if err := curvePlot(filepath.Join(dir, m.file), m.metric, metrics); err != nil {
+				return "", err
+			}
+			fmt.Fprintf(&md, "![%s](%s)\n", m.metric, m.file)
+		}
+	}
+	if err := rewardKLPlot(filepath.Join(dir, "reward_vs_kl.png"), figs, policies); err != nil {
+		return "", err
+	}
+	md.WriteString("![gold reward against KL](reward_vs_kl.png)\n")
+	if err := winPlot(filepath.Join(dir, "win_rates.png"), figs, policies); err != nil {
+		return "", err
+	}
+	md.WriteString("![win rates](win_rates.png)\n")
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644); err != nil {
+		return "", err
+	}
+	return table.String(), nil
+}
+
+// curvePlot draws one training metric against the step, a line per method.
+func curvePlot(path, metric string, metrics map[string][]schemas.Metric) error {
+	p := plot.New()
+	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = metric, "step", metric
+	var methods []string
+	for m := range metrics {
+		methods = append(methods, m)
+	}
+	sort.Slice(methods, func(i, j int) bool { return policyOrder(methods[i]) < policyOrder(methods[j]) })
+	var lines []any
+	for _, m := range methods {
+		var xy plotter.XYs
+		for _, r := range metrics[m] {
+			v := map[string]float64{"loss": r.Loss, "rewards/accuracies": r.RewardsAccuracies,
+				"rewards/margins": r.RewardsMargins, "delta/mean": r.DeltaMean}[metric]
+			if r.Split == "train" && !math.IsNaN(v) {
+				xy = append(xy, plotter.XY{X: float64(r.Step), Y: v})
+			}
+		}
+		if len(xy) > 0 {
+			lines = append(lines, m, xy)
+		}
+	}
+	if len(lines) > 0 {
+		if err := plotutil.AddLinePoints(p, lines...); err != nil {
+			return err
+		}
+	}
+	p.Legend.Top = true
+	return p.Save(6*vg.Inch, 4*vg.Inch, path)
+}
+
+// rewardKLPlot places each policy at (KL to reference, gold reward).
+func rewardKLPlot(path string, figs map[figureKey]Spread, policies []string) error {
+	p := plot.New()
+	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = "gold reward against KL", "KL to reference (per token)", "gold reward"
+	for i, pol := range policies {
+		r, ok1 := figs[figureKey{pol, "gold_reward", "mean"}]
+		kl, ok2 := figs[figureKey{pol, "gold_reward", "kl_to_reference"}]
+		if !ok1 || !ok2 {
+			continue
+		}
+		s, err := plotter.NewScatter(plotter.XYs{{X: kl.Median, Y: r.Median}})
+		if err != nil {
+			return err
+		}
+		s.GlyphStyle.Color = plotutil.Color(i)
+		s.GlyphStyle.Shape = plotutil.Shape(i)
+		s.GlyphStyle.Radius = vg.Points(4)
+		p.Add(s)
+		p.Legend.Add(pol, s)
+	}
+	return p.Save(6*vg.Inch, 4*vg.Inch, path)
+}
+
+// winPlot draws each policy's win rates against the reference and DPO.
+func winPlot(path string, figs map[figureKey]Spread, policies []string) error {
+	p := plot.New()
+	p.Title.Text, p.Y.Label.Text = "win rates (ties count half)", "win rate"
+	p.Y.Min, p.Y.Max = 0, 1
+	w := vg.Points(12)
+	var shown []string // the reference is the baseline, not a bar
+	for _, pol := range policies {
+		if pol != "reference" {
+			shown = append(shown, pol)
+		}
+	}
+	for i, against := range []string{"reference", "dpo"} {
+		var vals plotter.Values
+		for _, pol := range shown {
+			s, ok := figs[figureKey{pol, "gold_reward", "win_rate_vs_" + against}]
+			switch {
+			case ok:
+				vals = append(vals, s.Median)
+			case pol == against:
+				vals = append(vals, 0.5) // against itself every prompt is a tie
+			default:
+				vals = append(vals, 0)
+			}
+		}
+		bars, err := plotter.NewBarChart(vals, w)
+		if err != nil {
+			return err
+		}
+		bars.Color = plotutil.Color(i)
+		bars.Offset = w * vg.Length(2*i-1) / 2
+		p.Add(bars)
+		p.Legend.Add("vs "+against, bars)
+	}
+	p.Legend.Top, p.Legend.Left = true, true
+	p.NominalX(shown...)
+	return p.Save(6*vg.Inch, 4*vg.Inch, path)
 }
