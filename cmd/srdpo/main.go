@@ -33,7 +33,7 @@ var commands = []command{
 	{name: "run", summary: "the end-to-end job on the embedded known-reward task", issue: 6},
 	{name: "score", summary: scoreSummary, run: runScore},
 	{name: "train", summary: trainSummary, run: runTrain},
-	{name: "eval", summary: "evaluate policies: gold reward, win rates, Δ-gap correlation, benchmarks", issue: 6},
+	{name: "eval", summary: evalSummary, run: runEval},
 	{name: "gen", summary: genSummary, run: runGen},
 	{name: "bench", summary: benchSummary, run: runBench},
 }

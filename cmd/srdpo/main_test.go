@@ -234,3 +234,41 @@ func TestGenThenIngest(t *testing.T) {
 		t.Fatalf("gen --model: %s", stderr)
 	}
 }
+
+// The whole chain on the known-reward task, tiny: gen, score, train DPO and
+// Sr-DPO, eval with the report.
+func TestGenScoreTrainEval(t *testing.T) {
+	dir := t.TempDir()
+	ref := saveTinyModel(t)
+	must := func(args ...string) string {
+		t.Helper()
+		code, stdout, stderr := run(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, stdout, stderr)
+		}
+		return stdout
+	}
+	must("gen", "--out", dir, "--sft-words", "4", "--pairs", "48", "--eval-prompts", "6")
+	must("score", "--model", ref, "--aug-prompt", "Answer perfectly.", "--corpus", filepath.Join(dir, "prefs.jsonl"), "--out", filepath.Join(dir, "scored"))
+	shards := filepath.Join(dir, "scored") + schemas.ManifestSuffix
+	for _, loss := range []string{"dpo", "sr-dpo"} {
+		must("train", "--shards", shards, "--model", ref, "--out", filepath.Join(dir, loss), "--loss", loss,
+			"--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--steps", "6", "--log-every", "2", "--eval-fraction", "0")
+	}
+	out := must("eval", "--reference", ref, "--policy", "dpo="+filepath.Join(dir, "dpo", "checkpoint"),
+		"--policy", "sr-dpo="+filepath.Join(dir, "sr-dpo", "checkpoint"), "--prompts", filepath.Join(dir, "eval_prompts.jsonl"),
+		"--shards", shards, "--mc", "../../stages/testdata/mc/animals.jsonl", "--max-new", "8", "--out", filepath.Join(dir, "eval"))
+	for _, want := range []string{"| reference |", "| dpo |", "| sr-dpo |", "report.md"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("eval output lacks %q:\n%s", want, out)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "eval", "report.md"))
+	if err != nil || !strings.Contains(string(md), "![loss](loss.png)") || !strings.Contains(string(md), "| animals | acc |") {
+		t.Errorf("report: %v\n%s", err, md)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "eval", "eval-00000-of-00001.arrow"))
+	if rows, _, err := schemas.ReadFile(data, schemas.FormatArrow, schemas.Evals); err != nil || len(rows) < 20 {
+		t.Errorf("eval rows: %d, %v", len(rows), err)
+	}
+}
