@@ -21,6 +21,7 @@ type GenConfig struct {
 	Seed         uint64
 	SFTWords     int     // words in the SFT corpus (two examples each)
 	Pairs        int     // preference pairs
+	HeldoutPairs int     // preference pairs on other words, for held-out evaluation
 	EvalPrompts  int     // held-out prompts for evaluation
 	Temperature  float64 // Bradley–Terry temperature of the labels
 	AugPrompt    string
@@ -28,12 +29,13 @@ type GenConfig struct {
 	Sample       Sampler // nil: the two responses are seeded corruptions of the answer
 }
 
-// Generate writes sft.jsonl ({"prompt","response"}), prefs.jsonl (TRL
-// standard with gold scores) and eval_prompts.jsonl ({"id","prompt"}) into
-// cfg.Out. The three use disjoint words; everything is seeded.
+// Generate writes sft.jsonl ({"prompt","response"}), prefs.jsonl and
+// heldout.jsonl (TRL standard with gold scores) and eval_prompts.jsonl
+// ({"id","prompt"}) into cfg.Out. They use disjoint words; everything is
+// seeded.
 func Generate(cfg GenConfig) error {
-	if cfg.SFTWords < 1 || cfg.Pairs < 1 || cfg.EvalPrompts < 0 || cfg.Temperature <= 0 {
-		return fmt.Errorf("gen: want sft words ≥ 1, pairs ≥ 1, eval prompts ≥ 0 and a positive temperature")
+	if cfg.SFTWords < 1 || cfg.Pairs < 1 || cfg.EvalPrompts < 0 || cfg.HeldoutPairs < 0 || cfg.Temperature <= 0 {
+		return fmt.Errorf("gen: want sft words ≥ 1, pairs ≥ 1, held-out pairs and eval prompts ≥ 0, and a positive temperature")
 	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return err
@@ -41,15 +43,17 @@ func Generate(cfg GenConfig) error {
 	// One stream of distinct words, cut into the three sets.
 	seen := map[string]bool{}
 	var words []string
-	for batch := uint64(0); len(words) < cfg.SFTWords+cfg.Pairs+cfg.EvalPrompts; batch++ {
+	total := cfg.SFTWords + cfg.Pairs + cfg.HeldoutPairs + cfg.EvalPrompts
+	for batch := uint64(0); len(words) < total; batch++ {
 		for _, w := range Words(cfg.Seed*1_000_003+batch, 1024) {
-			if !seen[w] && len(words) < cfg.SFTWords+cfg.Pairs+cfg.EvalPrompts {
+			if !seen[w] && len(words) < total {
 				seen[w] = true
 				words = append(words, w)
 			}
 		}
 	}
-	sftWords, pairWords, evalWords := words[:cfg.SFTWords], words[cfg.SFTWords:cfg.SFTWords+cfg.Pairs], words[cfg.SFTWords+cfg.Pairs:]
+	cut := func(n int) []string { out := words[:n]; words = words[n:]; return out }
+	sftWords, pairWords, heldoutWords, evalWords := cut(cfg.SFTWords), cut(cfg.Pairs), cut(cfg.HeldoutPairs), cut(cfg.EvalPrompts)
 
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x67656e))
 	var sft []map[string]string
@@ -59,19 +63,53 @@ func Generate(cfg GenConfig) error {
 			map[string]string{"prompt": x, "response": Corrupt(Target(w), rng.IntN(4), rng)},
 			map[string]string{"prompt": cfg.AugPrompt + cfg.AugSeparator + x, "response": Target(w)})
 	}
-	prompts := make([]string, len(pairWords))
-	for i, w := range pairWords {
+	pairs, err := labelledPairs(cfg, "rev", pairWords, rng)
+	if err != nil {
+		return err
+	}
+	heldout, err := labelledPairs(cfg, "heldout", heldoutWords, rng)
+	if err != nil {
+		return err
+	}
+	if err := writeJSONL(filepath.Join(cfg.Out, "sft.jsonl"), sft); err != nil {
+		return err
+	}
+	for name, set := range map[string][]LabeledPair{"prefs.jsonl": pairs, "heldout.jsonl": heldout} {
+		f, err := os.Create(filepath.Join(cfg.Out, name))
+		if err != nil {
+			return err
+		}
+		if err := WriteTRL(f, set); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	var eval []map[string]string
+	for i, w := range evalWords {
+		eval = append(eval, map[string]string{"id": fmt.Sprintf("eval-%d-%05d", cfg.Seed, i), "prompt": Prompt(w)})
+	}
+	return writeJSONL(filepath.Join(cfg.Out, "eval_prompts.jsonl"), eval)
+}
+
+// labelledPairs makes one labelled pair per word from two responses: the
+// sampler's, or seeded corruptions of the answer.
+func labelledPairs(cfg GenConfig, prefix string, words []string, rng *rand.Rand) ([]LabeledPair, error) {
+	prompts := make([]string, len(words))
+	for i, w := range words {
 		prompts[i] = Prompt(w)
 	}
 	var responses [][]string
-	if cfg.Sample != nil {
+	if cfg.Sample != nil && len(words) > 0 {
 		var err error
 		if responses, err = cfg.Sample(prompts, 2, cfg.Seed); err != nil {
-			return fmt.Errorf("gen: sampling responses: %w", err)
+			return nil, fmt.Errorf("gen: sampling responses: %w", err)
 		}
 	}
 	var pairs []LabeledPair
-	for i, w := range pairWords {
+	for i, w := range words {
 		var y1, y2 string
 		if responses != nil {
 			y1, y2 = responses[i][0], responses[i][1]
@@ -81,34 +119,16 @@ func Generate(cfg GenConfig) error {
 		for tries := 0; y1 == y2 || y1 == "" || y2 == ""; tries++ {
 			y1, y2 = Corrupt(Target(w), rng.IntN(4), rng), Corrupt(Target(w), rng.IntN(4), rng)
 			if tries > 100 {
-				return fmt.Errorf("gen: no two distinct responses for %q", w)
+				return nil, fmt.Errorf("gen: no two distinct responses for %q", w)
 			}
 		}
-		p, err := Label(fmt.Sprintf("rev-%d-%05d", cfg.Seed, i), prompts[i], y1, y2, cfg.Temperature, rng)
+		p, err := Label(fmt.Sprintf("%s-%d-%05d", prefix, cfg.Seed, i), prompts[i], y1, y2, cfg.Temperature, rng)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		pairs = append(pairs, p)
 	}
-	if err := writeJSONL(filepath.Join(cfg.Out, "sft.jsonl"), sft); err != nil {
-		return err
-	}
-	f, err := os.Create(filepath.Join(cfg.Out, "prefs.jsonl"))
-	if err != nil {
-		return err
-	}
-	if err := WriteTRL(f, pairs); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	var eval []map[string]string
-	for i, w := range evalWords {
-		eval = append(eval, map[string]string{"id": fmt.Sprintf("eval-%d-%05d", cfg.Seed, i), "prompt": Prompt(w)})
-	}
-	return writeJSONL(filepath.Join(cfg.Out, "eval_prompts.jsonl"), eval)
+	return pairs, nil
 }
 
 func writeJSONL(path string, rows []map[string]string) error {

@@ -28,7 +28,7 @@ func readJSONL(t *testing.T, path string) []map[string]any {
 }
 
 func TestGenerateIsSeededAndConsistent(t *testing.T) {
-	cfg := GenConfig{Seed: 7, SFTWords: 50, Pairs: 300, EvalPrompts: 20, Temperature: 0.1, AugPrompt: DefaultAugPrompt, AugSeparator: " "}
+	cfg := GenConfig{Seed: 7, SFTWords: 50, Pairs: 300, HeldoutPairs: 30, EvalPrompts: 20, Temperature: 0.1, AugPrompt: DefaultAugPrompt, AugSeparator: " "}
 	a, b := t.TempDir(), t.TempDir()
 	cfg.Out = a
 	if err := Generate(cfg); err != nil {
@@ -36,7 +36,7 @@ func TestGenerateIsSeededAndConsistent(t *testing.T) {
 	}
 	cfg.Out = b
 	Generate(cfg)
-	for _, f := range []string{"sft.jsonl", "prefs.jsonl", "eval_prompts.jsonl"} {
+	for _, f := range []string{"sft.jsonl", "prefs.jsonl", "heldout.jsonl", "eval_prompts.jsonl"} {
 		x, _ := os.ReadFile(filepath.Join(a, f))
 		y, _ := os.ReadFile(filepath.Join(b, f))
 		if !bytes.Equal(x, y) || len(x) == 0 {
@@ -44,13 +44,14 @@ func TestGenerateIsSeededAndConsistent(t *testing.T) {
 		}
 	}
 	sft, prefs, eval := readJSONL(t, filepath.Join(a, "sft.jsonl")), readJSONL(t, filepath.Join(a, "prefs.jsonl")), readJSONL(t, filepath.Join(a, "eval_prompts.jsonl"))
-	if len(sft) != 100 || len(prefs) != 300 || len(eval) != 20 {
+	heldout := readJSONL(t, filepath.Join(a, "heldout.jsonl"))
+	if len(sft) != 100 || len(prefs) != 300 || len(eval) != 20 || len(heldout) != 30 {
 		t.Fatalf("%d sft, %d pairs, %d eval prompts", len(sft), len(prefs), len(eval))
 	}
 	// Words never repeat across the three sets; gold scores are r*; labels
 	// are noisy only where the gap is small.
 	owner := map[string]string{}
-	for name, set := range map[string][]map[string]any{"sft": sft, "prefs": prefs, "eval": eval} {
+	for name, set := range map[string][]map[string]any{"sft": sft, "prefs": prefs, "heldout": heldout, "eval": eval} {
 		for _, r := range set {
 			w, err := WordOf(r["prompt"].(string))
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/pipelines"
 	"github.com/srdpo/srdpo/tasks"
 )
 
@@ -17,6 +18,7 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed: the same seed writes the same bytes")
 	fs.IntVar(&cfg.SFTWords, "sft-words", 2000, "words in the SFT corpus (each gives an example on x and one on p⊕x)")
 	fs.IntVar(&cfg.Pairs, "pairs", 2000, "preference pairs")
+	fs.IntVar(&cfg.HeldoutPairs, "heldout-pairs", 200, "preference pairs on other words, for held-out evaluation (heldout.jsonl)")
 	fs.IntVar(&cfg.EvalPrompts, "eval-prompts", 200, "held-out prompts for evaluation")
 	fs.Float64Var(&cfg.Temperature, "temperature", 0.1, "Bradley–Terry temperature of the labels: P(y1 ≻ y2) = σ((r*1 − r*2)/T)")
 	fs.StringVar(&cfg.AugPrompt, "aug-prompt", tasks.DefaultAugPrompt, "p of the task's SFT corpus (short: the task's models have short contexts)")
@@ -41,35 +43,14 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		gen, err := m.NewGenerator()
-		if err != nil {
+		if cfg.Sample, err = pipelines.Sampler(m, tok); err != nil {
 			return err
-		}
-		cfg.Sample = func(prompts []string, n int, seed uint64) ([][]string, error) {
-			ids := make([][]int32, len(prompts))
-			for i, p := range prompts {
-				ids[i] = tok.Encode(p)
-			}
-			out := make([][]string, len(prompts))
-			for k := 0; k < n; k++ {
-				for lo := 0; lo < len(ids); lo += 64 {
-					res, err := gen.Generate(ids[lo:min(lo+64, len(ids))], model.GenerateConfig{MaxNewTokens: 24, Temperature: 1,
-						Seed: seed*1000 + uint64(k*100000+lo), EOS: int32('\n')})
-					if err != nil {
-						return nil, err
-					}
-					for i, r := range res {
-						out[lo+i] = append(out[lo+i], tok.Decode(r)+"\n")
-					}
-				}
-			}
-			return out, nil
 		}
 	}
 	if err := tasks.Generate(cfg); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s/sft.jsonl (%d examples), %s/prefs.jsonl (%d pairs), %s/eval_prompts.jsonl (%d prompts)\n",
-		cfg.Out, 2*cfg.SFTWords, cfg.Out, cfg.Pairs, cfg.Out, cfg.EvalPrompts)
+	fmt.Fprintf(stdout, "wrote %s/sft.jsonl (%d examples), %s/prefs.jsonl (%d pairs), %s/heldout.jsonl (%d pairs), %s/eval_prompts.jsonl (%d prompts)\n",
+		cfg.Out, 2*cfg.SFTWords, cfg.Out, cfg.Pairs, cfg.Out, cfg.HeldoutPairs, cfg.Out, cfg.EvalPrompts)
 	return nil
 }

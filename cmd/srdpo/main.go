@@ -30,7 +30,7 @@ type command struct {
 }
 
 var commands = []command{
-	{name: "run", summary: "the end-to-end job on the embedded known-reward task", issue: 6},
+	{name: "run", summary: runSummary, run: runRun},
 	{name: "score", summary: scoreSummary, run: runScore},
 	{name: "train", summary: trainSummary, run: runTrain},
 	{name: "eval", summary: evalSummary, run: runEval},

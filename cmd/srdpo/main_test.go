@@ -272,3 +272,27 @@ func TestGenScoreTrainEval(t *testing.T) {
 		t.Errorf("eval rows: %d, %v", len(rows), err)
 	}
 }
+
+// srdpo run, tiny: every stage end to end, two seeds, and the report.
+func TestRunTiny(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := run("run", "--out", out, "--seeds", "2", "--sft-words", "60", "--sft-steps", "10", "--pairs", "32",
+		"--heldout-pairs", "12", "--eval-prompts", "8", "--train-steps", "3", "--batch-size", "8")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"| reference |", "| dpo |", "| ipo |", "| sr-dpo |", "| sr-ipo |", "2 seed(s)"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil || !strings.Contains(string(md), "2 seed(s)") || !strings.Contains(string(md), "[") {
+		t.Errorf("report: %v\n%s", err, md)
+	}
+	for _, f := range []string{"seed-1/reference/config.json", "seed-2/sr-dpo/checkpoint/metrics.arrow", "seed-2/eval/eval-00000-of-00001.arrow", "win_rates.png"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing %s", f)
+		}
+	}
+}
