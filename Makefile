@@ -25,7 +25,7 @@ test: vet
 # The end-to-end job on the embedded known-reward task: make run SEEDS=3.
 SEEDS ?= 1
 run: build
-	$(BIN) run --out out/run --seeds $(SEEDS)
+	$(BIN) run --out out --seeds $(SEEDS)
 
 # Performance figures, one JSON object per line, also in out/bench.json.
 bench: build

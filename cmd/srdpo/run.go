@@ -15,7 +15,7 @@ const runSummary = "the end-to-end job on the embedded known-reward task: Sr-DPO
 func runRun(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("run", runSummary, stdout, stderr, true)
 	c := pipelines.RunConfig{}
-	fs.StringVar(&c.Out, "out", "out/run", "output directory: report.md, plots, and a folder per seed")
+	fs.StringVar(&c.Out, "out", "out", "output directory: report.md, plots, and a folder per seed (seed-N)")
 	fs.IntVar(&c.Seeds, "seeds", 1, "seeds to run (1..N); the report gives the mean over seeds with min and max")
 	fs.IntVar(&c.SFTWords, "sft-words", 1500, "words in the reference's SFT corpus")
 	fs.IntVar(&c.SFTSteps, "sft-steps", 2000, "SFT steps of the reference (batch 32)")
