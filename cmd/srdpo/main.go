@@ -25,7 +25,6 @@ import (
 type command struct {
 	name    string
 	summary string
-	issue   int // the issue that brings it, while it is not yet built
 	run     func(args []string, stdout, stderr io.Writer) error
 }
 
@@ -40,16 +39,6 @@ var commands = []command{
 
 // errUsage marks errors that are the user's to fix; they exit with 2.
 var errUsage = errors.New("usage")
-
-// errNotImplemented exits with 2 too, and says so plainly.
-type notImplemented struct {
-	what  string
-	issue int
-}
-
-func (e notImplemented) Error() string {
-	return fmt.Sprintf("%s is not yet implemented (issue %d)", e.what, e.issue)
-}
 
 func main() {
 	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
@@ -82,21 +71,13 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		if c.name != args[0] {
 			continue
 		}
-		run := c.run
-		if run == nil {
-			run = notYet(c)
-		}
-		err := run(args[1:], stdout, stderr)
-		var ni notImplemented
+		err := c.run(args[1:], stdout, stderr)
 		switch {
 		case err == nil:
 			return 0
 		case errors.Is(err, flag.ErrHelp):
 			return 0
 		case errors.Is(err, errUsage):
-			return 2
-		case errors.As(err, &ni):
-			fmt.Fprintln(stderr, "srdpo", c.name+":", err)
 			return 2
 		default:
 			fmt.Fprintln(stderr, "srdpo", c.name+":", err)
@@ -113,24 +94,9 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: srdpo <command> [flags]")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands {
-		s := c.summary
-		if c.run == nil {
-			s += fmt.Sprintf(" (not yet implemented: issue %d)", c.issue)
-		}
-		fmt.Fprintf(w, "  %-6s %s\n", c.name, s)
+		fmt.Fprintf(w, "  %-6s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'srdpo <command> --help' for its flags.")
-}
-
-// notYet is the honest placeholder of a command whose issue has not landed.
-func notYet(c command) func([]string, io.Writer, io.Writer) error {
-	return func(args []string, stdout, stderr io.Writer) error {
-		fs := newFlagSet(c.name, c.summary, stdout, stderr, false)
-		if err := parseFlags(fs, args, stdout); err != nil {
-			return err
-		}
-		return notImplemented{what: "srdpo " + c.name, issue: c.issue}
-	}
 }
 
 // newFlagSet makes a subcommand's flag set whose --help prints the

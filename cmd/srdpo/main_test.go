@@ -37,16 +37,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 	}
 }
 
-func TestPlaceholdersSaySoAndExit2(t *testing.T) {
-	for _, c := range commands {
-		if c.run != nil {
-			continue
-		}
-		code, _, errOut := run(c.name)
-		if code != 2 || !strings.Contains(errOut, "not yet implemented") {
-			t.Errorf("srdpo %s: exit %d, stderr %q", c.name, code, errOut)
-		}
-	}
+func TestScoreWithAnEmptyModelDirectory(t *testing.T) {
 	code, _, errOut := run("score", "--corpus", "x.jsonl", "--out", t.TempDir()+"/o", "--model", t.TempDir())
 	if code != 1 || !strings.Contains(errOut, "holds neither an srdpo checkpoint") {
 		t.Errorf("score with an empty model directory: exit %d, %q", code, errOut)
