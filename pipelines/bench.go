@@ -3,7 +3,6 @@ package pipelines
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -364,13 +363,7 @@ func (sb *scoringBench) bare() (float64, error) {
 
 // pipeline runs the scoring job on the chosen runner; tokens/s.
 func (sb *scoringBench) pipeline(ctx context.Context, i int) (float64, error) {
-	var fl IngestFlags
-	fs := newFlagSet()
-	fl.Register(fs)
-	if err := fs.Parse([]string{"--corpus", filepath.Join(sb.dir, "corpus.jsonl"), "--out", filepath.Join(sb.dir, fmt.Sprintf("out%d", i), "scored")}); err != nil {
-		return 0, err
-	}
-	c, err := fl.Config()
+	c, err := DefaultIngestConfig(filepath.Join(sb.dir, fmt.Sprintf("out%d", i), "scored"), 4, filepath.Join(sb.dir, "corpus.jsonl"))
 	if err != nil {
 		return 0, err
 	}
@@ -422,5 +415,3 @@ func benchScoring(ctx context.Context, runs int) ([]Figure, error) {
 		SpreadOf(Ratios(tp, tb)).into(base("scoring pipeline/bare loop throughput", "ratio")),
 	}, nil
 }
-
-func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("srdpo", flag.ContinueOnError) }

@@ -93,6 +93,23 @@ func (f *IngestFlags) Config() (IngestConfig, error) {
 	return c, nil
 }
 
+// DefaultIngestConfig is the ingestion of corpus into out with every other
+// setting at its flag's default, for jobs that assemble ingestion
+// themselves (run, bench): the defaults stay defined once, in Register.
+func DefaultIngestConfig(out string, shards int, corpus ...string) (IngestConfig, error) {
+	var f IngestFlags
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	f.Register(fs)
+	args := []string{"--out", out, "--shards", fmt.Sprint(shards)}
+	for _, c := range corpus {
+		args = append(args, "--corpus", c)
+	}
+	if err := fs.Parse(args); err != nil {
+		return IngestConfig{}, err
+	}
+	return f.Config()
+}
+
 // Metadata is the provenance ingestion records on every file.
 func (c IngestConfig) Metadata() schemas.Metadata {
 	return schemas.NewMetadata().With(schemas.KeyChatTemplate, c.ChatTemplate.String())

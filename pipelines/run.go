@@ -108,9 +108,10 @@ func runSeed(ctx context.Context, c RunConfig, seed uint64, progress io.Writer) 
 	p, s := beam.NewPipelineWithRoot()
 	scored := map[string]string{}
 	for _, set := range []string{"prefs", "heldout"} {
-		ic := IngestConfig{Corpus: []string{filepath.Join(gen.Out, set+".jsonl")}, Out: filepath.Join(dir, "scored", set),
-			Format: schemas.FormatArrow, Shards: 2, CorpusFormat: stages.FormatAuto, ChatTemplate: stages.ChatTemplates[stages.DefaultChatTemplate],
-			IDField: "id", OffsetField: "offset", MaxRecordBytes: stages.DefaultMaxRecordBytes}
+		ic, err := DefaultIngestConfig(filepath.Join(dir, "scored", set), 2, filepath.Join(gen.Out, set+".jsonl"))
+		if err != nil {
+			return nil, nil, err
+		}
 		if _, _, err := BuildScore(ctx, s.Scope(set), ic, spec, 64); err != nil {
 			return nil, nil, err
 		}

@@ -47,14 +47,11 @@ func tinyReference(t *testing.T) stages.ReferenceSpec {
 }
 
 func ingestConfig(out string, shards int, files ...string) IngestConfig {
-	var f IngestFlags
-	fs := newFlagSet()
-	f.Register(fs)
-	fs.Parse([]string{"--out", out, "--shards", string(rune('0' + shards))})
+	var paths []string
 	for _, file := range files {
-		f.corpus.Set(corpus + file)
+		paths = append(paths, corpus+file)
 	}
-	c, err := f.Config()
+	c, err := DefaultIngestConfig(out, shards, paths...)
 	if err != nil {
 		panic(err)
 	}
