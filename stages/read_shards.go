@@ -64,41 +64,53 @@ type shardRef struct {
 type expandShardsFn struct{}
 
 func (fn *expandShardsFn) ProcessElement(ctx context.Context, pattern string, emit func(shardRef)) error {
-	fs, err := filesystem.New(ctx, pattern)
+	refs, err := listShards(ctx, pattern)
 	if err != nil {
 		return err
 	}
+	for _, r := range refs {
+		emit(r)
+	}
+	return nil
+}
+
+// listShards resolves a manifest (every shard it lists, with its row count)
+// or a glob (its .arrow and .parquet files) into shard references.
+func listShards(ctx context.Context, pattern string) ([]shardRef, error) {
+	fs, err := filesystem.New(ctx, pattern)
+	if err != nil {
+		return nil, err
+	}
 	defer fs.Close()
+	var refs []shardRef
 	if strings.HasSuffix(pattern, schemas.ManifestSuffix) {
 		b, err := filesystem.Read(ctx, fs, pattern)
 		if err != nil {
-			return fmt.Errorf("reading manifest: %w", err)
+			return nil, fmt.Errorf("reading manifest: %w", err)
 		}
 		m, err := schemas.ParseManifest(b)
 		if err != nil {
-			return fmt.Errorf("%s: %w", pattern, err)
+			return nil, fmt.Errorf("%s: %w", pattern, err)
 		}
 		dir := pattern[:len(pattern)-len(path.Base(pattern))]
 		for _, sh := range m.Shards {
-			emit(shardRef{Path: dir + sh.Name, Rows: sh.Rows})
+			refs = append(refs, shardRef{Path: dir + sh.Name, Rows: sh.Rows})
 		}
-		return nil
+		return refs, nil
 	}
 	names, err := fs.List(ctx, pattern)
 	if err != nil {
-		return fmt.Errorf("listing %s: %w", pattern, err)
+		return nil, fmt.Errorf("listing %s: %w", pattern, err)
 	}
-	n := 0
 	for _, name := range names {
 		if f, err := schemas.FormatOf(name); err == nil && f != schemas.FormatJSONL {
-			emit(shardRef{Path: name, Rows: -1})
-			n++
+			refs = append(refs, shardRef{Path: name, Rows: -1})
 		}
 	}
-	if n == 0 {
-		return fmt.Errorf("no .arrow or .parquet shards match %s", pattern)
+	if len(refs) == 0 {
+		return nil, fmt.Errorf("no .arrow or .parquet shards match %s", pattern)
 	}
-	return nil
+	return refs, nil
 }
 
 type readShardFn struct {
@@ -113,38 +125,48 @@ func (fn *readShardFn) Setup() {
 }
 
 func (fn *readShardFn) ProcessElement(ctx context.Context, ref shardRef, emit func(beam.X)) error {
-	name := ref.Path
 	tb, err := schemas.Lookup(fn.Table)
 	if err != nil {
 		return err
 	}
-	format, err := schemas.FormatOf(name)
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	fs, err := filesystem.New(ctx, name)
+	rows, md, err := readShard(ctx, ref, tb)
 	if err != nil {
 		return err
 	}
-	defer fs.Close()
-	// Arrow and Parquet readers need random access: buffer the whole shard.
-	data, err := filesystem.Read(ctx, fs, name)
-	if err != nil {
-		return fmt.Errorf("reading shard %s: %w", name, err)
-	}
-	rows, md, err := schemas.ReadFile(data, format, tb)
-	if err != nil {
-		return fmt.Errorf("shard %s: %w", name, err)
-	}
 	if err := md.Expect(fn.Expect); err != nil {
-		return fmt.Errorf("shard %s: %w", name, err)
-	}
-	if ref.Rows >= 0 && int64(len(rows)) != ref.Rows {
-		return fmt.Errorf("shard %s has %d rows, its manifest says %d", name, len(rows), ref.Rows)
+		return fmt.Errorf("shard %s: %w", ref.Path, err)
 	}
 	for _, r := range rows {
 		emit(r)
 	}
 	fn.rowsRead.Inc(ctx, int64(len(rows)))
 	return nil
+}
+
+// readShard decodes one shard of tb, checking the row count its manifest
+// promised.
+func readShard(ctx context.Context, ref shardRef, tb *schemas.Table) ([]schemas.Row, schemas.Metadata, error) {
+	name := ref.Path
+	format, err := schemas.FormatOf(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	fs, err := filesystem.New(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer fs.Close()
+	// Arrow and Parquet readers need random access: buffer the whole shard.
+	data, err := filesystem.Read(ctx, fs, name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading shard %s: %w", name, err)
+	}
+	rows, md, err := schemas.ReadFile(data, format, tb)
+	if err != nil {
+		return nil, nil, fmt.Errorf("shard %s: %w", name, err)
+	}
+	if ref.Rows >= 0 && int64(len(rows)) != ref.Rows {
+		return nil, nil, fmt.Errorf("shard %s has %d rows, its manifest says %d", name, len(rows), ref.Rows)
+	}
+	return rows, md, nil
 }

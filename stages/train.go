@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/gomlx/compute"
 
 	"github.com/srdpo/srdpo/model"
@@ -210,50 +209,22 @@ func metricRow(split string, step int, epoch float64, st model.PreferenceStats) 
 // readScored reads every row of the shards, which must share one set of
 // metadata.
 func readScored(ctx context.Context, pattern string) ([]schemas.Scored, schemas.Metadata, error) {
-	fs, err := filesystem.New(ctx, pattern)
+	refs, err := listShards(ctx, pattern)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer fs.Close()
-	var names []string
-	if strings.HasSuffix(pattern, schemas.ManifestSuffix) {
-		b, err := filesystem.Read(ctx, fs, pattern)
-		if err != nil {
-			return nil, nil, err
-		}
-		m, err := schemas.ParseManifest(b)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, sh := range m.Shards {
-			names = append(names, pattern[:len(pattern)-len(filepath.Base(pattern))]+sh.Name)
-		}
-	} else if names, err = fs.List(ctx, pattern); err != nil {
-		return nil, nil, err
-	}
-	if len(names) == 0 {
-		return nil, nil, fmt.Errorf("no scored shards match %s", pattern)
-	}
-	sort.Strings(names)
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Path < refs[j].Path })
 	var rows []schemas.Scored
 	var md schemas.Metadata
-	for _, name := range names {
-		format, err := schemas.FormatOf(name)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", name, err)
-		}
-		data, err := filesystem.Read(ctx, fs, name)
+	for _, ref := range refs {
+		rs, m, err := readShard(ctx, ref, schemas.ScoredRows)
 		if err != nil {
 			return nil, nil, err
-		}
-		rs, m, err := schemas.ReadFile(data, format, schemas.ScoredRows)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", name, err)
 		}
 		if md == nil {
 			md = m
 		} else if err := m.Expect(md); err != nil {
-			return nil, nil, fmt.Errorf("%s was written by another scoring run than %s: %w", name, names[0], err)
+			return nil, nil, fmt.Errorf("%s was written by another scoring run than %s: %w", ref.Path, refs[0].Path, err)
 		}
 		for _, r := range rs {
 			rows = append(rows, r.(schemas.Scored))
