@@ -348,14 +348,14 @@ func (sb *scoringBench) close() { os.RemoveAll(sb.dir) }
 
 // bare scores every pair in a loop of 64-pair batches; tokens/s.
 func (sb *scoringBench) bare() (float64, error) {
-	start, tokens := time.Now(), 0
+	start, tokens := time.Now(), int64(0)
 	for lo := 0; lo < len(sb.prefs); lo += 64 {
 		scored, err := sb.ref.Score(sb.prefs[lo:min(lo+64, len(sb.prefs))])
 		if err != nil {
 			return 0, err
 		}
 		for _, s := range scored {
-			tokens += int(2*(s.PromptTokens+s.AugPromptTokens) + 2*(s.ChosenTokens+s.RejectedTokens))
+			tokens += stages.TokensScored(s)
 		}
 	}
 	return float64(tokens) / time.Since(start).Seconds(), nil

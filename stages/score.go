@@ -205,6 +205,12 @@ func (r *Reference) Score(rows []schemas.Preference) ([]schemas.Scored, error) {
 	return out, nil
 }
 
+// TokensScored is how many tokens the reference ran over for a row: each
+// response after x and after p⊕x.
+func TokensScored(s schemas.Scored) int64 {
+	return int64(2*(s.PromptTokens+s.AugPromptTokens) + 2*(s.ChosenTokens+s.RejectedTokens))
+}
+
 // ScoreOption configures ScorePreferences.
 type ScoreOption func(*scoreFn)
 
@@ -280,7 +286,7 @@ func (fn *scoreFn) flush(ctx context.Context, emit func(schemas.Scored), dead fu
 				Detail: fmt.Sprintf("row %s: %v", s.ID, err), Raw: s.ID})
 			continue
 		}
-		n := int64(2*(s.PromptTokens+s.AugPromptTokens) + 2*(s.ChosenTokens+s.RejectedTokens))
+		n := TokensScored(s)
 		fn.pairs.Inc(ctx, 1)
 		fn.tokens.Inc(ctx, n)
 		Progress.Pairs.Add(1)
