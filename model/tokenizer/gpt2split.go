@@ -1,0 +1,66 @@
+package tokenizer
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// gpt2Split finds the matches of gpt2Pattern in s without a regex engine:
+// the alternatives are tried in order at each position, as the engine
+// would. It gives the same spans as the pattern (tested against it on
+// random text) at several times the speed.
+func gpt2Split(s string) []span {
+	var out []span
+	isOther := func(r rune) bool { return !unicode.IsSpace(r) && !unicode.IsLetter(r) && !unicode.IsNumber(r) }
+	at := func(i int) rune { r, _ := utf8.DecodeRuneInString(s[i:]); return r }
+	run := func(i int, in func(rune) bool) int {
+		for i < len(s) {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if !in(r) {
+				break
+			}
+			i += n
+		}
+		return i
+	}
+	for i := 0; i < len(s); {
+		end := -1
+		if s[i] == '\'' {
+			for _, c := range []string{"s", "t", "re", "ve", "m", "ll", "d"} {
+				if strings.HasPrefix(s[i+1:], c) {
+					end = i + 1 + len(c)
+					break
+				}
+			}
+		}
+		if end < 0 {
+			start := i
+			if s[i] == ' ' && i+1 < len(s) {
+				start = i + 1
+			}
+			r := at(start)
+			for _, class := range []func(rune) bool{unicode.IsLetter, unicode.IsNumber, isOther} {
+				if class(r) {
+					end = run(start, class)
+					break
+				}
+			}
+		}
+		if end < 0 { // white space
+			j := run(i, unicode.IsSpace)
+			_, last := utf8.DecodeLastRuneInString(s[i:j])
+			switch {
+			case j == len(s): // \s+(?!\S) takes the whole run at the end
+				end = j
+			case j-i > last: // \s+(?!\S) leaves the last one to the next word
+				end = j - last
+			default: // \s+
+				end = j
+			}
+		}
+		out = append(out, span{i, end})
+		i = end
+	}
+	return out
+}
