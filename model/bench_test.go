@@ -105,20 +105,3 @@ func BenchmarkPreferenceStep(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkBPEEncode encodes mixed English text with the test vocabulary.
-func BenchmarkBPEEncode(b *testing.B) {
-	tok, err := LoadBPE("testdata/bpe")
-	if err != nil {
-		b.Fatal(err)
-	}
-	text := "Hello world! The cat's 12 apples, the dog's 34 pears.\n\nI'll say: hello again, world. 👋 "
-	b.SetBytes(int64(len(text)))
-	for i := 0; i < b.N; i++ {
-		// A fresh tokenizer cache every 100 runs keeps the merge loop measured.
-		if i%100 == 0 {
-			tok.cache = map[string][]int32{}
-		}
-		tok.Encode(text)
-	}
-}

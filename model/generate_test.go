@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/srdpo/srdpo/model/tokenizer"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -48,17 +49,16 @@ func TestGenerateWithCacheEqualsFullRecompute(t *testing.T) {
 func TestGenerateAfterSFTReproducesMemorisedContinuation(t *testing.T) {
 	m := trainTiny(t)
 	gen, _ := m.NewGenerator()
-	var tok ByteTokenizer
-	var prompts [][]int32
+		var prompts [][]int32
 	for _, c := range sftCorpus {
-		prompts = append(prompts, tok.Encode(c[0]))
+		prompts = append(prompts, tokenizer.Bytes(c[0]))
 	}
 	out, err := gen.Generate(prompts, GenerateConfig{MaxNewTokens: 20, EOS: '\n'})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, c := range sftCorpus {
-		if got, want := tok.Decode(out[i]), c[1][:len(c[1])-1]; got != want {
+		if got, want := (tokenizer.Byte{}).Decode(out[i]), c[1][:len(c[1])-1]; got != want {
 			t.Errorf("%q → %q, want %q", c[0], got, want)
 		}
 	}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/srdpo/srdpo/model/tokenizer"
 	"fmt"
 	"math"
 	"testing"
@@ -14,13 +15,12 @@ import (
 // the rejected one does not. Reference log-probs come from ref.
 func toyPreferences(t *testing.T, ref *GPT, n int) []PreferencePair {
 	t.Helper()
-	var tok ByteTokenizer
-	s, _ := ref.NewScorer(1024)
+		s, _ := ref.NewScorer(1024)
 	var out []PreferencePair
 	for i := 0; i < n; i++ {
 		q := fmt.Sprintf("Q%d: say yes.\nA:", i)
-		p := PreferencePair{ID: fmt.Sprint(i), Prompt: tok.Encode(q), AugPrompt: tok.Encode("Be good. " + q),
-			Chosen: tok.Encode(" yes"), Rejected: tok.Encode(fmt.Sprintf(" no%d", i%3))}
+		p := PreferencePair{ID: fmt.Sprint(i), Prompt: tokenizer.Bytes(q), AugPrompt: tokenizer.Bytes("Be good. " + q),
+			Chosen: tokenizer.Bytes(" yes"), Rejected: tokenizer.Bytes(fmt.Sprintf(" no%d", i%3))}
 		lp, err := s.LogProbs([]Pair{{p.Prompt, p.Chosen}, {p.Prompt, p.Rejected}, {p.AugPrompt, p.Chosen}, {p.AugPrompt, p.Rejected}})
 		if err != nil {
 			t.Fatal(err)
@@ -34,7 +34,7 @@ func toyPreferences(t *testing.T, ref *GPT, n int) []PreferencePair {
 // At π = π_ref, every loss takes its anchor value of DESIGN §1, and Δπ = 0.
 func TestPreferenceStepAtInitialisation(t *testing.T) {
 	backend, _ := NewBackend()
-	cfg := Tiny(ByteTokenizer{}.VocabSize())
+	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.DType = "float64"
 	ref, _ := New(cfg, 1, backend)
 	pairs := toyPreferences(t, ref, 4)
@@ -63,7 +63,7 @@ func TestPreferenceStepAtInitialisation(t *testing.T) {
 // differences that let them move.
 func TestSrDPOStopGradient(t *testing.T) {
 	backend, _ := NewBackend()
-	cfg := Tiny(ByteTokenizer{}.VocabSize())
+	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.DType, cfg.Context = "float64", 32
 	ref, _ := New(cfg, 1, backend)
 	// A policy away from the reference, so that Δπ ≠ 0.
@@ -148,7 +148,7 @@ func TestSrDPOStopGradient(t *testing.T) {
 // responses: held-out-free training accuracy of the implicit reward > 0.9.
 func TestPreferenceTrainingLearnsToySet(t *testing.T) {
 	backend, _ := NewBackend()
-	cfg := Tiny(ByteTokenizer{}.VocabSize())
+	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.Context = 64
 	ref, _ := New(cfg, 1, backend)
 	pairs := toyPreferences(t, ref, 16)
@@ -175,7 +175,7 @@ func TestPreferenceTrainingLearnsToySet(t *testing.T) {
 // same update (float64, up to rounding) and the same figures.
 func TestGradientAccumulationEqualsOneBatch(t *testing.T) {
 	backend, _ := NewBackend()
-	cfg := Tiny(ByteTokenizer{}.VocabSize())
+	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.DType, cfg.Context = "float64", 64
 	ref, _ := New(cfg, 1, backend)
 	pairs := toyPreferences(t, ref, 8)
@@ -211,7 +211,7 @@ func TestGradientAccumulationEqualsOneBatch(t *testing.T) {
 // Given the policy's own current p⊕x log-probs, StepWithAug is Step.
 func TestStepWithGivenAugEqualsStep(t *testing.T) {
 	backend, _ := NewBackend()
-	cfg := Tiny(ByteTokenizer{}.VocabSize())
+	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.DType, cfg.Context = "float64", 64
 	ref, _ := New(cfg, 1, backend)
 	pairs := toyPreferences(t, ref, 6)

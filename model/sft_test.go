@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/srdpo/srdpo/model/tokenizer"
 	"math"
 	"strings"
 	"testing"
@@ -21,10 +22,9 @@ var sftCorpus = [][2]string{
 }
 
 func bytePairs(corpus [][2]string) []Pair {
-	var tok ByteTokenizer
-	var out []Pair
+		var out []Pair
 	for _, c := range corpus {
-		out = append(out, Pair{Prompt: tok.Encode(c[0]), Response: tok.Encode(c[1])})
+		out = append(out, Pair{Prompt: tokenizer.Bytes(c[0]), Response: tokenizer.Bytes(c[1])})
 	}
 	return out
 }
@@ -32,7 +32,7 @@ func bytePairs(corpus [][2]string) []Pair {
 func trainTiny(t *testing.T) *GPT {
 	t.Helper()
 	backend, _ := NewBackend()
-	cfg := Tiny(ByteTokenizer{}.VocabSize())
+	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.Context = 32
 	m, err := New(cfg, 1, backend)
 	if err != nil {
@@ -100,7 +100,7 @@ func TestOptimizerFirstStepByHand(t *testing.T) {
 		{Name: "adam", LR: 0.01, MaxGradNorm: 0.5},
 	} {
 		backend, _ := NewBackend()
-		cfg := Tiny(ByteTokenizer{}.VocabSize())
+		cfg := Tiny(tokenizer.Byte{}.VocabSize())
 		cfg.Context, cfg.DType = 32, "float64"
 		m, _ := New(cfg, 3, backend)
 		b, _ := NewBatch(pairs, 4, 32)
@@ -171,7 +171,7 @@ func TestOptimizerFirstStepByHand(t *testing.T) {
 // A step whose loss is not finite is refused and changes nothing.
 func TestSFTStepRefusesNonFiniteLoss(t *testing.T) {
 	backend, _ := NewBackend()
-	cfg := Tiny(ByteTokenizer{}.VocabSize())
+	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.Context = 32
 	m, _ := New(cfg, 3, backend)
 	bias := make([]float32, cfg.Width)

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/runners"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/stages"
@@ -329,7 +330,7 @@ func newScoringBench(ctx context.Context, n int) (*scoringBench, error) {
 		sb.prefs = append(sb.prefs, p)
 	}
 	f.Close()
-	m, err := benchModel(128, 256, model.ByteTokenizer{}.VocabSize())
+	m, err := benchModel(128, 256, tokenizer.Byte{}.VocabSize())
 	if err != nil {
 		return nil, err
 	}

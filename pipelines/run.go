@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/runners"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/stages"
@@ -93,7 +95,7 @@ func runSeed(ctx context.Context, c RunConfig, seed uint64, progress io.Writer) 
 		return nil, nil, err
 	}
 	// Pairs from the reference's own samples, labelled by r*.
-	sampler, err := Sampler(ref, model.ByteTokenizer{})
+	sampler, err := Sampler(ref, tokenizer.Byte{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -146,7 +148,7 @@ func runSeed(ctx context.Context, c RunConfig, seed uint64, progress io.Writer) 
 
 // Sampler draws responses from a model at temperature 1, stopping at a
 // newline, for srdpo gen and run.
-func Sampler(m *model.GPT, tok model.Tokenizer) (tasks.Sampler, error) {
+func Sampler(m *model.GPT, tok tokenizer.Tokenizer) (tasks.Sampler, error) {
 	gen, err := m.NewGenerator()
 	if err != nil {
 		return nil, err
@@ -154,7 +156,10 @@ func Sampler(m *model.GPT, tok model.Tokenizer) (tasks.Sampler, error) {
 	return func(prompts []string, n int, seed uint64) ([][]string, error) {
 		ids := make([][]int32, len(prompts))
 		for i, p := range prompts {
-			ids[i] = tok.Encode(p)
+			var err error
+			if ids[i], _, err = stages.PromptIDs(tok, p, math.MaxInt32, model.KeepEnd); err != nil {
+				return nil, fmt.Errorf("prompt %d: %w", i, err)
+			}
 		}
 		out := make([][]string, len(prompts))
 		for k := 0; k < n; k++ {
@@ -178,7 +183,6 @@ func readSFT(path string) ([]model.Pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tok model.ByteTokenizer
 	var out []model.Pair
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -186,7 +190,7 @@ func readSFT(path string) ([]model.Pair, error) {
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		out = append(out, model.Pair{Prompt: tok.Encode(e.Prompt), Response: tok.Encode(e.Response)})
+		out = append(out, model.Pair{Prompt: tokenizer.Bytes(e.Prompt), Response: tokenizer.Bytes(e.Response)})
 	}
 	return out, nil
 }

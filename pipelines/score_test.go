@@ -15,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/stages"
 )
@@ -106,13 +107,12 @@ func direct(t *testing.T, spec stages.ReferenceSpec, p schemas.Preference) schem
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tok model.ByteTokenizer
 	tr := spec.Truncation
-	x, xc := model.Keep(tok.Encode(p.Prompt), tr.MaxPromptLength, tr.Prompt)
-	ax, axc := model.Keep(tok.Encode(spec.AugPrompt+spec.AugSeparator+p.Prompt), tr.MaxPromptLength, tr.Prompt)
+	x, xc := model.Keep(tokenizer.Bytes(p.Prompt), tr.MaxPromptLength, tr.Prompt)
+	ax, axc := model.Keep(tokenizer.Bytes(spec.AugPrompt+spec.AugSeparator+p.Prompt), tr.MaxPromptLength, tr.Prompt)
 	room := tr.MaxLength - max(len(x), len(ax))
-	c, cc := model.Keep(tok.Encode(p.Chosen), room, tr.Response)
-	r, rc := model.Keep(tok.Encode(p.Rejected), room, tr.Response)
+	c, cc := model.Keep(tokenizer.Bytes(p.Chosen), room, tr.Response)
+	r, rc := model.Keep(tokenizer.Bytes(p.Rejected), room, tr.Response)
 	s, _ := m.NewScorer(stages.ScoreBudgetTokens)
 	score := func(prompt, resp []int32) float64 {
 		lp, err := s.LogProbs([]model.Pair{{Prompt: prompt, Response: resp}})
@@ -194,7 +194,7 @@ func TestScoreDeterminismDeadLettersMetadata(t *testing.T) {
 	ref, _ := stages.LoadReference(ctx, spec)
 	want := schemas.Metadata{
 		schemas.KeyModelFingerprint:     ref.Model.Fingerprint(),
-		schemas.KeyTokenizerFingerprint: model.ByteTokenizer{}.Fingerprint(),
+		schemas.KeyTokenizerFingerprint: tokenizer.Byte{}.Fingerprint(),
 		schemas.KeyAugPrompt:            "Answer well. Query:",
 		schemas.KeyAugSeparator:         " ",
 		schemas.KeyMaxPromptLength:      "64",

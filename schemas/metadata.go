@@ -23,6 +23,7 @@ const (
 	KeyMaxLength            = "srdpo.max_length"            // tokens, prompt + response
 	KeyTruncationMode       = "srdpo.truncation_mode"
 	KeyChatTemplate         = "srdpo.chat_template" // how message lists became prompt text
+	KeyResponseEOS          = "srdpo.response_eos"  // "true" when responses end with EOS
 )
 
 // DefaultAugPrompt is p, verbatim from the paper (arXiv 2405.21040).

@@ -2,8 +2,10 @@ package stages
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/schemas"
 )
 
@@ -24,14 +26,16 @@ func (g GoldEval) MeanReward() float64 { return meanOf(g.Rewards) }
 // Gold generates a response to each prompt with the policy (same decoding
 // settings and seed for every policy), scores it with reward, and
 // estimates KL(π‖π_ref) on those tokens.
-func Gold(policy, ref *model.GPT, tok model.Tokenizer, prompts []string, reward func(x, y string) (float64, error), cfg model.GenerateConfig) (GoldEval, error) {
+func Gold(policy, ref *model.GPT, tok tokenizer.Tokenizer, prompts []string, reward func(x, y string) (float64, error), cfg model.GenerateConfig) (GoldEval, error) {
 	gen, err := policy.NewGenerator()
 	if err != nil {
 		return GoldEval{}, err
 	}
 	ids := make([][]int32, len(prompts))
 	for i, p := range prompts {
-		ids[i] = tok.Encode(p)
+		if ids[i], _, err = PromptIDs(tok, p, math.MaxInt32, model.KeepEnd); err != nil {
+			return GoldEval{}, fmt.Errorf("prompt %d: %w", i, err)
+		}
 	}
 	out, err := gen.Generate(ids, cfg)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/tasks"
 )
@@ -33,11 +34,11 @@ func TestGoldAgainstItself(t *testing.T) {
 		prompts = append(prompts, tasks.Prompt(w))
 	}
 	gen := model.GenerateConfig{MaxNewTokens: 10, EOS: '\n'}
-	ga, err := Gold(a, b, model.ByteTokenizer{}, prompts, tasks.Reward, gen)
+	ga, err := Gold(a, b, tokenizer.Byte{}, prompts, tasks.Reward, gen)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gb, _ := Gold(b, a, model.ByteTokenizer{}, prompts, tasks.Reward, gen)
+	gb, _ := Gold(b, a, tokenizer.Byte{}, prompts, tasks.Reward, gen)
 	w, _ := WinRate(ga.Rewards, gb.Rewards)
 	if ga.KL != 0 || ga.Tokens == 0 || w != 0.5 || len(ga.Responses) != 6 {
 		t.Errorf("KL %g over %d tokens, win rate %g", ga.KL, ga.Tokens, w)

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/tokenizer"
 )
 
 // MCItem is one multiple-choice question in the lm-eval-harness manner: the
@@ -52,7 +54,7 @@ type MCResult struct {
 // MultipleChoice evaluates items with the first k few-shot items (context
 // followed by their gold choice, separated by a blank line) in front of
 // each context.
-func MultipleChoice(m *model.GPT, tok model.Tokenizer, items []MCItem, k int) (MCResult, error) {
+func MultipleChoice(m *model.GPT, tok tokenizer.Tokenizer, items []MCItem, k int) (MCResult, error) {
 	var prefix strings.Builder
 	var eval []MCItem
 	for _, it := range items {
@@ -74,11 +76,19 @@ func MultipleChoice(m *model.GPT, tok model.Tokenizer, items []MCItem, k int) (M
 	}
 	var pairs []model.Pair
 	for _, it := range eval {
-		ctx := tok.Encode(prefix.String() + it.Context)
 		for _, c := range it.Choices {
-			resp := tok.Encode(c)
-			if len(ctx)+len(resp) > m.Config.Context {
-				ctx = ctx[len(ctx)+len(resp)-m.Config.Context:] // keep the end of the context, as truncation does
+			resp, _, err := ResponseIDs(tok, c, false, math.MaxInt32, model.KeepStart)
+			if err != nil {
+				return MCResult{}, err
+			}
+			if len(resp) >= m.Config.Context {
+				return MCResult{}, fmt.Errorf("choice %q is %d tokens, no shorter than the model's context of %d", c, len(resp), m.Config.Context)
+			}
+			// Each choice gets the end of the context that fits beside it,
+			// BOS kept, as truncation does.
+			ctx, _, err := PromptIDs(tok, prefix.String()+it.Context, m.Config.Context-len(resp), model.KeepEnd)
+			if err != nil {
+				return MCResult{}, err
 			}
 			pairs = append(pairs, model.Pair{Prompt: ctx, Response: resp})
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/tokenizer"
 )
 
 // A tiny model taught, by SFT, the animal sounds of the fixture answers
@@ -25,16 +26,15 @@ func TestMultipleChoiceAfterTeaching(t *testing.T) {
 	cfg := model.Tiny(257)
 	cfg.Context = 64
 	m, _ := model.New(cfg, 1, backend)
-	var tok model.ByteTokenizer
 	var pairs []model.Pair
 	shot := "The cow says moo\n\n" // the one few-shot example, as evaluation puts it in front
 	for _, it := range items[1:] {
-		pairs = append(pairs, model.Pair{Prompt: tok.Encode(shot + it.Context), Response: tok.Encode(it.Choices[it.Gold])})
+		pairs = append(pairs, model.Pair{Prompt: tokenizer.Bytes(shot + it.Context), Response: tokenizer.Bytes(it.Choices[it.Gold])})
 	}
 	if err := m.SFT(pairs, model.SFTConfig{Optim: model.Optim{Name: "adam", LR: 3e-3}, BatchSize: 3, Steps: 150, Seed: 1}, nil); err != nil {
 		t.Fatal(err)
 	}
-	res, err := MultipleChoice(m, tok, items, 1)
+	res, err := MultipleChoice(m, tokenizer.Byte{}, items, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

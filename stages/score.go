@@ -14,6 +14,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/schemas"
 )
 
@@ -43,17 +44,18 @@ var Progress struct{ Pairs, Tokens atomic.Int64 }
 // formed. It is serialised into Beam DoFns.
 type ReferenceSpec struct {
 	ModelDir     string // local or gs://
-	Tokenizer    string // "auto", "byte" or a local directory of BPE files
+	Tokenizer    string // "auto", "byte" or a local tokenizer directory
 	AugPrompt    string // p
 	AugSeparator string // p⊕x = p + separator + x
 	Truncation   model.Truncation
+	ResponseEOS  bool // end each response with the tokenizer's EOS
 }
 
 // Reference is a loaded reference model with its tokenizer.
 type Reference struct {
 	Spec      ReferenceSpec
 	Model     *model.GPT
-	Tokenizer model.Tokenizer
+	Tokenizer tokenizer.Tokenizer
 	scorer    *model.Scorer
 }
 
@@ -82,6 +84,9 @@ func loadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) 
 	if err != nil {
 		return nil, err
 	}
+	if spec.ResponseEOS && tok.EOS() < 0 {
+		return nil, fmt.Errorf("--response-eos: the tokenizer has no EOS token")
+	}
 	if spec.Truncation.MaxLength > m.Config.Context {
 		return nil, fmt.Errorf("max length %d is longer than the model's context of %d", spec.Truncation.MaxLength, m.Config.Context)
 	}
@@ -94,7 +99,7 @@ func loadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) 
 
 // loadModel loads a model directory (local or gs://) and its tokenizer,
 // which must fit the model's vocabulary.
-func loadModel(ctx context.Context, dir, tokenizer string) (*model.GPT, model.Tokenizer, error) {
+func loadModel(ctx context.Context, dir, tokenizerSpec string) (*model.GPT, tokenizer.Tokenizer, error) {
 	local, err := localDir(ctx, dir)
 	if err != nil {
 		return nil, nil, err
@@ -107,7 +112,7 @@ func loadModel(ctx context.Context, dir, tokenizer string) (*model.GPT, model.To
 	if err != nil {
 		return nil, nil, err
 	}
-	tok, err := model.LoadTokenizer(tokenizer, local)
+	tok, err := tokenizer.Load(tokenizerSpec, local)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -167,6 +172,7 @@ func (r *Reference) Metadata() schemas.Metadata {
 		schemas.KeyMaxPromptLength:      fmt.Sprint(t.MaxPromptLength),
 		schemas.KeyMaxLength:            fmt.Sprint(t.MaxLength),
 		schemas.KeyTruncationMode:       t.Mode(),
+		schemas.KeyResponseEOS:          fmt.Sprint(r.Spec.ResponseEOS),
 	}
 }
 
@@ -174,16 +180,30 @@ func (r *Reference) Metadata() schemas.Metadata {
 // response given x and given p⊕x. The prompts x and p⊕x are each cut to the
 // max prompt length, then both responses to what is left beside the longer
 // of the two, so the same response tokens are scored under both prompts.
+// Special tokens enter as sequences.go says. A row whose text the
+// tokenizer refuses is an error naming it.
 func (r *Reference) Score(rows []schemas.Preference) ([]schemas.Scored, error) {
 	tok, t := r.Tokenizer, r.Spec.Truncation
 	out := make([]schemas.Scored, len(rows))
 	pairs := make([]model.Pair, 0, 4*len(rows))
 	for i, p := range rows {
-		x, xCut := model.Keep(tok.Encode(p.Prompt), t.MaxPromptLength, t.Prompt)
-		ax, axCut := model.Keep(tok.Encode(schemas.Augment(r.Spec.AugPrompt, r.Spec.AugSeparator, p.Prompt)), t.MaxPromptLength, t.Prompt)
+		x, xCut, err := PromptIDs(tok, p.Prompt, t.MaxPromptLength, t.Prompt)
+		if err != nil {
+			return nil, fmt.Errorf("row %s: prompt: %w", p.ID, err)
+		}
+		ax, axCut, err := PromptIDs(tok, schemas.Augment(r.Spec.AugPrompt, r.Spec.AugSeparator, p.Prompt), t.MaxPromptLength, t.Prompt)
+		if err != nil {
+			return nil, fmt.Errorf("row %s: augmented prompt: %w", p.ID, err)
+		}
 		room := t.MaxLength - max(len(x), len(ax))
-		c, cCut := model.Keep(tok.Encode(p.Chosen), room, t.Response)
-		rj, rCut := model.Keep(tok.Encode(p.Rejected), room, t.Response)
+		c, cCut, err := ResponseIDs(tok, p.Chosen, r.Spec.ResponseEOS, room, t.Response)
+		if err != nil {
+			return nil, fmt.Errorf("row %s: chosen: %w", p.ID, err)
+		}
+		rj, rCut, err := ResponseIDs(tok, p.Rejected, r.Spec.ResponseEOS, room, t.Response)
+		if err != nil {
+			return nil, fmt.Errorf("row %s: rejected: %w", p.ID, err)
+		}
 		if len(x) == 0 || len(ax) == 0 || len(c) == 0 || len(rj) == 0 {
 			return nil, fmt.Errorf("row %s tokenises to an empty part", p.ID)
 		}

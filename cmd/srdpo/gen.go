@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/pipelines"
 	"github.com/srdpo/srdpo/tasks"
 )
@@ -39,7 +40,7 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		tok, err := model.LoadTokenizer("auto", *modelDir)
+		tok, err := tokenizer.Load(tokenizer.SpecAuto, *modelDir)
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,8 @@ type normalizer interface {
 
 type unicodeNorm struct{ form norm.Form }
 
+const formNFC = norm.NFC
+
 func (n unicodeNorm) normalize(s string) (string, error) { return n.form.String(s), nil }
 
 // prepend adds its text in front of a non-empty piece.
@@ -114,7 +116,7 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 	}
 	switch n.Type {
 	case "NFC":
-		return unicodeNorm{norm.NFC}, nil
+		return unicodeNorm{formNFC}, nil
 	case "NFD":
 		return unicodeNorm{norm.NFD}, nil
 	case "NFKC":
