@@ -351,7 +351,7 @@ func (sb *scoringBench) close() { os.RemoveAll(sb.dir) }
 func (sb *scoringBench) bare() (float64, error) {
 	start, tokens := time.Now(), int64(0)
 	for lo := 0; lo < len(sb.prefs); lo += 64 {
-		scored, err := sb.ref.Score(sb.prefs[lo:min(lo+64, len(sb.prefs))])
+		scored, _, err := sb.ref.Score(sb.prefs[lo:min(lo+64, len(sb.prefs))])
 		if err != nil {
 			return 0, err
 		}

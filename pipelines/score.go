@@ -25,12 +25,14 @@ type ScoreFlags struct {
 	MaxLength        int
 	TruncatePrompt   string
 	TruncateResponse string
+	ResponseEOS      bool
 }
 
 // Register adds the scoring flags to fs.
 func (f *ScoreFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Model, "model", "", "reference model directory (srdpo checkpoint or Hugging Face GPT-2 layout), local or gs://")
-	fs.StringVar(&f.Tokenizer, "tokenizer", "auto", "tokenizer: auto (the model directory's vocab.json/merges.txt or tokenizer.json, else bytes), byte, or a local directory of BPE files")
+	fs.StringVar(&f.Tokenizer, "tokenizer", "auto", "tokenizer: auto (the model directory's tokenizer.json (+ tokenizer_config.json), else its vocab.json + merges.txt, else bytes), byte, or a local directory holding those files; prompts start with the tokenizer's BOS when its post-processor adds one")
+	fs.BoolVar(&f.ResponseEOS, "response-eos", false, "end each response with the tokenizer's EOS token (TRL does for non-conversational rows); recorded in the shards' metadata")
 	fs.IntVar(&f.BatchPairs, "batch-pairs", 64, "pairs a worker gathers before scoring them; changes memory and speed, never the scores")
 	fs.StringVar(&f.AugPrompt, "aug-prompt", schemas.DefaultAugPrompt, "the augmentation prompt p put in front of x to form p⊕x; the default is the paper's")
 	fs.StringVar(&f.AugSeparator, "aug-sep", schemas.DefaultAugSeparator, "the text joining p and x: p⊕x = p + sep + x")
@@ -58,7 +60,7 @@ func (f *ScoreFlags) Check() error {
 // Spec is the reference model the flags name.
 func (f *ScoreFlags) Spec() stages.ReferenceSpec {
 	return stages.ReferenceSpec{ModelDir: f.Model, Tokenizer: f.Tokenizer, AugPrompt: f.AugPrompt,
-		AugSeparator: f.AugSeparator, Truncation: f.Truncation()}
+		AugSeparator: f.AugSeparator, Truncation: f.Truncation(), ResponseEOS: f.ResponseEOS}
 }
 
 // BuildScore adds the scoring job: corpus → preference rows → reference

@@ -3,14 +3,10 @@ package stages
 import (
 	"context"
 	"fmt"
-	"os"
-	"path"
-	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/srdpo/srdpo/model"
@@ -97,70 +93,6 @@ func loadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) 
 	return &Reference{Spec: spec, Model: m, Tokenizer: tok, scorer: scorer}, nil
 }
 
-// loadModel loads a model directory (local or gs://) and its tokenizer,
-// which must fit the model's vocabulary.
-func loadModel(ctx context.Context, dir, tokenizerSpec string) (*model.GPT, tokenizer.Tokenizer, error) {
-	local, err := localDir(ctx, dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	backend, err := model.NewBackend()
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := model.LoadDir(local, backend, "float32")
-	if err != nil {
-		return nil, nil, err
-	}
-	tok, err := tokenizer.Load(tokenizerSpec, local)
-	if err != nil {
-		return nil, nil, err
-	}
-	if tok.VocabSize() > m.Config.Vocab {
-		return nil, nil, fmt.Errorf("the tokenizer has %d tokens, the model only %d", tok.VocabSize(), m.Config.Vocab)
-	}
-	return m, tok, nil
-}
-
-// localDir copies a model directory on a remote filesystem (gs://) to a
-// local temporary one; local paths are used as they are.
-func localDir(ctx context.Context, dir string) (string, error) {
-	if !strings.Contains(dir, "://") {
-		return dir, nil
-	}
-	fs, err := filesystem.New(ctx, dir)
-	if err != nil {
-		return "", err
-	}
-	defer fs.Close()
-	prefix := strings.TrimSuffix(dir, "/") + "/"
-	names, err := fs.List(ctx, prefix+"**")
-	if err != nil {
-		return "", fmt.Errorf("listing %s: %w", dir, err)
-	}
-	if len(names) == 0 {
-		return "", fmt.Errorf("no model files under %s", dir)
-	}
-	local, err := os.MkdirTemp("", "srdpo-model-")
-	if err != nil {
-		return "", err
-	}
-	for _, name := range names {
-		b, err := filesystem.Read(ctx, fs, name)
-		if err != nil {
-			return "", fmt.Errorf("reading %s: %w", name, err)
-		}
-		dst := path.Join(local, strings.TrimPrefix(name, prefix))
-		if err := os.MkdirAll(path.Dir(dst), 0o755); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
-			return "", err
-		}
-	}
-	return local, nil
-}
-
 // Metadata is the provenance the reference adds to scored files.
 func (r *Reference) Metadata() schemas.Metadata {
 	t := r.Spec.Truncation
@@ -180,49 +112,66 @@ func (r *Reference) Metadata() schemas.Metadata {
 // response given x and given p⊕x. The prompts x and p⊕x are each cut to the
 // max prompt length, then both responses to what is left beside the longer
 // of the two, so the same response tokens are scored under both prompts.
-// Special tokens enter as sequences.go says. A row whose text the
-// tokenizer refuses is an error naming it.
-func (r *Reference) Score(rows []schemas.Preference) ([]schemas.Scored, error) {
-	tok, t := r.Tokenizer, r.Spec.Truncation
-	out := make([]schemas.Scored, len(rows))
-	pairs := make([]model.Pair, 0, 4*len(rows))
-	for i, p := range rows {
-		x, xCut, err := PromptIDs(tok, p.Prompt, t.MaxPromptLength, t.Prompt)
+// Special tokens enter as sequences.go says. Rows the tokenizer refuses
+// are left out and returned as dead letters naming the part.
+func (r *Reference) Score(rows []schemas.Preference) ([]schemas.Scored, []schemas.DeadLetter, error) {
+	out := make([]schemas.Scored, 0, len(rows))
+	var dead []schemas.DeadLetter
+	for _, p := range rows {
+		s, err := r.tokenize(p)
 		if err != nil {
-			return nil, fmt.Errorf("row %s: prompt: %w", p.ID, err)
+			dead = append(dead, schemas.DeadLetter{Source: "scoring:" + p.ID, Offset: -1, Reason: ReasonTokenize,
+				Detail: fmt.Sprintf("row %s: %v", p.ID, err), Raw: p.ID})
+			continue
 		}
-		ax, axCut, err := PromptIDs(tok, schemas.Augment(r.Spec.AugPrompt, r.Spec.AugSeparator, p.Prompt), t.MaxPromptLength, t.Prompt)
-		if err != nil {
-			return nil, fmt.Errorf("row %s: augmented prompt: %w", p.ID, err)
-		}
-		room := t.MaxLength - max(len(x), len(ax))
-		c, cCut, err := ResponseIDs(tok, p.Chosen, r.Spec.ResponseEOS, room, t.Response)
-		if err != nil {
-			return nil, fmt.Errorf("row %s: chosen: %w", p.ID, err)
-		}
-		rj, rCut, err := ResponseIDs(tok, p.Rejected, r.Spec.ResponseEOS, room, t.Response)
-		if err != nil {
-			return nil, fmt.Errorf("row %s: rejected: %w", p.ID, err)
-		}
-		if len(x) == 0 || len(ax) == 0 || len(c) == 0 || len(rj) == 0 {
-			return nil, fmt.Errorf("row %s tokenises to an empty part", p.ID)
-		}
-		out[i] = schemas.Scored{ID: p.ID, PromptIDs: x, AugPromptIDs: ax, ChosenIDs: c, RejectedIDs: rj,
-			PromptTokens: int32(len(x)), AugPromptTokens: int32(len(ax)), ChosenTokens: int32(len(c)), RejectedTokens: int32(len(rj)),
-			PromptTruncated: xCut, AugPromptTruncated: axCut, ChosenTruncated: cCut, RejectedTruncated: rCut,
-			ScoreChosen: p.ScoreChosen, ScoreRejected: p.ScoreRejected, Offset: p.Offset}
-		pairs = append(pairs, model.Pair{Prompt: x, Response: c}, model.Pair{Prompt: x, Response: rj},
-			model.Pair{Prompt: ax, Response: c}, model.Pair{Prompt: ax, Response: rj})
+		out = append(out, s)
+	}
+	pairs := make([]model.Pair, 0, 4*len(out))
+	for _, s := range out {
+		pairs = append(pairs, model.Pair{Prompt: s.PromptIDs, Response: s.ChosenIDs}, model.Pair{Prompt: s.PromptIDs, Response: s.RejectedIDs},
+			model.Pair{Prompt: s.AugPromptIDs, Response: s.ChosenIDs}, model.Pair{Prompt: s.AugPromptIDs, Response: s.RejectedIDs})
+	}
+	if len(pairs) == 0 {
+		return out, dead, nil
 	}
 	lp, err := r.scorer.LogProbs(pairs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i := range out {
 		out[i].RefLogpChosen, out[i].RefLogpRejected = lp[4*i].Sum, lp[4*i+1].Sum
 		out[i].RefLogpChosenAug, out[i].RefLogpRejectedAug = lp[4*i+2].Sum, lp[4*i+3].Sum
 	}
-	return out, nil
+	return out, dead, nil
+}
+
+// tokenize forms a row's four sequences, before scoring.
+func (r *Reference) tokenize(p schemas.Preference) (schemas.Scored, error) {
+	tok, t := r.Tokenizer, r.Spec.Truncation
+	x, xCut, err := PromptIDs(tok, p.Prompt, t.MaxPromptLength, t.Prompt)
+	if err != nil {
+		return schemas.Scored{}, fmt.Errorf("prompt: %w", err)
+	}
+	ax, axCut, err := PromptIDs(tok, schemas.Augment(r.Spec.AugPrompt, r.Spec.AugSeparator, p.Prompt), t.MaxPromptLength, t.Prompt)
+	if err != nil {
+		return schemas.Scored{}, fmt.Errorf("augmented prompt: %w", err)
+	}
+	room := t.MaxLength - max(len(x), len(ax))
+	c, cCut, err := ResponseIDs(tok, p.Chosen, r.Spec.ResponseEOS, room, t.Response)
+	if err != nil {
+		return schemas.Scored{}, fmt.Errorf("chosen: %w", err)
+	}
+	rj, rCut, err := ResponseIDs(tok, p.Rejected, r.Spec.ResponseEOS, room, t.Response)
+	if err != nil {
+		return schemas.Scored{}, fmt.Errorf("rejected: %w", err)
+	}
+	if len(x) == 0 || len(ax) == 0 || len(c) == 0 || len(rj) == 0 {
+		return schemas.Scored{}, fmt.Errorf("a part tokenises to nothing (prompt %d, augmented %d, chosen %d, rejected %d tokens)", len(x), len(ax), len(c), len(rj))
+	}
+	return schemas.Scored{ID: p.ID, PromptIDs: x, AugPromptIDs: ax, ChosenIDs: c, RejectedIDs: rj,
+		PromptTokens: int32(len(x)), AugPromptTokens: int32(len(ax)), ChosenTokens: int32(len(c)), RejectedTokens: int32(len(rj)),
+		PromptTruncated: xCut, AugPromptTruncated: axCut, ChosenTruncated: cCut, RejectedTruncated: rCut,
+		ScoreChosen: p.ScoreChosen, ScoreRejected: p.ScoreRejected, Offset: p.Offset}, nil
 }
 
 // TokensScored is how many tokens the reference ran over for a row: each
@@ -250,8 +199,14 @@ func ScorePreferences(s beam.Scope, spec ReferenceSpec, rows beam.PCollection, o
 	return beam.ParDo2(s, fn, rows)
 }
 
-// ReasonNonFiniteScore marks a row whose reference log-prob is NaN or ±Inf.
-const ReasonNonFiniteScore = "nonfinite_score"
+// Dead-letter reasons of scoring.
+const (
+	// ReasonNonFiniteScore marks a row whose reference log-prob is NaN or ±Inf.
+	ReasonNonFiniteScore = "nonfinite_score"
+	// ReasonTokenize marks a row the tokenizer refused or that tokenises
+	// to an empty part.
+	ReasonTokenize = "tokenize"
+)
 
 type scoreFn struct {
 	Spec       ReferenceSpec
@@ -295,9 +250,13 @@ func (fn *scoreFn) flush(ctx context.Context, emit func(schemas.Scored), dead fu
 	if len(fn.batch) == 0 {
 		return nil
 	}
-	scored, err := fn.ref.Score(fn.batch)
+	scored, refused, err := fn.ref.Score(fn.batch)
 	if err != nil {
 		return err
+	}
+	for _, d := range refused {
+		fn.dead.Inc(ctx, 1)
+		dead(d)
 	}
 	for _, s := range scored {
 		if err := s.Validate(); err != nil {

@@ -34,6 +34,7 @@ var commands = []command{
 	{name: "train", summary: trainSummary, run: runTrain},
 	{name: "eval", summary: evalSummary, run: runEval},
 	{name: "gen", summary: genSummary, run: runGen},
+	{name: "tokenize", summary: tokenizeSummary, run: runTokenize},
 	{name: "bench", summary: benchSummary, run: runBench},
 }
 
@@ -94,7 +95,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: srdpo <command> [flags]")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-6s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'srdpo <command> --help' for its flags.")
 }

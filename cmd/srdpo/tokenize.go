@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/srdpo/srdpo/model/tokenizer"
+	"github.com/srdpo/srdpo/stages"
+)
+
+const tokenizeSummary = "print the token ids of JSON strings read one a line on stdin (or decode id arrays with --decode)"
+
+func runTokenize(args []string, stdout, stderr io.Writer) error {
+	return tokenize(args, os.Stdin, stdout, stderr)
+}
+
+func tokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("tokenize", tokenizeSummary, stdout, stderr, false)
+	dir := fs.String("tokenizer", "", "a model or tokenizer directory, local or gs://, holding tokenizer.json (+ tokenizer_config.json) or vocab.json + merges.txt; or \"byte\"")
+	special := fs.Bool("special", false, "add the post-processor's special tokens (e.g. BOS), as HF's add_special_tokens=True")
+	decode := fs.Bool("decode", false, "read JSON arrays of ids and print the decoded text as JSON strings (special tokens kept)")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if *dir == "" || *dir == tokenizer.SpecAuto {
+		return usageError(stderr, fs, fmt.Errorf("--tokenizer DIR is required (a directory, or \"byte\")"))
+	}
+	spec := *dir
+	if spec != tokenizer.SpecByte {
+		local, err := stages.LocalDir(context.Background(), spec)
+		if err != nil {
+			return err
+		}
+		if local != spec {
+			defer os.RemoveAll(local)
+		}
+		spec = local
+	}
+	tok, err := tokenizer.Load(spec, "")
+	if err != nil {
+		return err
+	}
+	in := bufio.NewReader(stdin)
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	for line := 1; ; line++ {
+		raw, err := in.ReadBytes('\n')
+		if len(raw) == 0 && err == io.EOF {
+			return nil
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
+		raw = trimNewline(raw)
+		if *decode {
+			var ids []int32
+			if err := json.Unmarshal(raw, &ids); err != nil {
+				return fmt.Errorf("line %d: want a JSON array of ids: %w", line, err)
+			}
+			if err := enc.Encode(tok.Decode(ids)); err != nil {
+				return err
+			}
+			continue
+		}
+		text, err := exactJSONString(raw)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		encode := tok.Encode
+		if *special {
+			encode = tok.EncodeSpecial
+		}
+		ids, err := encode(text)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if ids == nil {
+			ids = []int32{}
+		}
+		if err := enc.Encode(ids); err != nil {
+			return err
+		}
+	}
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// exactJSONString decodes a JSON string, refusing what Go's decoder would
+// silently change: bytes that are not UTF-8 and \u escapes of unpaired
+// surrogates (both become U+FFFD there).
+func exactJSONString(raw []byte) (string, error) {
+	if !utf8.Valid(raw) {
+		return "", fmt.Errorf("not valid UTF-8")
+	}
+	s := string(raw)
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] != '\\' {
+			continue
+		}
+		if s[i+1] != 'u' || i+6 > len(s) {
+			i++ // an escape of one character, e.g. \\ or \"
+			continue
+		}
+		v, err := strconv.ParseUint(s[i+2:i+6], 16, 16)
+		if err != nil {
+			break // json.Unmarshal names the error
+		}
+		switch {
+		case v >= 0xD800 && v < 0xDC00:
+			if i+12 > len(s) || s[i+6:i+8] != `\u` {
+				return "", fmt.Errorf("unpaired surrogate \\u%04x", v)
+			}
+			w, err := strconv.ParseUint(s[i+8:i+12], 16, 16)
+			if err != nil || w < 0xDC00 || w > 0xDFFF {
+				return "", fmt.Errorf("unpaired surrogate \\u%04x", v)
+			}
+			i += 11
+		case v >= 0xDC00 && v <= 0xDFFF:
+			return "", fmt.Errorf("unpaired surrogate \\u%04x", v)
+		default:
+			i += 5
+		}
+	}
+	var text string
+	if err := json.Unmarshal(raw, &text); err != nil {
+		return "", fmt.Errorf("want a JSON string: %w", err)
+	}
+	return text, nil
+}

@@ -1,0 +1,79 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+
+	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/tokenizer"
+)
+
+// loadModel loads a model directory (local or gs://) and its tokenizer,
+// which must fit the model's vocabulary.
+func loadModel(ctx context.Context, dir, tokenizerSpec string) (*model.GPT, tokenizer.Tokenizer, error) {
+	local, err := LocalDir(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	backend, err := model.NewBackend()
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := model.LoadDir(local, backend, "float32")
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := tokenizer.Load(tokenizerSpec, local)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tok.VocabSize() > m.Config.Vocab {
+		return nil, nil, fmt.Errorf("the tokenizer has %d tokens, the model only %d", tok.VocabSize(), m.Config.Vocab)
+	}
+	return m, tok, nil
+}
+
+// LocalDir copies a model directory on a remote filesystem (gs://) to a
+// local temporary one; local paths are used as they are.
+func LocalDir(ctx context.Context, dir string) (string, error) {
+	if !strings.Contains(dir, "://") {
+		return dir, nil
+	}
+	fs, err := filesystem.New(ctx, dir)
+	if err != nil {
+		return "", err
+	}
+	defer fs.Close()
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	names, err := fs.List(ctx, prefix+"**")
+	if err != nil {
+		return "", fmt.Errorf("listing %s: %w", dir, err)
+	}
+	if len(names) == 0 {
+		return "", fmt.Errorf("no model files under %s", dir)
+	}
+	local, err := os.MkdirTemp("", "srdpo-model-")
+	if err != nil {
+		return "", err
+	}
+	for _, name := range names {
+		b, err := filesystem.Read(ctx, fs, name)
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", name, err)
+		}
+		dst := path.Join(local, strings.TrimPrefix(name, prefix))
+		if err := os.MkdirAll(path.Dir(dst), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return local, nil
+}
+
