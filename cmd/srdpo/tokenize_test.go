@@ -150,10 +150,10 @@ func equalIDs(a, b []int32) bool {
 
 func TestTokenizeRefusesWhatItWouldChange(t *testing.T) {
 	for in, want := range map[string]string{
-		`"a\ud800"` + "\n":       "line 1: unpaired surrogate",
+		`"a\ud800"` + "\n":          "line 1: unpaired surrogate",
 		`"ok"` + "\n" + `"\udc00x"`: "line 2: unpaired surrogate",
-		"\"bad \xff byte\"\n":     "not valid UTF-8",
-		"not json\n":              "want a JSON string",
+		"\"bad \xff byte\"\n":       "not valid UTF-8",
+		"not json\n":                "want a JSON string",
 	} {
 		err := tokenize([]string{"--tokenizer", "byte"}, strings.NewReader(in), io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -1,0 +1,103 @@
+package pipelines
+
+import (
+	"compress/gzip"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages"
+)
+
+// A model directory with a Hugging Face tokenizer.json (Mistral's, with
+// its tokenizer_config.json: BOS added) scores a corpus end to end: the
+// token ids in the shards are HF's (derived from HF's tokenizers library,
+// see model/tokenizer/testdata/reference.js), BOS starts each prompt,
+// EOS ends each response with --response-eos, and the sums are the
+// model's own computation on those ids.
+func TestScoreWithTokenizerJSON(t *testing.T) {
+	backend, _ := model.NewBackend()
+	m, err := model.New(model.Config{Vocab: 32000, Context: 64, Layers: 1, Heads: 2, Width: 16, NormEps: 1e-5, TiedHead: true, DType: "float32"}, 7, backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ref")
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	gunzipFile(t, "../model/tokenizer/testdata/mistral/tokenizer.json.gz", filepath.Join(dir, "tokenizer.json"))
+	cfg, _ := os.ReadFile("../model/tokenizer/testdata/mistral/tokenizer_config.json")
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644)
+
+	in := filepath.Join(t.TempDir(), "prefs.jsonl")
+	os.WriteFile(in, []byte(`{"id": "a", "prompt": "Hello world", "chosen": " It is 12 o'clock.", "rejected": " no"}
+{"id": "b", "prompt": "Translate: 猫", "chosen": " un chat 🐱", "rejected": " a dog"}
+`), 0o644)
+	spec := stages.ReferenceSpec{ModelDir: dir, Tokenizer: "auto", AugPrompt: "Answer well.", AugSeparator: " ", ResponseEOS: true,
+		Truncation: model.Truncation{MaxPromptLength: 24, MaxLength: 48, Prompt: model.KeepEnd, Response: model.KeepStart}}
+	out := filepath.Join(t.TempDir(), "scored")
+	c, err := DefaultIngestConfig(out, 1, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, s := beam.NewPipelineWithRoot()
+	if _, _, err := BuildScore(context.Background(), s, c, spec, 64); err != nil {
+		t.Fatal(err)
+	}
+	ptest.RunAndValidate(t, p)
+	rows := readAll[schemas.Scored](t, out, schemas.ScoredRows)
+	// HF's ids with add_special_tokens=True for the prompts (BOS = 1), and
+	// =False for the responses, then EOS = 2.
+	want := map[string][4][]int32{
+		"a": {{1, 22557, 1526}, {1, 26307, 1162, 28723, 22557, 1526},
+			{28705, 661, 349, 28705, 28740, 28750, 289, 28742, 10487, 28723, 2}, {28705, 708, 2}},
+		"b": {{1, 4335, 10020, 28747, 28705, 31664}, {1, 26307, 1162, 28723, 4335, 10020, 28747, 28705, 31664},
+			{28705, 521, 10706, 28705, 243, 162, 147, 180, 2}, {28705, 264, 3914, 2}},
+	}
+	if len(rows) != 2 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	scorer, _ := m.NewScorer(stages.ScoreBudgetTokens)
+	for _, r := range rows {
+		w := want[r.ID]
+		got := [4][]int32{r.PromptIDs, r.AugPromptIDs, r.ChosenIDs, r.RejectedIDs}
+		if !reflect.DeepEqual(got, w) {
+			t.Errorf("row %s: ids %v, want %v", r.ID, got, w)
+		}
+		lp, err := scorer.LogProbs([]model.Pair{{Prompt: w[0], Response: w[2]}, {Prompt: w[1], Response: w[3]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.RefLogpChosen != lp[0].Sum || r.RefLogpRejectedAug != lp[1].Sum {
+			t.Errorf("row %s: sums %v %v, want %v %v", r.ID, r.RefLogpChosen, r.RefLogpRejectedAug, lp[0].Sum, lp[1].Sum)
+		}
+	}
+}
+
+func gunzipFile(t *testing.T, src, dst string) {
+	t.Helper()
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
