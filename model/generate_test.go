@@ -49,7 +49,7 @@ func TestGenerateWithCacheEqualsFullRecompute(t *testing.T) {
 func TestGenerateAfterSFTReproducesMemorisedContinuation(t *testing.T) {
 	m := trainTiny(t)
 	gen, _ := m.NewGenerator()
-		var prompts [][]int32
+	var prompts [][]int32
 	for _, c := range sftCorpus {
 		prompts = append(prompts, tokenizer.Bytes(c[0]))
 	}

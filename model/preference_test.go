@@ -1,8 +1,8 @@
 package model
 
 import (
-	"github.com/srdpo/srdpo/model/tokenizer"
 	"fmt"
+	"github.com/srdpo/srdpo/model/tokenizer"
 	"math"
 	"testing"
 
@@ -15,7 +15,7 @@ import (
 // the rejected one does not. Reference log-probs come from ref.
 func toyPreferences(t *testing.T, ref *GPT, n int) []PreferencePair {
 	t.Helper()
-		s, _ := ref.NewScorer(1024)
+	s, _ := ref.NewScorer(1024)
 	var out []PreferencePair
 	for i := 0; i < n; i++ {
 		q := fmt.Sprintf("Q%d: say yes.\nA:", i)

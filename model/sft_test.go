@@ -22,7 +22,7 @@ var sftCorpus = [][2]string{
 }
 
 func bytePairs(corpus [][2]string) []Pair {
-		var out []Pair
+	var out []Pair
 	for _, c := range corpus {
 		out = append(out, Pair{Prompt: tokenizer.Bytes(c[0]), Response: tokenizer.Bytes(c[1])})
 	}

@@ -62,7 +62,7 @@ func (s Spread) into(f Figure) Figure {
 // The three steps of preference-step share a process, as they must to
 // alternate.
 var BenchFigures = []string{"backend", "forward-64", "forward-128", "forward-256",
-	"train-step-64", "train-step-128", "train-step-256", "preference-step", "scoring"}
+	"train-step-64", "train-step-128", "train-step-256", "preference-step", "scoring", "tokenizer"}
 
 // Bench measures one figure group with runs runs after a warm-up.
 func Bench(ctx context.Context, group string, runs int) ([]Figure, error) {
@@ -78,6 +78,8 @@ func Bench(ctx context.Context, group string, runs int) ([]Figure, error) {
 		return benchPreferenceStep(runs)
 	case "scoring":
 		return benchScoring(ctx, runs)
+	case "tokenizer":
+		return benchTokenizers(runs)
 	}
 	return nil, fmt.Errorf("unknown figure %q (want one of %v)", group, BenchFigures)
 }

@@ -258,7 +258,7 @@ func (q *mergeQueue) Less(i, j int) bool {
 	return a.pos < b.pos
 }
 func (q *mergeQueue) Swap(i, j int) { q.items[i], q.items[j] = q.items[j], q.items[i] }
-func (q *mergeQueue) Push(x any)   { q.items = append(q.items, x.(candidate)) }
+func (q *mergeQueue) Push(x any)    { q.items = append(q.items, x.(candidate)) }
 func (q *mergeQueue) Pop() any {
 	last := q.items[len(q.items)-1]
 	q.items = q.items[:len(q.items)-1]

@@ -51,7 +51,7 @@ func LoadGPT2(vocabPath, mergesPath string) (*HF, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &HF{raw: newMatcher(nil), normalized: newMatcher(nil), pre: byteLevel{re: re, fast: true}, model: model,
+	t := &HF{raw: newMatcher(nil), normalized: newMatcher(nil), pre: byteLevel{re: re}, model: model,
 		decoder: byteLevelDecoder{}, idToToken: map[int32]string{}, eos: -1, fingerprint: fp}
 	for s, id := range vocab {
 		if prev, dup := t.idToToken[id]; dup {

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"github.com/dlclark/regexp2"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -97,24 +98,29 @@ func randomText(rng *rand.Rand, alphabet []rune) string {
 	return strings.ToValidUTF8(b.String(), "?")
 }
 
-// The hand-written GPT-2 split gives the pattern's own spans.
-func TestGPT2SplitEqualsPattern(t *testing.T) {
-	re, err := newRegexPattern(gpt2Pattern)
-	if err != nil {
-		t.Fatal(err)
-	}
+// Each hand-written split gives its pattern's own spans, on the test
+// strings and on random text.
+func TestFastSplitsEqualPatterns(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	alphabet := []rune("ab AB the12 \n\n\t\r'sSllLLdtmve👋éß中文\u00a0\u2028\u3000\u0085!?.,-_'٣½")
-	for _, s := range append(testStrings(t), make([]string, 3000)...) {
-		if s == "" {
-			s = randomText(rng, alphabet)
-		}
-		want, err := re.find(s)
+	alphabet := []rune("ab AB the12 345 \n\n\t\r\r\n'sSſllLLdDtTmMveVE👋éß中文\u00a0\u2028\u3000\u0085!?.,-_'٣½(\"")
+	strs := testStrings(t)
+	for i := 0; i < 5000; i++ {
+		strs = append(strs, randomText(rng, alphabet))
+	}
+	for src, fast := range fastSplits {
+		re, err := regexp2.Compile(src, regexp2.None)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := gpt2Split(s); !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
-			t.Fatalf("%q: split %v, pattern %v", s, got, want)
+		slow := &pattern{source: src, re: re}
+		for _, s := range strs {
+			want, err := slow.find(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fast(s); !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+				t.Fatalf("pattern %.30q… on %q: fast %v, regex %v", src, s, got, want)
+			}
 		}
 	}
 }

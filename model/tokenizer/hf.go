@@ -239,7 +239,7 @@ func (t *HF) Encode(text string) ([]int32, error) {
 	if !utf8.ValidString(text) {
 		return nil, fmt.Errorf("text is not valid UTF-8: %q", clip(text))
 	}
-	var ids []int32
+	ids := make([]int32, 0, len(text)/3)
 	for _, p := range t.raw.split(piece{text: text, atStart: true, token: -1}) {
 		if p.token >= 0 {
 			ids = append(ids, p.token)
@@ -302,7 +302,7 @@ func (t *HF) Decode(ids []int32) string {
 	return joinEmpty(t.decoder.decodeChain(tokens))
 }
 
-func (t *HF) VocabSize() int       { return t.vocabSize }
-func (t *HF) BOS() []int32         { return t.template.before }
-func (t *HF) EOS() int32           { return t.eos }
-func (t *HF) Fingerprint() string  { return t.fingerprint }
+func (t *HF) VocabSize() int      { return t.vocabSize }
+func (t *HF) BOS() []int32        { return t.template.before }
+func (t *HF) EOS() int32          { return t.eos }
+func (t *HF) Fingerprint() string { return t.fingerprint }

@@ -49,7 +49,6 @@ func byteLevelText(s string) string {
 type byteLevel struct {
 	addPrefixSpace bool
 	re             *pattern // nil without use_regex
-	fast           bool     // re is GPT-2's pattern: split by gpt2Split
 }
 
 func (bl byteLevel) split(p piece) ([]piece, error) {
@@ -58,11 +57,8 @@ func (bl byteLevel) split(p piece) ([]piece, error) {
 	}
 	parts := []piece{p}
 	if bl.re != nil {
-		var matches []span
-		var err error
-		if bl.fast {
-			matches = gpt2Split(p.text)
-		} else if matches, err = bl.re.find(p.text); err != nil {
+		matches, err := bl.re.find(p.text)
+		if err != nil {
 			return nil, err
 		}
 		parts = splitPiece(p, matches, false, isolated)
@@ -202,7 +198,7 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 			if err != nil {
 				return nil, err
 			}
-			bl.re, bl.fast = re, true
+			bl.re = re
 		}
 		return bl, nil
 	case "Split":

@@ -19,6 +19,7 @@ type pattern struct {
 	source  string
 	literal bool
 	re      *regexp2.Regexp
+	fast    func(string) []span // a hand-written matcher of the same pattern, or nil
 }
 
 func newRegexPattern(src string) (*pattern, error) {
@@ -27,7 +28,7 @@ func newRegexPattern(src string) (*pattern, error) {
 		return nil, fmt.Errorf("regex %q: %w", src, err)
 	}
 	re.MatchTimeout = matchTimeout
-	return &pattern{source: src, re: re}, nil
+	return &pattern{source: src, re: re, fast: fastSplits[src]}, nil
 }
 
 func newLiteralPattern(s string) *pattern { return &pattern{source: s, literal: true} }
@@ -52,6 +53,9 @@ func (p *pattern) find(s string) ([]span, error) {
 			i = j + len(p.source)
 		}
 		return out, nil
+	}
+	if p.fast != nil {
+		return p.fast(s), nil
 	}
 	runes := []rune(s)
 	// Byte offset of each rune index, for converting regexp2's rune spans.

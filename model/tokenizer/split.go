@@ -52,7 +52,7 @@ func cover(n int, matches []span) []mark {
 	if n == 0 {
 		return []mark{{span{0, 0}, false}}
 	}
-	var out []mark
+	out := make([]mark, 0, 2*len(matches)+1)
 	prev := 0
 	for _, m := range matches {
 		if prev != m.start {
@@ -81,7 +81,7 @@ func splitPiece(p piece, matches []span, invert bool, b behavior) []piece {
 		span
 		remove bool
 	}
-	var parts []part
+	parts := make([]part, 0, len(marks))
 	switch b {
 	case isolated:
 		for _, m := range marks {
@@ -126,7 +126,7 @@ func splitPiece(p piece, matches []span, invert bool, b behavior) []piece {
 			parts[i], parts[j] = parts[j], parts[i]
 		}
 	}
-	var out []piece
+	out := make([]piece, 0, len(parts))
 	for _, pt := range parts {
 		if pt.remove || pt.end == pt.start {
 			continue
