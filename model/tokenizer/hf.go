@@ -103,9 +103,30 @@ func parseHF(tokenizerJSON, configJSON []byte) (*HF, error) {
 		t.idToToken[id] = s
 	}
 	var raw, normalized []*addedToken
+	assigned := map[string]int32{}
+	maxAdded, vocabLen := int32(-1), int32(len(t.model.vocab))
 	for _, a := range tj.AddedTokens {
 		if a.Content == "" {
 			return nil, fmt.Errorf("added token %d is empty", a.ID)
+		}
+		// HF's library does not take an added token's id from the file:
+		// it is the token's id in the vocabulary, else the next free one
+		// (AddedVocabulary::add_tokens). A file whose ids disagree would
+		// give other ids than HF's, so it is refused.
+		id, ok := assigned[a.Content]
+		if !ok {
+			id, ok = t.model.vocab[a.Content]
+		}
+		if !ok {
+			id = vocabLen
+			if maxAdded >= vocabLen || vocabLen == 0 {
+				id = maxAdded + 1
+			}
+		}
+		assigned[a.Content] = id
+		maxAdded = max(maxAdded, id)
+		if id != a.ID {
+			return nil, fmt.Errorf("added token %q has id %d in the file, but HF's tokenizers gives it %d (the next free id after the vocabulary's %d entries): the file is inconsistent", a.Content, a.ID, id, vocabLen)
 		}
 		t.idToToken[a.ID] = a.Content // an added token's content wins for decoding, as in HF
 		if a.Normalized {
