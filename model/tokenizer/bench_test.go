@@ -39,3 +39,30 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSplit compares each hand-written split with its regex.
+func BenchmarkSplit(b *testing.B) {
+	records := strings.SplitAfter(SampleText(1, 1<<20), "\n\n")
+	for _, c := range []struct{ name, src string }{{"gpt2", gpt2Pattern}, {"llama3", llama3Pattern}, {"qwen2", qwen2Pattern}} {
+		re, err := newRegexPattern(c.src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		slow := &pattern{source: c.src, re: re.re}
+		for _, p := range []struct {
+			kind string
+			p    *pattern
+		}{{"fast", re}, {"regexp2", slow}} {
+			b.Run(c.name+"/"+p.kind, func(b *testing.B) {
+				b.SetBytes(1 << 20)
+				for i := 0; i < b.N; i++ {
+					for _, r := range records {
+						if _, err := p.p.find(r); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
+		}
+	}
+}
