@@ -31,7 +31,7 @@ type ScoreFlags struct {
 // Register adds the scoring flags to fs.
 func (f *ScoreFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Model, "model", "", "reference model directory (srdpo checkpoint or Hugging Face GPT-2 layout), local or gs://")
-	fs.StringVar(&f.Tokenizer, "tokenizer", "auto", "tokenizer: auto (the model directory's tokenizer.json (+ tokenizer_config.json), else its vocab.json + merges.txt, else bytes), byte, or a local directory holding those files; prompts start with the tokenizer's BOS when its post-processor adds one")
+	fs.StringVar(&f.Tokenizer, "tokenizer", "auto", "tokenizer: auto (the model directory's tokenizer.json (+ tokenizer_config.json), else its vocab.json + merges.txt, else bytes), byte, or a directory (local or gs://) holding those files; prompts start with the tokenizer's BOS when its post-processor adds one")
 	fs.BoolVar(&f.ResponseEOS, "response-eos", false, "end each response with the tokenizer's EOS token (TRL does for non-conversational rows); recorded in the shards' metadata")
 	fs.IntVar(&f.BatchPairs, "batch-pairs", 64, "pairs a worker gathers before scoring them; changes memory and speed, never the scores")
 	fs.StringVar(&f.AugPrompt, "aug-prompt", schemas.DefaultAugPrompt, "the augmentation prompt p put in front of x to form p⊕x; the default is the paper's")

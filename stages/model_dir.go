@@ -28,6 +28,11 @@ func loadModel(ctx context.Context, dir, tokenizerSpec string) (*model.GPT, toke
 	if err != nil {
 		return nil, nil, err
 	}
+	if strings.Contains(tokenizerSpec, "://") { // a tokenizer folder of its own on gs://
+		if tokenizerSpec, err = LocalDir(ctx, tokenizerSpec); err != nil {
+			return nil, nil, err
+		}
+	}
 	tok, err := tokenizer.Load(tokenizerSpec, local)
 	if err != nil {
 		return nil, nil, err
