@@ -1,9 +1,7 @@
 package pipelines
 
 import (
-	"compress/gzip"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +11,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/tokenizer/tokenizertest"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/stages"
 )
@@ -33,9 +32,11 @@ func TestScoreWithTokenizerJSON(t *testing.T) {
 	if err := m.Save(dir); err != nil {
 		t.Fatal(err)
 	}
-	gunzipFile(t, "../model/tokenizer/testdata/mistral/tokenizer.json.gz", filepath.Join(dir, "tokenizer.json"))
-	cfg, _ := os.ReadFile("../model/tokenizer/testdata/mistral/tokenizer_config.json")
-	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644)
+	tokDir := tokenizertest.Dir(t, "mistral")
+	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		b, _ := os.ReadFile(filepath.Join(tokDir, f))
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
 
 	in := filepath.Join(t.TempDir(), "prefs.jsonl")
 	os.WriteFile(in, []byte(`{"id": "a", "prompt": "Hello world", "chosen": " It is 12 o'clock.", "rejected": " no"}
@@ -79,25 +80,5 @@ func TestScoreWithTokenizerJSON(t *testing.T) {
 		if r.RefLogpChosen != lp[0].Sum || r.RefLogpRejectedAug != lp[1].Sum {
 			t.Errorf("row %s: sums %v %v, want %v %v", r.ID, r.RefLogpChosen, r.RefLogpRejectedAug, lp[0].Sum, lp[1].Sum)
 		}
-	}
-}
-
-func gunzipFile(t *testing.T, src, dst string) {
-	t.Helper()
-	f, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, b, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -81,4 +81,3 @@ func LocalDir(ctx context.Context, dir string) (string, error) {
 	}
 	return local, nil
 }
-

@@ -1,32 +1,18 @@
 package stages
 
 import (
-	"compress/gzip"
-	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/tokenizer"
+	"github.com/srdpo/srdpo/model/tokenizer/tokenizertest"
 )
 
 func mistralTokenizer(t *testing.T) tokenizer.Tokenizer {
 	t.Helper()
-	dir := t.TempDir()
-	f, err := os.Open("../model/tokenizer/testdata/mistral/tokenizer.json.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, _ := gzip.NewReader(f)
-	b, _ := io.ReadAll(zr)
-	os.WriteFile(filepath.Join(dir, "tokenizer.json"), b, 0o644)
-	cfg, _ := os.ReadFile("../model/tokenizer/testdata/mistral/tokenizer_config.json")
-	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644)
-	tok, err := tokenizer.Load("auto", dir)
+	tok, err := tokenizer.Load("auto", tokenizertest.Dir(t, "mistral"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -13,43 +12,15 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
+	"github.com/srdpo/srdpo/model/tokenizer/tokenizertest"
 	"github.com/srdpo/srdpo/runners/gcstest"
 )
 
-const tokTestdata = "../../model/tokenizer/testdata/"
-
-func gunzipTo(t *testing.T, src, dst string) {
-	t.Helper()
-	f, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+var tokTestdata = tokenizertest.Testdata() + "/"
 
 // tokenizerDir lays out a shipped tokenizer as a bare folder: only
 // tokenizer.json and tokenizer_config.json.
-func tokenizerDir(t *testing.T, name string) string {
-	dir := t.TempDir()
-	gunzipTo(t, tokTestdata+name+"/tokenizer.json.gz", filepath.Join(dir, "tokenizer.json"))
-	b, err := os.ReadFile(tokTestdata + name + "/tokenizer_config.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), b, 0o644)
-	return dir
-}
+func tokenizerDir(t *testing.T, name string) string { return tokenizertest.Dir(t, name) }
 
 // hfExpected reads the ids HF's library gives for the shipped test strings.
 func hfExpected(t *testing.T, name string) (strs []string, ids, special [][]int32, decoded []string) {
@@ -63,9 +34,7 @@ func hfExpected(t *testing.T, name string) (strs []string, ids, special [][]int3
 		json.Unmarshal([]byte(l), &s)
 		strs = append(strs, s)
 	}
-	dir := t.TempDir()
-	gunzipTo(t, tokTestdata+"expected.jsonl.gz", filepath.Join(dir, "e.jsonl"))
-	b, _ := os.ReadFile(filepath.Join(dir, "e.jsonl"))
+	b := tokenizertest.Read(t, tokTestdata+"expected.jsonl.gz")
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		var e struct {
 			Tokenizer string

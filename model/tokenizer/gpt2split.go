@@ -46,20 +46,22 @@ func gpt2Split(s string) []span {
 				}
 			}
 		}
-		if end < 0 { // white space
-			j := run(i, unicode.IsSpace)
-			_, last := utf8.DecodeLastRuneInString(s[i:j])
-			switch {
-			case j == len(s): // \s+(?!\S) takes the whole run at the end
-				end = j
-			case j-i > last: // \s+(?!\S) leaves the last one to the next word
-				end = j - last
-			default: // \s+
-				end = j
-			}
+		if end < 0 {
+			end = spaceRunEnd(s, i, run(i, unicode.IsSpace))
 		}
 		out = append(out, span{i, end})
 		i = end
 	}
 	return out
+}
+
+// spaceRunEnd is where `\s+(?!\S)|\s+` ends on the white space s[i:j]
+// (j the run's end): the whole run at the end of s or before more
+// white space, else all but its last character when it has more than one.
+func spaceRunEnd(s string, i, j int) int {
+	_, last := utf8.DecodeLastRuneInString(s[i:j])
+	if j < len(s) && j-i > last {
+		return j - last
+	}
+	return j
 }

@@ -2,14 +2,14 @@ package tokenizer
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/srdpo/srdpo/model/tokenizer/tokenizertest"
 )
 
 // expected is one line of testdata/expected.jsonl.gz: for each string of
@@ -23,23 +23,7 @@ type expected struct {
 	Decoded   []string  `json:"decoded"`
 }
 
-func readGz(t testing.TB, path string) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func readGz(t testing.TB, path string) []byte { return tokenizertest.Read(t, path) }
 
 func testStrings(t testing.TB) []string {
 	f, err := os.Open("testdata/strings.jsonl")
@@ -71,28 +55,8 @@ func expectations(t testing.TB) map[string]expected {
 	return out
 }
 
-// gpt2Files writes GPT-2's vocab.json and merges.txt into a folder.
-func gpt2Files(t testing.TB) string {
-	dir := t.TempDir()
-	for _, f := range []string{"vocab.json", "merges.txt"} {
-		if err := os.WriteFile(filepath.Join(dir, f), readGz(t, "testdata/gpt2/"+f+".gz"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-// realDir writes a shipped tokenizer.json (+ config) into a folder.
-func realDir(t testing.TB, name string) string {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), readGz(t, "testdata/"+name+"/tokenizer.json.gz"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := os.ReadFile("testdata/" + name + "/tokenizer_config.json"); err == nil {
-		os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), b, 0o644)
-	}
-	return dir
-}
+func gpt2Files(t testing.TB) string            { return tokenizertest.Dir(t, "gpt2") }
+func realDir(t testing.TB, name string) string { return tokenizertest.Dir(t, name) }
 
 // variantDir builds a tokenizer.json of testdata/variants.json, as
 // reference.js builds it.

@@ -112,16 +112,10 @@ func llama3Split(s string, digits int) []span {
 				}
 				k += m
 			}
-			_, last := utf8.DecodeLastRuneInString(s[i:j])
-			switch {
-			case lastNL >= 0: // \s*[\r\n]+
+			if lastNL >= 0 { // \s*[\r\n]+
 				end = lastNL
-			case j == len(s): // \s+(?!\S) takes the whole run at the end
-				end = j
-			case j-i > last: // \s+(?!\S) leaves the last one to the next word
-				end = j - last
-			default: // \s+
-				end = j
+			} else {
+				end = spaceRunEnd(s, i, j)
 			}
 		}
 		out = append(out, span{i, end})
