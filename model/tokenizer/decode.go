@@ -248,17 +248,8 @@ func parseDecoder(raw json.RawMessage) (decoder, error) {
 		r, _ := utf8.DecodeRuneInString(d.Content)
 		return stripDecoder{r, d.Start, d.Stop}, nil
 	case "Sequence":
-		var seq decoderSequence
-		for i, r := range d.Decoders {
-			sub, err := parseDecoder(r)
-			if err != nil {
-				return nil, fmt.Errorf("decoder Sequence[%d]: %w", i, err)
-			}
-			if sub != nil {
-				seq = append(seq, sub)
-			}
-		}
-		return seq, nil
+		seq, err := parseSequence("decoder", d.Decoders, parseDecoder)
+		return decoderSequence(seq), err
 	}
 	return nil, fmt.Errorf("unsupported decoder %q", d.Type)
 }

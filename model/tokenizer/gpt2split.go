@@ -13,16 +13,7 @@ func gpt2Split(s string) []span {
 	out := make([]span, 0, len(s)/4)
 	isOther := func(r rune) bool { return !unicode.IsSpace(r) && !unicode.IsLetter(r) && !unicode.IsNumber(r) }
 	at := func(i int) rune { r, _ := utf8.DecodeRuneInString(s[i:]); return r }
-	run := func(i int, in func(rune) bool) int {
-		for i < len(s) {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if !in(r) {
-				break
-			}
-			i += n
-		}
-		return i
-	}
+	run := func(i int, in func(rune) bool) int { return runWhile(s, i, in) }
 	for i := 0; i < len(s); {
 		end := -1
 		if s[i] == '\'' {

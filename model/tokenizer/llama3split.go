@@ -37,16 +37,7 @@ func llama3Split(s string, digits int) []span {
 		}
 		return utf8.DecodeRuneInString(s[i:])
 	}
-	run := func(i int, in func(rune) bool) int {
-		for i < len(s) {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if !in(r) {
-				break
-			}
-			i += n
-		}
-		return i
-	}
+	run := func(i int, in func(rune) bool) int { return runWhile(s, i, in) }
 	isLN := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }
 	isOther := func(r rune) bool { return !unicode.IsSpace(r) && !isLN(r) }
 	contractions := [][]rune{{'s'}, {'t'}, {'r', 'e'}, {'v', 'e'}, {'m'}, {'l', 'l'}, {'d'}}

@@ -134,17 +134,8 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 	case "Strip":
 		return strip{n.Left, n.Right}, nil
 	case "Sequence":
-		var seq normalizerSequence
-		for i, r := range n.Normalizers {
-			sub, err := parseNormalizer(r)
-			if err != nil {
-				return nil, fmt.Errorf("normalizer Sequence[%d]: %w", i, err)
-			}
-			if sub != nil {
-				seq = append(seq, sub)
-			}
-		}
-		return seq, nil
+		seq, err := parseSequence("normalizer", n.Normalizers, parseNormalizer)
+		return normalizerSequence(seq), err
 	}
 	return nil, fmt.Errorf("unsupported normalizer %q", n.Type)
 }

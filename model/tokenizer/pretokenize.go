@@ -232,17 +232,8 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 		}
 		return newMetaspace(m)
 	case "Sequence":
-		var seq preTokenizerSequence
-		for i, r := range pt.Pretokenizers {
-			sub, err := parsePreTokenizer(r)
-			if err != nil {
-				return nil, fmt.Errorf("pre_tokenizer Sequence[%d]: %w", i, err)
-			}
-			if sub != nil {
-				seq = append(seq, sub)
-			}
-		}
-		return seq, nil
+		seq, err := parseSequence("pre_tokenizer", pt.Pretokenizers, parsePreTokenizer)
+		return preTokenizerSequence(seq), err
 	}
 	return nil, fmt.Errorf("unsupported pre_tokenizer %q", pt.Type)
 }
