@@ -78,12 +78,12 @@ func BenchmarkPreferenceStep(b *testing.B) {
 	for i := range pairs {
 		fix := func(ids []int32, n int) []int32 { return append(append([]int32{}, ids...), make([]int32, n)...)[:n] }
 		pairs[i] = PreferencePair{ID: fmt.Sprint(i), Prompt: fix(raw[3*i].Prompt, 32), AugPrompt: fix(raw[3*i+1].Prompt, 48),
-			Chosen: fix(raw[3*i].Response, 32), Rejected: fix(raw[3*i+2].Response, 32), RefChosen: -100, RefRejected: -100,
-			RefChosenAug: -100, RefRejectedAug: -100}
+			Chosen: fix(raw[3*i].Response, 32), Rejected: fix(raw[3*i+2].Response, 32), Ref: PairLogps{-100, -100, -100, -100}}
 	}
 	for _, c := range []struct {
-		name, loss string
-		given      bool
+		name  string
+		loss  LossType
+		given bool
 	}{{"dpo", "dpo", false}, {"sr-dpo", "sr-dpo", false}, {"sr-dpo-cached-delta", "sr-dpo", true}} {
 		b.Run(c.name, func(b *testing.B) {
 			m, _ := New(cfg, 1, backend)

@@ -32,7 +32,7 @@ func TestLossValuesByHand(t *testing.T) {
 			t.Errorf("%s = %.7f, want %.7f", name, got, want)
 		}
 	}
-	cfg := func(typ string) LossConfig {
+	cfg := func(typ LossType) LossConfig {
 		return LossConfig{Type: typ, Beta: beta, Lambda: lambda, LabelSmoothing: 0.1, IPONorm: "sum"}
 	}
 	// At π = π_ref: Δπ = 0, Sr-DPO = DPO = ln 2, Sr-IPO = IPO = 1/(4β²).
@@ -59,5 +59,37 @@ func TestLossValuesByHand(t *testing.T) {
 	near("DPO + SFT", lossAt(t, sft, 2, 3, 0), 0.598139-4)
 	if err := (LossConfig{Type: "kto", Beta: 0.1}).Validate(); err == nil {
 		t.Error("unknown loss accepted")
+	}
+}
+
+// The host's margins are the graph's, on sums and on per-token means.
+func TestHostMarginsEqualGraph(t *testing.T) {
+	backend, _ := NewBackend()
+	pol := PairLogps{Chosen: -12.5, Rejected: -20.25, ChosenAug: -11, RejectedAug: -23.5}
+	ref := PairLogps{Chosen: -13, Rejected: -19, ChosenAug: -12.75, RejectedAug: -21}
+	for _, c := range []LossConfig{{Type: LossSrIPO, Beta: 0.1, IPONorm: IPONormMean}, {Type: LossSrDPO, Beta: 0.1, IPONorm: IPONormMean}} {
+		out, err := ExecOnce(backend, func(g *Graph) *Node {
+			v := func(x float64) *Node { return Const(g, []float64{x}) }
+			o := c.Loss(LossInputs{Chosen: v(pol.Chosen), Rejected: v(pol.Rejected), ChosenAug: v(pol.ChosenAug), RejectedAug: v(pol.RejectedAug),
+				RefChosen: v(ref.Chosen), RefRejected: v(ref.Rejected), RefChosenAug: v(ref.ChosenAug), RefRejectedAug: v(ref.RejectedAug),
+				ChosenTokens: v(4), RejectedTokens: v(5), Offset: v(0)})
+			return Concatenate([]*Node{o.H, o.HAug}, 0)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, hp := HostMargins(pol, ref, 4, 5, c.PerToken())
+		both := tensors.MustCopyFlatData[float64](out)
+		gh, ghp := both[0], both[1]
+		if math.Abs(h-gh) > 1e-12 || math.Abs(hp-ghp) > 1e-12 {
+			t.Errorf("%s: host h %g h_p %g, graph %g %g", c.Type, h, hp, gh, ghp)
+		}
+	}
+	// By hand: sums give (0.5 − (−1.25)) = 1.75; per token (0.5/4 + 1.25/5) = 0.375.
+	if h, _ := HostMargins(pol, ref, 4, 5, false); h != 1.75 {
+		t.Errorf("h on sums %g, want 1.75", h)
+	}
+	if h, _ := HostMargins(pol, ref, 4, 5, true); math.Abs(h-0.375) > 1e-15 {
+		t.Errorf("h per token %g, want 0.375", h)
 	}
 }

@@ -12,10 +12,10 @@ import (
 // PreferencePair is one training pair: token ids as scored, and the four
 // reference log-prob sums from the scored shards.
 type PreferencePair struct {
-	ID                                                   string
-	Prompt, AugPrompt, Chosen, Rejected                  []int32
-	RefChosen, RefRejected, RefChosenAug, RefRejectedAug float64
-	Offset                                               float64
+	ID                                  string
+	Prompt, AugPrompt, Chosen, Rejected []int32
+	Ref                                 PairLogps // the reference's sums
+	Offset                              float64
 }
 
 // PreferenceStats are one step's figures, averaged over the batch's pairs,
@@ -81,41 +81,8 @@ func (m *GPT) NewPreferenceTrainer(loss LossConfig, opt Optim, gradAccum int) (*
 	}
 	t := &PreferenceTrainer{m: m, loss: loss, opt: opt, accum: gradAccum, execs: map[execKind]*model.Exec{}}
 	t.build = func(k execKind) (*model.Exec, error) {
-		mode := k.mode
 		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
-			g := in[0].Graph()
-			m.Store.SetTraining(g, true)
-			xTok, xTgt, xMask := in[0], in[1], in[2]
-			var augSum *Node
-			if k.givenAug {
-				augSum, in = in[3], in[4:]
-			} else {
-				// The policy on p⊕x, forward only.
-				augSum, _ = m.ResponseLogProbs(in[3], in[4], in[5])
-				in = in[6:]
-			}
-			augSum = StopGradient(augSum)
-			ref, offset, valid, lr := in[0], in[1], in[2], in[3]
-			b := valid.Shape().Dimensions[0]
-			half := func(x *Node, i int) *Node { return Slice(x, AxisRange(i*b, (i+1)*b)) }
-			sum, count := m.ResponseLogProbs(xTok, xTgt, xMask)
-			col := func(i int) *Node { return Reshape(Slice(ref, AxisRange(), AxisElem(i)), b) }
-			one := OnesLike(valid)
-			out := loss.Loss(LossInputs{
-				Chosen: half(sum, 0), Rejected: half(sum, 1), ChosenAug: half(augSum, 0), RejectedAug: half(augSum, 1),
-				RefChosen: col(0), RefRejected: col(1), RefChosenAug: col(2), RefRejectedAug: col(3),
-				// Padding pairs have no tokens: count them as one to keep means finite.
-				ChosenTokens: Max(half(count, 0), one), RejectedTokens: Max(half(count, 1), one), Offset: offset,
-			})
-			mean := Div(ReduceAllSum(Mul(out.Loss, valid)), ReduceAllSum(valid))
-			norm := ZerosLike(mean)
-			switch mode {
-			case modeStep:
-				norm = m.applyOptimizer(opt, mean, lr)
-			case modeAccumulate:
-				m.accumulate(DivScalar(mean, float64(gradAccum)))
-			}
-			return []*Node{mean, norm, half(sum, 0), half(sum, 1), out.HAug, out.Delta}
+			return t.graph(k, stepInputsOf(in, k.givenAug))
 		})
 	}
 	if gradAccum > 1 {
@@ -144,6 +111,62 @@ func (t *PreferenceTrainer) exec(k execKind) (*model.Exec, error) {
 		t.execs[k] = e
 	}
 	return e, err
+}
+
+// stepInputs are a step graph's inputs, in the order stepInputs.args
+// lays them out (the one place that order is written).
+type stepInputs struct {
+	x       [3]*Node // tokens, targets, mask of the x rows: chosen rows, then rejected rows
+	aug     [3]*Node // the same for p⊕x, when its log-probs are computed in the graph
+	augSums *Node    // [2B] the policy's p⊕x sums, when given (--delta-refresh)
+	ref     *Node    // [B, 4] the reference's sums, in PairLogps order
+	offset  *Node    // [B] ODPO offsets
+	valid   *Node    // [B] 1 for real pairs, 0 for padding
+	lr      *Node    // learning rate
+}
+
+func stepInputsOf(in []*Node, givenAug bool) stepInputs {
+	s := stepInputs{x: [3]*Node{in[0], in[1], in[2]}}
+	if givenAug {
+		s.augSums, in = in[3], in[4:]
+	} else {
+		s.aug, in = [3]*Node{in[3], in[4], in[5]}, in[6:]
+	}
+	s.ref, s.offset, s.valid, s.lr = in[0], in[1], in[2], in[3]
+	return s
+}
+
+// graph is one preference step: the policy on x with gradient, on p⊕x
+// forward only (or given), the loss, and by mode the optimiser update or
+// the gradient accumulation.
+func (t *PreferenceTrainer) graph(k execKind, in stepInputs) []*Node {
+	m := t.m
+	m.Store.SetTraining(in.valid.Graph(), true)
+	augSum := in.augSums
+	if augSum == nil {
+		augSum, _ = m.ResponseLogProbs(in.aug[0], in.aug[1], in.aug[2]) // forward only
+	}
+	augSum = StopGradient(augSum)
+	b := in.valid.Shape().Dimensions[0]
+	half := func(x *Node, i int) *Node { return Slice(x, AxisRange(i*b, (i+1)*b)) }
+	sum, count := m.ResponseLogProbs(in.x[0], in.x[1], in.x[2])
+	col := func(i int) *Node { return Reshape(Slice(in.ref, AxisRange(), AxisElem(i)), b) }
+	one := OnesLike(in.valid)
+	out := t.loss.Loss(LossInputs{
+		Chosen: half(sum, 0), Rejected: half(sum, 1), ChosenAug: half(augSum, 0), RejectedAug: half(augSum, 1),
+		RefChosen: col(0), RefRejected: col(1), RefChosenAug: col(2), RefRejectedAug: col(3),
+		// Padding pairs have no tokens: count them as one to keep means finite.
+		ChosenTokens: Max(half(count, 0), one), RejectedTokens: Max(half(count, 1), one), Offset: in.offset,
+	})
+	mean := Div(ReduceAllSum(Mul(out.Loss, in.valid)), ReduceAllSum(in.valid))
+	norm := ZerosLike(mean)
+	switch k.mode {
+	case modeStep:
+		norm = m.applyOptimizer(t.opt, mean, in.lr)
+	case modeAccumulate:
+		m.accumulate(DivScalar(mean, float64(t.accum)))
+	}
+	return []*Node{mean, norm, half(sum, 0), half(sum, 1), out.HAug, out.Delta}
 }
 
 // Evaluate computes the step's figures on pairs without training.
@@ -226,35 +249,61 @@ func (t *PreferenceTrainer) run(mode, step int, pairs []PreferencePair, aug []fl
 	if len(pairs) == 0 {
 		return PreferenceStats{}, fmt.Errorf("step %d: empty batch", step)
 	}
+	args, tokens, err := t.args(step, pairs, aug)
+	if err != nil {
+		return PreferenceStats{Tokens: tokens}, err
+	}
+	res, err := exec.Exec(args...)
+	if err != nil {
+		return PreferenceStats{Tokens: tokens}, err
+	}
+	st := PreferenceStats{Tokens: tokens, Loss: toFloat64(res[0])[0], GradNorm: toFloat64(res[1])[0]}
+	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
+		ids := make([]string, len(pairs))
+		for i, p := range pairs {
+			ids[i] = p.ID
+		}
+		return st, fmt.Errorf("loss %g, gradient norm %g: not finite; the step was not applied (pairs %v)", st.Loss, st.GradNorm, ids)
+	}
+	st.addPairFigures(pairs, t.loss.Beta, toFloat64(res[2]), toFloat64(res[3]), toFloat64(res[4]), toFloat64(res[5]))
+	if skipAug {
+		st.DeltaMean, st.DeltaStd, st.AugAccuracies = math.NaN(), math.NaN(), math.NaN()
+	}
+	return st, nil
+}
+
+// args lays out a step's inputs in stepInputs' order: pairs padded to a
+// power of two, the x rows (chosen, then rejected), the p⊕x rows or the
+// given p⊕x sums, the reference's sums, offsets, validity and the
+// learning rate. It also counts the tokens through the policy.
+func (t *PreferenceTrainer) args(step int, pairs []PreferencePair, aug []float64) ([]any, int, error) {
 	b := nextPow2(len(pairs))
 	pad := Pair{Prompt: []int32{0}, Response: []int32{0}}
 	x, augPairs := make([]Pair, 2*b), make([]Pair, 2*b)
-	longestX, longestA := 1, 1
-	st := PreferenceStats{}
+	longestX, longestA, tokens := 1, 1, 0
 	for i := 0; i < b; i++ {
 		x[i], x[b+i], augPairs[i], augPairs[b+i] = pad, pad, pad, pad
 		if i >= len(pairs) {
 			continue
 		}
 		p := pairs[i]
-		x[i], x[b+i] = Pair{Prompt: p.Prompt, Response: p.Chosen}, Pair{Prompt: p.Prompt, Response: p.Rejected}
-		augPairs[i], augPairs[b+i] = Pair{Prompt: p.AugPrompt, Response: p.Chosen}, Pair{Prompt: p.AugPrompt, Response: p.Rejected}
+		seq := PairSequences(p.Prompt, p.AugPrompt, p.Chosen, p.Rejected)
+		x[i], x[b+i], augPairs[i], augPairs[b+i] = seq[0], seq[1], seq[2], seq[3]
 		longestX = max(longestX, len(p.Prompt)+max(len(p.Chosen), len(p.Rejected)))
 		longestA = max(longestA, len(p.AugPrompt)+max(len(p.Chosen), len(p.Rejected)))
-		st.Tokens += 2*(len(p.Prompt)+len(p.AugPrompt)) + 2*(len(p.Chosen)+len(p.Rejected))
+		tokens += 2*(len(p.Prompt)+len(p.AugPrompt)) + 2*(len(p.Chosen)+len(p.Rejected))
 	}
 	if longestX > t.m.Config.Context || longestA > t.m.Config.Context {
-		return st, fmt.Errorf("step %d: a pair is longer than the context of %d", step, t.m.Config.Context)
+		return nil, tokens, fmt.Errorf("step %d: a pair is longer than the context of %d", step, t.m.Config.Context)
 	}
 	xb, err := NewBatch(x, 2*b, t.m.bucket(longestX))
 	if err != nil {
-		return st, err
+		return nil, tokens, err
 	}
-
 	ref := make([]float64, 4*b)
 	offset, valid := make([]float64, b), make([]float64, b)
 	for i, p := range pairs {
-		copy(ref[4*i:], []float64{p.RefChosen, p.RefRejected, p.RefChosenAug, p.RefRejectedAug})
+		copy(ref[4*i:], []float64{p.Ref.Chosen, p.Ref.Rejected, p.Ref.ChosenAug, p.Ref.RejectedAug})
 		offset[i], valid[i] = p.Offset, 1
 	}
 	args := t.m.inputs(xb)
@@ -267,28 +316,21 @@ func (t *PreferenceTrainer) run(mode, step int, pairs []PreferencePair, aug []fl
 	} else {
 		ab, err := NewBatch(augPairs, 2*b, t.m.bucket(longestA))
 		if err != nil {
-			return st, err
+			return nil, tokens, err
 		}
 		args = append(args, t.m.inputs(ab)...)
 	}
 	args = append(args, t.m.floats(ref, b, 4), t.m.floats(offset, b), t.m.floats(valid, b), t.m.floats([]float64{t.opt.LearningRate(max(step, 0))}))
-	res, err := exec.Exec(args...)
-	if err != nil {
-		return st, err
-	}
-	st.Loss, st.GradNorm = toFloat64(res[0])[0], toFloat64(res[1])[0]
-	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
-		ids := make([]string, len(pairs))
-		for i, p := range pairs {
-			ids[i] = p.ID
-		}
-		return st, fmt.Errorf("loss %g, gradient norm %g: not finite; the step was not applied (pairs %v)", st.Loss, st.GradNorm, ids)
-	}
-	pc, pr, hAug, delta := toFloat64(res[2]), toFloat64(res[3]), toFloat64(res[4]), toFloat64(res[5])
+	return args, tokens, nil
+}
+
+// addPairFigures adds TRL's per-pair figures, averaged over the pairs: the
+// rewards β·(log π − log π_ref) of each response, their accuracy and
+// margin, the policy's log-probs, and Δπ with the share of h_p > 0.
+func (st *PreferenceStats) addPairFigures(pairs []PreferencePair, beta float64, pc, pr, hAug, delta []float64) {
 	n := float64(len(pairs))
-	beta := t.loss.Beta
 	for i, p := range pairs {
-		rc, rr := beta*(pc[i]-p.RefChosen), beta*(pr[i]-p.RefRejected)
+		rc, rr := beta*(pc[i]-p.Ref.Chosen), beta*(pr[i]-p.Ref.Rejected)
 		st.RewardsChosen += rc / n
 		st.RewardsRejected += rr / n
 		st.RewardsMargins += (rc - rr) / n
@@ -306,10 +348,6 @@ func (t *PreferenceTrainer) run(mode, step int, pairs []PreferencePair, aug []fl
 		st.DeltaStd += (delta[i] - st.DeltaMean) * (delta[i] - st.DeltaMean) / n
 	}
 	st.DeltaStd = math.Sqrt(st.DeltaStd)
-	if skipAug {
-		st.DeltaMean, st.DeltaStd, st.AugAccuracies = math.NaN(), math.NaN(), math.NaN()
-	}
-	return st, nil
 }
 
 // floats makes a tensor of the model's dtype.

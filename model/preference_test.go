@@ -25,7 +25,7 @@ func toyPreferences(t *testing.T, ref *GPT, n int) []PreferencePair {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.RefChosen, p.RefRejected, p.RefChosenAug, p.RefRejectedAug = lp[0].Sum, lp[1].Sum, lp[2].Sum, lp[3].Sum
+		p.Ref = PairLogpsOf(lp)
 		out = append(out, p)
 	}
 	return out
@@ -38,7 +38,7 @@ func TestPreferenceStepAtInitialisation(t *testing.T) {
 	cfg.DType = "float64"
 	ref, _ := New(cfg, 1, backend)
 	pairs := toyPreferences(t, ref, 4)
-	for typ, want := range map[string]float64{"dpo": math.Ln2, "sr-dpo": math.Ln2, "ipo": 25, "sr-ipo": 25} {
+	for typ, want := range map[LossType]float64{LossDPO: math.Ln2, LossSrDPO: math.Ln2, LossIPO: 25, LossSrIPO: 25} {
 		policy, _ := New(cfg, 1, backend)
 		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0.5}, Optim{Name: "rmsprop", LR: 5e-7}, 1)
 		if err != nil {
@@ -83,7 +83,7 @@ func TestSrDPOStopGradient(t *testing.T) {
 	ab, _ := NewBatch(aug, 4, 32)
 	refv := []float64{}
 	for _, p := range pairs {
-		refv = append(refv, p.RefChosen, p.RefRejected, p.RefChosenAug, p.RefRejectedAug)
+		refv = append(refv, p.Ref.Chosen, p.Ref.Rejected, p.Ref.ChosenAug, p.Ref.RejectedAug)
 	}
 	const w = "h.0.mlp.c_fc.weight"
 	// build: the loss with Δπ from the model (stopped), or from given values.
@@ -152,7 +152,7 @@ func TestPreferenceTrainingLearnsToySet(t *testing.T) {
 	cfg.Context = 64
 	ref, _ := New(cfg, 1, backend)
 	pairs := toyPreferences(t, ref, 16)
-	for _, typ := range []string{"sr-dpo", "sr-ipo", "dpo", "ipo"} {
+	for _, typ := range []LossType{LossSrDPO, LossSrIPO, LossDPO, LossIPO} {
 		policy, _ := New(cfg, 1, backend)
 		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0.5}, Optim{Name: "adam", LR: 1e-3}, 1)
 		if err != nil {

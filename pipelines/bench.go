@@ -207,9 +207,9 @@ func benchPreferenceStep(runs int) ([]Figure, error) {
 	pairs := make([]model.PreferencePair, 16)
 	for i := range pairs {
 		pairs[i] = model.PreferencePair{ID: fmt.Sprint(i), Prompt: raw[3*i].Prompt, AugPrompt: append(append([]int32{}, raw[3*i+1].Prompt...), raw[3*i+1].Response[:16]...),
-			Chosen: raw[3*i].Response, Rejected: raw[3*i+2].Response, RefChosen: -100, RefRejected: -100, RefChosenAug: -100, RefRejectedAug: -100}
+			Chosen: raw[3*i].Response, Rejected: raw[3*i+2].Response, Ref: model.PairLogps{Chosen: -100, Rejected: -100, ChosenAug: -100, RejectedAug: -100}}
 	}
-	trainer := func(loss string) (*model.GPT, *model.PreferenceTrainer, error) {
+	trainer := func(loss model.LossType) (*model.GPT, *model.PreferenceTrainer, error) {
 		m, err := benchModel(d, 128, 256)
 		if err != nil {
 			return nil, nil, err

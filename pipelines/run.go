@@ -40,7 +40,9 @@ type RunConfig struct {
 
 // Methods are the losses the run compares, trained from the same reference
 // with the same data order.
-var Methods = []string{"dpo", "ipo", "sr-dpo", "sr-ipo"}
+func Methods() []model.LossType {
+	return []model.LossType{model.LossDPO, model.LossIPO, model.LossSrDPO, model.LossSrIPO}
+}
 
 // Run generates the task, trains the reference by SFT, samples and labels
 // preference pairs from it, scores them with the Beam pipeline, trains
@@ -124,17 +126,17 @@ func runSeed(ctx context.Context, c RunConfig, seed uint64, progress io.Writer) 
 	}
 	// Every method from the same reference, with the same data order.
 	var policies []stages.PolicyRef
-	for _, method := range Methods {
+	for _, method := range Methods() {
 		fmt.Fprintf(progress, "srdpo run: seed %d: training %s (%d steps)\n", seed, method, c.TrainSteps)
-		out := filepath.Join(dir, method)
+		out := filepath.Join(dir, string(method))
 		_, err := stages.Train(ctx, stages.TrainConfig{Shards: scored["prefs"], Model: refDir, Tokenizer: "byte", Out: out,
-			Loss:  model.LossConfig{Type: method, Beta: c.Beta, Lambda: c.Lambda, IPONorm: "sum"},
+			Loss:  model.LossConfig{Type: method, Beta: c.Beta, Lambda: c.Lambda, IPONorm: model.IPONormSum},
 			Optim: model.Optim{Name: "adam", LR: c.LR, MaxGradNorm: 1}, BatchSize: c.BatchSize, Steps: c.TrainSteps,
 			Seed: seed, LogEvery: max(1, c.TrainSteps/20)}, io.Discard)
 		if err != nil {
 			return nil, nil, fmt.Errorf("training %s: %w", method, err)
 		}
-		policies = append(policies, stages.PolicyRef{Name: method, Dir: filepath.Join(out, "checkpoint")})
+		policies = append(policies, stages.PolicyRef{Name: string(method), Dir: filepath.Join(out, "checkpoint")})
 	}
 	fmt.Fprintf(progress, "srdpo run: seed %d: evaluating\n", seed)
 	rows, _, err := RunEval(ctx, EvalConfig{Out: filepath.Join(dir, "eval"), Policies: policies, Spec: stages.EvalSpec{

@@ -35,7 +35,8 @@ func (f *TrainFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.out, "out", "", "local output directory: checkpoint/ (a loadable model with optimiser state) and metrics.arrow")
 	fs.StringVar(&f.augPrompt, "aug-prompt", "", "if given, must equal the p the shards were scored with (p is always taken from the shards)")
 	fs.StringVar(&f.augSep, "aug-sep", "", "if given, must equal the shards' separator")
-	fs.StringVar(&f.loss.Type, "loss", "sr-dpo", "loss: "+strings.Join(model.LossTypes, ", "))
+	f.loss.Type = model.LossSrDPO
+	fs.Var(&f.loss.Type, "loss", fmt.Sprintf("loss: one of %v", model.LossTypes()))
 	fs.Float64Var(&f.loss.Beta, "beta", 0.1, "β")
 	fs.Float64Var(&f.loss.Lambda, "lambda", 0.5, "λ, the weight of Δπ in sr-dpo and sr-ipo")
 	fs.Float64Var(&f.loss.LabelSmoothing, "label-smoothing", 0, "ε for cdpo and robust")

@@ -115,24 +115,25 @@ type PreferenceEval struct {
 	N             int
 }
 
-// Preferences evaluates a policy on scored rows that carry gold scores.
-func Preferences(policy *model.GPT, rows []schemas.Scored, beta float64) (PreferenceEval, error) {
+// Preferences evaluates a policy on scored rows that carry gold scores. h
+// and Δπ = β·h_p are taken as the policy's loss took them: on sums, or on
+// per-token means when perToken (IPO with --ipo-norm mean).
+func Preferences(policy *model.GPT, rows []schemas.Scored, beta float64, perToken bool) (PreferenceEval, error) {
 	var e PreferenceEval
 	var pairs []model.Pair
 	for _, r := range rows {
 		if r.ScoreChosen == nil {
 			return e, fmt.Errorf("row %s has no gold scores", r.ID)
 		}
-		pairs = append(pairs, model.Pair{Prompt: r.PromptIDs, Response: r.ChosenIDs}, model.Pair{Prompt: r.PromptIDs, Response: r.RejectedIDs},
-			model.Pair{Prompt: r.AugPromptIDs, Response: r.ChosenIDs}, model.Pair{Prompt: r.AugPromptIDs, Response: r.RejectedIDs})
+		seq := model.PairSequences(r.PromptIDs, r.AugPromptIDs, r.ChosenIDs, r.RejectedIDs)
+		pairs = append(pairs, seq[:]...)
 	}
 	lp, err := logProbs(policy, pairs)
 	if err != nil {
 		return e, err
 	}
 	for i, r := range rows {
-		h := (lp[4*i].Sum - r.RefLogpChosen) - (lp[4*i+1].Sum - r.RefLogpRejected)
-		hp := (lp[4*i+2].Sum - r.RefLogpChosenAug) - (lp[4*i+3].Sum - r.RefLogpRejectedAug)
+		h, hp := model.HostMargins(model.PairLogpsOf(lp[4*i:]), RefLogps(r), int(r.ChosenTokens), int(r.RejectedTokens), perToken)
 		e.H, e.Delta, e.Gap = append(e.H, h), append(e.Delta, beta*hp), append(e.Gap, *r.ScoreChosen-*r.ScoreRejected)
 		if h > 0 {
 			e.Accuracy++

@@ -56,6 +56,7 @@ type EvalSpec struct {
 	MCTasks   []string // multiple-choice task files (JSONL); may be empty
 	Fewshot   int      // few-shot examples in front of each MC context
 	Beta      float64  // β of Δπ = β·h_p
+	PerToken  bool     // h and Δπ on per-token means (policies trained with IPO and --ipo-norm mean)
 	Seed      int64    // recorded in every row; the decoding seed
 	MaxNew    int      // new tokens per generation
 }
@@ -112,7 +113,7 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 		if err != nil {
 			return err
 		}
-		e, err := Preferences(policy, scored, fn.Spec.Beta)
+		e, err := Preferences(policy, scored, fn.Spec.Beta, fn.Spec.PerToken)
 		if err != nil {
 			return fmt.Errorf("policy %s: %w", p.Name, err)
 		}

@@ -62,7 +62,7 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 			t.Fatal(err)
 		}
 		rewards[p.Name] = g.Rewards
-		e, _ := Preferences(m, rows, 0.1)
+		e, _ := Preferences(m, rows, 0.1, false)
 		mc, _ := MultipleChoice(m, tok, items, 1)
 		add := func(bench, metric string, v float64, n int) {
 			if math.IsNaN(v) {

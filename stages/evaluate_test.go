@@ -61,7 +61,7 @@ func TestPreferencesBeforeAndAfterTraining(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, err := Preferences(ref, rows, 0.1)
+	before, err := Preferences(ref, rows, 0.1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestPreferencesBeforeAndAfterTraining(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	after, _ := Preferences(res.Policy, rows, 0.1)
+	after, _ := Preferences(res.Policy, rows, 0.1, false)
 	if after.Accuracy < 0.9 || math.IsNaN(after.Pearson[0]) || math.IsNaN(after.Kendall[1]) {
 		t.Errorf("after training: accuracy %g, correlations %v %v", after.Accuracy, after.Pearson, after.Kendall)
 	}

@@ -128,8 +128,8 @@ func (r *Reference) Score(rows []schemas.Preference) ([]schemas.Scored, []schema
 	}
 	pairs := make([]model.Pair, 0, 4*len(out))
 	for _, s := range out {
-		pairs = append(pairs, model.Pair{Prompt: s.PromptIDs, Response: s.ChosenIDs}, model.Pair{Prompt: s.PromptIDs, Response: s.RejectedIDs},
-			model.Pair{Prompt: s.AugPromptIDs, Response: s.ChosenIDs}, model.Pair{Prompt: s.AugPromptIDs, Response: s.RejectedIDs})
+		seq := model.PairSequences(s.PromptIDs, s.AugPromptIDs, s.ChosenIDs, s.RejectedIDs)
+		pairs = append(pairs, seq[:]...)
 	}
 	if len(pairs) == 0 {
 		return out, dead, nil
@@ -139,8 +139,7 @@ func (r *Reference) Score(rows []schemas.Preference) ([]schemas.Scored, []schema
 		return nil, nil, err
 	}
 	for i := range out {
-		out[i].RefLogpChosen, out[i].RefLogpRejected = lp[4*i].Sum, lp[4*i+1].Sum
-		out[i].RefLogpChosenAug, out[i].RefLogpRejectedAug = lp[4*i+2].Sum, lp[4*i+3].Sum
+		setRefLogps(&out[i], model.PairLogpsOf(lp[4*i:]))
 	}
 	return out, dead, nil
 }
@@ -172,6 +171,15 @@ func (r *Reference) tokenize(p schemas.Preference) (schemas.Scored, error) {
 		PromptTokens: int32(len(x)), AugPromptTokens: int32(len(ax)), ChosenTokens: int32(len(c)), RejectedTokens: int32(len(rj)),
 		PromptTruncated: xCut, AugPromptTruncated: axCut, ChosenTruncated: cCut, RejectedTruncated: rCut,
 		ScoreChosen: p.ScoreChosen, ScoreRejected: p.ScoreRejected, Offset: p.Offset}, nil
+}
+
+// RefLogps are a scored row's four reference sums.
+func RefLogps(s schemas.Scored) model.PairLogps {
+	return model.PairLogps{Chosen: s.RefLogpChosen, Rejected: s.RefLogpRejected, ChosenAug: s.RefLogpChosenAug, RejectedAug: s.RefLogpRejectedAug}
+}
+
+func setRefLogps(s *schemas.Scored, lp model.PairLogps) {
+	s.RefLogpChosen, s.RefLogpRejected, s.RefLogpChosenAug, s.RefLogpRejectedAug = lp.Chosen, lp.Rejected, lp.ChosenAug, lp.RejectedAug
 }
 
 // TokensScored is how many tokens the reference ran over for a row: each

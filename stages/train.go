@@ -238,7 +238,7 @@ func readScored(ctx context.Context, pattern string) ([]schemas.Scored, schemas.
 func splitEval(rows []schemas.Scored, fraction float64) (train, eval []model.PreferencePair) {
 	for _, r := range rows {
 		p := model.PreferencePair{ID: r.ID, Prompt: r.PromptIDs, AugPrompt: r.AugPromptIDs, Chosen: r.ChosenIDs, Rejected: r.RejectedIDs,
-			RefChosen: r.RefLogpChosen, RefRejected: r.RefLogpRejected, RefChosenAug: r.RefLogpChosenAug, RefRejectedAug: r.RefLogpRejectedAug}
+			Ref: RefLogps(r)}
 		if r.Offset != nil {
 			p.Offset = *r.Offset
 		}

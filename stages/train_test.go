@@ -78,7 +78,7 @@ func trainConfig(shards string, spec ReferenceSpec, out string) TrainConfig {
 
 func TestTrainLearnsToySetFromShards(t *testing.T) {
 	shards, spec := scoredToySet(t, 24, nil)
-	for _, loss := range []string{"sr-dpo", "sr-ipo"} {
+	for _, loss := range []model.LossType{model.LossSrDPO, model.LossSrIPO} {
 		cfg := trainConfig(shards, spec, t.TempDir())
 		cfg.Loss.Type = loss
 		var log bytes.Buffer

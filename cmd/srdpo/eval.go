@@ -31,6 +31,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&mc, "mc", "a multiple-choice task file (JSONL of context, choices, gold[, fewshot]) (repeat)")
 	fs.IntVar(&c.Spec.Fewshot, "fewshot", 0, "few-shot examples in front of each multiple-choice context")
 	fs.Float64Var(&c.Spec.Beta, "beta", 0.1, "β of Δπ = β·h_p")
+	fs.BoolVar(&c.Spec.PerToken, "per-token-margins", false, "take h and Δπ on per-token means, as IPO trained with --ipo-norm mean does")
 	fs.Int64Var(&c.Spec.Seed, "seed", 1, "decoding seed (greedy decoding uses none), recorded in every row")
 	fs.IntVar(&c.Spec.MaxNew, "max-new", 24, "new tokens per generation")
 	fs.StringVar(&c.Out, "out", "", "local output directory: eval-00000-of-00001.arrow, report.md and plots")
