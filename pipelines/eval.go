@@ -45,13 +45,9 @@ func RunEval(ctx context.Context, c EvalConfig) ([]schemas.Eval, string, error) 
 	if err != nil {
 		return nil, "", err
 	}
-	rs, _, err := schemas.ReadFile(data, schemas.FormatArrow, schemas.Evals)
+	evals, _, err := schemas.ReadRows[schemas.Eval](data, schemas.FormatArrow, schemas.Evals)
 	if err != nil {
 		return nil, "", err
-	}
-	evals := make([]schemas.Eval, len(rs))
-	for i, r := range rs {
-		evals[i] = r.(schemas.Eval)
 	}
 	table, err := WriteReport(c.Out, evals, TrainingMetrics(c.Policies))
 	return evals, table, err
@@ -62,17 +58,15 @@ func RunEval(ctx context.Context, c EvalConfig) ([]schemas.Eval, string, error) 
 func TrainingMetrics(policies []stages.PolicyRef) map[string][]schemas.Metric {
 	out := map[string][]schemas.Metric{}
 	for _, p := range policies {
-		data, err := os.ReadFile(filepath.Join(p.Dir, "metrics.arrow"))
+		data, err := os.ReadFile(filepath.Join(p.Dir, stages.MetricsFile))
 		if err != nil {
 			continue
 		}
-		rows, _, err := schemas.ReadFile(data, schemas.FormatArrow, schemas.Metrics)
+		rows, _, err := schemas.ReadRows[schemas.Metric](data, schemas.FormatArrow, schemas.Metrics)
 		if err != nil {
 			continue
 		}
-		for _, r := range rows {
-			out[p.Name] = append(out[p.Name], r.(schemas.Metric))
-		}
+		out[p.Name] = append(out[p.Name], rows...)
 		sort.Slice(out[p.Name], func(i, j int) bool { return out[p.Name][i].Step < out[p.Name][j].Step })
 	}
 	return out

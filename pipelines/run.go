@@ -136,7 +136,7 @@ func runSeed(ctx context.Context, c RunConfig, seed uint64, progress io.Writer) 
 		if err != nil {
 			return nil, nil, fmt.Errorf("training %s: %w", method, err)
 		}
-		policies = append(policies, stages.PolicyRef{Name: string(method), Dir: filepath.Join(out, "checkpoint")})
+		policies = append(policies, stages.PolicyRef{Name: string(method), Dir: filepath.Join(out, stages.CheckpointDir)})
 	}
 	fmt.Fprintf(progress, "srdpo run: seed %d: evaluating\n", seed)
 	rows, _, err := RunEval(ctx, EvalConfig{Out: filepath.Join(dir, "eval"), Policies: policies, Spec: stages.EvalSpec{

@@ -171,3 +171,21 @@ func ReadFile(data []byte, f Format, tb *Table) ([]Row, Metadata, error) {
 	}
 	return rows, MetadataFrom(schema.Metadata()), nil
 }
+
+// ReadRows is ReadFile with the rows as their Go type T, which must be the
+// table's row type.
+func ReadRows[T Row](data []byte, f Format, tb *Table) ([]T, Metadata, error) {
+	rows, md, err := ReadFile(data, f, tb)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		t, ok := r.(T)
+		if !ok {
+			return nil, nil, fmt.Errorf("table %s: a row is %T, not %T", tb.Name, r, t)
+		}
+		out[i] = t
+	}
+	return out, md, nil
+}

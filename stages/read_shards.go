@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -168,5 +169,33 @@ func readShard(ctx context.Context, ref shardRef, tb *schemas.Table) ([]schemas.
 	if ref.Rows >= 0 && int64(len(rows)) != ref.Rows {
 		return nil, nil, fmt.Errorf("shard %s has %d rows, its manifest says %d", name, len(rows), ref.Rows)
 	}
+	return rows, md, nil
+}
+
+// readScored reads every row of the shards, which must share one set of
+// metadata.
+func readScored(ctx context.Context, pattern string) ([]schemas.Scored, schemas.Metadata, error) {
+	refs, err := listShards(ctx, pattern)
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Path < refs[j].Path })
+	var rows []schemas.Scored
+	var md schemas.Metadata
+	for _, ref := range refs {
+		rs, m, err := readShard(ctx, ref, schemas.ScoredRows)
+		if err != nil {
+			return nil, nil, err
+		}
+		if md == nil {
+			md = m
+		} else if err := m.Expect(md); err != nil {
+			return nil, nil, fmt.Errorf("%s was written by another scoring run than %s: %w", ref.Path, refs[0].Path, err)
+		}
+		for _, r := range rs {
+			rows = append(rows, r.(schemas.Scored)) // readShard checked the table
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
 	return rows, md, nil
 }

@@ -1,21 +1,15 @@
 package stages
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
-
-	"github.com/gomlx/compute"
 
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/schemas"
@@ -59,123 +53,147 @@ type TrainResult struct {
 	Policy  *model.GPT
 }
 
-const checkpointDir = "checkpoint"
-
-// trainState is what a checkpoint adds to the model to resume exactly.
-type trainState struct {
-	Step   int    `json:"step"` // steps done
-	Seed   uint64 `json:"seed"`
-	Shards string `json:"shards_fingerprint"`
-}
-
 // Train runs preference optimisation on scored shards. It stops at ctx's
 // end after the step under way, leaving the last checkpoint as it was, as
 // a killed run would; --resume then continues with the same data order,
 // optimiser state and metrics, to the same result.
 func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResult, error) {
-	var res TrainResult
+	r, err := openTraining(ctx, cfg)
+	if err != nil {
+		return TrainResult{}, err
+	}
+	start, metrics, err := r.resume(progress)
+	if err != nil {
+		return TrainResult{}, err
+	}
+	return r.loop(ctx, progress, start, metrics)
+}
+
+// training is a run's data, model and schedule, checked against each other.
+type training struct {
+	cfg         TrainConfig
+	train, eval []model.PreferencePair
+	perEpoch    int // steps per epoch
+	total       int // steps of the run
+	opt         model.Optim
+	shardsFP    string
+	policy      *model.GPT
+}
+
+// openTraining reads the shards, checks that their metadata match the
+// model, tokenizer and p given, loads the policy and lays out the run.
+func openTraining(ctx context.Context, cfg TrainConfig) (*training, error) {
 	if cfg.BatchSize < 1 {
-		return res, fmt.Errorf("batch size %d: want at least 1", cfg.BatchSize)
+		return nil, fmt.Errorf("batch size %d: want at least 1", cfg.BatchSize)
 	}
 	rows, md, err := readScored(ctx, cfg.Shards)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	if cfg.AugPrompt != nil && *cfg.AugPrompt != md.Get(schemas.KeyAugPrompt) {
-		return res, fmt.Errorf("--aug-prompt %q differs from the shards' p %q: Δπ must use the p the reference was scored with", *cfg.AugPrompt, md.Get(schemas.KeyAugPrompt))
+		return nil, fmt.Errorf("--aug-prompt %q differs from the shards' p %q: Δπ must use the p the reference was scored with", *cfg.AugPrompt, md.Get(schemas.KeyAugPrompt))
 	}
 	if cfg.AugSeparator != nil && *cfg.AugSeparator != md.Get(schemas.KeyAugSeparator) {
-		return res, fmt.Errorf("--aug-sep %q differs from the shards' separator %q", *cfg.AugSeparator, md.Get(schemas.KeyAugSeparator))
+		return nil, fmt.Errorf("--aug-sep %q differs from the shards' separator %q", *cfg.AugSeparator, md.Get(schemas.KeyAugSeparator))
 	}
 	policy, tok, err := loadModel(ctx, cfg.Model, cfg.Tokenizer)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	if got, want := policy.Fingerprint(), md.Get(schemas.KeyModelFingerprint); got != want {
-		return res, fmt.Errorf("the shards were scored with model %s, but %s is model %s: train from the reference the shards were scored with", short(want), cfg.Model, short(got))
+		return nil, fmt.Errorf("the shards were scored with model %s, but %s is model %s: train from the reference the shards were scored with", short(want), cfg.Model, short(got))
 	}
 	if got, want := tok.Fingerprint(), md.Get(schemas.KeyTokenizerFingerprint); got != want {
-		return res, fmt.Errorf("the shards were tokenised with tokenizer %s, but the tokenizer here is %s", short(want), short(got))
+		return nil, fmt.Errorf("the shards were tokenised with tokenizer %s, but the tokenizer here is %s", short(want), short(got))
 	}
-	train, eval := splitEval(rows, cfg.EvalFraction)
-	if len(train) == 0 {
-		return res, fmt.Errorf("no training pairs (%d rows, eval fraction %g)", len(rows), cfg.EvalFraction)
+	r := &training{cfg: cfg, policy: policy, shardsFP: shardsFingerprint(rows), opt: cfg.Optim}
+	r.train, r.eval = splitEval(rows, cfg.EvalFraction)
+	if len(r.train) == 0 {
+		return nil, fmt.Errorf("no training pairs (%d rows, eval fraction %g)", len(rows), cfg.EvalFraction)
 	}
-	perEpoch := (len(train) + cfg.BatchSize - 1) / cfg.BatchSize
-	total := cfg.Steps
-	if total == 0 {
-		total = max(cfg.Epochs, 1) * perEpoch
+	r.perEpoch = (len(r.train) + cfg.BatchSize - 1) / cfg.BatchSize
+	r.total = cfg.Steps
+	if r.total == 0 {
+		r.total = max(cfg.Epochs, 1) * r.perEpoch
 	}
-	opt := cfg.Optim
-	if opt.TotalSteps == 0 {
-		opt.TotalSteps = total
+	if r.opt.TotalSteps == 0 {
+		r.opt.TotalSteps = r.total
 	}
-	shardsFP := shardsFingerprint(rows)
+	return r, nil
+}
 
-	start := 0
-	var metrics []schemas.Metric
-	ckpt := filepath.Join(cfg.Out, checkpointDir)
-	if cfg.Resume {
-		if _, err := os.Stat(ckpt); err == nil {
-			st, ms, p, err := loadCheckpoint(ckpt, policy.Backend)
-			if err != nil {
-				return res, err
-			}
-			if st.Seed != cfg.Seed || st.Shards != shardsFP {
-				return res, fmt.Errorf("the checkpoint in %s is of another run (seed %d, shards %s); not resuming it", ckpt, st.Seed, short(st.Shards))
-			}
-			policy, start, metrics = p, st.Step, ms
-			fmt.Fprintf(progress, "srdpo train: resuming at step %d of %d\n", start, total)
-		}
+// resume loads the run's checkpoint when --resume finds one of the same
+// run: the step to start at, the metrics so far, and the policy.
+func (r *training) resume(progress io.Writer) (start int, metrics []schemas.Metric, err error) {
+	ckpt := filepath.Join(r.cfg.Out, CheckpointDir)
+	if !r.cfg.Resume {
+		return 0, nil, nil
 	}
-	trainer, err := policy.NewPreferenceTrainer(cfg.Loss, opt, max(cfg.GradAccum, 1))
+	if _, err := os.Stat(ckpt); err != nil {
+		return 0, nil, nil
+	}
+	st, ms, p, err := loadCheckpoint(ckpt, r.policy.Backend)
 	if err != nil {
-		return res, err
+		return 0, nil, err
 	}
-	aug := newAugCache(policy, max(cfg.DeltaRefresh, 1))
-	save := func(step int) error {
-		return saveCheckpoint(cfg.Out, policy, trainState{Step: step, Seed: cfg.Seed, Shards: shardsFP}, metrics)
+	if st.Seed != r.cfg.Seed || st.Shards != r.shardsFP {
+		return 0, nil, fmt.Errorf("the checkpoint in %s is of another run (seed %d, shards %s); not resuming it", ckpt, st.Seed, short(st.Shards))
 	}
+	r.policy = p
+	fmt.Fprintf(progress, "srdpo train: resuming at step %d of %d\n", st.Step, r.total)
+	return st.Step, ms, nil
+}
+
+// loop runs the steps from start, logging, evaluating and checkpointing
+// as configured.
+func (r *training) loop(ctx context.Context, progress io.Writer, start int, metrics []schemas.Metric) (TrainResult, error) {
+	cfg, total := r.cfg, r.total
+	trainer, err := r.policy.NewPreferenceTrainer(cfg.Loss, r.opt, max(cfg.GradAccum, 1))
+	if err != nil {
+		return TrainResult{}, err
+	}
+	aug := newAugCache(r.policy, max(cfg.DeltaRefresh, 1))
 	logEvery := max(cfg.LogEvery, 1)
 	began := time.Now()
 	tokens := 0
 	for step := start; step < total; step++ {
 		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("interrupted before step %d: %w", step+1, err)
+			return TrainResult{}, fmt.Errorf("interrupted before step %d: %w", step+1, err)
 		}
-		batch := batchAt(train, cfg.BatchSize, cfg.Seed, step)
+		batch := batchAt(r.train, cfg.BatchSize, cfg.Seed, step)
 		given, err := aug.values(step, batch)
 		if err != nil {
-			return res, err
+			return TrainResult{}, err
 		}
 		st, err := trainer.StepWithAug(step, batch, given)
 		if err != nil { // not finite: no checkpoint is written from this state
-			return res, fmt.Errorf("step %d/%d: %w", step+1, total, err)
+			return TrainResult{}, fmt.Errorf("step %d/%d: %w", step+1, total, err)
 		}
 		tokens += st.Tokens
 		done := step + 1
+		epoch := float64(step) / float64(r.perEpoch)
 		if done%logEvery == 0 || done == total {
-			m := metricRow("train", done, float64(step)/float64(perEpoch), st)
-			m.LearningRate = opt.LearningRate(step)
+			m := metricRow("train", done, epoch, st)
+			m.LearningRate = r.opt.LearningRate(step)
 			m.TokensPerSec = float64(tokens) / time.Since(began).Seconds()
 			metrics = append(metrics, m)
 			fmt.Fprintf(progress, "step %d/%d %s loss %.4f  acc %.2f  margin %.4f  Δπ %.4f  acc(p⊕x) %.2f  %.0f tok/s\n",
 				done, total, bar(done, total), m.Loss, m.RewardsAccuracies, m.RewardsMargins, m.DeltaMean, m.AugAccuracies, m.TokensPerSec)
 		}
-		if len(eval) > 0 && ((cfg.EvalEvery > 0 && done%cfg.EvalEvery == 0) || done == total) {
-			es, err := trainer.Evaluate(eval)
+		if len(r.eval) > 0 && ((cfg.EvalEvery > 0 && done%cfg.EvalEvery == 0) || done == total) {
+			es, err := trainer.Evaluate(r.eval)
 			if err != nil {
-				return res, err
+				return TrainResult{}, err
 			}
-			metrics = append(metrics, metricRow("eval", done, float64(step)/float64(perEpoch), es))
+			metrics = append(metrics, metricRow("eval", done, epoch, es))
 		}
 		if (cfg.CheckpointEvery > 0 && done%cfg.CheckpointEvery == 0) || done == total {
-			if err := save(done); err != nil {
-				return res, err
+			if err := saveCheckpoint(cfg.Out, r.policy, trainState{Step: done, Seed: cfg.Seed, Shards: r.shardsFP}, metrics); err != nil {
+				return TrainResult{}, err
 			}
 		}
 	}
-	return TrainResult{Steps: total, Metrics: metrics, Policy: policy}, nil
+	return TrainResult{Steps: total, Metrics: metrics, Policy: r.policy}, nil
 }
 
 // bar draws progress as [=====>    ].
@@ -204,34 +222,6 @@ func metricRow(split string, step int, epoch float64, st model.PreferenceStats) 
 		RewardsChosen: st.RewardsChosen, RewardsRejected: st.RewardsRejected, RewardsAccuracies: st.RewardsAccuracies,
 		RewardsMargins: st.RewardsMargins, LogpsChosen: st.LogpsChosen, LogpsRejected: st.LogpsRejected,
 		DeltaMean: st.DeltaMean, DeltaStd: st.DeltaStd, AugAccuracies: st.AugAccuracies, GradNorm: st.GradNorm}
-}
-
-// readScored reads every row of the shards, which must share one set of
-// metadata.
-func readScored(ctx context.Context, pattern string) ([]schemas.Scored, schemas.Metadata, error) {
-	refs, err := listShards(ctx, pattern)
-	if err != nil {
-		return nil, nil, err
-	}
-	sort.Slice(refs, func(i, j int) bool { return refs[i].Path < refs[j].Path })
-	var rows []schemas.Scored
-	var md schemas.Metadata
-	for _, ref := range refs {
-		rs, m, err := readShard(ctx, ref, schemas.ScoredRows)
-		if err != nil {
-			return nil, nil, err
-		}
-		if md == nil {
-			md = m
-		} else if err := m.Expect(md); err != nil {
-			return nil, nil, fmt.Errorf("%s was written by another scoring run than %s: %w", ref.Path, refs[0].Path, err)
-		}
-		for _, r := range rs {
-			rows = append(rows, r.(schemas.Scored))
-		}
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
-	return rows, md, nil
 }
 
 // splitEval holds out, by a hash of the id, about a fraction of the pairs.
@@ -273,138 +263,4 @@ func shardsFingerprint(rows []schemas.Scored) string {
 		fmt.Fprintf(h, "%s\x00%v\x00%v\x00", r.ID, r.RefLogpChosen, r.RefLogpRejected)
 	}
 	return fmt.Sprintf("%016x", h.Sum64())
-}
-
-// saveCheckpoint writes the policy (weights and optimiser state), the
-// training state and the metrics so far into out/checkpoint, atomically:
-// everything goes to a fresh folder that then replaces the old one.
-func saveCheckpoint(out string, policy *model.GPT, st trainState, metrics []schemas.Metric) error {
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(out, ".checkpoint-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	if err := policy.Save(tmp); err != nil {
-		return err
-	}
-	b, _ := json.MarshalIndent(st, "", "  ")
-	if err := os.WriteFile(filepath.Join(tmp, "state.json"), b, 0o644); err != nil {
-		return err
-	}
-	if err := writeMetrics(filepath.Join(tmp, "metrics.arrow"), metrics); err != nil {
-		return err
-	}
-	final := filepath.Join(out, checkpointDir)
-	old := final + ".old"
-	os.RemoveAll(old)
-	if err := os.Rename(final, old); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return err
-	}
-	os.RemoveAll(old)
-	// The metrics also sit beside the checkpoint, for readers of the run.
-	return writeMetrics(filepath.Join(out, "metrics.arrow"), metrics)
-}
-
-func writeMetrics(path string, metrics []schemas.Metric) error {
-	rows := make([]schemas.Row, len(metrics))
-	for i, m := range metrics {
-		rows[i] = m
-	}
-	var buf bytes.Buffer
-	if err := schemas.WriteFile(&buf, schemas.FormatArrow, schemas.Metrics, schemas.NewMetadata(), rows); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-func loadCheckpoint(dir string, backend compute.Backend) (trainState, []schemas.Metric, *model.GPT, error) {
-	var st trainState
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
-	if err != nil {
-		return st, nil, nil, err
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, nil, nil, fmt.Errorf("%s/state.json: %w", dir, err)
-	}
-	data, err := os.ReadFile(filepath.Join(dir, "metrics.arrow"))
-	if err != nil {
-		return st, nil, nil, err
-	}
-	rows, _, err := schemas.ReadFile(data, schemas.FormatArrow, schemas.Metrics)
-	if err != nil {
-		return st, nil, nil, err
-	}
-	metrics := make([]schemas.Metric, len(rows))
-	for i, r := range rows {
-		metrics[i] = r.(schemas.Metric)
-	}
-	p, err := model.Load(dir, backend)
-	return st, metrics, p, err
-}
-
-// augCache holds the policy's log-probs on p⊕x per pair for --delta-refresh.
-type augCache struct {
-	k      int
-	scorer *model.Scorer
-	policy *model.GPT
-	at     map[string]cachedAug
-}
-
-type cachedAug struct {
-	chosen, rejected float64
-	step             int
-}
-
-func newAugCache(policy *model.GPT, k int) *augCache {
-	return &augCache{k: k, policy: policy, at: map[string]cachedAug{}}
-}
-
-// values returns nil when K = 1 (the step computes them, exactly), else the
-// cached values, refreshing those K or more steps old with the current
-// policy. The cache is not checkpointed: a resumed run recomputes, which
-// for K > 1 can differ from an uninterrupted one.
-func (c *augCache) values(step int, batch []model.PreferencePair) ([]float64, error) {
-	if c.k == 1 {
-		return nil, nil
-	}
-	if c.scorer == nil {
-		s, err := c.policy.NewScorer(max(ScoreBudgetTokens, c.policy.Config.Context))
-		if err != nil {
-			return nil, err
-		}
-		c.scorer = s
-	}
-	var stale []model.Pair
-	var staleIdx []int
-	for i, p := range batch {
-		if e, ok := c.at[p.ID]; !ok || step-e.step >= c.k {
-			stale = append(stale, model.Pair{Prompt: p.AugPrompt, Response: p.Chosen}, model.Pair{Prompt: p.AugPrompt, Response: p.Rejected})
-			staleIdx = append(staleIdx, i)
-		}
-	}
-	if len(stale) > 0 {
-		lp, err := c.scorer.LogProbs(stale)
-		if err != nil {
-			return nil, err
-		}
-		for j, i := range staleIdx {
-			c.at[batch[i].ID] = cachedAug{chosen: lp[2*j].Sum, rejected: lp[2*j+1].Sum, step: step}
-		}
-	}
-	out := make([]float64, 0, 2*len(batch))
-	for _, p := range batch {
-		e := c.at[p.ID]
-		out = append(out, e.chosen, e.rejected)
-	}
-	return out, nil
 }
