@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
@@ -84,7 +83,7 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 	if err != nil {
 		return fmt.Errorf("policy %s: %w", p.Name, err)
 	}
-	ref, err := sharedReference(ctx, fn.Spec.Reference, fn.Spec.Tokenizer)
+	ref, _, err := loadFrozen(ctx, fn.Spec.Reference, fn.Spec.Tokenizer)
 	if err != nil {
 		return err
 	}
@@ -184,21 +183,6 @@ func (fn *winRateFn) ProcessElement(key string, iter func(*float64) bool, emit f
 	}
 	p, o, _ := strings.Cut(key, "\x00")
 	emit(schemas.Eval{Policy: p, Benchmark: "gold_reward", Metric: "win_rate_vs_" + o, Value: sum / float64(n), N: int64(n), Seed: fn.Seed})
-}
-
-var sharedRefs sync.Map // reference dir and tokenizer → *sharedModel: one per process
-
-type sharedModel struct {
-	once sync.Once
-	m    *model.GPT
-	err  error
-}
-
-func sharedReference(ctx context.Context, dir, tokenizer string) (*model.GPT, error) {
-	v, _ := sharedRefs.LoadOrStore(dir+"\x00"+tokenizer, &sharedModel{})
-	sm := v.(*sharedModel)
-	sm.once.Do(func() { sm.m, _, sm.err = loadModel(ctx, dir, tokenizer) })
-	return sm.m, sm.err
 }
 
 func readAllFile(ctx context.Context, path string) ([]byte, error) {

@@ -6,12 +6,51 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/tokenizer"
 )
+
+// onceCache loads each key's value once per process: workers share a
+// frozen model across DoFn instances and bundles.
+type onceCache[K comparable, V any] struct{ m sync.Map }
+
+type onceEntry[V any] struct {
+	once sync.Once
+	v    V
+	err  error
+}
+
+func (c *onceCache[K, V]) get(key K, load func() (V, error)) (V, error) {
+	e, _ := c.m.LoadOrStore(key, &onceEntry[V]{})
+	entry := e.(*onceEntry[V])
+	entry.once.Do(func() { entry.v, entry.err = load() })
+	return entry.v, entry.err
+}
+
+type modelKey struct{ dir, tokenizer string }
+
+type frozenModel struct {
+	m   *model.GPT
+	tok tokenizer.Tokenizer
+}
+
+// frozenModels holds the models that are only read (references), one per
+// directory and tokenizer in a process; a model being trained is loaded
+// with loadModel, its own copy.
+var frozenModels onceCache[modelKey, frozenModel]
+
+// loadFrozen is loadModel through the process's cache.
+func loadFrozen(ctx context.Context, dir, tokenizerSpec string) (*model.GPT, tokenizer.Tokenizer, error) {
+	f, err := frozenModels.get(modelKey{dir, tokenizerSpec}, func() (frozenModel, error) {
+		m, tok, err := loadModel(ctx, dir, tokenizerSpec)
+		return frozenModel{m, tok}, err
+	})
+	return f.m, f.tok, err
+}
 
 // loadModel loads a model directory (local or gs://) and its tokenizer,
 // which must fit the model's vocabulary.

@@ -40,28 +40,6 @@ func init() {
 	beam.RegisterType(reflectTypeOf[located]())
 }
 
-// Counter names, in the "srdpo" namespace: read = good + dead.
-const (
-	CounterRecordsRead = "records_read"
-	CounterRecordsGood = "records_good"
-	CounterRecordsDead = "records_dead"
-)
-
-// Counters returns the srdpo counters of a finished pipeline, summed over
-// steps. Runners that report no metrics give an empty map.
-func Counters(res beam.PipelineResult) map[string]int64 {
-	out := map[string]int64{}
-	if res == nil {
-		return out
-	}
-	for _, c := range res.Metrics().AllMetrics().Counters() {
-		if c.Key.Namespace == "srdpo" {
-			out[c.Key.Name] += c.Result()
-		}
-	}
-	return out
-}
-
 type corpusOptions struct {
 	parse          parseOptions
 	maxRecordBytes int
@@ -182,7 +160,7 @@ type readCorpusFileFn struct {
 }
 
 func (fn *readCorpusFileFn) Setup() {
-	fn.read = beam.NewCounter("srdpo", CounterRecordsRead)
+	fn.read = beam.NewCounter(CounterNamespace, CounterRecordsRead)
 }
 
 func (fn *readCorpusFileFn) ProcessElement(ctx context.Context, f fileio.ReadableFile, emit func(rawRecord), dead func(schemas.DeadLetter)) error {
@@ -448,7 +426,7 @@ type countFn struct {
 	c beam.Counter
 }
 
-func (fn *countFn) Setup() { fn.c = beam.NewCounter("srdpo", fn.Counter) }
+func (fn *countFn) Setup() { fn.c = beam.NewCounter(CounterNamespace, fn.Counter) }
 
 func (fn *countFn) ProcessElement(ctx context.Context, x beam.X, emit func(beam.X)) {
 	fn.c.Inc(ctx, 1)

@@ -122,7 +122,7 @@ type readShardFn struct {
 }
 
 func (fn *readShardFn) Setup() {
-	fn.rowsRead = beam.NewCounter("srdpo", fn.Table+"_rows_read")
+	fn.rowsRead = beam.NewCounter(CounterNamespace, fn.Table+"_rows_read")
 }
 
 func (fn *readShardFn) ProcessElement(ctx context.Context, ref shardRef, emit func(beam.X)) error {

@@ -3,7 +3,6 @@ package stages
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -18,14 +17,6 @@ func init() {
 	register.DoFn4x1[context.Context, schemas.Preference, func(schemas.Scored), func(schemas.DeadLetter), error](&scoreFn{})
 	register.Emitter1[schemas.Scored]()
 }
-
-// Scoring counters, in the "srdpo" namespace.
-const (
-	CounterPairsScored   = "pairs_scored"
-	CounterTokensScored  = "tokens_scored"
-	CounterRowsTruncated = "rows_truncated"
-	CounterScoringDead   = "scoring_dead"
-)
 
 // ScoreBudgetTokens is the token budget of one forward pass when scoring.
 // It is fixed, not a flag: a pair's shape, and so its score to the last
@@ -55,28 +46,19 @@ type Reference struct {
 	scorer    *model.Scorer
 }
 
-var references sync.Map // ReferenceSpec → *referenceOnce: one model per worker process
-
-type referenceOnce struct {
-	once sync.Once
-	ref  *Reference
-	err  error
-}
+var references onceCache[ReferenceSpec, *Reference]
 
 // LoadReference loads the model of spec once per process; every DoFn
 // instance and bundle shares it.
 func LoadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) {
-	v, _ := references.LoadOrStore(spec, &referenceOnce{})
-	ro := v.(*referenceOnce)
-	ro.once.Do(func() { ro.ref, ro.err = loadReference(ctx, spec) })
-	return ro.ref, ro.err
+	return references.get(spec, func() (*Reference, error) { return loadReference(ctx, spec) })
 }
 
 func loadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) {
 	if err := spec.Truncation.Validate(); err != nil {
 		return nil, err
 	}
-	m, tok, err := loadModel(ctx, spec.ModelDir, spec.Tokenizer)
+	m, tok, err := loadFrozen(ctx, spec.ModelDir, spec.Tokenizer)
 	if err != nil {
 		return nil, err
 	}
@@ -231,10 +213,10 @@ func (fn *scoreFn) Setup(ctx context.Context) error {
 		return fmt.Errorf("loading the reference model %s: %w", fn.Spec.ModelDir, err)
 	}
 	fn.ref = ref
-	fn.pairs = beam.NewCounter("srdpo", CounterPairsScored)
-	fn.tokens = beam.NewCounter("srdpo", CounterTokensScored)
-	fn.truncated = beam.NewCounter("srdpo", CounterRowsTruncated)
-	fn.dead = beam.NewCounter("srdpo", CounterScoringDead)
+	fn.pairs = beam.NewCounter(CounterNamespace, CounterPairsScored)
+	fn.tokens = beam.NewCounter(CounterNamespace, CounterTokensScored)
+	fn.truncated = beam.NewCounter(CounterNamespace, CounterRowsTruncated)
+	fn.dead = beam.NewCounter(CounterNamespace, CounterScoringDead)
 	return nil
 }
 

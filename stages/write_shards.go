@@ -125,7 +125,7 @@ type writeShardFn struct {
 }
 
 func (fn *writeShardFn) Setup() {
-	fn.rowsWritten = beam.NewCounter("srdpo", fn.Table+"_rows_written")
+	fn.rowsWritten = beam.NewCounter(CounterNamespace, fn.Table+"_rows_written")
 }
 
 func (fn *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func(*beam.X) bool) (writtenShard, error) {
