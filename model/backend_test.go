@@ -11,7 +11,7 @@ import (
 // The pinned GoMLX and its pure-Go backend build and compute here: a
 // log-softmax, checked against the formula in float64.
 func TestBackendComputesLogSoftmax(t *testing.T) {
-	backend, err := NewBackend()
+	backend, err := Backend()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 // benchModel is a GPT of width d as DESIGN §8 and issue 3 measure it:
 // vocab 256, 2 layers, T = 128, batch 16.
 func benchModel(b *testing.B, d int) (*GPT, []Pair) {
-	backend, err := NewBackend()
+	backend, err := Backend()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func BenchmarkTrainStep(b *testing.B) {
 // --delta-refresh cache hit); 16 pairs, prompts and responses of 32
 // tokens (p⊕x: 48), d = 128, 2 layers. Run with -count to alternate.
 func BenchmarkPreferenceStep(b *testing.B) {
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	cfg := Config{Vocab: 256, Context: 128, Layers: 2, Heads: 4, Width: 128, NormEps: 1e-5, TiedHead: true, DType: "float32"}
 	pairs := make([]PreferencePair, 16)
 	raw := randomPairs(3, 48, 256, 128)

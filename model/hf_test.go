@@ -80,7 +80,7 @@ func writeHandMadeGPT2(t *testing.T, dir string) {
 func TestImportHandMadeSafetensorsGivesKnownLogits(t *testing.T) {
 	dir := t.TempDir()
 	writeHandMadeGPT2(t, dir)
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	m, err := ImportHF(dir, backend, "float64")
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestImportHandMadeSafetensorsGivesKnownLogits(t *testing.T) {
 }
 
 func TestHFExportImportRoundTrip(t *testing.T) {
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	for _, tied := range []bool{true, false} {
 		cfg := Tiny(50)
 		cfg.TiedHead = tied
@@ -136,7 +136,7 @@ func TestHFExportImportRoundTrip(t *testing.T) {
 func TestImportHFRejectsOtherArchitectures(t *testing.T) {
 	dir := t.TempDir()
 	writeHandMadeGPT2(t, dir)
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	cfg, _ := os.ReadFile(filepath.Join(dir, "config.json"))
 	os.WriteFile(filepath.Join(dir, "config.json"), bytes.Replace(cfg, []byte("gelu_new"), []byte("relu"), 1), 0o644)
 	if _, err := ImportHF(dir, backend, "float32"); err == nil || !strings.Contains(err.Error(), "activation_function") {

@@ -12,7 +12,7 @@ import (
 
 func tinyModel(t testing.TB, dtype string, seed uint64) *GPT {
 	t.Helper()
-	backend, err := NewBackend()
+	backend, err := Backend()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestLogProbsEqualDirectComputation(t *testing.T) {
 // For a given budget, a pair's score is bit for bit the same alone or in
 // any batch; other budgets agree within float32 rounding (1e-4 absolute).
 func TestLogProbsIndependentOfBatching(t *testing.T) {
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	m, _ := New(Config{Vocab: 257, Context: 128, Layers: 2, Heads: 4, Width: 128, NormEps: 1e-5, TiedHead: true, DType: "float32"}, 3, backend)
 	pairs := randomPairs(4, 40, m.Config.Vocab, m.Config.Context)
 	for _, budget := range []int{m.Config.Context, 4 * m.Config.Context, 16 * m.Config.Context} {

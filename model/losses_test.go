@@ -12,7 +12,7 @@ import (
 // whose reference log-probs are 0, so h and h_p are the inputs.
 func lossAt(t *testing.T, c LossConfig, h, hAug, offset float64) float64 {
 	t.Helper()
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	out, err := ExecOnce(backend, func(g *Graph) *Node {
 		v := func(x float64) *Node { return Const(g, []float64{x}) }
 		return c.Loss(LossInputs{Chosen: v(h), Rejected: v(0), ChosenAug: v(hAug), RejectedAug: v(0),
@@ -64,7 +64,7 @@ func TestLossValuesByHand(t *testing.T) {
 
 // The host's margins are the graph's, on sums and on per-token means.
 func TestHostMarginsEqualGraph(t *testing.T) {
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	pol := PairLogps{Chosen: -12.5, Rejected: -20.25, ChosenAug: -11, RejectedAug: -23.5}
 	ref := PairLogps{Chosen: -13, Rejected: -19, ChosenAug: -12.75, RejectedAug: -21}
 	for _, c := range []LossConfig{{Type: LossSrIPO, Beta: 0.1, IPONorm: IPONormMean}, {Type: LossSrDPO, Beta: 0.1, IPONorm: IPONormMean}} {

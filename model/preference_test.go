@@ -33,7 +33,7 @@ func toyPreferences(t *testing.T, ref *GPT, n int) []PreferencePair {
 
 // At π = π_ref, every loss takes its anchor value of DESIGN §1, and Δπ = 0.
 func TestPreferenceStepAtInitialisation(t *testing.T) {
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.DType = "float64"
 	ref, _ := New(cfg, 1, backend)
@@ -62,7 +62,7 @@ func TestPreferenceStepAtInitialisation(t *testing.T) {
 // differences with the p⊕x log-probs held fixed, and differs from finite
 // differences that let them move.
 func TestSrDPOStopGradient(t *testing.T) {
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.DType, cfg.Context = "float64", 32
 	ref, _ := New(cfg, 1, backend)
@@ -147,7 +147,7 @@ func TestSrDPOStopGradient(t *testing.T) {
 // A few steps on a separable set teach every loss to prefer the chosen
 // responses: held-out-free training accuracy of the implicit reward > 0.9.
 func TestPreferenceTrainingLearnsToySet(t *testing.T) {
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.Context = 64
 	ref, _ := New(cfg, 1, backend)
@@ -174,7 +174,7 @@ func TestPreferenceTrainingLearnsToySet(t *testing.T) {
 // Two micro-batches of 4 accumulate the gradient of one batch of 8: the
 // same update (float64, up to rounding) and the same figures.
 func TestGradientAccumulationEqualsOneBatch(t *testing.T) {
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.DType, cfg.Context = "float64", 64
 	ref, _ := New(cfg, 1, backend)
@@ -210,7 +210,7 @@ func TestGradientAccumulationEqualsOneBatch(t *testing.T) {
 
 // Given the policy's own current p⊕x log-probs, StepWithAug is Step.
 func TestStepWithGivenAugEqualsStep(t *testing.T) {
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.DType, cfg.Context = "float64", 64
 	ref, _ := New(cfg, 1, backend)

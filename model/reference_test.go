@@ -130,7 +130,7 @@ func referenceLogits(c Config, w map[string][]float64, seq []int32) [][]float64 
 // non-trivial LayerNorm and bias values.
 func TestNetworkMatchesHandComputation(t *testing.T) {
 	for _, tied := range []bool{true, false} {
-		backend, _ := NewBackend()
+		backend, _ := Backend()
 		cfg := Config{Vocab: 23, Context: 16, Layers: 2, Heads: 4, Width: 16, NormEps: 1e-5, TiedHead: tied, DType: "float64"}
 		m0, err := New(cfg, 11, backend)
 		if err != nil {

@@ -31,7 +31,7 @@ func bytePairs(corpus [][2]string) []Pair {
 
 func trainTiny(t *testing.T) *GPT {
 	t.Helper()
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.Context = 32
 	m, err := New(cfg, 1, backend)
@@ -99,7 +99,7 @@ func TestOptimizerFirstStepByHand(t *testing.T) {
 		{Name: "rmsprop", LR: 0.01},
 		{Name: "adam", LR: 0.01, MaxGradNorm: 0.5},
 	} {
-		backend, _ := NewBackend()
+		backend, _ := Backend()
 		cfg := Tiny(tokenizer.Byte{}.VocabSize())
 		cfg.Context, cfg.DType = 32, "float64"
 		m, _ := New(cfg, 3, backend)
@@ -170,7 +170,7 @@ func TestOptimizerFirstStepByHand(t *testing.T) {
 
 // A step whose loss is not finite is refused and changes nothing.
 func TestSFTStepRefusesNonFiniteLoss(t *testing.T) {
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.Context = 32
 	m, _ := New(cfg, 3, backend)

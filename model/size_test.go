@@ -5,7 +5,7 @@ import "testing"
 // GPT-2 small's shape (124M parameters) builds, scores and generates here;
 // the tests elsewhere use tiny models.
 func TestGPT2SmallSize(t *testing.T) {
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	cfg := Config{Vocab: 50257, Context: 1024, Layers: 12, Heads: 12, Width: 768, NormEps: 1e-5, TiedHead: true, DType: "float32"}
 	if n := cfg.Params(); n < 124_000_000 || n > 125_000_000 {
 		t.Fatalf("GPT-2 small has %d parameters here, want 124.4M", n)
@@ -36,7 +36,7 @@ func TestGPT2SmallSize(t *testing.T) {
 
 // A model of about 0.1M parameters works too.
 func TestSmallestSize(t *testing.T) {
-	backend, _ := NewBackend()
+	backend, _ := Backend()
 	cfg := Config{Vocab: 257, Context: 64, Layers: 1, Heads: 2, Width: 32, NormEps: 1e-5, TiedHead: true, DType: "float32"}
 	if n := cfg.Params(); n > 100_000 {
 		t.Fatalf("%d parameters", n)

@@ -118,7 +118,7 @@ func benchBackend() []Figure {
 
 // benchModel is the GPT of the figures: 2 layers, byte-sized vocabulary.
 func benchModel(d, context, vocab int) (*model.GPT, error) {
-	backend, err := model.NewBackend()
+	backend, err := model.Backend()
 	if err != nil {
 		return nil, err
 	}

@@ -75,7 +75,7 @@ func runSeed(ctx context.Context, c RunConfig, seed uint64, progress io.Writer) 
 	}
 	// The reference: SFT on the task's corpus, where p⊕x gets exact answers.
 	fmt.Fprintf(progress, "srdpo run: seed %d: SFT of the reference (%d steps)\n", seed, c.SFTSteps)
-	backend, err := model.NewBackend()
+	backend, err := model.Backend()
 	if err != nil {
 		return nil, nil, err
 	}

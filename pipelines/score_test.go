@@ -32,7 +32,7 @@ const corpus = "../stages/testdata/corpus/"
 // tinyReference saves a small byte-level model and returns its spec.
 func tinyReference(t *testing.T) stages.ReferenceSpec {
 	t.Helper()
-	backend, _ := model.NewBackend()
+	backend, _ := model.Backend()
 	m, err := model.New(model.Config{Vocab: 257, Context: 256, Layers: 2, Heads: 2, Width: 32, NormEps: 1e-5, TiedHead: true, DType: "float32"}, 42, backend)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func readAll[T schemas.Row](t *testing.T, prefix string, tb *schemas.Table) []T 
 // direct computes a scored row with the model package alone: tokenise,
 // truncate, and score each of the four sequences on its own.
 func direct(t *testing.T, spec stages.ReferenceSpec, p schemas.Preference) schemas.Scored {
-	backend, _ := model.NewBackend()
+	backend, _ := model.Backend()
 	m, err := model.Load(spec.ModelDir, backend)
 	if err != nil {
 		t.Fatal(err)

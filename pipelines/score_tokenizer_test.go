@@ -23,7 +23,7 @@ import (
 // EOS ends each response with --response-eos, and the sums are the
 // model's own computation on those ids.
 func TestScoreWithTokenizerJSON(t *testing.T) {
-	backend, _ := model.NewBackend()
+	backend, _ := model.Backend()
 	m, err := model.New(model.Config{Vocab: 32000, Context: 64, Layers: 1, Heads: 2, Width: 16, NormEps: 1e-5, TiedHead: true, DType: "float32"}, 7, backend)
 	if err != nil {
 		t.Fatal(err)

@@ -25,10 +25,10 @@ type ChatTemplate struct {
 	Response   string `json:"response"`
 }
 
-// ChatTemplates are the built-in templates. "hh" is the default: it renders
-// messages exactly as HH-RLHF dialogues are written, so every format of a
-// corpus reaches the model in one shape.
-var ChatTemplates = map[string]ChatTemplate{
+// builtinTemplates are the built-in templates. "hh" is the default: it
+// renders messages exactly as HH-RLHF dialogues are written, so every
+// format of a corpus reaches the model in one shape.
+var builtinTemplates = map[string]ChatTemplate{
 	"hh": {
 		Name:       "hh",
 		System:     "{content}",
@@ -61,7 +61,7 @@ const DefaultChatTemplate = "hh"
 // ParseChatTemplate takes a built-in name or the path of a JSON file with
 // the fields of ChatTemplate.
 func ParseChatTemplate(spec string) (ChatTemplate, error) {
-	if t, ok := ChatTemplates[spec]; ok {
+	if t, ok := builtinTemplates[spec]; ok {
 		return t, nil
 	}
 	b, err := os.ReadFile(spec)

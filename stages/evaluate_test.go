@@ -24,7 +24,7 @@ func TestWinRateByHand(t *testing.T) {
 
 // A policy equal to the reference: KL exactly 0, win rate 0.5 against it.
 func TestGoldAgainstItself(t *testing.T) {
-	backend, _ := model.NewBackend()
+	backend, _ := model.Backend()
 	cfg := model.Tiny(257)
 	cfg.Context = 48
 	a, _ := model.New(cfg, 4, backend)

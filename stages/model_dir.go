@@ -59,7 +59,7 @@ func loadModel(ctx context.Context, dir, tokenizerSpec string) (*model.GPT, toke
 	if err != nil {
 		return nil, nil, err
 	}
-	backend, err := model.NewBackend()
+	backend, err := model.Backend()
 	if err != nil {
 		return nil, nil, err
 	}

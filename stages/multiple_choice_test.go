@@ -22,7 +22,7 @@ func TestMultipleChoiceAfterTeaching(t *testing.T) {
 	if err != nil || len(items) != 4 {
 		t.Fatalf("%d items, %v", len(items), err)
 	}
-	backend, _ := model.NewBackend()
+	backend, _ := model.Backend()
 	cfg := model.Tiny(257)
 	cfg.Context = 64
 	m, _ := model.New(cfg, 1, backend)

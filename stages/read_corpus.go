@@ -100,7 +100,7 @@ func ReadCorpus(s beam.Scope, pattern string, opts ...CorpusOption) (rows, dead 
 func ReadCorpusAll(s beam.Scope, patterns beam.PCollection, opts ...CorpusOption) (rows, dead beam.PCollection) {
 	s = s.Scope("stages.ReadCorpusAll")
 	o := corpusOptions{
-		parse:          parseOptions{Format: FormatAuto, Template: ChatTemplates[DefaultChatTemplate], IDField: "id", OffsetField: "offset"},
+		parse:          parseOptions{Format: FormatAuto, Template: builtinTemplates[DefaultChatTemplate], IDField: "id", OffsetField: "offset"},
 		maxRecordBytes: DefaultMaxRecordBytes,
 	}
 	for _, opt := range opts {

@@ -138,7 +138,7 @@ func TestReadCorpusChatTemplate(t *testing.T) {
 		pref("42", "trl_conversational", "<|im_start|>user\n¿Qué tal?<|im_end|>\n<|im_start|>assistant\n",
 			"Bien, gracias.<|im_end|>", "No sé.<|im_end|>"),
 	}
-	readCorpus(t, fixtures+"trl_conversational.json", chatml, nil, WithChatTemplate(ChatTemplates["chatml"]))
+	readCorpus(t, fixtures+"trl_conversational.json", chatml, nil, WithChatTemplate(builtinTemplates["chatml"]))
 
 	// A template from a JSON file.
 	path := filepath.Join(t.TempDir(), "tmpl.json")

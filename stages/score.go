@@ -23,9 +23,13 @@ func init() {
 // bit, must not depend on how a run was configured (see model.Scorer).
 const ScoreBudgetTokens = 4096
 
-// Progress counts pairs and tokens scored in this process, for progress
-// reports of in-process runs.
-var Progress struct{ Pairs, Tokens atomic.Int64 }
+// scoredHere counts pairs and tokens scored in this process (ScoredInProcess).
+var scoredHere struct{ pairs, tokens atomic.Int64 }
+
+// ScoredInProcess is how many pairs and tokens this process has scored so
+// far: the whole job's progress on the in-process runner, where Beam's
+// counters are only read at the end.
+func ScoredInProcess() (pairs, tokens int64) { return scoredHere.pairs.Load(), scoredHere.tokens.Load() }
 
 // ReferenceSpec names the frozen reference model and how its inputs are
 // formed. It is serialised into Beam DoFns.
@@ -258,8 +262,8 @@ func (fn *scoreFn) flush(ctx context.Context, emit func(schemas.Scored), dead fu
 		n := TokensScored(s)
 		fn.pairs.Inc(ctx, 1)
 		fn.tokens.Inc(ctx, n)
-		Progress.Pairs.Add(1)
-		Progress.Tokens.Add(n)
+		scoredHere.pairs.Add(1)
+		scoredHere.tokens.Add(n)
 		if s.PromptTruncated || s.AugPromptTruncated || s.ChosenTruncated || s.RejectedTruncated {
 			fn.truncated.Inc(ctx, 1)
 		}

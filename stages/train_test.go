@@ -33,7 +33,7 @@ func scoredToySet(t *testing.T, n int, mutate func(*schemas.Scored)) (string, Re
 			"prompt": fmt.Sprintf("Q%d: say yes.\nA:", i), "chosen": " yes", "rejected": fmt.Sprintf(" no%d", i%3)})
 	}
 	os.WriteFile(filepath.Join(dir, "toy.jsonl"), corpus.Bytes(), 0o644)
-	backend, _ := model.NewBackend()
+	backend, _ := model.Backend()
 	cfg := model.Tiny(257)
 	cfg.Context = 64
 	ref, _ := model.New(cfg, 1, backend)
@@ -163,7 +163,7 @@ func TestTrainRefusesMismatchesAndNonFinite(t *testing.T) {
 	shards, spec := scoredToySet(t, 8, nil)
 	cfg := trainConfig(shards, spec, t.TempDir())
 	// Another model than the one the shards were scored with.
-	backend, _ := model.NewBackend()
+	backend, _ := model.Backend()
 	other, _ := model.New(model.Config{Vocab: 257, Context: 64, Layers: 2, Heads: 4, Width: 64, NormEps: 1e-5, TiedHead: true, DType: "float32"}, 99, backend)
 	otherDir := filepath.Join(t.TempDir(), "other")
 	other.Save(otherDir)

@@ -32,7 +32,7 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 		return usageError(stderr, fs, fmt.Errorf("--out is required"))
 	}
 	if *modelDir != "" {
-		backend, err := model.NewBackend()
+		backend, err := model.Backend()
 		if err != nil {
 			return err
 		}

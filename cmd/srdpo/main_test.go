@@ -178,7 +178,7 @@ func TestScoreThenTrain(t *testing.T) {
 	if last := rows[5].(schemas.Metric); last.RewardsAccuracies < 0.9 {
 		t.Errorf("last metrics %+v", last)
 	}
-	backend, _ := model.NewBackend()
+	backend, _ := model.Backend()
 	if _, err := model.Load(filepath.Join(out, "checkpoint"), backend); err != nil {
 		t.Errorf("checkpoint does not load: %v", err)
 	}
@@ -192,7 +192,7 @@ func TestScoreThenTrain(t *testing.T) {
 
 func saveTinyModelSeed(t *testing.T, seed uint64) string {
 	t.Helper()
-	backend, _ := model.NewBackend()
+	backend, _ := model.Backend()
 	m, _ := model.New(model.Config{Vocab: 257, Context: 512, Layers: 1, Heads: 2, Width: 32, NormEps: 1e-5, TiedHead: true, DType: "float32"}, seed, backend)
 	dir := filepath.Join(t.TempDir(), "m")
 	if err := m.Save(dir); err != nil {

@@ -104,10 +104,10 @@ func reportProgress(w io.Writer, start time.Time) (stop func()) {
 			case <-done:
 				return
 			case <-tick.C:
-				if n := stages.Progress.Pairs.Load(); n > 0 {
+				if n, tokens := stages.ScoredInProcess(); n > 0 {
 					el := time.Since(start)
 					fmt.Fprintf(w, "srdpo score: %d pairs scored, %.0f tokens/s, %s\n", n,
-						float64(stages.Progress.Tokens.Load())/el.Seconds(), el.Round(time.Second))
+						float64(tokens)/el.Seconds(), el.Round(time.Second))
 				}
 			}
 		}
