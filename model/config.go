@@ -21,13 +21,12 @@ type Config struct {
 	// log-probs, so it trains and scores without dropout and refuses a
 	// non-zero value rather than silently ignoring it.
 	Dropout float64 `json:"dropout"`
-	// DType is "float32" (default) or "float64" (gradient checks).
-	DType string `json:"dtype"`
+	DType   DType   `json:"dtype"` // Float32 (default) or Float64 (gradient checks)
 }
 
 // Tiny is a small configuration for tests and the embedded task.
 func Tiny(vocab int) Config {
-	return Config{Vocab: vocab, Context: 128, Layers: 2, Heads: 4, Width: 64, NormEps: 1e-5, TiedHead: true, DType: "float32"}
+	return Config{Vocab: vocab, Context: 128, Layers: 2, Heads: 4, Width: 64, NormEps: 1e-5, TiedHead: true, DType: Float32}
 }
 
 // Validate reports the first inconsistent setting.
@@ -45,8 +44,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model config: layer_norm_epsilon %g must be positive", c.NormEps)
 	case c.Dropout != 0:
 		return fmt.Errorf("model config: dropout %g is not supported (srdpo computes exact log-probs; set it to 0)", c.Dropout)
-	case c.DType != "float32" && c.DType != "float64" && c.DType != "":
-		return fmt.Errorf("model config: dtype %q: want float32 or float64", c.DType)
+	case c.DType.validate() != nil:
+		return fmt.Errorf("model config: %w", c.DType.validate())
 	}
 	return nil
 }
@@ -68,12 +67,12 @@ func ReadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{NormEps: 1e-5, TiedHead: true, DType: "float32"}
+	c := Config{NormEps: 1e-5, TiedHead: true, DType: Float32}
 	if err := json.Unmarshal(b, &c); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if c.DType == "" {
-		c.DType = "float32"
+		c.DType = Float32
 	}
 	return c, c.Validate()
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
@@ -81,13 +80,8 @@ func (c Config) WeightShape(name string) []int {
 
 func weightPath(name string) string { return "/" + strings.ReplaceAll(name, ".", "/") }
 
-// DType is the model's float type.
-func (c Config) dtype() dtypes.DType {
-	if c.DType == "float64" {
-		return dtypes.Float64
-	}
-	return dtypes.Float32
-}
+// dtype is the model's GoMLX float type.
+func (c Config) dtype() dtypes.DType { return c.DType.gomlx() }
 
 // New makes a model with GPT-2's initialisation, seeded: weights N(0,
 // 0.02), residual projections N(0, 0.02/sqrt(2·layers)), positions N(0,
@@ -145,17 +139,7 @@ func FromWeights(cfg Config, values map[string][]float64, backend compute.Backen
 		if n := product(shape); len(v) != n {
 			return nil, fmt.Errorf("weight %s has %d values, want %d for shape %v", name, len(v), n, shape)
 		}
-		var t *tensors.Tensor
-		if cfg.dtype() == dtypes.Float64 {
-			t = tensors.FromFlatDataAndDimensions(append([]float64(nil), v...), shape...)
-		} else {
-			f := make([]float32, len(v))
-			for i, x := range v {
-				f[i] = float32(x)
-			}
-			t = tensors.FromFlatDataAndDimensions(f, shape...)
-		}
-		if _, err := m.Store.CreateVariable(weightPath(name), t); err != nil {
+		if _, err := m.Store.CreateVariable(weightPath(name), tensorOf(cfg.DType, v, shape...)); err != nil {
 			return nil, fmt.Errorf("weight %s: %w", name, err)
 		}
 	}
@@ -170,17 +154,7 @@ func (m *GPT) Weights() (map[string][]float64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("weight %s: %w", name, err)
 		}
-		switch m.Config.dtype() {
-		case dtypes.Float64:
-			out[name] = tensors.MustCopyFlatData[float64](t)
-		default:
-			f := tensors.MustCopyFlatData[float32](t)
-			v := make([]float64, len(f))
-			for i, x := range f {
-				v[i] = float64(x)
-			}
-			out[name] = v
-		}
+		out[name] = toFloat64(t)
 	}
 	return out, nil
 }

@@ -33,7 +33,7 @@ type hfConfig struct {
 // ImportHF loads a GPT-2-layout Hugging Face checkpoint from a local
 // directory: config.json and model.safetensors. Dropout settings are not
 // used (srdpo computes exact log-probs, as TRL does with dropout disabled).
-func ImportHF(dir string, backend compute.Backend, dtype string) (*GPT, error) {
+func ImportHF(dir string, backend compute.Backend, dtype DType) (*GPT, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err

@@ -20,7 +20,7 @@ func writeHandMadeGPT2(t *testing.T, dir string) {
 	t.Helper()
 	type entry struct {
 		name  string
-		dtype string
+		dtype DType
 		shape []int
 		vals  []float64
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -88,19 +87,6 @@ func (m *GPT) inputs(b Batch) []any {
 		tensors.FromFlatDataAndDimensions(b.Targets, b.Rows, b.Len, 3),
 		m.floats(b.Mask, b.Rows, b.Len),
 	}
-}
-
-// toFloat64 reads a float tensor of either dtype.
-func toFloat64(t *tensors.Tensor) []float64 {
-	if t.DType() == dtypes.Float64 {
-		return tensors.MustCopyFlatData[float64](t)
-	}
-	f := tensors.MustCopyFlatData[float32](t)
-	out := make([]float64, len(f))
-	for i, v := range f {
-		out[i] = float64(v)
-	}
-	return out
 }
 
 // Scorer computes response log-probs for many pairs, batching them by a

@@ -10,7 +10,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
-func tinyModel(t testing.TB, dtype string, seed uint64) *GPT {
+func tinyModel(t testing.TB, dtype DType, seed uint64) *GPT {
 	t.Helper()
 	backend, err := Backend()
 	if err != nil {

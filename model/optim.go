@@ -99,10 +99,7 @@ func (m *GPT) initOptimizerState() error {
 }
 
 func (m *GPT) zeros(shape []int) *tensors.Tensor {
-	if m.Config.DType == "float64" {
-		return tensors.FromFlatDataAndDimensions(make([]float64, product(shape)), shape...)
-	}
-	return tensors.FromFlatDataAndDimensions(make([]float32, product(shape)), shape...)
+	return tensorOf(m.Config.DType, make([]float64, product(shape)), shape...)
 }
 
 // applyOptimizer adds to loss's graph the gradient of loss with respect to

@@ -352,18 +352,5 @@ func (st *PreferenceStats) addPairFigures(pairs []PreferencePair, beta float64, 
 
 // floats makes a tensor of the model's dtype.
 func (m *GPT) floats(v []float64, dims ...int) *tensors.Tensor {
-	if m.Config.DType == "float64" {
-		if len(dims) == 0 {
-			return tensors.FromScalar(v[0])
-		}
-		return tensors.FromFlatDataAndDimensions(append([]float64(nil), v...), dims...)
-	}
-	f := make([]float32, len(v))
-	for i, x := range v {
-		f[i] = float32(x)
-	}
-	if len(dims) == 0 {
-		return tensors.FromScalar(f[0])
-	}
-	return tensors.FromFlatDataAndDimensions(f, dims...)
+	return tensorOf(m.Config.DType, v, dims...)
 }

@@ -123,7 +123,7 @@ func benchModel(d, context, vocab int) (*model.GPT, error) {
 		return nil, err
 	}
 	return model.New(model.Config{Vocab: vocab, Context: context, Layers: 2, Heads: max(1, d/32), Width: d,
-		NormEps: 1e-5, TiedHead: true, DType: "float32"}, 1, backend)
+		NormEps: 1e-5, TiedHead: true, DType: model.Float32}, 1, backend)
 }
 
 func fixedPairs(n, prompt, response int, seed uint64) []model.Pair {

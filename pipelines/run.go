@@ -80,7 +80,7 @@ func runSeed(ctx context.Context, c RunConfig, seed uint64, progress io.Writer) 
 		return nil, nil, err
 	}
 	ref, err := model.New(model.Config{Vocab: 257, Context: 64, Layers: 2, Heads: 4, Width: c.Width, NormEps: 1e-5,
-		TiedHead: true, DType: "float32"}, seed, backend)
+		TiedHead: true, DType: model.Float32}, seed, backend)
 	if err != nil {
 		return nil, nil, err
 	}

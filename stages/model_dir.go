@@ -63,7 +63,7 @@ func loadModel(ctx context.Context, dir, tokenizerSpec string) (*model.GPT, toke
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := model.LoadDir(local, backend, "float32")
+	m, err := model.LoadDir(local, backend, model.Float32)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -29,7 +29,9 @@ var scoredHere struct{ pairs, tokens atomic.Int64 }
 // ScoredInProcess is how many pairs and tokens this process has scored so
 // far: the whole job's progress on the in-process runner, where Beam's
 // counters are only read at the end.
-func ScoredInProcess() (pairs, tokens int64) { return scoredHere.pairs.Load(), scoredHere.tokens.Load() }
+func ScoredInProcess() (pairs, tokens int64) {
+	return scoredHere.pairs.Load(), scoredHere.tokens.Load()
+}
 
 // ReferenceSpec names the frozen reference model and how its inputs are
 // formed. It is serialised into Beam DoFns.

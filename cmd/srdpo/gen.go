@@ -36,7 +36,7 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		m, err := model.LoadDir(*modelDir, backend, "float32")
+		m, err := model.LoadDir(*modelDir, backend, model.Float32)
 		if err != nil {
 			return err
 		}
