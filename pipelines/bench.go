@@ -3,6 +3,7 @@ package pipelines
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -61,8 +62,42 @@ func (s Spread) into(f Figure) Figure {
 // process so that its peak RSS is its own.
 // The three steps of preference-step share a process, as they must to
 // alternate.
-var BenchFigures = []string{"backend", "forward-64", "forward-128", "forward-256",
-	"train-step-64", "train-step-128", "train-step-256", "preference-step", "scoring", "tokenizer"}
+func BenchFigures() []string {
+	return []string{"backend", "forward-64", "forward-128", "forward-256",
+		"train-step-64", "train-step-128", "train-step-256", "preference-step", "scoring", "tokenizer"}
+}
+
+// BenchConfig is what srdpo bench measures and where it writes.
+type BenchConfig struct {
+	Out     string     // all figures, a JSON array
+	Runs    int        // timed runs per figure, after a warm-up
+	Figures StringList // figure groups, each in its own process
+	Figure  string     // one group, measured in this process (what each child runs)
+	List    bool       // list the groups instead
+}
+
+// DefaultBenchConfig measures every figure group, 5 runs each.
+func DefaultBenchConfig() BenchConfig {
+	return BenchConfig{Out: "out/bench.json", Runs: 5, Figures: BenchFigures()}
+}
+
+// RegisterFlags binds the bench settings to flags.
+func (c *BenchConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Out, "out", c.Out, "where to write all figures (a JSON array)")
+	fs.IntVar(&c.Runs, "runs", c.Runs, "timed runs per figure, after a warm-up (at least 5 for reported figures)")
+	fs.Func("figures", fmt.Sprintf("figure groups to measure, comma-separated, each in its own process (default %q)", strings.Join(BenchFigures(), ",")),
+		func(v string) error { c.Figures = nil; return c.Figures.Set(v) })
+	fs.StringVar(&c.Figure, "figure", c.Figure, "measure one figure group in this process and print it (what each child process of bench runs)")
+	fs.BoolVar(&c.List, "list", c.List, "list the figure groups")
+}
+
+// Validate checks the settings.
+func (c BenchConfig) Validate() error {
+	if c.Runs < 1 {
+		return fmt.Errorf("--runs %d: want at least 1", c.Runs)
+	}
+	return nil
+}
 
 // Bench measures one figure group with runs runs after a warm-up.
 func Bench(ctx context.Context, group string, runs int) ([]Figure, error) {
@@ -81,7 +116,7 @@ func Bench(ctx context.Context, group string, runs int) ([]Figure, error) {
 	case "tokenizer":
 		return benchTokenizers(runs)
 	}
-	return nil, fmt.Errorf("unknown figure %q (want one of %v)", group, BenchFigures)
+	return nil, fmt.Errorf("unknown figure %q (want one of %v)", group, BenchFigures())
 }
 
 func benchBackend() []Figure {
@@ -366,12 +401,10 @@ func (sb *scoringBench) bare() (float64, error) {
 
 // pipeline runs the scoring job on the chosen runner; tokens/s.
 func (sb *scoringBench) pipeline(ctx context.Context, i int) (float64, error) {
-	c, err := DefaultIngestConfig(filepath.Join(sb.dir, fmt.Sprintf("out%d", i), "scored"), 4, filepath.Join(sb.dir, "corpus.jsonl"))
-	if err != nil {
-		return 0, err
-	}
+	c := DefaultIngestConfig()
+	c.Out, c.Shards, c.Corpus = filepath.Join(sb.dir, fmt.Sprintf("out%d", i), "scored"), 4, []string{filepath.Join(sb.dir, "corpus.jsonl")}
 	p, s := beam.NewPipelineWithRoot()
-	if _, _, err := BuildScore(ctx, s, c, sb.spec, 64); err != nil {
+	if _, _, err := BuildScore(ctx, s, c, ScoreConfig{Reference: sb.spec, BatchPairs: 64}); err != nil {
 		return 0, err
 	}
 	start := time.Now()

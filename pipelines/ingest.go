@@ -7,7 +7,6 @@ package pipelines
 import (
 	"flag"
 	"fmt"
-	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
@@ -33,81 +32,50 @@ type IngestConfig struct {
 // DeadLetterPrefix is where a job's dead letters go, beside its output.
 func DeadLetterPrefix(out string) string { return out + ".deadletters" }
 
-// IngestFlags binds IngestConfig to command-line flags.
-type IngestFlags struct {
-	corpus         stringList
-	out            string
-	format         string
-	shards         int
-	corpusFormat   string
-	chatTemplate   string
-	idField        string
-	offsetField    string
-	maxRecordBytes int
+// DefaultIngestConfig is ingestion with every setting at its default;
+// Corpus and Out are the caller's to fill.
+func DefaultIngestConfig() IngestConfig {
+	return IngestConfig{Format: schemas.FormatArrow, Shards: 4, CorpusFormat: stages.FormatAuto,
+		ChatTemplate: stages.BuiltinChatTemplate(stages.DefaultChatTemplate), IDField: "id", OffsetField: "offset",
+		MaxRecordBytes: stages.DefaultMaxRecordBytes}
 }
 
-// Register adds the ingestion flags to fs.
-func (f *IngestFlags) Register(fs *flag.FlagSet) {
-	fs.Var(&f.corpus, "corpus", "preference corpus: a file or glob, local or gs:// (.jsonl, .ndjson, .json, .parquet, each optionally .gz); repeat or comma-separate for several")
-	fs.StringVar(&f.out, "out", "", "output prefix, local or gs://: shards are <out>-00000-of-0000N.<format>, with <out>.manifest.json and dead letters in <out>.deadletters-*.jsonl")
-	fs.StringVar(&f.format, "format", "arrow", "shard format: arrow (Arrow IPC) or parquet")
-	fs.IntVar(&f.shards, "shards", 4, "number of output shards; rows go to a shard by a hash of their id")
-	fs.StringVar(&f.corpusFormat, "corpus-format", "auto", "record format: auto (detected per record), trl_standard, trl_conversational, hh_rlhf, sharegpt or ultrafeedback")
-	fs.StringVar(&f.chatTemplate, "chat-template", stages.DefaultChatTemplate, "how message lists become prompt text: hh, chatml, plain, or a JSON file with system/user/assistant/generation/response formats using {content}")
-	fs.StringVar(&f.idField, "id-field", "id", "record field holding a pair's own id; records without it get a hash of their content")
-	fs.StringVar(&f.offsetField, "offset-field", "offset", "numeric record field read as the ODPO offset (empty: none)")
-	fs.IntVar(&f.maxRecordBytes, "max-record-bytes", stages.DefaultMaxRecordBytes, "records larger than this go to the dead letters")
+// RegisterFlags binds the ingestion settings to flags.
+func (c *IngestConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.Var((*StringList)(&c.Corpus), "corpus", "preference corpus: a file or glob, local or gs:// (.jsonl, .ndjson, .json, .parquet, each optionally .gz); repeat or comma-separate for several")
+	fs.StringVar(&c.Out, "out", c.Out, "output prefix, local or gs://: shards are <out>-00000-of-0000N.<format>, with <out>.manifest.json and dead letters in <out>.deadletters-*.jsonl")
+	fs.Var(shardFormatFlag{&c.Format}, "format", "shard format: arrow (Arrow IPC) or parquet")
+	fs.IntVar(&c.Shards, "shards", c.Shards, "number of output shards; rows go to a shard by a hash of their id")
+	fs.Var(corpusFormatFlag{&c.CorpusFormat}, "corpus-format", "record format: auto (detected per record), trl_standard, trl_conversational, hh_rlhf, sharegpt or ultrafeedback")
+	fs.Var(chatTemplateFlag{&c.ChatTemplate}, "chat-template", "how message lists become prompt text: hh, chatml, plain, or a JSON file with system/user/assistant/generation/response formats using {content}")
+	fs.StringVar(&c.IDField, "id-field", c.IDField, "record field holding a pair's own id; records without it get a hash of their content")
+	fs.StringVar(&c.OffsetField, "offset-field", c.OffsetField, "numeric record field read as the ODPO offset (empty: none)")
+	fs.IntVar(&c.MaxRecordBytes, "max-record-bytes", c.MaxRecordBytes, "records larger than this go to the dead letters")
 }
 
-// Config checks the flags and returns the config.
-func (f *IngestFlags) Config() (IngestConfig, error) {
-	c := IngestConfig{Corpus: f.corpus, Out: f.out, Shards: f.shards, IDField: f.idField,
-		OffsetField: f.offsetField, MaxRecordBytes: f.maxRecordBytes}
+// Validate checks the settings.
+func (c IngestConfig) Validate() error {
 	if len(c.Corpus) == 0 {
-		return c, fmt.Errorf("--corpus is required")
+		return fmt.Errorf("--corpus is required")
 	}
-	if c.Out == "" {
-		return c, fmt.Errorf("--out is required")
+	if err := required([2]string{"out", c.Out}); err != nil {
+		return err
 	}
 	for _, p := range append([]string{c.Out}, c.Corpus...) {
 		if err := runners.CheckPath(p); err != nil {
-			return c, err
+			return err
 		}
 	}
-	var err error
-	if c.Format, err = schemas.ParseFormat(f.format); err != nil || c.Format == schemas.FormatJSONL {
-		return c, fmt.Errorf("--format %q: want arrow or parquet", f.format)
+	if c.Format != schemas.FormatArrow && c.Format != schemas.FormatParquet {
+		return fmt.Errorf("--format %q: want arrow or parquet", c.Format)
 	}
 	if c.Shards < 1 || c.Shards > 99999 {
-		return c, fmt.Errorf("--shards %d: want 1 to 99999", c.Shards)
-	}
-	if c.CorpusFormat, err = stages.ParseCorpusFormat(f.corpusFormat); err != nil {
-		return c, fmt.Errorf("--corpus-format: %w", err)
-	}
-	if c.ChatTemplate, err = stages.ParseChatTemplate(f.chatTemplate); err != nil {
-		return c, fmt.Errorf("--chat-template: %w", err)
+		return fmt.Errorf("--shards %d: want 1 to 99999", c.Shards)
 	}
 	if c.MaxRecordBytes < 1 {
-		return c, fmt.Errorf("--max-record-bytes %d: want a positive size", c.MaxRecordBytes)
+		return fmt.Errorf("--max-record-bytes %d: want a positive size", c.MaxRecordBytes)
 	}
-	return c, nil
-}
-
-// DefaultIngestConfig is the ingestion of corpus into out with every other
-// setting at its flag's default, for jobs that assemble ingestion
-// themselves (run, bench): the defaults stay defined once, in Register.
-func DefaultIngestConfig(out string, shards int, corpus ...string) (IngestConfig, error) {
-	var f IngestFlags
-	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
-	f.Register(fs)
-	args := []string{"--out", out, "--shards", fmt.Sprint(shards)}
-	for _, c := range corpus {
-		args = append(args, "--corpus", c)
-	}
-	if err := fs.Parse(args); err != nil {
-		return IngestConfig{}, err
-	}
-	return f.Config()
+	return nil
 }
 
 // Metadata is the provenance ingestion records on every file.
@@ -138,18 +106,4 @@ func BuildIngest(s beam.Scope, c IngestConfig) (manifest, deadManifest beam.PCol
 	manifest = stages.WriteShards(s, c.Out, schemas.Preferences, md, rows,
 		stages.WithShards(c.Shards), stages.WithFormat(c.Format))
 	return manifest, WriteDeadLetters(s, c.Out, md, dead)
-}
-
-// stringList is a repeatable, comma-separable string flag.
-type stringList []string
-
-func (l *stringList) String() string { return strings.Join(*l, ",") }
-
-func (l *stringList) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*l = append(*l, p)
-		}
-	}
-	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -22,20 +23,65 @@ import (
 	"github.com/srdpo/srdpo/tasks"
 )
 
-// RunConfig is the end-to-end job on the embedded known-reward task.
+// RunConfig is the end-to-end job on the embedded known-reward task. The
+// settings of each part are the parts' own configs; per seed, the run fills
+// in the folders, the seed and, for training, each method.
 type RunConfig struct {
-	Out          string
-	Seeds        int // seeds 1..Seeds, each a full run; the report has their mean and spread
-	SFTWords     int
-	SFTSteps     int
-	Pairs        int
-	HeldoutPairs int
-	EvalPrompts  int
-	TrainSteps   int
-	BatchSize    int
-	LR           float64
-	Beta, Lambda float64
-	Width        int // the reference's width (2 layers, context 64, bytes)
+	Out   string
+	Seeds int // seeds 1..Seeds, each a full run; the report has their mean and spread
+
+	Task       tasks.GenConfig    // sizes and label temperature of the task
+	Reference  model.Config       // the reference's shape: byte vocabulary
+	SFT        model.SFTConfig    // the reference's SFT; warm-up is a tenth of the steps, at most 20
+	Truncation model.Truncation   // of the scored pairs
+	Train      stages.TrainConfig // of every method: loss settings, optimiser, batch, steps
+	MaxNew     int                // new tokens per generation in the evaluation
+}
+
+// DefaultRunConfig is `make run`: a 2-layer byte-level reference of width
+// 64 and context 64, SFT for 2,000 steps of 32 (AdamW 3e-3, cosine), 1,000
+// pairs from its samples, and 50 steps of 32 per method (Adam 1e-4, β 0.1,
+// λ 0.5), about a minute and a half per seed on 2 cores.
+func DefaultRunConfig() RunConfig {
+	task := tasks.DefaultGenConfig()
+	task.SFTWords, task.Pairs = 1500, 1000 // fewer than gen's: a run trains on them within minutes
+	train := stages.DefaultTrainConfig()
+	train.Tokenizer = tokenizer.SpecByte
+	train.Loss.Beta, train.Loss.Lambda = 0.1, 0.5
+	train.Optim = model.Optim{Name: "adam", LR: 1e-4, MaxGradNorm: 1}
+	train.BatchSize, train.Steps = 32, 50
+	train.EvalFraction, train.CheckpointEvery = 0, 0 // held-out pairs are evaluated by the evaluation stage
+	return RunConfig{Out: "out", Seeds: 1, Task: task,
+		Reference: model.Config{Vocab: tokenizer.Byte{}.VocabSize(), Context: 64, Layers: 2, Heads: 4, Width: 64, NormEps: 1e-5,
+			TiedHead: true, DType: model.Float32},
+		SFT: model.SFTConfig{Optim: model.Optim{Name: "adamw", LR: 3e-3, Schedule: "cosine", MaxGradNorm: 1, WeightDecay: 0.01},
+			BatchSize: 32, Steps: 2000},
+		Truncation: model.Truncation{MaxPromptLength: 48, MaxLength: 64, Prompt: model.KeepEnd, Response: model.KeepStart},
+		Train:      train,
+		MaxNew:     16,
+	}
+}
+
+// RegisterFlags binds the run's settings to flags.
+func (c *RunConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Out, "out", c.Out, "output directory: report.md, plots, and a folder per seed (seed-N)")
+	fs.IntVar(&c.Seeds, "seeds", c.Seeds, "seeds to run (1..N); the report gives the mean over seeds with min and max")
+	c.Task.RegisterSizeFlags(fs)
+	fs.IntVar(&c.SFT.Steps, "sft-steps", c.SFT.Steps, "SFT steps of the reference (batch 32)")
+	fs.IntVar(&c.Train.Steps, "train-steps", c.Train.Steps, "preference-optimisation steps per method")
+	fs.IntVar(&c.Train.BatchSize, "batch-size", c.Train.BatchSize, "pairs per step")
+	fs.Float64Var(&c.Train.Optim.LR, "lr", c.Train.Optim.LR, "Adam learning rate of the preference training")
+	fs.Float64Var(&c.Train.Loss.Beta, "beta", c.Train.Loss.Beta, "β")
+	fs.Float64Var(&c.Train.Loss.Lambda, "lambda", c.Train.Loss.Lambda, "λ of Sr-DPO and Sr-IPO")
+	fs.IntVar(&c.Reference.Width, "width", c.Reference.Width, "width of the reference (2 layers, byte vocabulary, context 64)")
+}
+
+// Validate checks the settings.
+func (c RunConfig) Validate() error {
+	if c.Seeds < 1 || c.SFT.Steps < 1 || c.Train.Steps < 1 || c.Task.Pairs < 1 || c.Task.EvalPrompts < 1 || c.Train.BatchSize < 1 {
+		return fmt.Errorf("seeds, steps, pairs, prompts and batch size must be positive")
+	}
+	return c.Reference.Validate()
 }
 
 // Methods are the losses the run compares, trained from the same reference
@@ -66,86 +112,116 @@ func Run(ctx context.Context, c RunConfig, progress io.Writer) (string, error) {
 	return WriteReport(c.Out, all, metrics)
 }
 
+// seedRun is one seed's run: its folder and what each part left there.
+type seedRun struct {
+	c        RunConfig
+	seed     uint64
+	dir      string
+	progress io.Writer
+	task     tasks.GenConfig
+	refDir   string
+	scored   map[string]string // "prefs", "heldout" → manifest
+}
+
 func runSeed(ctx context.Context, c RunConfig, seed uint64, progress io.Writer) ([]schemas.Eval, map[string][]schemas.Metric, error) {
-	dir := filepath.Join(c.Out, fmt.Sprintf("seed-%d", seed))
-	gen := tasks.GenConfig{Out: filepath.Join(dir, "task"), Seed: seed, SFTWords: c.SFTWords, Pairs: c.Pairs,
-		HeldoutPairs: c.HeldoutPairs, EvalPrompts: c.EvalPrompts, Temperature: 0.1, AugPrompt: tasks.DefaultAugPrompt, AugSeparator: " "}
-	if err := tasks.Generate(gen); err != nil {
+	r := &seedRun{c: c, seed: seed, dir: filepath.Join(c.Out, fmt.Sprintf("seed-%d", seed)), progress: progress}
+	r.task = c.Task
+	r.task.Out, r.task.Seed = filepath.Join(r.dir, "task"), seed
+	if err := tasks.Generate(r.task); err != nil {
 		return nil, nil, err
 	}
-	// The reference: SFT on the task's corpus, where p⊕x gets exact answers.
-	fmt.Fprintf(progress, "srdpo run: seed %d: SFT of the reference (%d steps)\n", seed, c.SFTSteps)
-	backend, err := model.Backend()
+	if err := r.trainReference(); err != nil {
+		return nil, nil, err
+	}
+	if err := r.score(ctx); err != nil {
+		return nil, nil, err
+	}
+	policies, err := r.trainMethods(ctx)
 	if err != nil {
 		return nil, nil, err
-	}
-	ref, err := model.New(model.Config{Vocab: 257, Context: 64, Layers: 2, Heads: 4, Width: c.Width, NormEps: 1e-5,
-		TiedHead: true, DType: model.Float32}, seed, backend)
-	if err != nil {
-		return nil, nil, err
-	}
-	sft, err := readSFT(filepath.Join(gen.Out, "sft.jsonl"))
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := ref.SFT(sft, model.SFTConfig{Optim: model.Optim{Name: "adamw", LR: 3e-3, Warmup: min(20, c.SFTSteps/10), Schedule: "cosine",
-		TotalSteps: c.SFTSteps, MaxGradNorm: 1, WeightDecay: 0.01}, BatchSize: 32, Steps: c.SFTSteps, Seed: seed}, nil); err != nil {
-		return nil, nil, err
-	}
-	refDir := filepath.Join(dir, "reference")
-	if err := ref.Save(refDir); err != nil {
-		return nil, nil, err
-	}
-	// Pairs from the reference's own samples, labelled by r*.
-	sampler, err := Sampler(ref, tokenizer.Byte{})
-	if err != nil {
-		return nil, nil, err
-	}
-	gen.Sample = sampler
-	if err := tasks.Generate(gen); err != nil {
-		return nil, nil, err
-	}
-	// Scoring on the Beam pipeline.
-	fmt.Fprintf(progress, "srdpo run: seed %d: scoring %d + %d pairs\n", seed, c.Pairs, c.HeldoutPairs)
-	spec := stages.ReferenceSpec{ModelDir: refDir, Tokenizer: "byte", AugPrompt: tasks.DefaultAugPrompt, AugSeparator: " ",
-		Truncation: model.Truncation{MaxPromptLength: 48, MaxLength: 64, Prompt: model.KeepEnd, Response: model.KeepStart}}
-	p, s := beam.NewPipelineWithRoot()
-	scored := map[string]string{}
-	for _, set := range []string{"prefs", "heldout"} {
-		ic, err := DefaultIngestConfig(filepath.Join(dir, "scored", set), 2, filepath.Join(gen.Out, set+".jsonl"))
-		if err != nil {
-			return nil, nil, err
-		}
-		if _, _, err := BuildScore(ctx, s.Scope(set), ic, spec, 64); err != nil {
-			return nil, nil, err
-		}
-		scored[set] = ic.Out + schemas.ManifestSuffix
-	}
-	if _, err := runners.Run(ctx, p); err != nil {
-		return nil, nil, fmt.Errorf("scoring: %w", err)
-	}
-	// Every method from the same reference, with the same data order.
-	var policies []stages.PolicyRef
-	for _, method := range Methods() {
-		fmt.Fprintf(progress, "srdpo run: seed %d: training %s (%d steps)\n", seed, method, c.TrainSteps)
-		out := filepath.Join(dir, string(method))
-		_, err := stages.Train(ctx, stages.TrainConfig{Shards: scored["prefs"], Model: refDir, Tokenizer: "byte", Out: out,
-			Loss:  model.LossConfig{Type: method, Beta: c.Beta, Lambda: c.Lambda, IPONorm: model.IPONormSum},
-			Optim: model.Optim{Name: "adam", LR: c.LR, MaxGradNorm: 1}, BatchSize: c.BatchSize, Steps: c.TrainSteps,
-			Seed: seed, LogEvery: max(1, c.TrainSteps/20)}, io.Discard)
-		if err != nil {
-			return nil, nil, fmt.Errorf("training %s: %w", method, err)
-		}
-		policies = append(policies, stages.PolicyRef{Name: string(method), Dir: filepath.Join(out, stages.CheckpointDir)})
 	}
 	fmt.Fprintf(progress, "srdpo run: seed %d: evaluating\n", seed)
-	rows, _, err := RunEval(ctx, EvalConfig{Out: filepath.Join(dir, "eval"), Policies: policies, Spec: stages.EvalSpec{
-		Reference: refDir, Tokenizer: "byte", Prompts: filepath.Join(gen.Out, "eval_prompts.jsonl"), Shards: scored["heldout"],
-		Beta: c.Beta, Seed: int64(seed), MaxNew: 16}})
+	ev := EvalConfig{Out: filepath.Join(r.dir, "eval"), Policies: policies, Spec: stages.EvalSpec{
+		Reference: r.refDir, Tokenizer: tokenizer.SpecByte, Prompts: filepath.Join(r.task.Out, "eval_prompts.jsonl"), Shards: r.scored["heldout"],
+		Beta: c.Train.Loss.Beta, Seed: int64(seed), MaxNew: c.MaxNew}}
+	rows, _, err := RunEval(ctx, ev)
 	if err != nil {
 		return nil, nil, err
 	}
 	return rows, TrainingMetrics(policies), nil
+}
+
+// trainReference trains the reference by SFT on the task's corpus, where
+// p⊕x gets exact answers, then writes pairs from its own samples, labelled
+// by r*.
+func (r *seedRun) trainReference() error {
+	c := r.c
+	fmt.Fprintf(r.progress, "srdpo run: seed %d: SFT of the reference (%d steps)\n", r.seed, c.SFT.Steps)
+	backend, err := model.Backend()
+	if err != nil {
+		return err
+	}
+	ref, err := model.New(c.Reference, r.seed, backend)
+	if err != nil {
+		return err
+	}
+	sft, err := readSFT(filepath.Join(r.task.Out, "sft.jsonl"))
+	if err != nil {
+		return err
+	}
+	sc := c.SFT
+	sc.Seed, sc.Optim.TotalSteps, sc.Optim.Warmup = r.seed, sc.Steps, min(20, sc.Steps/10)
+	if err := ref.SFT(sft, sc, nil); err != nil {
+		return err
+	}
+	r.refDir = filepath.Join(r.dir, "reference")
+	if err := ref.Save(r.refDir); err != nil {
+		return err
+	}
+	sampler, err := Sampler(ref, tokenizer.Byte{})
+	if err != nil {
+		return err
+	}
+	r.task.Sample = sampler
+	return tasks.Generate(r.task)
+}
+
+// score scores the training and held-out pairs on the Beam pipeline.
+func (r *seedRun) score(ctx context.Context) error {
+	fmt.Fprintf(r.progress, "srdpo run: seed %d: scoring %d + %d pairs\n", r.seed, r.task.Pairs, r.task.HeldoutPairs)
+	spec := stages.ReferenceSpec{ModelDir: r.refDir, Tokenizer: tokenizer.SpecByte, AugPrompt: r.task.AugPrompt,
+		AugSeparator: r.task.AugSeparator, Truncation: r.c.Truncation}
+	p, s := beam.NewPipelineWithRoot()
+	r.scored = map[string]string{}
+	for _, set := range []string{"prefs", "heldout"} {
+		ic := DefaultIngestConfig()
+		ic.Out, ic.Shards, ic.Corpus = filepath.Join(r.dir, "scored", set), 2, []string{filepath.Join(r.task.Out, set+".jsonl")}
+		if _, _, err := BuildScore(ctx, s.Scope(set), ic, ScoreConfig{Reference: spec, BatchPairs: 64}); err != nil {
+			return err
+		}
+		r.scored[set] = ic.Out + schemas.ManifestSuffix
+	}
+	if _, err := runners.Run(ctx, p); err != nil {
+		return fmt.Errorf("scoring: %w", err)
+	}
+	return nil
+}
+
+// trainMethods trains every method from the same reference, with the same
+// data order.
+func (r *seedRun) trainMethods(ctx context.Context) ([]stages.PolicyRef, error) {
+	var policies []stages.PolicyRef
+	for _, method := range Methods() {
+		fmt.Fprintf(r.progress, "srdpo run: seed %d: training %s (%d steps)\n", r.seed, method, r.c.Train.Steps)
+		tc := r.c.Train
+		tc.Shards, tc.Model, tc.Out, tc.Seed = r.scored["prefs"], r.refDir, filepath.Join(r.dir, string(method)), r.seed
+		tc.Loss.Type, tc.LogEvery = method, max(1, tc.Steps/20)
+		if _, err := stages.Train(ctx, tc, io.Discard); err != nil {
+			return nil, fmt.Errorf("training %s: %w", method, err)
+		}
+		policies = append(policies, stages.PolicyRef{Name: string(method), Dir: filepath.Join(tc.Out, stages.CheckpointDir)})
+	}
+	return policies, nil
 }
 
 // Sampler draws responses from a model at temperature 1, stopping at a

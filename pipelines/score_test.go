@@ -52,10 +52,8 @@ func ingestConfig(out string, shards int, files ...string) IngestConfig {
 	for _, file := range files {
 		paths = append(paths, corpus+file)
 	}
-	c, err := DefaultIngestConfig(out, shards, paths...)
-	if err != nil {
-		panic(err)
-	}
+	c := DefaultIngestConfig()
+	c.Out, c.Shards, c.Corpus = out, shards, paths
 	return c
 }
 
@@ -167,7 +165,7 @@ func TestScoreDeterminismDeadLettersMetadata(t *testing.T) {
 	run := func(batch, shards int) (string, map[string]int64) {
 		out := filepath.Join(t.TempDir(), "scored")
 		p, s := beam.NewPipelineWithRoot()
-		if _, _, err := BuildScore(ctx, s, ingestConfig(out, shards, "trl_standard.jsonl", "malformed.jsonl", "hh_rlhf.jsonl"), spec, batch); err != nil {
+		if _, _, err := BuildScore(ctx, s, ingestConfig(out, shards, "trl_standard.jsonl", "malformed.jsonl", "hh_rlhf.jsonl"), ScoreConfig{Reference: spec, BatchPairs: batch}); err != nil {
 			t.Fatal(err)
 		}
 		return out, stages.Counters(ptest.RunAndValidate(t, p))

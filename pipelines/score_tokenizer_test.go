@@ -45,12 +45,10 @@ func TestScoreWithTokenizerJSON(t *testing.T) {
 	spec := stages.ReferenceSpec{ModelDir: dir, Tokenizer: "auto", AugPrompt: "Answer well.", AugSeparator: " ", ResponseEOS: true,
 		Truncation: model.Truncation{MaxPromptLength: 24, MaxLength: 48, Prompt: model.KeepEnd, Response: model.KeepStart}}
 	out := filepath.Join(t.TempDir(), "scored")
-	c, err := DefaultIngestConfig(out, 1, in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := DefaultIngestConfig()
+	c.Out, c.Shards, c.Corpus = out, 1, []string{in}
 	p, s := beam.NewPipelineWithRoot()
-	if _, _, err := BuildScore(context.Background(), s, c, spec, 64); err != nil {
+	if _, _, err := BuildScore(context.Background(), s, c, ScoreConfig{Reference: spec, BatchPairs: 64}); err != nil {
 		t.Fatal(err)
 	}
 	ptest.RunAndValidate(t, p)

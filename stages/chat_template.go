@@ -55,6 +55,10 @@ var builtinTemplates = map[string]ChatTemplate{
 	},
 }
 
+// BuiltinChatTemplate is the built-in template of that name (hh, chatml,
+// plain); the zero template for another name.
+func BuiltinChatTemplate(name string) ChatTemplate { return builtinTemplates[name] }
+
 // DefaultChatTemplate is the template used when none is chosen.
 const DefaultChatTemplate = "hh"
 

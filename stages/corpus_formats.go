@@ -27,16 +27,18 @@ const (
 )
 
 // CorpusFormats lists the formats a corpus may be forced to.
-var CorpusFormats = []CorpusFormat{FormatAuto, FormatTRLStandard, FormatTRLConversational, FormatHHRLHF, FormatShareGPT, FormatUltraFeedback}
+func CorpusFormats() []CorpusFormat {
+	return []CorpusFormat{FormatAuto, FormatTRLStandard, FormatTRLConversational, FormatHHRLHF, FormatShareGPT, FormatUltraFeedback}
+}
 
 // ParseCorpusFormat checks a user-given format name.
 func ParseCorpusFormat(s string) (CorpusFormat, error) {
-	for _, f := range CorpusFormats {
+	for _, f := range CorpusFormats() {
 		if string(f) == s {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("unknown corpus format %q (want one of %v)", s, CorpusFormats)
+	return "", fmt.Errorf("unknown corpus format %q (want one of %v)", s, CorpusFormats())
 }
 
 // Dead-letter reasons: stable codes that tests, counters and users rely on.

@@ -15,37 +15,6 @@ import (
 	"github.com/srdpo/srdpo/schemas"
 )
 
-// TrainConfig is the training stage's whole configuration.
-type TrainConfig struct {
-	Shards    string // scored shards: a manifest (…/x.manifest.json) or a glob, local or gs://
-	Model     string // the reference model directory; the policy starts from it
-	Tokenizer string // as for scoring; its fingerprint must match the shards'
-	Out       string // local directory: checkpoint/, metrics.arrow
-
-	// AugPrompt and AugSeparator, when set, must equal what the shards were
-	// scored with (their metadata); p comes from the shards either way.
-	AugPrompt, AugSeparator *string
-
-	Loss      model.LossConfig
-	Optim     model.Optim
-	BatchSize int // pairs per step
-	GradAccum int // micro-batches per step (1: none)
-	// DeltaRefresh K > 1 recomputes a pair's policy log-probs on p⊕x only
-	// when the cached ones are K or more steps old; in between Δπ uses the
-	// stale values. An approximation: K = 1 (default) is exact, and with one
-	// epoch every pair is fresh anyway.
-	DeltaRefresh int
-	Epochs       int // used when Steps is 0
-	Steps        int
-	Seed         uint64
-
-	EvalFraction    float64 // share of pairs held out (by a hash of the id)
-	EvalEvery       int     // steps between evaluations; 0: only at the end
-	LogEvery        int     // steps between metric rows
-	CheckpointEvery int     // steps between checkpoints; one is always written at the end
-	Resume          bool    // continue from Out/checkpoint if there is one
-}
-
 // TrainResult summarises a finished run.
 type TrainResult struct {
 	Steps   int

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -29,13 +30,55 @@ type GenConfig struct {
 	Sample       Sampler // nil: the two responses are seeded corruptions of the answer
 }
 
+// DefaultGenConfig is srdpo gen's task: 2,000 SFT words and pairs, 200
+// held-out pairs and prompts, labels at temperature 0.1, seed 1. Out is the
+// caller's to fill.
+func DefaultGenConfig() GenConfig {
+	return GenConfig{Seed: 1, SFTWords: 2000, Pairs: 2000, HeldoutPairs: 200, EvalPrompts: 200, Temperature: 0.1,
+		AugPrompt: DefaultAugPrompt, AugSeparator: " "}
+}
+
+// RegisterSizeFlags binds the task's sizes and label temperature to flags:
+// the task flags srdpo gen and srdpo run share.
+func (c *GenConfig) RegisterSizeFlags(fs *flag.FlagSet) {
+	fs.IntVar(&c.SFTWords, "sft-words", c.SFTWords, "words in the SFT corpus (each gives an example on x and one on p⊕x)")
+	fs.IntVar(&c.Pairs, "pairs", c.Pairs, "preference pairs")
+	fs.IntVar(&c.HeldoutPairs, "heldout-pairs", c.HeldoutPairs, "preference pairs on other words, for held-out evaluation (heldout.jsonl)")
+	fs.IntVar(&c.EvalPrompts, "eval-prompts", c.EvalPrompts, "held-out prompts for evaluation")
+	fs.Float64Var(&c.Temperature, "temperature", c.Temperature, "Bradley–Terry temperature of the labels: P(y1 ≻ y2) = σ((r*1 − r*2)/T)")
+}
+
+// RegisterFlags binds every setting of srdpo gen to flags.
+func (c *GenConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Out, "out", c.Out, "output directory (sft.jsonl, prefs.jsonl, heldout.jsonl, eval_prompts.jsonl)")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed: the same seed writes the same bytes")
+	c.RegisterSizeFlags(fs)
+	fs.StringVar(&c.AugPrompt, "aug-prompt", c.AugPrompt, "p of the task's SFT corpus (short: the task's models have short contexts)")
+	fs.StringVar(&c.AugSeparator, "aug-sep", c.AugSeparator, "separator of p and x")
+}
+
+// Validate checks the settings.
+func (c GenConfig) Validate() error {
+	if c.Out == "" {
+		return fmt.Errorf("--out is required")
+	}
+	return c.validateSizes()
+}
+
+func (c GenConfig) validateSizes() error {
+	if c.SFTWords < 1 || c.Pairs < 1 || c.EvalPrompts < 0 || c.HeldoutPairs < 0 || c.Temperature <= 0 {
+		return fmt.Errorf("gen: want sft words ≥ 1, pairs ≥ 1, held-out pairs and eval prompts ≥ 0, and a positive temperature")
+	}
+	return nil
+}
+
 // Generate writes sft.jsonl ({"prompt","response"}), prefs.jsonl and
 // heldout.jsonl (TRL standard with gold scores) and eval_prompts.jsonl
 // ({"id","prompt"}) into cfg.Out. They use disjoint words; everything is
 // seeded.
 func Generate(cfg GenConfig) error {
-	if cfg.SFTWords < 1 || cfg.Pairs < 1 || cfg.EvalPrompts < 0 || cfg.HeldoutPairs < 0 || cfg.Temperature <= 0 {
-		return fmt.Errorf("gen: want sft words ≥ 1, pairs ≥ 1, held-out pairs and eval prompts ≥ 0, and a positive temperature")
+	if err := cfg.validateSizes(); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return err

@@ -22,24 +22,21 @@ const benchSummary = "measure throughput and step times; one JSON object per fig
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", benchSummary, stdout, stderr, false)
-	out := fs.String("out", "out/bench.json", "where to write all figures (a JSON array)")
-	runs := fs.Int("runs", 5, "timed runs per figure, after a warm-up (at least 5 for reported figures)")
-	figures := fs.String("figures", strings.Join(pipelines.BenchFigures, ","), "figure groups to measure, each in its own process")
-	figure := fs.String("figure", "", "measure one figure group in this process and print it (what each child process of bench runs)")
-	list := fs.Bool("list", false, "list the figure groups")
+	c := pipelines.DefaultBenchConfig()
+	c.RegisterFlags(fs)
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	runners.Init()
-	if *list {
-		fmt.Fprintln(stdout, strings.Join(pipelines.BenchFigures, "\n"))
+	if c.List {
+		fmt.Fprintln(stdout, strings.Join(pipelines.BenchFigures(), "\n"))
 		return nil
 	}
-	if *runs < 1 {
-		return usageError(stderr, fs, fmt.Errorf("--runs %d: want at least 1", *runs))
+	if err := c.Validate(); err != nil {
+		return usageError(stderr, fs, err)
 	}
-	if *figure != "" {
-		figs, err := pipelines.Bench(context.Background(), *figure, *runs)
+	if c.Figure != "" {
+		figs, err := pipelines.Bench(context.Background(), c.Figure, c.Runs)
 		if err != nil {
 			return err
 		}
@@ -58,9 +55,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	var all []pipelines.Figure
 	began := time.Now()
-	for _, group := range strings.Split(*figures, ",") {
+	for _, group := range c.Figures {
 		fmt.Fprintf(stderr, "srdpo bench: measuring %s…\n", group)
-		cmd := exec.Command(self, "bench", "--figure", group, "--runs", fmt.Sprint(*runs))
+		cmd := exec.Command(self, "bench", "--figure", group, "--runs", fmt.Sprint(c.Runs))
 		var buf bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &buf, stderr
 		if err := cmd.Run(); err != nil {
@@ -83,13 +80,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			all = append(all, f)
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(c.Out), 0o755); err != nil {
 		return err
 	}
 	b, _ := json.MarshalIndent(all, "", "  ")
-	if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(c.Out, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "srdpo bench: %d figures in %s, %s\n", len(all), *out, time.Since(began).Round(time.Second))
+	fmt.Fprintf(stderr, "srdpo bench: %d figures in %s, %s\n", len(all), c.Out, time.Since(began).Round(time.Second))
 	return nil
 }

@@ -18,10 +18,10 @@ const scoreSummary = "ingest a preference corpus and score it with the reference
 
 func runScore(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("score", scoreSummary, stdout, stderr, true)
-	var ingest pipelines.IngestFlags
-	ingest.Register(fs)
-	var score pipelines.ScoreFlags
-	score.Register(fs)
+	cfg := pipelines.DefaultIngestConfig()
+	cfg.RegisterFlags(fs)
+	score := pipelines.DefaultScoreConfig()
+	score.RegisterFlags(fs)
 	ingestOnly := fs.Bool("ingest-only", false, "read, normalise and validate the corpus, write preference rows (table \"preference\") and dead letters, and stop before scoring")
 	runners.AddBeamFlags(fs)
 	if err := parseFlags(fs, args, stdout); err != nil {
@@ -29,17 +29,16 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	}
 	runners.Init()
 
-	cfg, err := ingest.Config()
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return usageError(stderr, fs, err)
 	}
 	ctx := context.Background()
 	p, s := beam.NewPipelineWithRoot()
 	if *ingestOnly {
 		var scoringFlags []string
+		only := pipelines.ScoreFlagNames()
 		fs.Visit(func(f *flag.Flag) {
-			switch f.Name {
-			case "model", "tokenizer", "batch-pairs", "aug-prompt", "aug-sep", "max-prompt-length", "max-length", "truncate-prompt", "truncate-response":
+			if only[f.Name] {
 				scoringFlags = append(scoringFlags, "--"+f.Name)
 			}
 		})
@@ -49,11 +48,11 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		pipelines.BuildIngest(s, cfg)
 		fmt.Fprintf(stderr, "srdpo score: ingesting %v on runner %s\n", cfg.Corpus, runners.Name())
 	} else {
-		if err := score.Check(); err != nil {
+		if err := score.Validate(); err != nil {
 			return usageError(stderr, fs, err)
 		}
-		fmt.Fprintf(stderr, "srdpo score: loading the reference model %s\n", score.Model)
-		if _, _, err := pipelines.BuildScore(ctx, s, cfg, score.Spec(), score.BatchPairs); err != nil {
+		fmt.Fprintf(stderr, "srdpo score: loading the reference model %s\n", score.Reference.ModelDir)
+		if _, _, err := pipelines.BuildScore(ctx, s, cfg, score); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "srdpo score: scoring %v on runner %s\n", cfg.Corpus, runners.Name())

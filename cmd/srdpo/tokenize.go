@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,18 +21,38 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 	return tokenize(args, os.Stdin, stdout, stderr)
 }
 
+// tokenizeConfig is what srdpo tokenize does.
+type tokenizeConfig struct {
+	Tokenizer string // a directory, local or gs://, or "byte"
+	Special   bool   // add the post-processor's special tokens
+	Decode    bool   // ids in, text out
+}
+
+func (c *tokenizeConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Tokenizer, "tokenizer", c.Tokenizer, "a model or tokenizer directory, local or gs://, holding tokenizer.json (+ tokenizer_config.json) or vocab.json + merges.txt; or \"byte\"")
+	fs.BoolVar(&c.Special, "special", c.Special, "add the post-processor's special tokens (e.g. BOS), as HF's add_special_tokens=True")
+	fs.BoolVar(&c.Decode, "decode", c.Decode, "read JSON arrays of ids and print the decoded text as JSON strings (special tokens kept)")
+}
+
+func (c tokenizeConfig) Validate() error {
+	if c.Tokenizer == "" || c.Tokenizer == tokenizer.SpecAuto {
+		return fmt.Errorf("--tokenizer DIR is required (a directory, or \"byte\")")
+	}
+	return nil
+}
+
 func tokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("tokenize", tokenizeSummary, stdout, stderr, false)
-	dir := fs.String("tokenizer", "", "a model or tokenizer directory, local or gs://, holding tokenizer.json (+ tokenizer_config.json) or vocab.json + merges.txt; or \"byte\"")
-	special := fs.Bool("special", false, "add the post-processor's special tokens (e.g. BOS), as HF's add_special_tokens=True")
-	decode := fs.Bool("decode", false, "read JSON arrays of ids and print the decoded text as JSON strings (special tokens kept)")
+	var c tokenizeConfig
+	c.RegisterFlags(fs)
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	if *dir == "" || *dir == tokenizer.SpecAuto {
-		return usageError(stderr, fs, fmt.Errorf("--tokenizer DIR is required (a directory, or \"byte\")"))
+	if err := c.Validate(); err != nil {
+		return usageError(stderr, fs, err)
 	}
-	spec := *dir
+	special, decode := &c.Special, &c.Decode
+	spec := c.Tokenizer
 	if spec != tokenizer.SpecByte {
 		local, err := stages.LocalDir(context.Background(), spec)
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/srdpo/srdpo/pipelines"
 	"github.com/srdpo/srdpo/runners"
 	"github.com/srdpo/srdpo/stages"
 )
@@ -17,14 +16,13 @@ const trainSummary = "train a policy with Sr-DPO, Sr-IPO, DPO, IPO, … on score
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("train", trainSummary, stdout, stderr, false)
-	var tf pipelines.TrainFlags
-	tf.Register(fs)
+	cfg := stages.DefaultTrainConfig()
+	cfg.RegisterFlags(fs)
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	runners.Init() // filesystems (gs://) and logging
-	cfg, err := tf.Config()
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return usageError(stderr, fs, err)
 	}
 	// Ctrl-C or SIGTERM stops after the step under way; --resume continues

@@ -1,0 +1,100 @@
+package pipelines
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages"
+)
+
+// Every job's configuration follows one pattern: a config struct, a
+// Default…Config() constructor holding the defaults, RegisterFlags binding
+// each field to its flag (the field's current value is the default shown),
+// and Validate checking the whole, with messages in a fixed order.
+
+// StringList is a repeatable, comma-separable string flag: --x a --x b,c
+// gives [a b c].
+type StringList []string
+
+func (l *StringList) String() string { return strings.Join(*l, ",") }
+
+func (l *StringList) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+// shardFormatFlag reads --format; IngestConfig.Validate checks it is
+// arrow or parquet.
+type shardFormatFlag struct{ p *schemas.Format }
+
+func (f shardFormatFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return string(*f.p)
+}
+
+func (f shardFormatFlag) Set(v string) error { *f.p = schemas.Format(v); return nil }
+
+// corpusFormatFlag reads --corpus-format.
+type corpusFormatFlag struct{ p *stages.CorpusFormat }
+
+func (f corpusFormatFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return string(*f.p)
+}
+
+func (f corpusFormatFlag) Set(v string) error {
+	c, err := stages.ParseCorpusFormat(v)
+	if err == nil {
+		*f.p = c
+	}
+	return err
+}
+
+// chatTemplateFlag reads --chat-template: a built-in name or a JSON file.
+type chatTemplateFlag struct{ p *stages.ChatTemplate }
+
+func (f chatTemplateFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return f.p.Name
+}
+
+func (f chatTemplateFlag) Set(v string) error {
+	t, err := stages.ParseChatTemplate(v)
+	if err == nil {
+		*f.p = t
+	}
+	return err
+}
+
+// required checks that the named flags have values, in the order given,
+// so the first missing one named is always the same.
+func required(flags ...[2]string) error {
+	for _, f := range flags {
+		if f[1] == "" {
+			return fmt.Errorf("--%s is required", f[0])
+		}
+	}
+	return nil
+}
+
+// flagNames lists the flags that register adds, for telling which of a
+// command's flags belong to one part of it.
+func flagNames(register func(*flag.FlagSet)) map[string]bool {
+	fs := flag.NewFlagSet("names", flag.ContinueOnError)
+	register(fs)
+	names := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { names[f.Name] = true })
+	return names
+}

@@ -1,0 +1,134 @@
+package stages
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/tokenizer"
+	"github.com/srdpo/srdpo/runners"
+)
+
+// TrainConfig is the training stage's whole configuration.
+type TrainConfig struct {
+	Shards    string // scored shards: a manifest (…/x.manifest.json) or a glob, local or gs://
+	Model     string // the reference model directory; the policy starts from it
+	Tokenizer string // as for scoring; its fingerprint must match the shards'
+	Out       string // local directory: checkpoint/, metrics.arrow
+
+	// AugPrompt and AugSeparator, when set, must equal what the shards were
+	// scored with (their metadata); p comes from the shards either way.
+	AugPrompt, AugSeparator *string
+
+	Loss      model.LossConfig
+	Optim     model.Optim
+	BatchSize int // pairs per step
+	GradAccum int // micro-batches per step (1: none)
+	// DeltaRefresh K > 1 recomputes a pair's policy log-probs on p⊕x only
+	// when the cached ones are K or more steps old; in between Δπ uses the
+	// stale values. An approximation: K = 1 (default) is exact, and with one
+	// epoch every pair is fresh anyway.
+	DeltaRefresh int
+	Epochs       int // used when Steps is 0
+	Steps        int
+	Seed         uint64
+
+	EvalFraction    float64 // share of pairs held out (by a hash of the id)
+	EvalEvery       int     // steps between evaluations; 0: only at the end
+	LogEvery        int     // steps between metric rows
+	CheckpointEvery int     // steps between checkpoints; one is always written at the end
+	Resume          bool    // continue from Out/checkpoint if there is one
+}
+
+// DefaultTrainConfig has the paper's settings: Sr-DPO, β 0.1, λ 0.5,
+// RMSprop at 5e-7, batch 64. Shards, Model and Out are the caller's.
+func DefaultTrainConfig() TrainConfig {
+	return TrainConfig{Tokenizer: tokenizer.SpecAuto,
+		Loss:      model.LossConfig{Type: model.LossSrDPO, Beta: 0.1, Lambda: 0.5, IPONorm: model.IPONormSum},
+		Optim:     model.Optim{Name: "rmsprop", LR: 5e-7, Schedule: "constant", MaxGradNorm: 1},
+		BatchSize: 64, GradAccum: 1, DeltaRefresh: 1, Epochs: 1, Seed: 1,
+		EvalFraction: 0.05, LogEvery: 10, CheckpointEvery: 100}
+}
+
+// RegisterFlags binds the training settings to flags.
+func (c *TrainConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Shards, "shards", c.Shards, "scored shards: <prefix>.manifest.json or a glob of .arrow/.parquet files, local or gs://")
+	fs.StringVar(&c.Model, "model", c.Model, "the reference model the shards were scored with (local or gs://); the policy starts from it")
+	fs.StringVar(&c.Tokenizer, "tokenizer", c.Tokenizer, "tokenizer, as for scoring; its fingerprint must match the shards'")
+	fs.StringVar(&c.Out, "out", c.Out, "local output directory: "+CheckpointDir+"/ (a loadable model with optimiser state) and "+MetricsFile)
+	fs.Var(optionalString{&c.AugPrompt}, "aug-prompt", "if given, must equal the p the shards were scored with (p is always taken from the shards)")
+	fs.Var(optionalString{&c.AugSeparator}, "aug-sep", "if given, must equal the shards' separator")
+	l, o := &c.Loss, &c.Optim
+	fs.Var(&l.Type, "loss", fmt.Sprintf("loss: one of %v", model.LossTypes()))
+	fs.Float64Var(&l.Beta, "beta", l.Beta, "β")
+	fs.Float64Var(&l.Lambda, "lambda", l.Lambda, "λ, the weight of Δπ in sr-dpo and sr-ipo")
+	fs.Float64Var(&l.LabelSmoothing, "label-smoothing", l.LabelSmoothing, "ε for cdpo and robust")
+	fs.StringVar(&l.IPONorm, "ipo-norm", l.IPONorm, "IPO log-prob normalisation: sum (paper, OpenRLHF) or mean (per token, TRL)")
+	fs.BoolVar(&l.UseOffset, "use-offset", l.UseOffset, "ODPO: subtract the corpus offset column from the margin")
+	fs.Float64Var(&l.SFTWeight, "sft-weight", l.SFTWeight, "weight of an added NLL term on the chosen response")
+	fs.StringVar(&o.Name, "optimizer", o.Name, "rmsprop (paper), adam or adamw")
+	fs.Float64Var(&o.LR, "lr", o.LR, "peak learning rate")
+	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "warm-up steps")
+	fs.StringVar(&o.Schedule, "schedule", o.Schedule, "learning-rate schedule after warm-up: constant or cosine")
+	fs.Float64Var(&o.WeightDecay, "weight-decay", o.WeightDecay, "AdamW weight decay")
+	fs.Float64Var(&o.MaxGradNorm, "max-grad-norm", o.MaxGradNorm, "clip the global gradient norm (0: off)")
+	fs.IntVar(&c.BatchSize, "batch-size", c.BatchSize, "pairs per optimiser step")
+	fs.IntVar(&c.GradAccum, "grad-accum", c.GradAccum, "micro-batches per step")
+	fs.IntVar(&c.Epochs, "epochs", c.Epochs, "passes over the training pairs (when --steps is 0)")
+	fs.IntVar(&c.Steps, "steps", c.Steps, "optimiser steps (0: --epochs)")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the data order")
+	fs.Float64Var(&c.EvalFraction, "eval-fraction", c.EvalFraction, "share of pairs held out for evaluation, by a hash of the id")
+	fs.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "steps between evaluations (0: at the end only)")
+	fs.IntVar(&c.LogEvery, "log-every", c.LogEvery, "steps between metric rows and progress lines")
+	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", c.CheckpointEvery, "steps between checkpoints (one is always written at the end)")
+	fs.IntVar(&c.DeltaRefresh, "delta-refresh", c.DeltaRefresh, "recompute a pair's Δπ only when K steps old (1: exact, every step; >1 is an approximation)")
+	fs.BoolVar(&c.Resume, "resume", c.Resume, "continue from <out>/"+CheckpointDir+": same data order, optimiser state and metrics")
+}
+
+// Validate checks the settings, in a fixed order.
+func (c TrainConfig) Validate() error {
+	for _, f := range [][2]string{{"shards", c.Shards}, {"model", c.Model}, {"out", c.Out}} {
+		if f[1] == "" {
+			return fmt.Errorf("--%s is required", f[0])
+		}
+	}
+	for _, p := range []string{c.Shards, c.Model} {
+		if err := runners.CheckPath(p); err != nil {
+			return err
+		}
+	}
+	if strings.Contains(c.Out, "://") {
+		return fmt.Errorf("--out %s: training writes to a local directory", c.Out)
+	}
+	if err := c.Loss.Validate(); err != nil {
+		return err
+	}
+	if err := c.Optim.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case c.BatchSize < 1 || c.GradAccum < 1 || c.GradAccum > c.BatchSize:
+		return fmt.Errorf("--batch-size %d and --grad-accum %d: want 1 ≤ grad-accum ≤ batch-size", c.BatchSize, c.GradAccum)
+	case c.Steps < 0 || c.Epochs < 1:
+		return fmt.Errorf("--steps %d / --epochs %d: want steps ≥ 0 and epochs ≥ 1", c.Steps, c.Epochs)
+	case c.EvalFraction < 0 || c.EvalFraction >= 1:
+		return fmt.Errorf("--eval-fraction %g: want 0 ≤ f < 1", c.EvalFraction)
+	case c.DeltaRefresh < 1:
+		return fmt.Errorf("--delta-refresh %d: want at least 1", c.DeltaRefresh)
+	}
+	return nil
+}
+
+// optionalString is a string flag whose pointer stays nil unless the flag
+// is given: "not given" and "given empty" differ.
+type optionalString struct{ p **string }
+
+func (o optionalString) String() string {
+	if o.p == nil || *o.p == nil {
+		return ""
+	}
+	return **o.p
+}
+
+func (o optionalString) Set(v string) error { *o.p = &v; return nil }
