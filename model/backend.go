@@ -1,6 +1,3 @@
-// Package model is where the network lives: the GoMLX causal language
-// model, tokenizers, log-probs, losses, generation, checkpoints and Hugging
-// Face import. Every stage gets what it needs from a model here.
 package model
 
 import (

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// benchModel is a GPT of width d as DESIGN §8 and issue 3 measure it:
+// benchModel is a GPT of width d as docs/design.md §8 and issue 3 measure it:
 // vocab 256, 2 layers, T = 128, batch 16.
 func benchModel(b *testing.B, d int) (*GPT, []Pair) {
 	backend, err := Backend()

@@ -23,7 +23,7 @@ func TestGradientMatchesFiniteDifferences(t *testing.T) {
 		"h.0.ln_1.weight", "h.1.mlp.c_fc.weight", "h.1.mlp.c_proj.weight", "ln_f.bias"}
 	exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, tokens, targets, mask *Node) []*Node {
 		g := tokens.Graph()
-		m.Store.SetTraining(g, true) // weights as parameters: see DESIGN §8, pitfall 1
+		m.Store.SetTraining(g, true) // weights as parameters: see docs/design.md §8, pitfall 1
 		sum, _ := m.ResponseLogProbs(tokens, targets, mask)
 		loss := ReduceAllSum(sum)
 		var ws []*Node

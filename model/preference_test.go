@@ -31,7 +31,7 @@ func toyPreferences(t *testing.T, ref *GPT, n int) []PreferencePair {
 	return out
 }
 
-// At π = π_ref, every loss takes its anchor value of DESIGN §1, and Δπ = 0.
+// At π = π_ref, every loss takes its anchor value of docs/design.md §1, and Δπ = 0.
 func TestPreferenceStepAtInitialisation(t *testing.T) {
 	backend, _ := Backend()
 	cfg := Tiny(tokenizer.Byte{}.VocabSize())

@@ -1,7 +1,3 @@
-// Package pipelines assembles stages into the jobs srdpo runs: ingestion,
-// scoring, training and evaluation. Each job has a config struct, the flags
-// that fill it (registered in one place), and a Build function that adds it
-// to a Beam pipeline.
 package pipelines
 
 import (

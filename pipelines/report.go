@@ -34,9 +34,14 @@ func PrintSummary(w io.Writer, counters map[string]int64, wall time.Duration) {
 // figureKey identifies a figure across seeds.
 type figureKey struct{ policy, benchmark, metric string }
 
-// summarise groups eval rows by figure: the mean over seeds, and the
-// smallest and largest seed's value.
-func summarise(rows []schemas.Eval) (map[figureKey]Spread, []string) {
+// overSeeds is a figure over seeds: their mean, smallest and largest value.
+type overSeeds struct {
+	Mean, Min, Max float64
+	Seeds          int
+}
+
+// summarise groups eval rows by figure, over seeds.
+func summarise(rows []schemas.Eval) (map[figureKey]overSeeds, []string) {
 	vals := map[figureKey][]float64{}
 	policySet := map[string]bool{}
 	for _, r := range rows {
@@ -44,11 +49,10 @@ func summarise(rows []schemas.Eval) (map[figureKey]Spread, []string) {
 		vals[k] = append(vals[k], r.Value)
 		policySet[r.Policy] = true
 	}
-	out := map[figureKey]Spread{}
+	out := map[figureKey]overSeeds{}
 	for k, v := range vals {
-		s := SpreadOf(v)
-		s.Median = meanFloat(v) // reported: the mean over seeds, with min and max
-		out[k] = s
+		sp := SpreadOf(v)
+		out[k] = overSeeds{Mean: meanFloat(v), Min: sp.Min, Max: sp.Max, Seeds: len(v)}
 	}
 	var policies []string
 	for p := range policySet {
@@ -100,6 +104,31 @@ func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.M
 	for _, r := range rows {
 		seeds[r.Seed] = true
 	}
+	table := mainTable(figs, policies)
+	var md strings.Builder
+	fmt.Fprintf(&md, "# srdpo report\n\n%d policies, %d seed(s). Each cell: the mean over seeds", len(policies), len(seeds))
+	if len(seeds) > 1 {
+		md.WriteString(", [min, max] over seeds")
+	}
+	md.WriteString(". Win rates count ties as one half; KL is the mean of log π − log π_ref over the policy's generated tokens; ")
+	md.WriteString("the correlations are with the true quality gap r*(y+) − r*(y−) on held-out pairs (the paper's Table 4).\n\n")
+	md.WriteString(table)
+	md.WriteString(benchmarkTable(figs))
+	plots, err := writePlots(dir, figs, policies, metrics)
+	if err != nil {
+		return "", err
+	}
+	md.WriteString(plots)
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644); err != nil {
+		return "", err
+	}
+	return table, nil
+}
+
+// mainTable is the report's table: a row per policy, a column per figure
+// of reportColumns, each the mean over seeds with [min, max] when there
+// are several.
+func mainTable(figs map[figureKey]overSeeds, policies []string) string {
 	var table strings.Builder
 	table.WriteString("| policy |")
 	for _, c := range reportColumns {
@@ -117,39 +146,45 @@ func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.M
 			switch {
 			case !ok:
 				table.WriteString(" – |")
-			case s.Runs > 1:
-				fmt.Fprintf(&table, " %.3f [%.3f, %.3f] |", s.Median, s.Min, s.Max)
+			case s.Seeds > 1:
+				fmt.Fprintf(&table, " %.3f [%.3f, %.3f] |", s.Mean, s.Min, s.Max)
 			default:
-				fmt.Fprintf(&table, " %.3f |", s.Median)
+				fmt.Fprintf(&table, " %.3f |", s.Mean)
 			}
 		}
 		table.WriteString("\n")
 	}
-	var md strings.Builder
-	fmt.Fprintf(&md, "# srdpo report\n\n%d policies, %d seed(s). Each cell: the mean over seeds", len(policies), len(seeds))
-	if len(seeds) > 1 {
-		md.WriteString(", [min, max] over seeds")
-	}
-	md.WriteString(". Win rates count ties as one half; KL is the mean of log π − log π_ref over the policy's generated tokens; ")
-	md.WriteString("the correlations are with the true quality gap r*(y+) − r*(y−) on held-out pairs (the paper's Table 4).\n\n")
-	md.WriteString(table.String())
-	// Benchmarks beyond the main table (multiple choice).
+	return table.String()
+}
+
+// benchmarkTable lists the figures beyond the main table (multiple
+// choice), or nothing.
+func benchmarkTable(figs map[figureKey]overSeeds) string {
 	var extra []figureKey
 	for k := range figs {
 		if k.benchmark != "gold_reward" && k.benchmark != "preferences" && k.benchmark != "quality_correlation" {
 			extra = append(extra, k)
 		}
 	}
-	if len(extra) > 0 {
-		sort.Slice(extra, func(i, j int) bool {
-			a, b := extra[i], extra[j]
-			return a.benchmark+a.metric+policyOrder(a.policy) < b.benchmark+b.metric+policyOrder(b.policy)
-		})
-		md.WriteString("\n## Benchmarks\n\n| benchmark | metric | policy | value |\n|---|---|---|---|\n")
-		for _, k := range extra {
-			fmt.Fprintf(&md, "| %s | %s | %s | %.3f |\n", k.benchmark, k.metric, k.policy, figs[k].Median)
-		}
+	if len(extra) == 0 {
+		return ""
 	}
+	sort.Slice(extra, func(i, j int) bool {
+		a, b := extra[i], extra[j]
+		return a.benchmark+a.metric+policyOrder(a.policy) < b.benchmark+b.metric+policyOrder(b.policy)
+	})
+	var md strings.Builder
+	md.WriteString("\n## Benchmarks\n\n| benchmark | metric | policy | value |\n|---|---|---|---|\n")
+	for _, k := range extra {
+		fmt.Fprintf(&md, "| %s | %s | %s | %.3f |\n", k.benchmark, k.metric, k.policy, figs[k].Mean)
+	}
+	return md.String()
+}
+
+// writePlots draws the training curves, gold reward against KL and the
+// win rates into dir, and returns the report's section showing them.
+func writePlots(dir string, figs map[figureKey]overSeeds, policies []string, metrics map[string][]schemas.Metric) (string, error) {
+	var md strings.Builder
 	md.WriteString("\n## Plots\n\n")
 	if len(metrics) > 0 {
 		for _, m := range []struct{ file, metric string }{{"loss.png", "loss"}, {"accuracies.png", "rewards/accuracies"},
@@ -168,10 +203,7 @@ func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.M
 		return "", err
 	}
 	md.WriteString("![win rates](win_rates.png)\n")
-	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644); err != nil {
-		return "", err
-	}
-	return table.String(), nil
+	return md.String(), nil
 }
 
 // curvePlot draws one training metric against the step, a line per method.
@@ -207,7 +239,7 @@ func curvePlot(path, metric string, metrics map[string][]schemas.Metric) error {
 }
 
 // rewardKLPlot places each policy at (KL to reference, gold reward).
-func rewardKLPlot(path string, figs map[figureKey]Spread, policies []string) error {
+func rewardKLPlot(path string, figs map[figureKey]overSeeds, policies []string) error {
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = "gold reward against KL", "KL to reference (per token)", "gold reward"
 	for i, pol := range policies {
@@ -216,7 +248,7 @@ func rewardKLPlot(path string, figs map[figureKey]Spread, policies []string) err
 		if !ok1 || !ok2 {
 			continue
 		}
-		s, err := plotter.NewScatter(plotter.XYs{{X: kl.Median, Y: r.Median}})
+		s, err := plotter.NewScatter(plotter.XYs{{X: kl.Mean, Y: r.Mean}})
 		if err != nil {
 			return err
 		}
@@ -230,7 +262,7 @@ func rewardKLPlot(path string, figs map[figureKey]Spread, policies []string) err
 }
 
 // winPlot draws each policy's win rates against the reference and DPO.
-func winPlot(path string, figs map[figureKey]Spread, policies []string) error {
+func winPlot(path string, figs map[figureKey]overSeeds, policies []string) error {
 	p := plot.New()
 	p.Title.Text, p.Y.Label.Text = "win rates (ties count half)", "win rate"
 	p.Y.Min, p.Y.Max = 0, 1
@@ -247,7 +279,7 @@ func winPlot(path string, figs map[figureKey]Spread, policies []string) error {
 			s, ok := figs[figureKey{pol, "gold_reward", "win_rate_vs_" + against}]
 			switch {
 			case ok:
-				vals = append(vals, s.Median)
+				vals = append(vals, s.Mean)
 			case pol == against:
 				vals = append(vals, 0.5) // against itself every prompt is a tie
 			default:

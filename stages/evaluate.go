@@ -9,7 +9,7 @@ import (
 	"github.com/srdpo/srdpo/schemas"
 )
 
-// The figures of the evaluation (DESIGN §5), computed for one policy
+// The figures of the evaluation (docs/design.md §5), computed for one policy
 // against the reference. The evaluation pipeline arranges them into rows.
 
 // GoldEval is how a policy's own generations fare under the true reward.

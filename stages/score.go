@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync/atomic"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -170,6 +171,18 @@ func setRefLogps(s *schemas.Scored, lp model.PairLogps) {
 	s.RefLogpChosen, s.RefLogpRejected, s.RefLogpChosenAug, s.RefLogpRejectedAug = lp.Chosen, lp.Rejected, lp.ChosenAug, lp.RejectedAug
 }
 
+// invalidScoreReason tells a scored row's dead-letter reason: not finite,
+// or otherwise invalid.
+func invalidScoreReason(s schemas.Scored) string {
+	lp := RefLogps(s)
+	for _, v := range []float64{lp.Chosen, lp.Rejected, lp.ChosenAug, lp.RejectedAug} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return ReasonNonFiniteScore
+		}
+	}
+	return ReasonInvalidScore
+}
+
 // TokensScored is how many tokens the reference ran over for a row: each
 // response after x and after p⊕x.
 func TokensScored(s schemas.Scored) int64 {
@@ -184,8 +197,10 @@ type ScoreOption func(*scoreFn)
 func WithBatchPairs(n int) ScoreOption { return func(fn *scoreFn) { fn.BatchPairs = n } }
 
 // ScorePreferences scores preference rows with the reference model. Rows
-// whose scores are not finite go to the dead letters (reason
-// "nonfinite_score"); a model that cannot be loaded fails the pipeline.
+// the tokenizer refuses (reason "tokenize") and rows whose scores are not
+// finite ("nonfinite_score") or otherwise not log-probs ("invalid_score")
+// go to the dead letters; a model that cannot be loaded fails the
+// pipeline.
 func ScorePreferences(s beam.Scope, spec ReferenceSpec, rows beam.PCollection, opts ...ScoreOption) (scored, dead beam.PCollection) {
 	s = s.Scope("stages.ScorePreferences")
 	fn := &scoreFn{Spec: spec, BatchPairs: 64}
@@ -199,6 +214,9 @@ func ScorePreferences(s beam.Scope, spec ReferenceSpec, rows beam.PCollection, o
 const (
 	// ReasonNonFiniteScore marks a row whose reference log-prob is NaN or ±Inf.
 	ReasonNonFiniteScore = "nonfinite_score"
+	// ReasonInvalidScore marks a row whose scores are finite but not
+	// log-probs (a positive sum).
+	ReasonInvalidScore = "invalid_score"
 	// ReasonTokenize marks a row the tokenizer refused or that tokenises
 	// to an empty part.
 	ReasonTokenize = "tokenize"
@@ -257,7 +275,7 @@ func (fn *scoreFn) flush(ctx context.Context, emit func(schemas.Scored), dead fu
 	for _, s := range scored {
 		if err := s.Validate(); err != nil {
 			fn.dead.Inc(ctx, 1)
-			dead(schemas.DeadLetter{Source: "scoring:" + s.ID, Offset: -1, Reason: ReasonNonFiniteScore,
+			dead(schemas.DeadLetter{Source: "scoring:" + s.ID, Offset: -1, Reason: invalidScoreReason(s),
 				Detail: fmt.Sprintf("row %s: %v", s.ID, err), Raw: s.ID})
 			continue
 		}

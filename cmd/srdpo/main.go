@@ -1,11 +1,3 @@
-// Command srdpo aligns language models with Sr-DPO, Sr-IPO and the DPO
-// family as a dataflow of Beam and GoMLX stages.
-//
-//	srdpo <command> [flags]
-//
-// Run "srdpo <command> --help" for a command's flags. Beam's pipeline flags
-// (--runner, --endpoint, --environment_type, …) are accepted by every command
-// that runs a pipeline.
 package main
 
 import (
