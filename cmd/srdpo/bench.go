@@ -15,25 +15,18 @@ import (
 	"time"
 
 	"github.com/srdpo/srdpo/pipelines"
-	"github.com/srdpo/srdpo/runners"
 )
 
 const benchSummary = "measure throughput and step times; one JSON object per figure"
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", benchSummary, stdout, stderr, false)
 	c := pipelines.DefaultBenchConfig()
-	c.RegisterFlags(fs)
-	if err := parseFlags(fs, args, stdout); err != nil {
+	if err := parseSettings("bench", benchSummary, &c, false, args, stdout, stderr); err != nil {
 		return err
 	}
-	runners.Init()
 	if c.List {
 		fmt.Fprintln(stdout, strings.Join(pipelines.BenchFigures(), "\n"))
 		return nil
-	}
-	if err := c.Validate(); err != nil {
-		return usageError(stderr, fs, err)
 	}
 	if c.Figure != "" {
 		figs, err := pipelines.Bench(context.Background(), c.Figure, c.Runs)

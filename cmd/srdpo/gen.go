@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 
@@ -12,19 +13,24 @@ import (
 
 const genSummary = "write the known-reward task's corpora: SFT set, preference pairs with gold scores, held-out prompts"
 
+// genConfig is the task's settings and, the command's own, the model to
+// sample pairs from (the tasks package loads no models).
+type genConfig struct {
+	tasks.GenConfig
+	model string
+}
+
+func (c *genConfig) RegisterFlags(fs *flag.FlagSet) {
+	c.GenConfig.RegisterFlags(fs)
+	fs.StringVar(&c.model, "model", c.model, "an SFT model to draw each pair's two responses from (temperature 1); without it, pairs are seeded corruptions of the answer")
+}
+
 func runGen(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("gen", genSummary, stdout, stderr, false)
-	cfg := tasks.DefaultGenConfig()
-	cfg.RegisterFlags(fs)
-	// The sampler is a model, which the tasks package does not load: this
-	// one flag is the command's own.
-	modelDir := fs.String("model", "", "an SFT model to draw each pair's two responses from (temperature 1); without it, pairs are seeded corruptions of the answer")
-	if err := parseFlags(fs, args, stdout); err != nil {
+	c := genConfig{GenConfig: tasks.DefaultGenConfig()}
+	if err := parseSettings("gen", genSummary, &c, false, args, stdout, stderr); err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return usageError(stderr, fs, err)
-	}
+	cfg, modelDir := c.GenConfig, &c.model
 	if *modelDir != "" {
 		backend, err := model.Backend()
 		if err != nil {

@@ -114,6 +114,32 @@ func newFlagSet(name, summary string, stdout, stderr io.Writer, beamFlags bool) 
 	return fs
 }
 
+// settings is what every command's configuration is (pipelines' one
+// pattern): flags bound by RegisterFlags, checked by Validate.
+type settings interface {
+	RegisterFlags(*flag.FlagSet)
+	Validate() error
+}
+
+// parseSettings parses a command's flags into c (and Beam's, when
+// beamFlags), starts the runners' filesystems and logging, and validates
+// c; a usage error exits with status 2.
+func parseSettings(name, summary string, c settings, beamFlags bool, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet(name, summary, stdout, stderr, beamFlags)
+	c.RegisterFlags(fs)
+	if beamFlags {
+		runners.AddBeamFlags(fs)
+	}
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	runners.Init()
+	if err := c.Validate(); err != nil {
+		return usageError(stderr, fs, err)
+	}
+	return nil
+}
+
 // parseFlags parses args; --help goes to stdout, flag errors to stderr
 // with exit status 2.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {

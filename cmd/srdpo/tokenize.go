@@ -42,14 +42,9 @@ func (c tokenizeConfig) Validate() error {
 }
 
 func tokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("tokenize", tokenizeSummary, stdout, stderr, false)
 	var c tokenizeConfig
-	c.RegisterFlags(fs)
-	if err := parseFlags(fs, args, stdout); err != nil {
+	if err := parseSettings("tokenize", tokenizeSummary, &c, false, args, stdout, stderr); err != nil {
 		return err
-	}
-	if err := c.Validate(); err != nil {
-		return usageError(stderr, fs, err)
 	}
 	special, decode := &c.Special, &c.Decode
 	spec := c.Tokenizer

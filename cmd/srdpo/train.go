@@ -8,22 +8,15 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/srdpo/srdpo/runners"
 	"github.com/srdpo/srdpo/stages"
 )
 
 const trainSummary = "train a policy with Sr-DPO, Sr-IPO, DPO, IPO, … on scored shards"
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("train", trainSummary, stdout, stderr, false)
 	cfg := stages.DefaultTrainConfig()
-	cfg.RegisterFlags(fs)
-	if err := parseFlags(fs, args, stdout); err != nil {
+	if err := parseSettings("train", trainSummary, &cfg, false, args, stdout, stderr); err != nil {
 		return err
-	}
-	runners.Init() // filesystems (gs://) and logging
-	if err := cfg.Validate(); err != nil {
-		return usageError(stderr, fs, err)
 	}
 	// Ctrl-C or SIGTERM stops after the step under way; --resume continues
 	// from the last checkpoint.
