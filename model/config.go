@@ -6,10 +6,14 @@ import (
 	"os"
 )
 
-// Config is the whole shape of a GPT-2-architecture model.
+// Config is the whole shape of a model: GPT-2's fields, and for the other
+// families (family.go) their few differences. Fields a family does not use
+// stay zero and are left out of config.json, so a GPT-2 config (and so its
+// fingerprint) reads as it always did.
 type Config struct {
-	Vocab   int     `json:"vocab_size"`  // tokens
-	Context int     `json:"n_positions"` // learned positions, the longest sequence
+	Family  Family  `json:"family,omitempty"` // "" is GPT-2
+	Vocab   int     `json:"vocab_size"`       // tokens
+	Context int     `json:"n_positions"`      // learned positions, the longest sequence
 	Layers  int     `json:"n_layer"`
 	Heads   int     `json:"n_head"`
 	Width   int     `json:"n_embd"` // model width d; d_head = Width / Heads
@@ -22,6 +26,15 @@ type Config struct {
 	// non-zero value rather than silently ignoring it.
 	Dropout float64 `json:"dropout"`
 	DType   DType   `json:"dtype"` // Float32 (default) or Float64 (gradient checks)
+
+	KVHeads          int     `json:"n_kv_head,omitempty"`         // key/value heads (GQA); 0: Heads
+	HeadDim          int     `json:"head_dim,omitempty"`          // 0: Width / Heads
+	Inner            int     `json:"n_inner,omitempty"`           // MLP width; 0: 4 × Width
+	RopeTheta        float64 `json:"rope_theta,omitempty"`        // rotary base
+	RotaryPct        float64 `json:"rotary_pct,omitempty"`        // share of a head RoPE turns (NeoX); 0: all
+	AttnBias         bool    `json:"attention_bias,omitempty"`    // llama's attention_bias: q, k, v and o biases
+	MLPBias          bool    `json:"mlp_bias,omitempty"`          // llama's mlp_bias
+	ParallelResidual bool    `json:"parallel_residual,omitempty"` // NeoX: x + attn(ln1 x) + mlp(ln2 x)
 }
 
 // Tiny is a small configuration for tests and the embedded task.
@@ -38,7 +51,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model config: n_positions %d must be at least 2", c.Context)
 	case c.Layers < 1:
 		return fmt.Errorf("model config: n_layer %d must be at least 1", c.Layers)
-	case c.Heads < 1 || c.Width < 1 || c.Width%c.Heads != 0:
+	case c.Heads < 1 || c.Width < 1 || (c.Family.orDefault() == FamilyGPT2 && c.Width%c.Heads != 0):
 		return fmt.Errorf("model config: n_embd %d must be a positive multiple of n_head %d", c.Width, c.Heads)
 	case c.NormEps <= 0:
 		return fmt.Errorf("model config: layer_norm_epsilon %g must be positive", c.NormEps)
@@ -47,16 +60,36 @@ func (c Config) Validate() error {
 	case c.DType.validate() != nil:
 		return fmt.Errorf("model config: %w", c.DType.validate())
 	}
+	switch c.Family.orDefault() {
+	case FamilyGPT2:
+		if c.KVHeads != 0 || c.HeadDim != 0 || c.RopeTheta != 0 || c.RotaryPct != 0 || c.AttnBias || c.MLPBias || c.ParallelResidual ||
+			(c.Inner != 0 && c.Inner != 4*c.Width) {
+			return fmt.Errorf("model config: a GPT-2 model has none of n_kv_head, head_dim, rope_theta, rotary_pct, attention/mlp bias or parallel residual, and an MLP of 4 × n_embd")
+		}
+	case FamilyLlama, FamilyQwen2, FamilyQwen3, FamilyNeoX:
+		switch {
+		case c.RopeTheta <= 0:
+			return fmt.Errorf("model config: rope_theta %g must be positive", c.RopeTheta)
+		case c.Heads%c.kvHeads() != 0:
+			return fmt.Errorf("model config: %d heads are not a multiple of %d key/value heads", c.Heads, c.kvHeads())
+		case c.RotaryPct < 0 || c.RotaryPct > 1:
+			return fmt.Errorf("model config: rotary_pct %g: want 0 < p ≤ 1", c.RotaryPct)
+		case c.rotaryDims()%2 != 0 || c.rotaryDims() == 0:
+			return fmt.Errorf("model config: %d rotary dimensions: want an even, positive number", c.rotaryDims())
+		case c.HeadDim == 0 && c.Width%c.Heads != 0:
+			return fmt.Errorf("model config: n_embd %d is not a multiple of n_head %d (give head_dim)", c.Width, c.Heads)
+		}
+	default:
+		return fmt.Errorf("model config: family %q: want gpt2, llama, qwen2, qwen3 or gpt_neox", c.Family)
+	}
 	return nil
 }
 
 // Params counts the model's parameters.
 func (c Config) Params() int {
-	d := c.Width
-	n := c.Vocab*d + c.Context*d + 2*d // wte, wpe, ln_f
-	n += c.Layers * (4*d + (d*3*d + 3*d) + (d*d + d) + (d*4*d + 4*d) + (4*d*d + d))
-	if !c.TiedHead {
-		n += c.Vocab * d
+	n := 0
+	for _, shape := range c.weightShapes() {
+		n += product(shape)
 	}
 	return n
 }

@@ -35,7 +35,7 @@ type Generator struct {
 // NewGenerator compiles lazily, once per batch shape.
 func (m *GPT) NewGenerator() (*Generator, error) {
 	c := m.Config
-	dh := c.Width / c.Heads
+	kvh, dh := c.kvHeads(), c.headDim()
 	prefill, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, tokens, last *Node) (*Node, *Node, *Node) {
 		g := tokens.Graph()
 		m.Store.SetTraining(g, true)
@@ -44,7 +44,7 @@ func (m *GPT) NewGenerator() (*Generator, error) {
 		var ks, vs []*Node
 		x := m.embed(tokens, positions)
 		for l := 0; l < c.Layers; l++ {
-			x = m.layer(l, x, func(k, v *Node) (*Node, *Node, *Node) {
+			x = m.layer(l, x, positions, func(k, v *Node) (*Node, *Node, *Node) {
 				ks, vs = append(ks, k), append(vs, v)
 				return causalSelf(k, v)
 			})
@@ -53,12 +53,12 @@ func (m *GPT) NewGenerator() (*Generator, error) {
 		// Each row's next-token logits are at its last prompt position.
 		rows := Iota(g, shapes.Make(dtypes.Int32, b), 0)
 		next := Gather(logits, Stack([]*Node{rows, last}, -1)) // [B, V]
-		pad := func(kv []*Node) *Node {                        // [L, B, context, H, dh], zeros past the prompt
+		pad := func(kv []*Node) *Node {                        // [L, B, context, kv heads, dh], zeros past the prompt
 			s := Stack(kv, 0)
 			if t == c.Context {
 				return s
 			}
-			zeros := Zeros(g, shapes.Make(s.DType(), c.Layers, b, c.Context-t, c.Heads, dh))
+			zeros := Zeros(g, shapes.Make(s.DType(), c.Layers, b, c.Context-t, kvh, dh))
 			return Concatenate([]*Node{s, zeros}, 2)
 		}
 		return next, pad(ks), pad(vs)
@@ -79,7 +79,7 @@ func (m *GPT) NewGenerator() (*Generator, error) {
 		var ks, vs []*Node
 		x := m.embed(Reshape(token, b, 1), posCol)
 		for l := 0; l < c.Layers; l++ {
-			x = m.layer(l, x, func(k, v *Node) (*Node, *Node, *Node) {
+			x = m.layer(l, x, posCol, func(k, v *Node) (*Node, *Node, *Node) {
 				update := func(cache, new *Node) *Node { // put new [B,1,H,dh] at each row's slot
 					old := Squeeze(Slice(cache, AxisElem(l)), 0)
 					return Add(Mul(old, OneMinus(write)), Mul(write, new))

@@ -34,49 +34,18 @@ type GPT struct {
 	Store   *model.Store
 }
 
-// WeightNames lists every weight of a config, in a fixed order.
+// WeightNames lists every weight of a config, in name order.
 func (c Config) WeightNames() []string {
-	names := []string{"wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias"}
-	for l := 0; l < c.Layers; l++ {
-		for _, w := range []string{"ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias",
-			"attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight", "ln_2.bias",
-			"mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"} {
-			names = append(names, fmt.Sprintf("h.%d.%s", l, w))
-		}
-	}
-	if !c.TiedHead {
-		names = append(names, "lm_head.weight")
+	var names []string
+	for n := range c.weightShapes() {
+		names = append(names, n)
 	}
 	sort.Strings(names)
 	return names
 }
 
-// WeightShape is the shape of a named weight.
-func (c Config) WeightShape(name string) []int {
-	d := c.Width
-	switch {
-	case name == "wte.weight":
-		return []int{c.Vocab, d}
-	case name == "wpe.weight":
-		return []int{c.Context, d}
-	case name == "lm_head.weight":
-		return []int{c.Vocab, d} // as Hugging Face stores it
-	case strings.HasSuffix(name, "c_attn.weight"):
-		return []int{d, 3 * d}
-	case strings.HasSuffix(name, "c_attn.bias"):
-		return []int{3 * d}
-	case strings.HasSuffix(name, "c_fc.weight"):
-		return []int{d, 4 * d}
-	case strings.HasSuffix(name, "c_fc.bias"):
-		return []int{4 * d}
-	case strings.HasSuffix(name, "mlp.c_proj.weight"):
-		return []int{4 * d, d}
-	case strings.HasSuffix(name, "attn.c_proj.weight"):
-		return []int{d, d}
-	default: // LayerNorm weights and biases, projection biases
-		return []int{d}
-	}
-}
+// WeightShape is the shape of a named weight, as Hugging Face stores it.
+func (c Config) WeightShape(name string) []int { return c.weightShapes()[name] }
 
 func weightPath(name string) string { return "/" + strings.ReplaceAll(name, ".", "/") }
 
@@ -84,33 +53,35 @@ func weightPath(name string) string { return "/" + strings.ReplaceAll(name, ".",
 func (c Config) dtype() dtypes.DType { return c.DType.gomlx() }
 
 // New makes a model with GPT-2's initialisation, seeded: weights N(0,
-// 0.02), residual projections N(0, 0.02/sqrt(2·layers)), positions N(0,
-// 0.01), LayerNorms 1 and 0, biases 0. The same seed gives the same weights.
+// 0.02), projections into the residual stream N(0, 0.02/sqrt(2·layers)),
+// learned positions N(0, 0.01), norms 1 and 0, biases 0. The same seed
+// gives the same weights.
 func New(cfg Config, seed uint64, backend compute.Backend) (*GPT, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	residual := map[string]bool{}
+	for l := 0; l < cfg.Layers; l++ {
+		for _, p := range cfg.projections(l) {
+			residual[p.name+".weight"] = p.residual
+		}
+	}
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	values := map[string][]float64{}
 	for _, name := range cfg.WeightNames() {
-		shape := cfg.WeightShape(name)
-		n := 1
-		for _, s := range shape {
-			n *= s
-		}
-		v := make([]float64, n)
+		v := make([]float64, product(cfg.WeightShape(name)))
 		std := 0.02
 		switch {
 		case strings.HasSuffix(name, ".bias"):
 			std = 0
-		case strings.Contains(name, "ln_"):
+		case cfg.isNorm(name):
 			std = 0
 			for i := range v {
 				v[i] = 1
 			}
-		case name == "wpe.weight":
+		case name == cfg.layout().pos:
 			std = 0.01
-		case strings.HasSuffix(name, "c_proj.weight"):
+		case residual[name]:
 			std = 0.02 / math.Sqrt(2*float64(cfg.Layers))
 		}
 		if std > 0 {
@@ -184,7 +155,7 @@ func (m *GPT) Logits(tokens *Node) *Node {
 	positions := Iota(g, shapes.Make(dtypes.Int32, b, t), 1)
 	x := m.embed(tokens, positions)
 	for l := 0; l < m.Config.Layers; l++ {
-		x = m.layer(l, x, causalSelf)
+		x = m.layer(l, x, positions, causalSelf)
 	}
 	return m.head(x)
 }
@@ -193,86 +164,209 @@ func (m *GPT) Logits(tokens *Node) *Node {
 // attention to build the causal mask.
 func causalSelf(k, v *Node) (*Node, *Node, *Node) { return k, v, nil }
 
-// embed is wte[token] + wpe[position], [B, T, d].
+// embed is the token embedding, plus the learned position embedding in
+// GPT-2 ([B, T, d]); rotary families add positions in attention.
 func (m *GPT) embed(tokens, positions *Node) *Node {
 	g := tokens.Graph()
-	return Add(Gather(m.w(g, "wte.weight"), InsertAxes(tokens, -1)), Gather(m.w(g, "wpe.weight"), InsertAxes(positions, -1)))
+	lay := m.Config.layout()
+	x := Gather(m.w(g, lay.embed), InsertAxes(tokens, -1))
+	if lay.pos != "" {
+		x = Add(x, Gather(m.w(g, lay.pos), InsertAxes(positions, -1)))
+	}
+	return x
 }
 
-// head is the final LayerNorm and the output projection.
+// head is the final norm and the output projection.
 func (m *GPT) head(x *Node) *Node {
 	g := x.Graph()
-	x = m.layerNorm("ln_f", x)
-	head := m.w(g, "wte.weight")
+	lay := m.Config.layout()
+	x = m.norm(lay.finalNorm, x)
+	head := m.w(g, lay.embed)
 	if !m.Config.TiedHead {
-		head = m.w(g, "lm_head.weight")
+		head = m.w(g, lay.head)
 	}
 	return Einsum("btd,vd->btv", x, head)
 }
 
-// layer is transformer block l on x [B, T, d]. attend receives the block's
-// keys and values of x ([B, T, heads, d_head]) and returns the keys,
-// values and boolean mask [B, heads, T, Tk] the queries attend over: the
-// same keys with a causal mask (nil) for a full pass, or a KV cache when
-// generating.
-func (m *GPT) layer(l int, x *Node, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
-	p := fmt.Sprintf("h.%d.", l)
-	x = Add(x, m.attention(p, m.layerNorm(p+"ln_1", x), attend))
-	return Add(x, m.mlp(p, m.layerNorm(p+"ln_2", x)))
+// layer is transformer block l on x [B, T, d] at positions [B, T]. attend
+// receives the block's keys and values of x ([B, T, kv heads, d_head],
+// keys already rotated) and returns the keys, values and boolean mask
+// [B, heads, T, Tk] the queries attend over: the same keys with a causal
+// mask (nil) for a full pass, or a KV cache when generating. Blocks are
+// pre-norm; NeoX's parallel residual adds attention and MLP of the same
+// input.
+func (m *GPT) layer(l int, x, positions *Node, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
+	lay := m.Config.layout()
+	attn := func(x *Node) *Node { return m.attention(l, m.norm(at(lay.norm1, l), x), positions, attend) }
+	mlp := func(x *Node) *Node { return m.mlp(l, m.norm(at(lay.norm2, l), x)) }
+	if m.Config.ParallelResidual {
+		return Add(Add(x, attn(x)), mlp(x))
+	}
+	x = Add(x, attn(x))
+	return Add(x, mlp(x))
 }
 
-// layerNorm normalises the last axis. Inverse(Sqrt(·)) rather than Rsqrt,
-// which has no gradient on the pure-Go backend.
-func (m *GPT) layerNorm(prefix string, x *Node) *Node {
+// norm is the family's norm over the last axis: LayerNorm with weight and
+// bias, or RMSNorm (x / sqrt(mean(x²) + eps) · weight, as Hugging Face's
+// LlamaRMSNorm). Inverse(Sqrt(·)) rather than Rsqrt, which has no gradient
+// on the pure-Go backend.
+func (m *GPT) norm(prefix string, x *Node) *Node {
 	g := x.Graph()
+	bcast := func(v *Node) *Node { // [n] → [1, …, 1, n]
+		dims := make([]int, x.Rank())
+		for i := range dims {
+			dims[i] = 1
+		}
+		dims[len(dims)-1] = v.Shape().Dimensions[0]
+		return Reshape(v, dims...)
+	}
+	if m.Config.Family.rmsNorm() {
+		ms := ReduceAndKeep(Square(x), ReduceMean, -1)
+		return Mul(Mul(x, Inverse(Sqrt(AddScalar(ms, m.Config.NormEps)))), bcast(m.w(g, prefix+".weight")))
+	}
 	mean := ReduceAndKeep(x, ReduceMean, -1)
 	centred := Sub(x, mean)
 	variance := ReduceAndKeep(Square(centred), ReduceMean, -1)
 	normed := Mul(centred, Inverse(Sqrt(AddScalar(variance, m.Config.NormEps))))
-	return Add(Mul(normed, m.row(m.w(g, prefix+".weight"))), m.row(m.w(g, prefix+".bias")))
+	return Add(Mul(normed, bcast(m.w(g, prefix+".weight"))), bcast(m.w(g, prefix+".bias")))
 }
 
-// row lifts a [n] vector to [1, 1, n] so it broadcasts over [B, T, n].
-func (m *GPT) row(v *Node) *Node { return Reshape(v, 1, 1, v.Shape().Dimensions[0]) }
-
-// linear is GPT-2's Conv1D: x @ W + b with W stored [in, out].
-func (m *GPT) linear(prefix string, x *Node) *Node {
+// project applies a linear map of layer l to x [B, T, in].
+func (m *GPT) project(p projection, x *Node) *Node {
 	g := x.Graph()
-	return Add(Einsum("bti,io->bto", x, m.w(g, prefix+".weight")), m.row(m.w(g, prefix+".bias")))
+	eq := "bti,oi->bto"
+	if p.conv1D {
+		eq = "bti,io->bto"
+	}
+	y := Einsum(eq, x, m.w(g, p.name+".weight"))
+	if p.hasBias {
+		y = Add(y, Reshape(m.w(g, p.name+".bias"), 1, 1, p.out))
+	}
+	return y
 }
 
-// attention is multi-head self-attention, scaled by 1/sqrt(d_head).
-func (m *GPT) attention(prefix string, x *Node, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
+// qkv projects x [B, T, d] to queries [B, T, heads, d_head] and keys and
+// values [B, T, kv heads, d_head], by the family's layout: GPT-2's fused
+// Conv1D (q, k, v blocks side by side), NeoX's fused map (per head: q, k,
+// v), or three maps.
+func (m *GPT) qkv(l int, x *Node) (q, k, v *Node) {
 	c := m.Config
 	b, t := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
-	dh := c.Width / c.Heads
-	qkv := m.linear(prefix+"attn.c_attn", x) // [B, T, 3d]
-	split := func(i int) *Node {
-		part := Slice(qkv, AxisRange(), AxisRange(), AxisRange(i*c.Width, (i+1)*c.Width))
-		return Reshape(part, b, t, c.Heads, dh)
+	h, kvh, hd := c.Heads, c.kvHeads(), c.headDim()
+	ps := c.projections(l)
+	switch c.Family.orDefault() {
+	case FamilyGPT2:
+		y := m.project(ps[0], x)
+		part := func(i int) *Node {
+			return Reshape(Slice(y, AxisRange(), AxisRange(), AxisRange(i*c.Width, (i+1)*c.Width)), b, t, h, hd)
+		}
+		return part(0), part(1), part(2)
+	case FamilyNeoX:
+		y := Reshape(m.project(ps[0], x), b, t, h, 3*hd)
+		part := func(i int) *Node { return Slice(y, AxisRange(), AxisRange(), AxisRange(), AxisRange(i*hd, (i+1)*hd)) }
+		return part(0), part(1), part(2)
 	}
-	keys, values, mask := attend(split(1), split(2))
-	if mask == nil {
-		tk := keys.Shape().Dimensions[1]
-		mask = BroadcastToDims(Reshape(LowerTriangular(x.Graph(), tk), 1, 1, t, tk), b, c.Heads, t, tk)
-	}
-	scores := MulScalar(Einsum("bqhd,bkhd->bhqk", split(0), keys), 1/math.Sqrt(float64(dh)))
-	// Masked scores get a large finite negative, not -Inf, so that no row is
-	// ever all -Inf (which would give NaN through the softmax).
-	scores = Where(mask, scores, Scalar(x.Graph(), scores.DType(), -1e9))
-	att := Softmax(scores, -1)
-	y := Reshape(Einsum("bhqk,bkhd->bqhd", att, values), b, t, c.Width)
-	return m.linear(prefix+"attn.c_proj", y)
+	return Reshape(m.project(ps[0], x), b, t, h, hd), Reshape(m.project(ps[1], x), b, t, kvh, hd), Reshape(m.project(ps[2], x), b, t, kvh, hd)
 }
 
-// mlp is the feed-forward block with GPT-2's tanh GELU ("gelu_new").
-func (m *GPT) mlp(prefix string, x *Node) *Node {
-	h := m.linear(prefix+"mlp.c_fc", x)
-	return m.linear(prefix+"mlp.c_proj", geluTanh(h))
+// attention is multi-head self-attention scaled by 1/sqrt(d_head): per-head
+// q/k norms (Qwen3), rotary positions (all but GPT-2), and grouped-query
+// attention, each query head h using key/value head h / (heads / kv heads)
+// as Hugging Face's repeat_kv does.
+func (m *GPT) attention(l int, x, positions *Node, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
+	c := m.Config
+	g := x.Graph()
+	b, t := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
+	h, kvh, hd := c.Heads, c.kvHeads(), c.headDim()
+	q, k, v := m.qkv(l, x)
+	if lay := c.layout(); lay.qNorm != "" {
+		q, k = m.norm(at(lay.qNorm, l), q), m.norm(at(lay.kNorm, l), k)
+	}
+	if c.Family.rotary() {
+		q, k = m.rope(q, positions), m.rope(k, positions)
+	}
+	keys, values, mask := attend(k, v)
+	tk := keys.Shape().Dimensions[1]
+	if mask == nil {
+		mask = BroadcastToDims(Reshape(LowerTriangular(g, tk), 1, 1, t, tk), b, h, t, tk)
+	}
+	rep := h / kvh
+	qg := Reshape(q, b, t, kvh, rep, hd)
+	scores := MulScalar(Einsum("bqgrd,bkgd->bgrqk", qg, keys), 1/math.Sqrt(float64(hd)))
+	scores = Reshape(scores, b, h, t, tk)
+	// Masked scores get a large finite negative, not -Inf, so that no row is
+	// ever all -Inf (which would give NaN through the softmax).
+	scores = Where(mask, scores, Scalar(g, scores.DType(), -1e9))
+	att := Reshape(Softmax(scores, -1), b, kvh, rep, t, tk)
+	y := Reshape(Einsum("bgrqk,bkgd->bqgrd", att, values), b, t, h*hd)
+	return m.project(c.projections(l)[c.outIndex()], y)
+}
+
+// mlp is the family's feed-forward block: GPT-2's tanh GELU, NeoX's erf
+// GELU, or SwiGLU (down(silu(gate(x)) · up(x))).
+func (m *GPT) mlp(l int, x *Node) *Node {
+	c := m.Config
+	ps := c.projections(l)
+	switch c.Family.orDefault() {
+	case FamilyGPT2:
+		return m.project(ps[3], geluTanh(m.project(ps[2], x)))
+	case FamilyNeoX:
+		return m.project(ps[3], geluErf(m.project(ps[2], x)))
+	}
+	gate, up := m.project(ps[4], x), m.project(ps[5], x)
+	return m.project(ps[6], Mul(Mul(gate, Sigmoid(gate)), up))
 }
 
 // geluTanh is 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))).
 func geluTanh(x *Node) *Node {
 	inner := MulScalar(Add(x, MulScalar(Mul(x, Square(x)), 0.044715)), math.Sqrt(2/math.Pi))
 	return Mul(MulScalar(x, 0.5), OnePlus(Tanh(inner)))
+}
+
+// geluErf is 0.5·x·(1 + erf(x/√2)), PyTorch's exact GELU ("gelu").
+func geluErf(x *Node) *Node {
+	return Mul(MulScalar(x, 0.5), OnePlus(Erf(MulScalar(x, 1/math.Sqrt2))))
+}
+
+// rope turns the first rotaryDims dimensions of each head of x [B, T,
+// heads, d_head] by its position [B, T], Hugging Face's rotate-half
+// convention: x·cos + rotate_half(x)·sin with rotate_half(x) = [−x₂, x₁].
+// The angles p/θ^(2i/r) are computed on the host in float64 and enter the
+// graph as a constant table, so float64 models are exact; in float32 they
+// are rounded once (HF rounds at each float32 step).
+func (m *GPT) rope(x, positions *Node) *Node {
+	c := m.Config
+	g := x.Graph()
+	b, t, hd := x.Shape().Dimensions[0], x.Shape().Dimensions[1], x.Shape().Dimensions[3]
+	r := c.rotaryDims()
+	cos, sin := ropeTables(c.Context, r, c.RopeTheta)
+	table := func(v []float64) *Node {
+		return Reshape(Gather(ConstTensor(g, tensorOf(c.DType, v, c.Context, r)), InsertAxes(positions, -1)), b, t, 1, r)
+	}
+	rot := Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, r))
+	half := func(i int) *Node {
+		return Slice(rot, AxisRange(), AxisRange(), AxisRange(), AxisRange(i*r/2, (i+1)*r/2))
+	}
+	rotated := Concatenate([]*Node{Neg(half(1)), half(0)}, -1)
+	out := Add(Mul(rot, table(cos)), Mul(rotated, table(sin)))
+	if r == hd {
+		return out
+	}
+	pass := Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(r, hd))
+	return Concatenate([]*Node{out, pass}, -1)
+}
+
+// ropeTables are cos and sin of the rotary angles, [positions, r] row-major:
+// position p, dimension j (and j + r/2) turn by p / θ^(2j/r).
+func ropeTables(positions, r int, theta float64) (cos, sin []float64) {
+	cos, sin = make([]float64, positions*r), make([]float64, positions*r)
+	for p := 0; p < positions; p++ {
+		for j := 0; j < r/2; j++ {
+			a := float64(p) / math.Pow(theta, float64(2*j)/float64(r))
+			for _, k := range []int{j, j + r/2} {
+				cos[p*r+k], sin[p*r+k] = math.Cos(a), math.Sin(a)
+			}
+		}
+	}
+	return cos, sin
 }
