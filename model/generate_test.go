@@ -25,8 +25,20 @@ func naiveGreedy(t *testing.T, m *GPT, prompt []int32, n int) []int32 {
 // Greedy generation with the cache equals re-running the prefix each step,
 // for a batch of prompts of different lengths, up to a full context.
 func TestGenerateWithCacheEqualsFullRecompute(t *testing.T) {
-	m := tinyModel(t, "float64", 31)
-	prompts := [][]int32{{1, 2, 3}, {5}, {7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23}}
+	checkCachedGeneration(t, tinyModel(t, "float64", 31), [][]int32{{1, 2, 3}, {5}, {7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23}})
+}
+
+// The same for the rotary families: the cache holds keys already turned by
+// their positions, and grouped-query heads.
+func TestFamilyGenerateWithCacheEqualsFullRecompute(t *testing.T) {
+	for _, name := range []string{"llama GQA 4:2", "qwen3 q/k norms", "neox parallel, 25%"} {
+		t.Run(name, func(t *testing.T) {
+			checkCachedGeneration(t, randomWeights(t, familyConfigs()[name], 5), [][]int32{{1, 2, 3}, {5}, {7, 8, 9, 10, 11, 12}})
+		})
+	}
+}
+
+func checkCachedGeneration(t *testing.T, m *GPT, prompts [][]int32) {
 	gen, err := m.NewGenerator()
 	if err != nil {
 		t.Fatal(err)
