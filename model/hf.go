@@ -30,13 +30,39 @@ type hfConfig struct {
 	EOSTokenID                 *int     `json:"eos_token_id,omitempty"`
 }
 
-// ImportHF loads a GPT-2-layout Hugging Face checkpoint from a local
-// directory: config.json and model.safetensors. Dropout settings are not
-// used (srdpo computes exact log-probs, as TRL does with dropout disabled).
+// ImportHF loads a Hugging Face checkpoint from a local directory:
+// config.json and model.safetensors, or the shards listed in
+// model.safetensors.index.json; F32, F16 and BF16 weights are widened to
+// the model's dtype. GPT-2, Llama (and Mistral, SmolLM), Qwen2, Qwen3 and
+// GPT-NeoX are read; any other model_type, or a setting that changes the
+// computation in a way srdpo does not implement, is an error naming it.
+// Dropout settings are not used (srdpo computes exact log-probs, as TRL
+// does with dropout disabled).
 func ImportHF(dir string, backend compute.Backend, dtype DType) (*GPT, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err
+	}
+	var kind struct {
+		ModelType string `json:"model_type"`
+	}
+	if err := json.Unmarshal(b, &kind); err != nil {
+		return nil, fmt.Errorf("%s/config.json: %w", dir, err)
+	}
+	if kind.ModelType != "" && kind.ModelType != "gpt2" {
+		cfg, err := familyConfig(b, dtype)
+		if err != nil {
+			return nil, fmt.Errorf("%s/config.json: %w", dir, err)
+		}
+		tensors, err := readHFWeights(dir)
+		if err != nil {
+			return nil, err
+		}
+		values, err := familyWeights(dir, cfg, tensors)
+		if err != nil {
+			return nil, err
+		}
+		return FromWeights(cfg, values, backend)
 	}
 	var hc hfConfig
 	if err := json.Unmarshal(b, &hc); err != nil {
@@ -60,7 +86,7 @@ func ImportHF(dir string, backend compute.Backend, dtype DType) (*GPT, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	tensors, err := ReadSafetensors(filepath.Join(dir, "model.safetensors"))
+	tensors, err := readHFWeights(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -85,13 +111,38 @@ func ImportHF(dir string, backend compute.Backend, dtype DType) (*GPT, error) {
 	return FromWeights(cfg, values, backend)
 }
 
-// ExportHF writes the model as a Hugging Face GPT-2 directory:
-// config.json and model.safetensors (F32).
-func (m *GPT) ExportHF(dir string) error {
+// DefaultShardBytes is the largest safetensors file ExportHF writes, as
+// Hugging Face's save_pretrained (5 GB); a larger model is sharded.
+const DefaultShardBytes = 5_000_000_000
+
+// ExportHF writes the model as a Hugging Face directory of its family:
+// config.json and model.safetensors (F32), sharded above DefaultShardBytes.
+func (m *GPT) ExportHF(dir string) error { return m.ExportHFSharded(dir, DefaultShardBytes) }
+
+// ExportHFSharded is ExportHF with shards of at most maxShardBytes.
+func (m *GPT) ExportHFSharded(dir string, maxShardBytes int64) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	c := m.Config
+	weights, err := m.Weights()
+	if err != nil {
+		return err
+	}
+	tensors := map[string]Tensor{}
+	for name, v := range weights {
+		tensors[name] = Tensor{Shape: c.WeightShape(name), Data: v}
+	}
+	if c.Family.orDefault() != FamilyGPT2 {
+		b, err := familyConfigJSON(c)
+		if err != nil {
+			return err
+		}
+		if err := writeHFWeights(dir, tensors, maxShardBytes); err != nil {
+			return err
+		}
+		return writeFileAtomically(filepath.Join(dir, "config.json"), append(b, '\n'))
+	}
 	tied := c.TiedHead
 	inner := 4 * c.Width
 	hc := hfConfig{ModelType: "gpt2", Architectures: []string{"GPT2LMHeadModel"}, Activation: "gelu_new",
@@ -101,15 +152,7 @@ func (m *GPT) ExportHF(dir string) error {
 	if err != nil {
 		return err
 	}
-	weights, err := m.Weights()
-	if err != nil {
-		return err
-	}
-	tensors := map[string]Tensor{}
-	for name, v := range weights {
-		tensors[name] = Tensor{Shape: c.WeightShape(name), Data: v}
-	}
-	if err := WriteSafetensors(filepath.Join(dir, "model.safetensors"), tensors, map[string]string{"format": "pt"}); err != nil {
+	if err := writeHFWeights(dir, tensors, maxShardBytes); err != nil {
 		return err
 	}
 	return writeFileAtomically(filepath.Join(dir, "config.json"), append(b, '\n'))

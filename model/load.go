@@ -16,8 +16,10 @@ func LoadDir(dir string, backend compute.Backend, dtype DType) (*GPT, error) {
 	if _, err := os.Stat(filepath.Join(dir, checkpointWeights)); err == nil {
 		return Load(dir, backend)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err == nil {
-		return ImportHF(dir, backend, dtype)
+	for _, f := range []string{"model.safetensors", "model.safetensors.index.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return ImportHF(dir, backend, dtype)
+		}
 	}
-	return nil, fmt.Errorf("%s holds neither an srdpo checkpoint (config.json + weights/) nor a Hugging Face export (config.json + model.safetensors)", dir)
+	return nil, fmt.Errorf("%s holds neither an srdpo checkpoint (config.json + weights/) nor a Hugging Face export (config.json + model.safetensors or its shards)", dir)
 }

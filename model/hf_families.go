@@ -1,0 +1,280 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// hfFamilyConfig is what srdpo reads of a Llama, Mistral, Qwen2/3 or
+// GPT-NeoX config.json (Hugging Face's field names).
+type hfFamilyConfig struct {
+	ModelType             string          `json:"model_type"`
+	Architectures         []string        `json:"architectures,omitempty"`
+	VocabSize             int             `json:"vocab_size"`
+	HiddenSize            int             `json:"hidden_size"`
+	IntermediateSize      int             `json:"intermediate_size"`
+	NumHiddenLayers       int             `json:"num_hidden_layers"`
+	NumAttentionHeads     int             `json:"num_attention_heads"`
+	NumKeyValueHeads      *int            `json:"num_key_value_heads,omitempty"`
+	HeadDim               *int            `json:"head_dim,omitempty"`
+	MaxPositionEmbeddings int             `json:"max_position_embeddings"`
+	RMSNormEps            *float64        `json:"rms_norm_eps,omitempty"`
+	LayerNormEps          *float64        `json:"layer_norm_eps,omitempty"`
+	RopeTheta             *float64        `json:"rope_theta,omitempty"`
+	RotaryEmbBase         *float64        `json:"rotary_emb_base,omitempty"` // NeoX's name for θ
+	RotaryPct             *float64        `json:"rotary_pct,omitempty"`
+	PartialRotaryFactor   *float64        `json:"partial_rotary_factor,omitempty"`
+	UseParallelResidual   *bool           `json:"use_parallel_residual,omitempty"`
+	HiddenAct             string          `json:"hidden_act"`
+	TieWordEmbeddings     *bool           `json:"tie_word_embeddings,omitempty"`
+	AttentionBias         *bool           `json:"attention_bias,omitempty"`
+	MLPBias               *bool           `json:"mlp_bias,omitempty"`
+	RopeScaling           json.RawMessage `json:"rope_scaling,omitempty"`
+	SlidingWindow         *int            `json:"sliding_window,omitempty"`
+	UseSlidingWindow      *bool           `json:"use_sliding_window,omitempty"`
+	MaxWindowLayers       *int            `json:"max_window_layers,omitempty"`
+	TorchDType            string          `json:"torch_dtype,omitempty"`
+}
+
+// familyOfModelType maps Hugging Face's model_type to srdpo's family.
+var familyOfModelType = map[string]Family{
+	"llama": FamilyLlama, "mistral": FamilyLlama, "qwen2": FamilyQwen2, "qwen3": FamilyQwen3, "gpt_neox": FamilyNeoX,
+}
+
+// familyConfig maps a config.json of a rotary family to a Config, refusing
+// every setting that would change the computation in a way srdpo does not
+// implement, naming it.
+func familyConfig(b []byte, dtype DType) (Config, error) {
+	var h hfFamilyConfig
+	if err := json.Unmarshal(b, &h); err != nil {
+		return Config{}, err
+	}
+	fam, ok := familyOfModelType[h.ModelType]
+	if !ok {
+		return Config{}, fmt.Errorf("model_type %q: want gpt2, llama, mistral, qwen2, qwen3 or gpt_neox", h.ModelType)
+	}
+	if s := strings.TrimSpace(string(h.RopeScaling)); s != "" && s != "null" {
+		return Config{}, fmt.Errorf("rope_scaling %s is not implemented (only unscaled rotary embeddings)", s)
+	}
+	c := Config{Family: fam, Vocab: h.VocabSize, Context: h.MaxPositionEmbeddings, Layers: h.NumHiddenLayers,
+		Heads: h.NumAttentionHeads, Width: h.HiddenSize, Inner: h.IntermediateSize, DType: dtype}
+	if h.NumKeyValueHeads != nil && *h.NumKeyValueHeads != h.NumAttentionHeads {
+		c.KVHeads = *h.NumKeyValueHeads // stored only when it differs: one config, one fingerprint
+	}
+	if h.HeadDim != nil && *h.HeadDim != h.HiddenSize/max(h.NumAttentionHeads, 1) {
+		c.HeadDim = *h.HeadDim
+	}
+	if h.PartialRotaryFactor != nil && *h.PartialRotaryFactor != 1 {
+		return Config{}, fmt.Errorf("partial_rotary_factor %g is not implemented for %s", *h.PartialRotaryFactor, h.ModelType)
+	}
+	if fam == FamilyNeoX {
+		c.NormEps, c.RopeTheta, c.RotaryPct, c.ParallelResidual = 1e-5, 10000, 0.25, true // GPTNeoXConfig's defaults
+		if h.LayerNormEps != nil {
+			c.NormEps = *h.LayerNormEps
+		}
+		if h.RotaryEmbBase != nil {
+			c.RopeTheta = *h.RotaryEmbBase
+		}
+		if h.RopeTheta != nil {
+			c.RopeTheta = *h.RopeTheta
+		}
+		if h.RotaryPct != nil {
+			c.RotaryPct = *h.RotaryPct
+		}
+		if h.UseParallelResidual != nil {
+			c.ParallelResidual = *h.UseParallelResidual
+		}
+		if h.AttentionBias != nil && !*h.AttentionBias {
+			return Config{}, fmt.Errorf("attention_bias false is not implemented for gpt_neox")
+		}
+		if h.HiddenAct != "gelu" {
+			return Config{}, fmt.Errorf("hidden_act %q: gpt_neox is implemented with gelu (exact)", h.HiddenAct)
+		}
+		c.TiedHead = h.TieWordEmbeddings != nil && *h.TieWordEmbeddings
+		return c, c.Validate()
+	}
+	c.NormEps, c.RopeTheta = 1e-6, 10000
+	if h.RMSNormEps != nil {
+		c.NormEps = *h.RMSNormEps
+	}
+	if h.RopeTheta != nil {
+		c.RopeTheta = *h.RopeTheta
+	}
+	if h.HiddenAct != "silu" {
+		return Config{}, fmt.Errorf("hidden_act %q: %s is implemented with silu", h.HiddenAct, h.ModelType)
+	}
+	c.AttnBias = h.AttentionBias != nil && *h.AttentionBias
+	c.MLPBias = h.MLPBias != nil && *h.MLPBias
+	if c.Family == FamilyQwen2 && c.AttnBias {
+		return Config{}, fmt.Errorf("attention_bias true is not implemented for qwen2 (its q/k/v biases are always on)")
+	}
+	c.TiedHead = h.TieWordEmbeddings != nil && *h.TieWordEmbeddings
+	// A sliding window shorter than the context is honoured by capping the
+	// context below it: no sequence then reaches past the window.
+	window := 0
+	if h.SlidingWindow != nil && (h.UseSlidingWindow == nil || *h.UseSlidingWindow) {
+		window = *h.SlidingWindow
+		if h.ModelType != "mistral" && h.MaxWindowLayers != nil && *h.MaxWindowLayers >= c.Layers {
+			window = 0 // Qwen: no layer uses the window
+		}
+	}
+	if window > 0 && window < c.Context {
+		c.Context = window
+	}
+	return c, c.Validate()
+}
+
+// familyConfigJSON is the config.json srdpo writes for a rotary family.
+func familyConfigJSON(c Config) ([]byte, error) {
+	arch := map[Family]string{FamilyLlama: "LlamaForCausalLM", FamilyQwen2: "Qwen2ForCausalLM",
+		FamilyQwen3: "Qwen3ForCausalLM", FamilyNeoX: "GPTNeoXForCausalLM"}[c.Family]
+	kv, hd, tied := c.kvHeads(), c.headDim(), c.TiedHead
+	h := hfFamilyConfig{ModelType: string(c.Family), Architectures: []string{arch}, VocabSize: c.Vocab, HiddenSize: c.Width,
+		IntermediateSize: c.inner(), NumHiddenLayers: c.Layers, NumAttentionHeads: c.Heads, NumKeyValueHeads: &kv, HeadDim: &hd,
+		MaxPositionEmbeddings: c.Context, TieWordEmbeddings: &tied, TorchDType: "float32"}
+	theta, eps := c.RopeTheta, c.NormEps
+	if c.Family == FamilyNeoX {
+		pct, par, bias := c.RotaryPct, c.ParallelResidual, true
+		if pct == 0 {
+			pct = 1
+		}
+		h.HiddenAct, h.LayerNormEps, h.RotaryEmbBase, h.RotaryPct, h.UseParallelResidual, h.AttentionBias = "gelu", &eps, &theta, &pct, &par, &bias
+		h.NumKeyValueHeads, h.HeadDim = nil, nil // not GPT-NeoX's fields
+	} else {
+		ab, mb := c.AttnBias, c.MLPBias
+		h.HiddenAct, h.RMSNormEps, h.RopeTheta, h.AttentionBias, h.MLPBias = "silu", &eps, &theta, &ab, &mb
+	}
+	return json.MarshalIndent(h, "", "  ")
+}
+
+// readHFWeights reads model.safetensors, or the shards that
+// model.safetensors.index.json lists.
+func readHFWeights(dir string) (map[string]Tensor, error) {
+	index := filepath.Join(dir, "model.safetensors.index.json")
+	b, err := os.ReadFile(index)
+	if os.IsNotExist(err) {
+		return ReadSafetensors(filepath.Join(dir, "model.safetensors"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return nil, fmt.Errorf("%s: %w", index, err)
+	}
+	files := map[string]bool{}
+	for _, f := range idx.WeightMap {
+		files[f] = true
+	}
+	out := map[string]Tensor{}
+	for _, f := range slices.Sorted(mapsKeys(files)) {
+		ts, err := ReadSafetensors(filepath.Join(dir, f))
+		if err != nil {
+			return nil, err
+		}
+		for name, t := range ts {
+			if idx.WeightMap[name] != f {
+				return nil, fmt.Errorf("%s: tensor %s is in %s, but the index puts it in %q", dir, name, f, idx.WeightMap[name])
+			}
+			out[name] = t
+		}
+	}
+	for name, f := range idx.WeightMap {
+		if _, ok := out[name]; !ok {
+			return nil, fmt.Errorf("%s: tensor %s is missing from %s", dir, name, f)
+		}
+	}
+	return out, nil
+}
+
+func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// familyWeights checks HF tensors against the config: every weight there
+// with its shape, nothing unknown; rotary buffers and a tied head's copy
+// are skipped.
+func familyWeights(dir string, c Config, tensors map[string]Tensor) (map[string][]float64, error) {
+	shapes := c.weightShapes()
+	values := map[string][]float64{}
+	for name, t := range tensors {
+		switch {
+		case strings.HasSuffix(name, "rotary_emb.inv_freq"), strings.HasSuffix(name, ".attention.bias"), strings.HasSuffix(name, ".attention.masked_bias"):
+			continue // buffers, not weights
+		case name == c.layout().head && c.TiedHead:
+			continue // a copy of the embedding
+		}
+		want, ok := shapes[name]
+		if !ok {
+			return nil, fmt.Errorf("%s: unexpected tensor %q for a %s model of this config", dir, name, c.Family)
+		}
+		if !slices.Equal(t.Shape, want) {
+			return nil, fmt.Errorf("%s: tensor %s has shape %v, want %v", dir, name, t.Shape, want)
+		}
+		values[name] = t.Data
+	}
+	for name := range shapes {
+		if _, ok := values[name]; !ok {
+			if name == c.layout().head {
+				return nil, fmt.Errorf("%s: tensor %s is missing (tie_word_embeddings is false, so the model needs its own head)", dir, name)
+			}
+			return nil, fmt.Errorf("%s: tensor %s is missing", dir, name)
+		}
+	}
+	return values, nil
+}
+
+// writeHFWeights writes tensors as model.safetensors, or, when they exceed
+// maxShardBytes (as F32), as model-0000k-of-0000n.safetensors with
+// model.safetensors.index.json, Hugging Face's sharded layout.
+func writeHFWeights(dir string, tensors map[string]Tensor, maxShardBytes int64) error {
+	names := make([]string, 0, len(tensors))
+	var total int64
+	for n, t := range tensors {
+		names = append(names, n)
+		total += 4 * int64(len(t.Data))
+	}
+	sort.Strings(names)
+	meta := map[string]string{"format": "pt"}
+	if total <= maxShardBytes {
+		return WriteSafetensors(filepath.Join(dir, "model.safetensors"), tensors, meta)
+	}
+	var shards []map[string]Tensor
+	var size int64
+	for _, n := range names {
+		bytes := 4 * int64(len(tensors[n].Data))
+		if len(shards) == 0 || size+bytes > maxShardBytes {
+			shards, size = append(shards, map[string]Tensor{}), 0
+		}
+		shards[len(shards)-1][n] = tensors[n]
+		size += bytes
+	}
+	weightMap := map[string]string{}
+	for i, sh := range shards {
+		file := fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, len(shards))
+		if err := WriteSafetensors(filepath.Join(dir, file), sh, meta); err != nil {
+			return err
+		}
+		for n := range sh {
+			weightMap[n] = file
+		}
+	}
+	idx, err := json.MarshalIndent(map[string]any{"metadata": map[string]int64{"total_size": total}, "weight_map": weightMap}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomically(filepath.Join(dir, "model.safetensors.index.json"), append(idx, '\n'))
+}
