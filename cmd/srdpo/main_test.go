@@ -190,6 +190,24 @@ func TestScoreThenTrain(t *testing.T) {
 	}
 }
 
+// saveTinyLlamaHF writes a tiny llama-layout model (grouped-query
+// attention, untied head) as a Hugging Face directory: config.json and
+// model.safetensors, as a user downloads one.
+func saveTinyLlamaHF(t *testing.T) string {
+	t.Helper()
+	backend, _ := model.Backend()
+	m, err := model.New(model.Config{Family: model.FamilyLlama, Vocab: 257, Context: 512, Layers: 1, Heads: 4, KVHeads: 2, Width: 32,
+		Inner: 48, NormEps: 1e-6, RopeTheta: 10000, DType: model.Float32}, 1, backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "llama")
+	if err := m.ExportHF(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func saveTinyModelSeed(t *testing.T, seed uint64) string {
 	t.Helper()
 	backend, _ := model.Backend()
@@ -229,8 +247,12 @@ func TestGenThenIngest(t *testing.T) {
 // The whole chain on the known-reward task, tiny: gen, score, train DPO and
 // Sr-DPO, eval with the report.
 func TestGenScoreTrainEval(t *testing.T) {
+	t.Run("gpt2 checkpoint", func(t *testing.T) { genScoreTrainEval(t, saveTinyModel(t)) })
+	t.Run("llama HF directory", func(t *testing.T) { genScoreTrainEval(t, saveTinyLlamaHF(t)) })
+}
+
+func genScoreTrainEval(t *testing.T, ref string) {
 	dir := t.TempDir()
-	ref := saveTinyModel(t)
 	must := func(args ...string) string {
 		t.Helper()
 		code, stdout, stderr := run(args...)

@@ -36,7 +36,7 @@ func TestScoreOnRemoteRunner(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ref := saveTinyModel(t)
+	ref := saveTinyLlamaHF(t) // the remote path on a llama-layout Hugging Face directory
 	filepath.WalkDir(ref, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
