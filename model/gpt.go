@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
@@ -97,20 +98,31 @@ func New(cfg Config, seed uint64, backend compute.Backend) (*GPT, error) {
 // FromWeights makes a model from named weights (flat, row-major, in the
 // shapes of WeightShape), converting them to the model's dtype.
 func FromWeights(cfg Config, values map[string][]float64, backend compute.Backend) (*GPT, error) {
+	return fromSource(cfg, backend, func(name string, shape []int) (*tensors.Tensor, error) {
+		v, ok := values[name]
+		if !ok {
+			return nil, fmt.Errorf("weight %s is missing", name)
+		}
+		if n := product(shape); len(v) != n {
+			return nil, fmt.Errorf("weight %s has %d values, want %d for shape %v", name, len(v), n, shape)
+		}
+		return tensorOf(cfg.DType, v, shape...), nil
+	})
+}
+
+// fromSource makes a model whose weights load gives, one at a time, in
+// the model's dtype.
+func fromSource(cfg Config, backend compute.Backend, load func(name string, shape []int) (*tensors.Tensor, error)) (*GPT, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	m := &GPT{Config: cfg, Backend: backend, Store: model.NewStore()}
 	for _, name := range cfg.WeightNames() {
-		v, ok := values[name]
-		if !ok {
-			return nil, fmt.Errorf("weight %s is missing", name)
+		t, err := load(name, cfg.WeightShape(name))
+		if err != nil {
+			return nil, err
 		}
-		shape := cfg.WeightShape(name)
-		if n := product(shape); len(v) != n {
-			return nil, fmt.Errorf("weight %s has %d values, want %d for shape %v", name, len(v), n, shape)
-		}
-		if _, err := m.Store.CreateVariable(weightPath(name), tensorOf(cfg.DType, v, shape...)); err != nil {
+		if _, err := m.Store.CreateVariable(weightPath(name), t); err != nil {
 			return nil, fmt.Errorf("weight %s: %w", name, err)
 		}
 	}

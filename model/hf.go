@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // hfConfig is the part of a Hugging Face GPT-2 config.json srdpo reads.
@@ -49,66 +48,61 @@ func ImportHF(dir string, backend compute.Backend, dtype DType) (*GPT, error) {
 	if err := json.Unmarshal(b, &kind); err != nil {
 		return nil, fmt.Errorf("%s/config.json: %w", dir, err)
 	}
+	var cfg Config
 	if kind.ModelType != "" && kind.ModelType != "gpt2" {
-		cfg, err := familyConfig(b, dtype)
-		if err != nil {
-			return nil, fmt.Errorf("%s/config.json: %w", dir, err)
-		}
-		tensors, err := readHFWeights(dir)
-		if err != nil {
-			return nil, err
-		}
-		values, err := familyWeights(dir, cfg, tensors)
-		if err != nil {
-			return nil, err
-		}
-		return FromWeights(cfg, values, backend)
+		cfg, err = familyConfig(b, dtype)
+	} else {
+		cfg, err = gpt2Config(b, dtype)
 	}
-	var hc hfConfig
-	if err := json.Unmarshal(b, &hc); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("%s/config.json: %w", dir, err)
 	}
+	files, err := openHFWeights(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer files.Close()
+	where, err := files.match(dir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Tensor by tensor, straight into the model's dtype: the file and a
+	// float64 copy of the weights are never held at once.
+	return fromSource(cfg, backend, func(name string, shape []int) (*tensors.Tensor, error) {
+		src := where[name]
+		n := product(shape)
+		if cfg.DType == Float64 {
+			v := make([]float64, n)
+			err := src.file.read(src.name, func(i int, x float64) { v[i] = x })
+			return tensors.FromFlatDataAndDimensions(v, shape...), err
+		}
+		v := make([]float32, n)
+		err := src.file.read(src.name, func(i int, x float64) { v[i] = float32(x) })
+		return tensors.FromFlatDataAndDimensions(v, shape...), err
+	})
+}
+
+// gpt2Config maps a GPT-2 config.json, refusing what srdpo's GPT-2 does
+// not compute.
+func gpt2Config(b []byte, dtype DType) (Config, error) {
+	var hc hfConfig
+	if err := json.Unmarshal(b, &hc); err != nil {
+		return Config{}, err
+	}
 	switch {
-	case hc.ModelType != "" && hc.ModelType != "gpt2":
-		return nil, fmt.Errorf("%s: model_type %q: only the GPT-2 layout is supported", dir, hc.ModelType)
 	case hc.Activation != "gelu_new" && hc.Activation != "gelu_pytorch_tanh":
-		return nil, fmt.Errorf("%s: activation_function %q: want gelu_new", dir, hc.Activation)
+		return Config{}, fmt.Errorf("activation_function %q: want gelu_new", hc.Activation)
 	case hc.NInner != nil && *hc.NInner != 4*hc.NEmbd:
-		return nil, fmt.Errorf("%s: n_inner %d: the MLP must be 4×n_embd", dir, *hc.NInner)
+		return Config{}, fmt.Errorf("n_inner %d: the MLP must be 4×n_embd", *hc.NInner)
 	case hc.ScaleAttnWeights != nil && !*hc.ScaleAttnWeights, hc.ScaleAttnByInverseLayerIdx:
-		return nil, fmt.Errorf("%s: attention must be scaled by 1/sqrt(d_head) only", dir)
+		return Config{}, fmt.Errorf("attention must be scaled by 1/sqrt(d_head) only")
 	}
 	cfg := Config{Vocab: hc.VocabSize, Context: hc.NPositions, Layers: hc.NLayer, Heads: hc.NHead, Width: hc.NEmbd,
 		NormEps: hc.LayerNormEps, TiedHead: hc.TieWordEmbeddings == nil || *hc.TieWordEmbeddings, DType: dtype}
 	if cfg.NormEps == 0 {
 		cfg.NormEps = 1e-5
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
-	tensors, err := readHFWeights(dir)
-	if err != nil {
-		return nil, err
-	}
-	values := map[string][]float64{}
-	for name, t := range tensors {
-		name = strings.TrimPrefix(name, "transformer.")
-		if strings.HasSuffix(name, ".attn.bias") || strings.HasSuffix(name, ".attn.masked_bias") {
-			continue // the causal-mask buffers of older files
-		}
-		if name == "lm_head.weight" && cfg.TiedHead {
-			continue // a copy of wte
-		}
-		want := cfg.WeightShape(name)
-		if !slices.Contains(cfg.WeightNames(), name) {
-			return nil, fmt.Errorf("%s: unexpected tensor %q for a GPT-2 of this config", dir, name)
-		}
-		if !slices.Equal(t.Shape, want) {
-			return nil, fmt.Errorf("%s: tensor %s has shape %v, want %v", dir, name, t.Shape, want)
-		}
-		values[name] = t.Data
-	}
-	return FromWeights(cfg, values, backend)
+	return cfg, cfg.Validate()
 }
 
 // DefaultShardBytes is the largest safetensors file ExportHF writes, as

@@ -152,89 +152,116 @@ func familyConfigJSON(c Config) ([]byte, error) {
 	return json.MarshalIndent(h, "", "  ")
 }
 
-// readHFWeights reads model.safetensors, or the shards that
-// model.safetensors.index.json lists.
-func readHFWeights(dir string) (map[string]Tensor, error) {
+// hfWeights are a Hugging Face directory's safetensors files, headers
+// read: model.safetensors, or the shards model.safetensors.index.json
+// lists.
+type hfWeights struct {
+	files []*safetensorsFile
+	at    map[string]*safetensorsFile // tensor name → its file
+}
+
+func openHFWeights(dir string) (*hfWeights, error) {
+	w := &hfWeights{at: map[string]*safetensorsFile{}}
 	index := filepath.Join(dir, "model.safetensors.index.json")
 	b, err := os.ReadFile(index)
-	if os.IsNotExist(err) {
-		return ReadSafetensors(filepath.Join(dir, "model.safetensors"))
-	}
-	if err != nil {
+	var names []string
+	var weightMap map[string]string
+	switch {
+	case os.IsNotExist(err):
+		names = []string{"model.safetensors"}
+	case err != nil:
 		return nil, err
+	default:
+		var idx struct {
+			WeightMap map[string]string `json:"weight_map"`
+		}
+		if err := json.Unmarshal(b, &idx); err != nil {
+			return nil, fmt.Errorf("%s: %w", index, err)
+		}
+		weightMap = idx.WeightMap
+		seen := map[string]bool{}
+		for _, f := range weightMap {
+			if !seen[f] {
+				seen[f] = true
+				names = append(names, f)
+			}
+		}
+		sort.Strings(names)
 	}
-	var idx struct {
-		WeightMap map[string]string `json:"weight_map"`
-	}
-	if err := json.Unmarshal(b, &idx); err != nil {
-		return nil, fmt.Errorf("%s: %w", index, err)
-	}
-	files := map[string]bool{}
-	for _, f := range idx.WeightMap {
-		files[f] = true
-	}
-	out := map[string]Tensor{}
-	for _, f := range slices.Sorted(mapsKeys(files)) {
-		ts, err := ReadSafetensors(filepath.Join(dir, f))
+	for _, name := range names {
+		f, err := openSafetensors(filepath.Join(dir, name))
 		if err != nil {
+			w.Close()
 			return nil, err
 		}
-		for name, t := range ts {
-			if idx.WeightMap[name] != f {
-				return nil, fmt.Errorf("%s: tensor %s is in %s, but the index puts it in %q", dir, name, f, idx.WeightMap[name])
+		w.files = append(w.files, f)
+		for t := range f.entries {
+			if weightMap != nil && weightMap[t] != name {
+				w.Close()
+				return nil, fmt.Errorf("%s: tensor %s is in %s, but the index puts it in %q", dir, t, name, weightMap[t])
 			}
-			out[name] = t
+			w.at[t] = f
 		}
 	}
-	for name, f := range idx.WeightMap {
-		if _, ok := out[name]; !ok {
-			return nil, fmt.Errorf("%s: tensor %s is missing from %s", dir, name, f)
+	for t, f := range weightMap {
+		if _, ok := w.at[t]; !ok {
+			w.Close()
+			return nil, fmt.Errorf("%s: tensor %s is missing from %s", dir, t, f)
 		}
 	}
-	return out, nil
+	return w, nil
 }
 
-func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
+func (w *hfWeights) Close() error {
+	for _, f := range w.files {
+		f.Close()
 	}
+	return nil
 }
 
-// familyWeights checks HF tensors against the config: every weight there
-// with its shape, nothing unknown; rotary buffers and a tied head's copy
-// are skipped.
-func familyWeights(dir string, c Config, tensors map[string]Tensor) (map[string][]float64, error) {
+// weightSource is where a weight's values are: a file and its name there.
+type weightSource struct {
+	file *safetensorsFile
+	name string
+}
+
+// match pairs every weight of the config with its tensor, checking shapes:
+// nothing missing, nothing unknown. Buffers (GPT-2's causal masks, NeoX's,
+// rotary inv_freq) and a tied head's copy are skipped; GPT-2 files may
+// carry the "transformer." prefix.
+func (w *hfWeights) match(dir string, c Config) (map[string]weightSource, error) {
 	shapes := c.weightShapes()
-	values := map[string][]float64{}
-	for name, t := range tensors {
+	out := map[string]weightSource{}
+	for stored, f := range w.at {
+		name := stored
+		if c.Family.orDefault() == FamilyGPT2 {
+			name = strings.TrimPrefix(name, "transformer.")
+		}
 		switch {
-		case strings.HasSuffix(name, "rotary_emb.inv_freq"), strings.HasSuffix(name, ".attention.bias"), strings.HasSuffix(name, ".attention.masked_bias"):
+		case strings.HasSuffix(name, "rotary_emb.inv_freq"), strings.HasSuffix(name, ".attention.bias"),
+			strings.HasSuffix(name, ".attention.masked_bias"), strings.HasSuffix(name, ".attn.bias"), strings.HasSuffix(name, ".attn.masked_bias"):
 			continue // buffers, not weights
 		case name == c.layout().head && c.TiedHead:
 			continue // a copy of the embedding
 		}
 		want, ok := shapes[name]
 		if !ok {
-			return nil, fmt.Errorf("%s: unexpected tensor %q for a %s model of this config", dir, name, c.Family)
+			return nil, fmt.Errorf("%s: unexpected tensor %q for a %s model of this config", dir, stored, c.Family.orDefault())
 		}
-		if !slices.Equal(t.Shape, want) {
-			return nil, fmt.Errorf("%s: tensor %s has shape %v, want %v", dir, name, t.Shape, want)
+		if got := f.entries[stored].Shape; !slices.Equal(got, want) {
+			return nil, fmt.Errorf("%s: tensor %s has shape %v, want %v", dir, name, got, want)
 		}
-		values[name] = t.Data
+		out[name] = weightSource{f, stored}
 	}
 	for name := range shapes {
-		if _, ok := values[name]; !ok {
+		if _, ok := out[name]; !ok {
 			if name == c.layout().head {
 				return nil, fmt.Errorf("%s: tensor %s is missing (tie_word_embeddings is false, so the model needs its own head)", dir, name)
 			}
 			return nil, fmt.Errorf("%s: tensor %s is missing", dir, name)
 		}
 	}
-	return values, nil
+	return out, nil
 }
 
 // writeHFWeights writes tensors as model.safetensors, or, when they exceed

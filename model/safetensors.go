@@ -23,63 +23,110 @@ type safetensorsEntry struct {
 	Offsets [2]int64 `json:"data_offsets"`
 }
 
-// ReadSafetensors reads every floating-point tensor of a safetensors file
-// (F64, F32, F16 or BF16), converting to float64.
-func ReadSafetensors(path string) (map[string]Tensor, error) {
+// safetensorsFile is an open safetensors file whose header has been
+// read; tensors are read one at a time (ReadAt), so that loading a model
+// never holds the whole file in memory.
+type safetensorsFile struct {
+	f       *os.File
+	path    string
+	base    int64 // where the data starts
+	size    int64 // bytes of data
+	entries map[string]safetensorsEntry
+}
+
+// openSafetensors reads a file's header.
+func openSafetensors(path string) (*safetensorsFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
 	var n uint64
 	if err := binary.Read(f, binary.LittleEndian, &n); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("%s: no safetensors header: %w", path, err)
 	}
-	if n > 100<<20 {
+	if n > 100<<20 || int64(n)+8 > st.Size() {
+		f.Close()
 		return nil, fmt.Errorf("%s: header of %d bytes: not a safetensors file", path, n)
 	}
 	header := make([]byte, n)
 	if _, err := io.ReadFull(f, header); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("%s: short header: %w", path, err)
 	}
-	var entries map[string]json.RawMessage
-	if err := json.Unmarshal(header, &entries); err != nil {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(header, &raw); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("%s: header: %w", path, err)
 	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]Tensor{}
-	for name, raw := range entries {
+	s := &safetensorsFile{f: f, path: path, base: 8 + int64(n), size: st.Size() - 8 - int64(n), entries: map[string]safetensorsEntry{}}
+	for name, r := range raw {
 		if name == "__metadata__" {
 			continue
 		}
 		var e safetensorsEntry
-		if err := json.Unmarshal(raw, &e); err != nil {
+		if err := json.Unmarshal(r, &e); err != nil {
+			f.Close()
 			return nil, fmt.Errorf("%s: tensor %s: %w", path, name, err)
 		}
-		size := map[string]int64{"F64": 8, "F32": 4, "F16": 2, "BF16": 2}[e.DType]
-		if size == 0 {
+		if dtypeSize(e.DType) == 0 {
 			continue // integer buffers (attention masks of old GPT-2 files) are not weights
 		}
 		count := int64(product(e.Shape))
-		if e.Offsets[0] < 0 || e.Offsets[1] > int64(len(data)) || e.Offsets[1]-e.Offsets[0] != count*size {
+		if e.Offsets[0] < 0 || e.Offsets[1] > s.size || e.Offsets[1]-e.Offsets[0] != count*dtypeSize(e.DType) {
+			f.Close()
 			return nil, fmt.Errorf("%s: tensor %s: offsets %v do not hold %d %s values", path, name, e.Offsets, count, e.DType)
 		}
-		b := data[e.Offsets[0]:e.Offsets[1]]
-		v := make([]float64, count)
-		for i := range v {
-			switch e.DType {
-			case "F64":
-				v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
-			case "F32":
-				v[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
-			case "F16":
-				v[i] = float16(binary.LittleEndian.Uint16(b[2*i:]))
-			case "BF16":
-				v[i] = float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:])) << 16))
-			}
+		s.entries[name] = e
+	}
+	return s, nil
+}
+
+func (s *safetensorsFile) Close() error { return s.f.Close() }
+
+func dtypeSize(d string) int64 { return map[string]int64{"F64": 8, "F32": 4, "F16": 2, "BF16": 2}[d] }
+
+// read decodes one tensor, calling set for each value in order.
+func (s *safetensorsFile) read(name string, set func(i int, v float64)) error {
+	e := s.entries[name]
+	b := make([]byte, e.Offsets[1]-e.Offsets[0])
+	if _, err := s.f.ReadAt(b, s.base+e.Offsets[0]); err != nil {
+		return fmt.Errorf("%s: tensor %s: %w", s.path, name, err)
+	}
+	n := product(e.Shape)
+	for i := 0; i < n; i++ {
+		switch e.DType {
+		case "F64":
+			set(i, math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
+		case "F32":
+			set(i, float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))))
+		case "F16":
+			set(i, float16(binary.LittleEndian.Uint16(b[2*i:])))
+		case "BF16":
+			set(i, float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:]))<<16)))
+		}
+	}
+	return nil
+}
+
+// ReadSafetensors reads every floating-point tensor of a safetensors file
+// (F64, F32, F16 or BF16), converting to float64.
+func ReadSafetensors(path string) (map[string]Tensor, error) {
+	s, err := openSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	out := map[string]Tensor{}
+	for name, e := range s.entries {
+		v := make([]float64, product(e.Shape))
+		if err := s.read(name, func(i int, x float64) { v[i] = x }); err != nil {
+			return nil, err
 		}
 		out[name] = Tensor{Shape: e.Shape, Data: v}
 	}
