@@ -64,7 +64,7 @@ func (s Spread) into(f Figure) Figure {
 // alternate.
 func BenchFigures() []string {
 	return []string{"backend", "forward-64", "forward-128", "forward-256",
-		"train-step-64", "train-step-128", "train-step-256", "preference-step", "scoring", "tokenizer"}
+		"train-step-64", "train-step-128", "train-step-256", "preference-step", "scoring", "tokenizer", "gpt2-small-gpt2", "gpt2-small-llama"}
 }
 
 // BenchConfig is what srdpo bench measures and where it writes.
@@ -115,6 +115,10 @@ func Bench(ctx context.Context, group string, runs int) ([]Figure, error) {
 		return benchScoring(ctx, runs)
 	case "tokenizer":
 		return benchTokenizers(runs)
+	case "gpt2-small-gpt2":
+		return benchGPT2Small(model.FamilyGPT2, runs)
+	case "gpt2-small-llama":
+		return benchGPT2Small(model.FamilyLlama, runs)
 	}
 	return nil, fmt.Errorf("unknown figure %q (want one of %v)", group, BenchFigures())
 }

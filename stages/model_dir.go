@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
@@ -106,17 +107,33 @@ func LocalDir(ctx context.Context, dir string) (string, error) {
 		return "", err
 	}
 	for _, name := range names {
-		b, err := filesystem.Read(ctx, fs, name)
-		if err != nil {
-			return "", fmt.Errorf("reading %s: %w", name, err)
-		}
 		dst := path.Join(local, strings.TrimPrefix(name, prefix))
-		if err := os.MkdirAll(path.Dir(dst), 0o755); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
+		if err := copyOut(ctx, fs, name, dst); err != nil {
+			os.RemoveAll(local)
 			return "", err
 		}
 	}
 	return local, nil
+}
+
+// copyOut streams one remote file to a local path: a model's multi-GB
+// shards never sit in memory whole.
+func copyOut(ctx context.Context, fs filesystem.Interface, name, dst string) error {
+	if err := os.MkdirAll(path.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	r, err := fs.OpenRead(ctx, name)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	defer r.Close()
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	return f.Close()
 }

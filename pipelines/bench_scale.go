@@ -1,0 +1,142 @@
+package pipelines
+
+import (
+	"fmt"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/srdpo/srdpo/model"
+)
+
+// gpt2SmallConfig is GPT-2 small's shape (d 768, 12 layers, 12 heads,
+// 50,257 tokens) in a family's layout: GPT-2's own, or llama's with
+// grouped-query attention (4 key/value heads) and a SwiGLU MLP of 2,048
+// (about GPT-2's MLP parameters).
+func gpt2SmallConfig(layout model.Family) model.Config {
+	c := model.Config{Family: layout, Vocab: 50257, Context: 1024, Layers: 12, Heads: 12, Width: 768, NormEps: 1e-5,
+		TiedHead: true, DType: model.Float32}
+	if layout == model.FamilyLlama {
+		c.KVHeads, c.Inner, c.RopeTheta = 4, 2048, 10000
+	}
+	return c
+}
+
+// forwardFLOPs counts the multiply-adds of a forward pass over batch
+// sequences of t tokens, twice (FLOPs): every projection, attention's
+// scores and weighted sum (all t² of them: the causal mask does not save
+// work here), and the vocabulary head at every position.
+func forwardFLOPs(c model.Config, batch, t int) float64 {
+	hd := c.Width / c.Heads
+	if c.HeadDim > 0 {
+		hd = c.HeadDim
+	}
+	kv := c.Heads
+	if c.KVHeads > 0 {
+		kv = c.KVHeads
+	}
+	inner := c.Inner
+	if inner == 0 {
+		inner = 4 * c.Width
+	}
+	perToken := float64(c.Width*c.Heads*hd*2 + c.Width*kv*hd*2) // q, o and k, v
+	if c.Family == model.FamilyLlama {
+		perToken += float64(3 * c.Width * inner)
+	} else {
+		perToken += float64(2 * c.Width * inner)
+	}
+	tokens := float64(batch * t)
+	attn := float64(2 * batch * c.Heads * t * t * hd)
+	return 2 * (float64(c.Layers)*(perToken*tokens+attn) + tokens*float64(c.Vocab*c.Width))
+}
+
+// matmulGFLOPs measures the backend's float32 matmul rate on n × n
+// matrices, the ceiling the model figures are read against.
+func matmulGFLOPs(n, runs int) (Spread, error) {
+	backend, err := model.Backend()
+	if err != nil {
+		return Spread{}, err
+	}
+	a := make([]float32, n*n)
+	for i := range a {
+		a[i] = float32(i%7) / 7
+	}
+	exec, err := NewExec(backend, func(x, y *Node) *Node { return Einsum("ij,jk->ik", x, y) })
+	if err != nil {
+		return Spread{}, err
+	}
+	x := tensors.FromFlatDataAndDimensions(a, n, n)
+	times, err := timeRuns(runs, func() error { _, err := exec.Exec(x, x); return err })
+	if err != nil {
+		return Spread{}, err
+	}
+	rates := make([]float64, len(times))
+	for i, t := range times {
+		rates[i] = 2 * float64(n*n*n) / t / 1e9
+	}
+	return SpreadOf(rates), nil
+}
+
+// benchGPT2Small measures, at GPT-2-small scale in a family's layout, the
+// forward pass (log-probs of 8 sequences of 128 tokens) and an SFT train
+// step on them, with the achieved GFLOP/s beside the machine's float32
+// matmul rate measured in the same process.
+func benchGPT2Small(layout model.Family, runs int) ([]Figure, error) {
+	mm, err := matmulGFLOPs(2048, runs)
+	if err != nil {
+		return nil, err
+	}
+	c := gpt2SmallConfig(layout)
+	backend, err := model.Backend()
+	if err != nil {
+		return nil, err
+	}
+	m, err := model.New(c, 1, backend)
+	if err != nil {
+		return nil, err
+	}
+	pairs := fixedPairs(8, 64, 64, 1) // 8 × 128 tokens
+	scorer, err := m.NewScorer(8 * 128)
+	if err != nil {
+		return nil, err
+	}
+	fwd, err := timeRuns(runs, func() error { _, err := scorer.LogProbs(pairs); return err })
+	if err != nil {
+		return nil, err
+	}
+	step, err := m.NewSFTStep(model.Optim{Name: "adam", LR: 1e-4})
+	if err != nil {
+		return nil, err
+	}
+	i := 0
+	train, err := timeRuns(runs, func() error { _, err := step.Run(i, pairs); i++; return err })
+	if err != nil {
+		return nil, err
+	}
+	flops := forwardFLOPs(c, 8, 128)
+	tps, fwdRate, ms, trainRate := make([]float64, runs), make([]float64, runs), make([]float64, runs), make([]float64, runs)
+	for k := 0; k < runs; k++ {
+		tps[k], fwdRate[k] = 8*128/fwd[k], flops/fwd[k]/1e9
+		ms[k], trainRate[k] = train[k]*1000, 3*flops/train[k]/1e9 // backward ≈ twice the forward
+	}
+	base := Figure{"layout": string(c.Family), "params": c.Params(), "d": c.Width, "layers": c.Layers, "vocab": c.Vocab, "batch": 8, "T": 128}
+	with := func(extra Figure) Figure {
+		f := Figure{}
+		for k, v := range base {
+			f[k] = v
+		}
+		for k, v := range extra {
+			f[k] = v
+		}
+		return f
+	}
+	return []Figure{
+		mm.into(with(Figure{"figure": "matmul-2048", "unit": "GFLOP/s", "what": "a 2048² float32 matmul on the same backend: the ceiling"})),
+		SpreadOf(tps).into(with(Figure{"figure": "gpt2-small forward", "unit": "tokens/s"})),
+		SpreadOf(fwdRate).into(with(Figure{"figure": "gpt2-small forward rate", "unit": "GFLOP/s",
+			"share_of_matmul": fmt.Sprintf("%.2f", SpreadOf(fwdRate).Median/mm.Median)})),
+		SpreadOf(ms).into(with(Figure{"figure": "gpt2-small train step", "unit": "ms", "what": "forward + backward + Adam"})),
+		SpreadOf(trainRate).into(with(Figure{"figure": "gpt2-small train rate", "unit": "GFLOP/s", "what": "3 × forward FLOPs / step time",
+			"share_of_matmul": fmt.Sprintf("%.2f", SpreadOf(trainRate).Median/mm.Median)})),
+	}, nil
+}
