@@ -50,6 +50,9 @@ func TestFamilyExportImportRoundTrip(t *testing.T) {
 				t.Errorf("%d files: the export was not sharded", len(files))
 			}
 			for _, f := range files {
+				if info, _ := f.Info(); info.Mode().Perm() != 0o644 {
+					t.Errorf("%s has mode %v, want -rw-r--r--", f.Name(), info.Mode().Perm())
+				}
 				x, _ := os.ReadFile(filepath.Join(a, f.Name()))
 				y, err := os.ReadFile(filepath.Join(b, f.Name()))
 				if err != nil || !bytes.Equal(x, y) {
