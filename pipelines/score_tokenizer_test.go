@@ -1,7 +1,9 @@
 package pipelines
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,20 +18,28 @@ import (
 	"github.com/srdpo/srdpo/stages"
 )
 
-// A model directory with a Hugging Face tokenizer.json (Mistral's, with
-// its tokenizer_config.json: BOS added) scores a corpus end to end: the
+// A Hugging Face model directory as users download one — a llama-layout
+// config.json + model.safetensors with Mistral's tokenizer.json and
+// tokenizer_config.json (BOS added) — scores a corpus end to end: the
 // token ids in the shards are HF's (derived from HF's tokenizers library,
-// see model/tokenizer/testdata/reference.js), BOS starts each prompt,
-// EOS ends each response with --response-eos, and the sums are the
-// model's own computation on those ids.
+// see model/tokenizer/testdata/reference.js), BOS starts each prompt, EOS
+// ends each response with --response-eos, and the sums are the model's own
+// computation on those ids. Then it trains with Sr-DPO and the policy goes
+// back out as a Hugging Face directory that loads as the same model, with
+// the same tokenizer.
 func TestScoreWithTokenizerJSON(t *testing.T) {
 	backend, _ := model.Backend()
-	m, err := model.New(model.Config{Vocab: 32000, Context: 64, Layers: 1, Heads: 2, Width: 16, NormEps: 1e-5, TiedHead: true, DType: "float32"}, 7, backend)
+	m, err := model.New(model.Config{Family: model.FamilyLlama, Vocab: 32000, Context: 64, Layers: 1, Heads: 4, KVHeads: 2, Width: 16,
+		Inner: 24, NormEps: 1e-6, RopeTheta: 10000, DType: model.Float32}, 7, backend)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "ref")
-	if err := m.Save(dir); err != nil {
+	if err := m.ExportHF(dir); err != nil {
+		t.Fatal(err)
+	}
+	m, err = model.LoadDir(dir, backend, model.Float32) // the model as loaded from the directory
+	if err != nil {
 		t.Fatal(err)
 	}
 	tokDir := tokenizertest.Dir(t, "mistral")
@@ -77,6 +87,35 @@ func TestScoreWithTokenizerJSON(t *testing.T) {
 		}
 		if r.RefLogpChosen != lp[0].Sum || r.RefLogpRejectedAug != lp[1].Sum {
 			t.Errorf("row %s: sums %v %v, want %v %v", r.ID, r.RefLogpChosen, r.RefLogpRejectedAug, lp[0].Sum, lp[1].Sum)
+		}
+	}
+
+	tc := stages.DefaultTrainConfig()
+	tc.Shards, tc.Model, tc.Out = out+schemas.ManifestSuffix, dir, t.TempDir()
+	tc.BatchSize, tc.Steps, tc.EvalFraction, tc.ExportHF = 2, 3, 0, true
+	tc.Optim.LR = 1e-2
+	res, err := stages.Train(context.Background(), tc, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := filepath.Join(tc.Out, stages.HFExportDir)
+	back, err := model.LoadDir(exported, backend, model.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := res.Policy.Weights()
+	b, _ := back.Weights()
+	if !reflect.DeepEqual(a, b) || back.Config != res.Policy.Config {
+		t.Error("the exported policy is not the trained one")
+	}
+	if a0, _ := m.Weights(); reflect.DeepEqual(a0, a) {
+		t.Error("training left the weights as they were")
+	}
+	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		x, _ := os.ReadFile(filepath.Join(dir, f))
+		y, err := os.ReadFile(filepath.Join(exported, f))
+		if err != nil || !bytes.Equal(x, y) {
+			t.Errorf("%s was not copied beside the exported weights", f)
 		}
 	}
 }

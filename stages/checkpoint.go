@@ -23,6 +23,8 @@ const (
 	// MetricsFile holds a run's metrics (table metrics), in its output
 	// folder and in its checkpoint.
 	MetricsFile = "metrics.arrow"
+	// HFExportDir is where --export-hf writes the final policy.
+	HFExportDir = "hf"
 	stateFile   = "state.json"
 )
 

@@ -162,7 +162,45 @@ func (r *training) loop(ctx context.Context, progress io.Writer, start int, metr
 			}
 		}
 	}
+	if cfg.ExportHF {
+		if err := exportHF(ctx, r.policy, cfg.Model, filepath.Join(cfg.Out, HFExportDir)); err != nil {
+			return TrainResult{}, fmt.Errorf("exporting the policy: %w", err)
+		}
+	}
 	return TrainResult{Steps: total, Metrics: metrics, Policy: r.policy}, nil
+}
+
+// tokenizerFiles are the files of a model directory that go with its
+// weights to an exported copy.
+var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "generation_config.json"}
+
+// exportHF writes the policy as a Hugging Face directory, with the
+// reference directory's tokenizer files beside it, so the directory loads
+// in the HF ecosystem as the reference did.
+func exportHF(ctx context.Context, policy *model.GPT, refDir, dir string) error {
+	if err := policy.ExportHF(dir); err != nil {
+		return err
+	}
+	local, err := LocalDir(ctx, refDir)
+	if err != nil {
+		return err
+	}
+	if local != refDir {
+		defer os.RemoveAll(local)
+	}
+	for _, f := range tokenizerFiles {
+		b, err := os.ReadFile(filepath.Join(local, f))
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // bar draws progress as [=====>    ].

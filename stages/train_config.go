@@ -39,6 +39,7 @@ type TrainConfig struct {
 	LogEvery        int     // steps between metric rows
 	CheckpointEvery int     // steps between checkpoints; one is always written at the end
 	Resume          bool    // continue from Out/checkpoint if there is one
+	ExportHF        bool    // also write the final policy to Out/hf as a Hugging Face directory
 }
 
 // DefaultTrainConfig has the paper's settings: Sr-DPO, β 0.1, λ 0.5,
@@ -84,6 +85,7 @@ func (c *TrainConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", c.CheckpointEvery, "steps between checkpoints (one is always written at the end)")
 	fs.IntVar(&c.DeltaRefresh, "delta-refresh", c.DeltaRefresh, "recompute a pair's Δπ only when K steps old (1: exact, every step; >1 is an approximation)")
 	fs.BoolVar(&c.Resume, "resume", c.Resume, "continue from <out>/"+CheckpointDir+": same data order, optimiser state and metrics")
+	fs.BoolVar(&c.ExportHF, "export-hf", c.ExportHF, "also write the final policy to <out>/"+HFExportDir+" as a Hugging Face directory in its family's layout (config.json, model.safetensors, and the model directory's tokenizer files)")
 }
 
 // Validate checks the settings, in a fixed order.

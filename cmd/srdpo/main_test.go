@@ -266,7 +266,14 @@ func genScoreTrainEval(t *testing.T, ref string) {
 	shards := filepath.Join(dir, "scored") + schemas.ManifestSuffix
 	for _, loss := range []string{"dpo", "sr-dpo"} {
 		must("train", "--shards", shards, "--model", ref, "--out", filepath.Join(dir, loss), "--loss", loss,
-			"--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--steps", "6", "--log-every", "2", "--eval-fraction", "0")
+			"--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--steps", "6", "--log-every", "2", "--eval-fraction", "0", "--export-hf")
+	}
+	// The trained policy also went out as a Hugging Face directory of its family.
+	backend, _ := model.Backend()
+	exported, err := model.LoadDir(filepath.Join(dir, "sr-dpo", "hf"), backend, model.Float32)
+	ckpt, err2 := model.LoadDir(filepath.Join(dir, "sr-dpo", "checkpoint"), backend, model.Float32)
+	if err != nil || err2 != nil || exported.Fingerprint() != ckpt.Fingerprint() {
+		t.Errorf("--export-hf: %v, %v: the exported policy differs from the checkpoint", err, err2)
 	}
 	out := must("eval", "--reference", ref, "--policy", "dpo="+filepath.Join(dir, "dpo", "checkpoint"),
 		"--policy", "sr-dpo="+filepath.Join(dir, "sr-dpo", "checkpoint"), "--prompts", filepath.Join(dir, "eval_prompts.jsonl"),
