@@ -32,7 +32,7 @@ func DefaultScoreConfig() ScoreConfig {
 // RegisterFlags binds the scoring settings to flags.
 func (c *ScoreConfig) RegisterFlags(fs *flag.FlagSet) {
 	r, t := &c.Reference, &c.Reference.Truncation
-	fs.StringVar(&r.ModelDir, "model", r.ModelDir, "reference model directory (srdpo checkpoint or Hugging Face GPT-2 layout), local or gs://")
+	fs.StringVar(&r.ModelDir, "model", r.ModelDir, "reference model directory, local or gs://: an srdpo checkpoint or a Hugging Face directory (config.json + safetensors) of GPT-2, Llama/Mistral/SmolLM, Qwen2, Qwen3 or GPT-NeoX")
 	fs.StringVar(&r.Tokenizer, "tokenizer", r.Tokenizer, "tokenizer: auto (the model directory's tokenizer.json (+ tokenizer_config.json), else its vocab.json + merges.txt, else bytes), byte, or a directory (local or gs://) holding those files; prompts start with the tokenizer's BOS when its post-processor adds one")
 	fs.BoolVar(&r.ResponseEOS, "response-eos", r.ResponseEOS, "end each response with the tokenizer's EOS token (TRL does for non-conversational rows); recorded in the shards' metadata")
 	fs.IntVar(&c.BatchPairs, "batch-pairs", c.BatchPairs, "pairs a worker gathers before scoring them; changes memory and speed, never the scores")
