@@ -53,6 +53,19 @@ func Ratios(a, b []float64) []float64 {
 	return out
 }
 
+// with is a copy of f with extra's entries added: a figure from a group's
+// common fields.
+func (f Figure) with(extra Figure) Figure {
+	out := Figure{}
+	for k, v := range f {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
 func (s Spread) into(f Figure) Figure {
 	f["median"], f["min"], f["max"], f["runs"] = s.Median, s.Min, s.Max, s.Runs
 	return f
@@ -268,16 +281,7 @@ func benchPreferenceStep(runs int) ([]Figure, error) {
 		}
 	}
 	base := Figure{"pairs": 16, "prompt_tokens": 32, "aug_prompt_tokens": 48, "response_tokens": 32, "d": d}
-	with := func(extra Figure) Figure {
-		f := Figure{}
-		for k, v := range base {
-			f[k] = v
-		}
-		for k, v := range extra {
-			f[k] = v
-		}
-		return f
-	}
+	with := base.with
 	return []Figure{
 		SpreadOf(tD).into(with(Figure{"figure": "dpo-step", "unit": "ms"})),
 		SpreadOf(tS).into(with(Figure{"figure": "sr-dpo-step", "unit": "ms", "delta": "exact, every step"})),

@@ -120,16 +120,7 @@ func benchGPT2Small(layout model.Family, runs int) ([]Figure, error) {
 		ms[k], trainRate[k] = train[k]*1000, 3*flops/train[k]/1e9 // backward ≈ twice the forward
 	}
 	base := Figure{"layout": string(c.Family), "params": c.Params(), "d": c.Width, "layers": c.Layers, "vocab": c.Vocab, "batch": 8, "T": 128}
-	with := func(extra Figure) Figure {
-		f := Figure{}
-		for k, v := range base {
-			f[k] = v
-		}
-		for k, v := range extra {
-			f[k] = v
-		}
-		return f
-	}
+	with := base.with
 	return []Figure{
 		mm.into(with(Figure{"figure": "matmul-2048", "unit": "GFLOP/s", "what": "a 2048² float32 matmul on the same backend: the ceiling"})),
 		SpreadOf(tps).into(with(Figure{"figure": "gpt2-small forward", "unit": "tokens/s"})),
