@@ -140,7 +140,7 @@ func (r *training) loop(ctx context.Context, progress io.Writer, start int, metr
 		}
 		tokens += st.Tokens
 		done := step + 1
-		epoch := float64(step) / float64(r.perEpoch)
+		epoch := float64(done) / float64(r.perEpoch) // progress after the step: 1 at the end of the first epoch
 		if done%logEvery == 0 || done == total {
 			m := metricRow("train", done, epoch, st)
 			m.LearningRate = r.opt.LearningRate(step)

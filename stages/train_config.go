@@ -106,7 +106,17 @@ func (c TrainConfig) Validate() error {
 	if err := c.Loss.Validate(); err != nil {
 		return err
 	}
-	if err := c.Optim.Validate(); err != nil {
+	// The total step count a schedule needs is filled in by the stage
+	// (from --steps, or from the epochs once the shards are read): check the
+	// optimiser as the run will use it.
+	o := c.Optim
+	if o.TotalSteps == 0 {
+		o.TotalSteps = c.Steps
+		if o.TotalSteps == 0 {
+			o.TotalSteps = o.Warmup + 1 // epochs: known with the shards; the stage checks it again then
+		}
+	}
+	if err := o.Validate(); err != nil {
 		return err
 	}
 	switch {

@@ -1,0 +1,49 @@
+package stages
+
+import (
+	"context"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// A cosine schedule is accepted: its total step count comes from --steps
+// (or the epochs) when the run starts, not from the flag.
+func TestTrainConfigCosineSchedule(t *testing.T) {
+	c := DefaultTrainConfig()
+	c.Shards, c.Model, c.Out = "s.manifest.json", "m", t.TempDir()
+	c.Optim.Schedule, c.Optim.Warmup, c.Steps = "cosine", 2, 10
+	if err := c.Validate(); err != nil {
+		t.Errorf("cosine with 10 steps after 2 of warm-up: %v", err)
+	}
+	c.Steps = 0 // by epochs: checked once the shards are read
+	if err := c.Validate(); err != nil {
+		t.Errorf("cosine by epochs: %v", err)
+	}
+	c.Steps = 2
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "beyond the warm-up") {
+		t.Errorf("cosine with no steps past the warm-up: %v", err)
+	}
+}
+
+// The epoch column is the progress after the step: with 2 steps an epoch,
+// steps 1–4 are at epochs 0.5, 1, 1.5, 2.
+func TestMetricsEpochIsProgressAfterTheStep(t *testing.T) {
+	shards, spec := scoredToySet(t, 16, nil)
+	cfg := trainConfig(shards, spec, t.TempDir())
+	cfg.EvalFraction, cfg.BatchSize, cfg.Steps = 0, 8, 4 // 16 pairs, 8 a step: 2 steps an epoch
+	res, err := Train(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var epochs []float64
+	for _, m := range res.Metrics {
+		if m.Split == "train" {
+			epochs = append(epochs, m.Epoch)
+		}
+	}
+	if want := []float64{0.5, 1, 1.5, 2}; !reflect.DeepEqual(epochs, want) {
+		t.Errorf("epochs %v, want %v", epochs, want)
+	}
+}
