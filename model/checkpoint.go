@@ -18,13 +18,13 @@ import (
 
 // Fingerprint is the sha256 of the config and the weights (in name order,
 // as float64 bits): two models score alike exactly when this matches.
-func (m *GPT) Fingerprint() string {
+func (m *GPT) Fingerprint() (string, error) {
 	h := sha256.New()
 	cfg, _ := json.Marshal(m.Config)
 	h.Write(cfg)
 	weights, err := m.Weights()
 	if err != nil {
-		return "unreadable weights: " + err.Error()
+		return "", fmt.Errorf("fingerprinting the model: %w", err)
 	}
 	for _, name := range m.Config.WeightNames() {
 		fmt.Fprintf(h, "\x00%s\x00", name)
@@ -34,7 +34,7 @@ func (m *GPT) Fingerprint() string {
 			h.Write(b[:])
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // checkpointWeights is the GoMLX checkpoint's folder inside a model folder.

@@ -133,7 +133,11 @@ func fromSource(cfg Config, backend compute.Backend, load func(name string, shap
 func (m *GPT) Weights() (map[string][]float64, error) {
 	out := map[string][]float64{}
 	for _, name := range m.Config.WeightNames() {
-		t, err := m.Store.GetVariable(weightPath(name)).Value()
+		v := m.Store.GetVariable(weightPath(name))
+		if v == nil {
+			return nil, fmt.Errorf("weight %s is not in the model", name)
+		}
+		t, err := v.Value()
 		if err != nil {
 			return nil, fmt.Errorf("weight %s: %w", name, err)
 		}

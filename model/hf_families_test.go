@@ -59,7 +59,7 @@ func TestFamilyExportImportRoundTrip(t *testing.T) {
 					t.Errorf("%s differs between the two exports", f.Name())
 				}
 			}
-			if m.Fingerprint() != back.Fingerprint() {
+			if mustFingerprint(t, m) != mustFingerprint(t, back) {
 				t.Error("fingerprint changed over the round trip")
 			}
 		})

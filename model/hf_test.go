@@ -127,7 +127,7 @@ func TestHFExportImportRoundTrip(t *testing.T) {
 				t.Errorf("tied=%v: %s differs after import and export", tied, f)
 			}
 		}
-		if fa, fb := m.Fingerprint(), back.Fingerprint(); fa != fb {
+		if fa, fb := mustFingerprint(t, m), mustFingerprint(t, back); fa != fb {
 			t.Errorf("fingerprint changed over the round trip: %s, %s", fa, fb)
 		}
 	}

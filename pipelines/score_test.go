@@ -191,7 +191,7 @@ func TestScoreDeterminismDeadLettersMetadata(t *testing.T) {
 	m, _ := schemas.ParseManifest(mb)
 	ref, _ := stages.LoadReference(ctx, spec)
 	want := schemas.Metadata{
-		schemas.KeyModelFingerprint:     ref.Model.Fingerprint(),
+		schemas.KeyModelFingerprint:     ref.Fingerprint,
 		schemas.KeyTokenizerFingerprint: tokenizer.Byte{}.Fingerprint(),
 		schemas.KeyAugPrompt:            "Answer well. Query:",
 		schemas.KeyAugSeparator:         " ",

@@ -47,10 +47,11 @@ type ReferenceSpec struct {
 
 // Reference is a loaded reference model with its tokenizer.
 type Reference struct {
-	Spec      ReferenceSpec
-	Model     *model.GPT
-	Tokenizer tokenizer.Tokenizer
-	scorer    *model.Scorer
+	Spec        ReferenceSpec
+	Model       *model.GPT
+	Tokenizer   tokenizer.Tokenizer
+	Fingerprint string // the model's, taken once: a reference never changes
+	scorer      *model.Scorer
 }
 
 var references onceCache[ReferenceSpec, *Reference]
@@ -79,14 +80,18 @@ func loadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Reference{Spec: spec, Model: m, Tokenizer: tok, scorer: scorer}, nil
+	fp, err := m.Fingerprint()
+	if err != nil {
+		return nil, err
+	}
+	return &Reference{Spec: spec, Model: m, Tokenizer: tok, Fingerprint: fp, scorer: scorer}, nil
 }
 
 // Metadata is the provenance the reference adds to scored files.
 func (r *Reference) Metadata() schemas.Metadata {
 	t := r.Spec.Truncation
 	return schemas.Metadata{
-		schemas.KeyModelFingerprint:     r.Model.Fingerprint(),
+		schemas.KeyModelFingerprint:     r.Fingerprint,
 		schemas.KeyTokenizerFingerprint: r.Tokenizer.Fingerprint(),
 		schemas.KeyAugPrompt:            r.Spec.AugPrompt,
 		schemas.KeyAugSeparator:         r.Spec.AugSeparator,

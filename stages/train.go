@@ -69,7 +69,11 @@ func openTraining(ctx context.Context, cfg TrainConfig) (*training, error) {
 	if err != nil {
 		return nil, err
 	}
-	if got, want := policy.Fingerprint(), md.Get(schemas.KeyModelFingerprint); got != want {
+	got, err := policy.Fingerprint()
+	if err != nil {
+		return nil, err
+	}
+	if want := md.Get(schemas.KeyModelFingerprint); got != want {
 		return nil, fmt.Errorf("the shards were scored with model %s, but %s is model %s: train from the reference the shards were scored with", short(want), cfg.Model, short(got))
 	}
 	if got, want := tok.Fingerprint(), md.Get(schemas.KeyTokenizerFingerprint); got != want {
