@@ -1,8 +1,6 @@
 package pipelines
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -262,13 +260,13 @@ func readSFT(path string) ([]model.Pair, error) {
 		return nil, err
 	}
 	var out []model.Pair
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
+	err = schemas.EachLine(b, func(line int, text []byte) error {
 		var e struct{ Prompt, Response string }
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+		if err := json.Unmarshal(text, &e); err != nil {
+			return fmt.Errorf("%s line %d: %w", path, line, err)
 		}
 		out = append(out, model.Pair{Prompt: tokenizer.Bytes(e.Prompt), Response: tokenizer.Bytes(e.Response)})
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }

@@ -189,3 +189,22 @@ func ReadRows[T Row](data []byte, f Format, tb *Table) ([]T, Metadata, error) {
 	}
 	return out, md, nil
 }
+
+// EachLine calls fn with each line of b (without its line break) and its
+// 1-based number, whatever the line's length: unlike bufio.Scanner, a long
+// line is never a silent stop.
+func EachLine(b []byte, fn func(line int, text []byte) error) error {
+	for n := 1; len(b) > 0; n++ {
+		i := bytes.IndexByte(b, '\n')
+		text := b
+		if i >= 0 {
+			text, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if err := fn(n, bytes.TrimSuffix(text, []byte("\r"))); err != nil {
+			return err
+		}
+	}
+	return nil
+}

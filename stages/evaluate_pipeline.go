@@ -1,7 +1,6 @@
 package stages
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -199,13 +198,16 @@ func readPrompts(ctx context.Context, path string) (ids, prompts []string, err e
 	if err != nil {
 		return nil, nil, err
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for line := 1; sc.Scan(); line++ {
+	err = schemas.EachLine(b, func(line int, text []byte) error {
 		var r struct{ ID, Prompt string }
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.ID == "" || r.Prompt == "" {
-			return nil, nil, fmt.Errorf("%s line %d: want {\"id\", \"prompt\"}", path, line)
+		if err := json.Unmarshal(text, &r); err != nil || r.ID == "" || r.Prompt == "" {
+			return fmt.Errorf("%s line %d: want {\"id\", \"prompt\"}", path, line)
 		}
 		ids, prompts = append(ids, r.ID), append(prompts, r.Prompt)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	if len(prompts) == 0 {
 		return nil, nil, fmt.Errorf("%s has no prompts", path)

@@ -97,3 +97,14 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 	WriteShards(s, filepath.Join(dir, "eval"), schemas.Evals, schemas.NewMetadata(), got, WithShards(1))
 	ptest.RunAndValidate(t, p)
 }
+
+// A prompt longer than 64 KiB is read, not silently the end of the file.
+func TestReadPromptsLongLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "prompts.jsonl")
+	long := strings.Repeat("w", 100_000)
+	os.WriteFile(path, []byte(`{"id":"a","prompt":"`+long+`"}`+"\n"+`{"id":"b","prompt":"short"}`+"\n"), 0o644)
+	ids, prompts, err := readPrompts(context.Background(), path)
+	if err != nil || len(prompts) != 2 || prompts[0] != long || ids[1] != "b" {
+		t.Errorf("%d prompts, %v", len(prompts), err)
+	}
+}
