@@ -105,25 +105,35 @@ func RunEval(ctx context.Context, c EvalConfig) ([]schemas.Eval, string, error) 
 	if err != nil {
 		return nil, "", err
 	}
-	table, err := WriteReport(c.Out, evals, TrainingMetrics(c.Policies))
+	metrics, err := TrainingMetrics(c.Policies)
+	if err != nil {
+		return nil, "", err
+	}
+	table, err := WriteReport(c.Out, evals, metrics)
 	return evals, table, err
 }
 
 // TrainingMetrics reads the metrics.arrow that srdpo train leaves in each
-// policy's checkpoint, where there is one.
-func TrainingMetrics(policies []stages.PolicyRef) map[string][]schemas.Metric {
+// policy's checkpoint, where there is one (the reference, or a model not
+// trained by srdpo, has none); a metrics file that cannot be read is an
+// error naming it.
+func TrainingMetrics(policies []stages.PolicyRef) (map[string][]schemas.Metric, error) {
 	out := map[string][]schemas.Metric{}
 	for _, p := range policies {
-		data, err := os.ReadFile(filepath.Join(p.Dir, stages.MetricsFile))
-		if err != nil {
+		path := filepath.Join(p.Dir, stages.MetricsFile)
+		data, err := os.ReadFile(path)
+		if os.IsNotExist(err) {
 			continue
+		}
+		if err != nil {
+			return nil, err
 		}
 		rows, _, err := schemas.ReadRows[schemas.Metric](data, schemas.FormatArrow, schemas.Metrics)
 		if err != nil {
-			continue
+			return nil, fmt.Errorf("policy %s: %s: %w", p.Name, path, err)
 		}
 		out[p.Name] = append(out[p.Name], rows...)
 		sort.Slice(out[p.Name], func(i, j int) bool { return out[p.Name][i].Step < out[p.Name][j].Step })
 	}
-	return out
+	return out, nil
 }

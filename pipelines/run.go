@@ -146,7 +146,8 @@ func runSeed(ctx context.Context, c RunConfig, seed uint64, progress io.Writer) 
 	if err != nil {
 		return nil, nil, err
 	}
-	return rows, TrainingMetrics(policies), nil
+	metrics, err := TrainingMetrics(policies)
+	return rows, metrics, err
 }
 
 // trainReference trains the reference by SFT on the task's corpus, where
