@@ -60,6 +60,9 @@ func loadModel(ctx context.Context, dir, tokenizerSpec string) (*model.GPT, toke
 	if err != nil {
 		return nil, nil, err
 	}
+	if local != dir { // a copy of a remote model: it is all in memory once loaded
+		defer os.RemoveAll(local)
+	}
 	backend, err := model.Backend()
 	if err != nil {
 		return nil, nil, err
@@ -72,6 +75,7 @@ func loadModel(ctx context.Context, dir, tokenizerSpec string) (*model.GPT, toke
 		if tokenizerSpec, err = LocalDir(ctx, tokenizerSpec); err != nil {
 			return nil, nil, err
 		}
+		defer os.RemoveAll(tokenizerSpec)
 	}
 	tok, err := tokenizer.Load(tokenizerSpec, local)
 	if err != nil {

@@ -247,6 +247,8 @@ func TestTrainFromGCS(t *testing.T) {
 	}
 	upload(filepath.Dir(shards), "gs://runs/scored")
 	upload(spec.ModelDir, "gs://runs/ref")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where the remote model is copied to load
 	cfg := trainConfig("gs://runs/scored/"+filepath.Base(shards), spec, t.TempDir())
 	cfg.Model, cfg.Steps = "gs://runs/ref", 3
 	res, err := Train(ctx, cfg, io.Discard)
@@ -255,5 +257,22 @@ func TestTrainFromGCS(t *testing.T) {
 	}
 	if res.Steps != 3 {
 		t.Fatalf("%d steps", res.Steps)
+	}
+	// The same run from local files ends with the same weights: the model
+	// and shards read from gs:// are the local ones.
+	local := trainConfig(shards, spec, t.TempDir())
+	local.Steps = 3
+	want, err := Train(ctx, local, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := res.Policy.Weights()
+	b, _ := want.Policy.Weights()
+	if !reflect.DeepEqual(a, b) {
+		t.Error("training from gs:// and from the same local files ended with different weights")
+	}
+	// The local copy of the remote model is gone once it is loaded.
+	if left, _ := filepath.Glob(filepath.Join(tmp, "srdpo-model-*")); len(left) > 0 {
+		t.Errorf("temporary model copies left behind: %v", left)
 	}
 }
