@@ -248,3 +248,33 @@ func TestWriteShardsOnMemfs(t *testing.T) {
 	passert.Equals(s, ReadShards(s, prefix+schemas.ManifestSuffix, schemas.Preferences), beam.CreateList(s, rows))
 	ptest.RunAndValidate(t, p)
 }
+
+// A rerun into the same prefix removes the earlier manifest before it
+// replaces any shard: a kill between the two never leaves a manifest
+// beside a set it does not describe.
+func TestRerunRemovesManifestBeforeReplacingShards(t *testing.T) {
+	ctx := context.Background()
+	prefix := filepath.Join(t.TempDir(), "prefs")
+	manifest := prefix + schemas.ManifestSuffix
+	os.WriteFile(manifest, []byte(`{"old": true}`), 0o644)
+	fn := &writeShardFn{Prefix: prefix, Table: schemas.Preferences.Name, Metadata: schemas.NewMetadata(), Shards: 2, Format: schemas.FormatArrow}
+	fn.Setup()
+	rows := testPreferences(1)
+	done := false
+	iter := func(x *beam.X) bool {
+		if done {
+			return false
+		}
+		*x, done = rows[0], true
+		return true
+	}
+	if _, err := fn.ProcessElement(ctx, 0, iter); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ShardName(prefix, 0, 2, schemas.FormatArrow)); err != nil {
+		t.Fatalf("the shard was not written: %v", err)
+	}
+	if _, err := os.Stat(manifest); !os.IsNotExist(err) {
+		t.Errorf("the earlier manifest is still there beside a replaced shard (%v)", err)
+	}
+}

@@ -148,6 +148,11 @@ func (fn *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func
 			return writtenShard{}, fmt.Errorf("%s: two rows share the id %q; ids must be unique", fn.Table, rows[i].Key())
 		}
 	}
+	// The manifest of an earlier run goes before any of its shards is
+	// replaced: a manifest exists only beside the complete set it lists.
+	if err := removeManifest(ctx, fn.Prefix); err != nil {
+		return writtenShard{}, err
+	}
 	name := ShardName(fn.Prefix, shard, fn.Shards, fn.Format)
 	if err := writeAtomically(ctx, name, func(buf *bytes.Buffer) error {
 		return schemas.WriteFile(buf, fn.Format, tb, fn.Metadata, rows)
@@ -176,6 +181,9 @@ func (fn *finalizeShardsFn) ProcessElement(ctx context.Context, _ []byte, iter f
 	var w writtenShard
 	for iter(&w) {
 		counts[w.Index], seen[w.Index] = w.Rows, true
+	}
+	if err := removeManifest(ctx, fn.Prefix); err != nil { // when no shard had rows
+		return err
 	}
 	// A shard no row hashed to still gets a file, so the set is complete.
 	for i, ok := range seen {
@@ -206,6 +214,31 @@ func (fn *finalizeShardsFn) ProcessElement(ctx context.Context, _ []byte, iter f
 		return fmt.Errorf("writing manifest %s: %w", manifest, err)
 	}
 	emit(manifest)
+	return nil
+}
+
+// removeManifest deletes prefix's manifest if there is one.
+func removeManifest(ctx context.Context, prefix string) error {
+	name := prefix + schemas.ManifestSuffix
+	fs, err := filesystem.New(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	found, err := fs.List(ctx, name)
+	if err != nil {
+		return fmt.Errorf("listing %s: %w", name, err)
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	rm, ok := fs.(filesystem.Remover)
+	if !ok {
+		return fmt.Errorf("cannot remove the earlier manifest %s: filesystem has no Remove", name)
+	}
+	if err := rm.Remove(ctx, name); err != nil {
+		return fmt.Errorf("removing the earlier manifest %s: %w", name, err)
+	}
 	return nil
 }
 
