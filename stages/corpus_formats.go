@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -47,6 +48,7 @@ const (
 	ReasonUnsupportedFile    = "unsupported_file"    // extension is not .jsonl/.json/.parquet (+.gz)
 	ReasonTooLarge           = "too_large"           // record over the size limit
 	ReasonInvalidUTF8        = "invalid_utf8"        // record bytes are not UTF-8
+	ReasonUnpairedSurrogate  = "unpaired_surrogate"  // a \u escape of half a UTF-16 pair (would become U+FFFD)
 	ReasonMalformedJSON      = "malformed_json"      // not parseable JSON
 	ReasonNotAnObject        = "not_an_object"       // JSON, but not an object
 	ReasonMissingField       = "missing_field"       // a required field is absent
@@ -105,6 +107,13 @@ func parseRecord(raw []byte, o parseOptions) (schemas.Preference, *recordError) 
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return p, deadf(ReasonNotAnObject, "record is a JSON %s, want an object", jsonKind(raw))
+	}
+	// encoding/json would turn half a surrogate pair into U+FFFD without a
+	// word: the text would change. Name the field that holds it.
+	for _, k := range sortedKeys(obj) {
+		if v, _, found := schemas.UnpairedSurrogate(obj[k]); found {
+			return p, deadf(ReasonUnpairedSurrogate, "field %q holds the unpaired surrogate escape \\u%04x, which would become U+FFFD", k, v)
+		}
 	}
 	for _, k := range []string{"chosen", "rejected"} {
 		if _, ok := obj[k]; !ok {
@@ -503,4 +512,13 @@ func recordID(obj map[string]json.RawMessage, field string, p schemas.Preference
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16]), nil
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

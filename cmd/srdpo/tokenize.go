@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/srdpo/srdpo/model/tokenizer"
+	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/stages"
 )
 
@@ -121,34 +121,8 @@ func exactJSONString(raw []byte) (string, error) {
 	if !utf8.Valid(raw) {
 		return "", fmt.Errorf("not valid UTF-8")
 	}
-	s := string(raw)
-	for i := 0; i+1 < len(s); i++ {
-		if s[i] != '\\' {
-			continue
-		}
-		if s[i+1] != 'u' || i+6 > len(s) {
-			i++ // an escape of one character, e.g. \\ or \"
-			continue
-		}
-		v, err := strconv.ParseUint(s[i+2:i+6], 16, 16)
-		if err != nil {
-			break // json.Unmarshal names the error
-		}
-		switch {
-		case v >= 0xD800 && v < 0xDC00:
-			if i+12 > len(s) || s[i+6:i+8] != `\u` {
-				return "", fmt.Errorf("unpaired surrogate \\u%04x", v)
-			}
-			w, err := strconv.ParseUint(s[i+8:i+12], 16, 16)
-			if err != nil || w < 0xDC00 || w > 0xDFFF {
-				return "", fmt.Errorf("unpaired surrogate \\u%04x", v)
-			}
-			i += 11
-		case v >= 0xDC00 && v <= 0xDFFF:
-			return "", fmt.Errorf("unpaired surrogate \\u%04x", v)
-		default:
-			i += 5
-		}
+	if v, _, found := schemas.UnpairedSurrogate(raw); found {
+		return "", fmt.Errorf("unpaired surrogate \\u%04x", v)
 	}
 	var text string
 	if err := json.Unmarshal(raw, &text); err != nil {
