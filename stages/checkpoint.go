@@ -26,13 +26,16 @@ const (
 	// HFExportDir is where --export-hf writes the final policy.
 	HFExportDir = "hf"
 	stateFile   = "state.json"
+	oldSuffix   = ".old" // the previous checkpoint, during a swap
 )
 
 // trainState is what a checkpoint adds to the model to resume exactly.
 type trainState struct {
-	Step   int    `json:"step"` // steps done
-	Seed   uint64 `json:"seed"`
-	Shards string `json:"shards_fingerprint"`
+	Step   int              `json:"step"` // steps done
+	Seed   uint64           `json:"seed"`
+	Shards string           `json:"shards_fingerprint"`
+	Loss   model.LossConfig `json:"loss"`
+	Optim  model.Optim      `json:"optimizer"`
 }
 
 // saveCheckpoint writes the policy (weights and optimiser state), the
@@ -58,7 +61,7 @@ func saveCheckpoint(out string, policy *model.GPT, st trainState, metrics []sche
 		return err
 	}
 	final := filepath.Join(out, CheckpointDir)
-	old := final + ".old"
+	old := final + oldSuffix
 	os.RemoveAll(old)
 	if err := os.Rename(final, old); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -96,14 +97,21 @@ func openTraining(ctx context.Context, cfg TrainConfig) (*training, error) {
 }
 
 // resume loads the run's checkpoint when --resume finds one of the same
-// run: the step to start at, the metrics so far, and the policy.
+// run: the step to start at, the metrics so far, and the policy. A kill
+// between the two renames of a checkpoint swap leaves only the previous
+// checkpoint (checkpoint.old), which is complete and is resumed from. With
+// no checkpoint at all the run says so and starts at step 0.
 func (r *training) resume(progress io.Writer) (start int, metrics []schemas.Metric, err error) {
-	ckpt := filepath.Join(r.cfg.Out, CheckpointDir)
 	if !r.cfg.Resume {
 		return 0, nil, nil
 	}
+	ckpt := filepath.Join(r.cfg.Out, CheckpointDir)
 	if _, err := os.Stat(ckpt); err != nil {
-		return 0, nil, nil
+		if _, errOld := os.Stat(ckpt + oldSuffix); errOld != nil {
+			fmt.Fprintf(progress, "srdpo train: --resume: no checkpoint in %s: starting at step 0\n", r.cfg.Out)
+			return 0, nil, nil
+		}
+		ckpt += oldSuffix
 	}
 	st, ms, p, err := loadCheckpoint(ckpt, r.policy.Backend)
 	if err != nil {
@@ -112,8 +120,12 @@ func (r *training) resume(progress io.Writer) (start int, metrics []schemas.Metr
 	if st.Seed != r.cfg.Seed || st.Shards != r.shardsFP {
 		return 0, nil, fmt.Errorf("the checkpoint in %s is of another run (seed %d, shards %s); not resuming it", ckpt, st.Seed, short(st.Shards))
 	}
+	if !reflect.DeepEqual(st.Loss, r.cfg.Loss) || !reflect.DeepEqual(st.Optim, r.opt) {
+		return 0, nil, fmt.Errorf("the checkpoint in %s was trained with loss %+v and optimiser %+v; this run has %+v and %+v: not resuming it",
+			ckpt, st.Loss, st.Optim, r.cfg.Loss, r.opt)
+	}
 	r.policy = p
-	fmt.Fprintf(progress, "srdpo train: resuming at step %d of %d\n", st.Step, r.total)
+	fmt.Fprintf(progress, "srdpo train: resuming at step %d of %d from %s\n", st.Step, r.total, ckpt)
 	return st.Step, ms, nil
 }
 
@@ -161,7 +173,7 @@ func (r *training) loop(ctx context.Context, progress io.Writer, start int, metr
 			metrics = append(metrics, metricRow("eval", done, epoch, es))
 		}
 		if (cfg.CheckpointEvery > 0 && done%cfg.CheckpointEvery == 0) || done == total {
-			if err := saveCheckpoint(cfg.Out, r.policy, trainState{Step: done, Seed: cfg.Seed, Shards: r.shardsFP}, metrics); err != nil {
+			if err := saveCheckpoint(cfg.Out, r.policy, trainState{Step: done, Seed: cfg.Seed, Shards: r.shardsFP, Loss: cfg.Loss, Optim: r.opt}, metrics); err != nil {
 				return TrainResult{}, err
 			}
 		}

@@ -145,9 +145,21 @@ func TestTrainResumeEqualsUninterrupted(t *testing.T) {
 		t.Fatalf("cut run: %v", err)
 	}
 	cut.Resume = true
-	b, err := Train(context.Background(), cut, io.Discard)
+	// A kill between the two renames of a checkpoint swap leaves only the
+	// previous checkpoint: resume from it.
+	os.Rename(filepath.Join(cut.Out, CheckpointDir), filepath.Join(cut.Out, CheckpointDir+oldSuffix))
+	var log bytes.Buffer
+	b, err := Train(context.Background(), cut, &log)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The resumed run started at the checkpoint's step (4), not at 0: a
+	// fresh seeded run would end the same, so the log must show it.
+	if !strings.Contains(log.String(), "resuming at step 4 of 10") || !strings.Contains(log.String(), "checkpoint.old") {
+		t.Errorf("resume log:\n%s", log.String())
+	}
+	if first := strings.SplitN(strings.SplitN(log.String(), "\nstep ", 2)[1], " ", 2)[0]; first != "5/10" {
+		t.Errorf("the resumed run's first step is %s, want 5/10", first)
 	}
 	if !reflect.DeepEqual(strip(a.Metrics), strip(b.Metrics)) {
 		t.Fatalf("metrics differ:\n%+v\n%+v", strip(a.Metrics), strip(b.Metrics))
@@ -156,6 +168,19 @@ func TestTrainResumeEqualsUninterrupted(t *testing.T) {
 	wb, _ := b.Policy.Weights()
 	if !reflect.DeepEqual(wa, wb) {
 		t.Fatal("final weights differ")
+	}
+	// Another loss than the checkpoint's is not resumed.
+	other := cut
+	other.Loss.Lambda = 0.9
+	if _, err := Train(context.Background(), other, io.Discard); err == nil || !strings.Contains(err.Error(), "not resuming it") {
+		t.Errorf("resuming with another λ: %v", err)
+	}
+	// --resume with no checkpoint says so, then starts at step 0.
+	fresh := whole
+	fresh.Out, fresh.Resume, fresh.Steps = t.TempDir(), true, 1
+	log.Reset()
+	if _, err := Train(context.Background(), fresh, &log); err != nil || !strings.Contains(log.String(), "no checkpoint in") {
+		t.Errorf("--resume without a checkpoint: %v\n%s", err, log.String())
 	}
 }
 
