@@ -26,6 +26,19 @@ type Truncation struct {
 // prompt.
 var DefaultTruncation = Truncation{MaxPromptLength: 256, MaxLength: 512, Prompt: KeepEnd, Response: KeepStart}
 
+// ForContext fills lengths left at 0 ("follow the model") for a model of
+// the given context: the paper's 512, or the context when it is shorter,
+// with half for the prompt.
+func (t Truncation) ForContext(context int) Truncation {
+	if t.MaxLength == 0 {
+		t.MaxLength = min(DefaultTruncation.MaxLength, context)
+	}
+	if t.MaxPromptLength == 0 {
+		t.MaxPromptLength = t.MaxLength / 2
+	}
+	return t
+}
+
 // Validate checks the policy leaves room for a response.
 func (t Truncation) Validate() error {
 	if t.MaxPromptLength < 1 || t.MaxLength <= t.MaxPromptLength {

@@ -26,7 +26,9 @@ type ScoreConfig struct {
 // caller's to fill.
 func DefaultScoreConfig() ScoreConfig {
 	return ScoreConfig{BatchPairs: 64, Reference: stages.ReferenceSpec{Tokenizer: tokenizer.SpecAuto,
-		AugPrompt: schemas.DefaultAugPrompt, AugSeparator: schemas.DefaultAugSeparator, Truncation: model.DefaultTruncation}}
+		AugPrompt: schemas.DefaultAugPrompt, AugSeparator: schemas.DefaultAugSeparator,
+		// Lengths 0: follow the model (the paper's 512, or a shorter context).
+		Truncation: model.Truncation{Prompt: model.KeepEnd, Response: model.KeepStart}}}
 }
 
 // RegisterFlags binds the scoring settings to flags.
@@ -38,8 +40,8 @@ func (c *ScoreConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.BatchPairs, "batch-pairs", c.BatchPairs, "pairs a worker gathers before scoring them; changes memory and speed, never the scores")
 	fs.StringVar(&r.AugPrompt, "aug-prompt", r.AugPrompt, "the augmentation prompt p put in front of x to form p⊕x; the default is the paper's")
 	fs.StringVar(&r.AugSeparator, "aug-sep", r.AugSeparator, "the text joining p and x: p⊕x = p + sep + x")
-	fs.IntVar(&t.MaxPromptLength, "max-prompt-length", t.MaxPromptLength, "prompt tokens kept (x and p⊕x each)")
-	fs.IntVar(&t.MaxLength, "max-length", t.MaxLength, "prompt + response tokens kept")
+	fs.IntVar(&t.MaxPromptLength, "max-prompt-length", t.MaxPromptLength, "prompt tokens kept (x and p⊕x each); 0: half of --max-length")
+	fs.IntVar(&t.MaxLength, "max-length", t.MaxLength, "prompt + response tokens kept; 0: the paper's 512, or the model's context when shorter (the lengths used are in the shards' metadata); longer than the context is an error")
 	fs.Var((*sideFlag)(&t.Prompt), "truncate-prompt", "which end of a long prompt to keep: keep_end or keep_start")
 	fs.Var((*sideFlag)(&t.Response), "truncate-response", "which part of a long response to keep: keep_start or keep_end")
 }
@@ -62,7 +64,14 @@ func (c ScoreConfig) Validate() error {
 	if c.BatchPairs < 1 {
 		return fmt.Errorf("--batch-pairs %d: want at least 1", c.BatchPairs)
 	}
-	return c.Reference.Truncation.Validate()
+	t := c.Reference.Truncation
+	if t.MaxLength < 0 || t.MaxPromptLength < 0 {
+		return fmt.Errorf("--max-length %d / --max-prompt-length %d must not be negative", t.MaxLength, t.MaxPromptLength)
+	}
+	if t.MaxLength == 0 || t.MaxPromptLength == 0 {
+		return nil // the rest is checked once the model's context is known
+	}
+	return t.Validate()
 }
 
 // sideFlag reads a truncation side.

@@ -37,12 +37,12 @@ func ScoredInProcess() (pairs, tokens int64) {
 // ReferenceSpec names the frozen reference model and how its inputs are
 // formed. It is serialised into Beam DoFns.
 type ReferenceSpec struct {
-	ModelDir     string // local or gs://
-	Tokenizer    string // "auto", "byte" or a local tokenizer directory
-	AugPrompt    string // p
-	AugSeparator string // p⊕x = p + separator + x
-	Truncation   model.Truncation
-	ResponseEOS  bool // end each response with the tokenizer's EOS
+	ModelDir     string           // local or gs://
+	Tokenizer    string           // "auto", "byte" or a local tokenizer directory
+	AugPrompt    string           // p
+	AugSeparator string           // p⊕x = p + separator + x
+	Truncation   model.Truncation // lengths left at 0 follow the model's context
+	ResponseEOS  bool             // end each response with the tokenizer's EOS
 }
 
 // Reference is a loaded reference model with its tokenizer.
@@ -63,11 +63,14 @@ func LoadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) 
 }
 
 func loadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) {
-	if err := spec.Truncation.Validate(); err != nil {
-		return nil, err
-	}
 	m, tok, err := loadFrozen(ctx, spec.ModelDir, spec.Tokenizer)
 	if err != nil {
+		return nil, err
+	}
+	// Lengths left at 0 follow the model's context (the same on every
+	// worker: it depends on the model alone); the metadata records them.
+	spec.Truncation = spec.Truncation.ForContext(m.Config.Context)
+	if err := spec.Truncation.Validate(); err != nil {
 		return nil, err
 	}
 	if spec.ResponseEOS && tok.EOS() < 0 {

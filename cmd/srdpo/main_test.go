@@ -59,7 +59,7 @@ func TestBadUsageExits2WithAReason(t *testing.T) {
 		{[]string{"score", "--ingest-only", "--corpus", "s3x://b/a.jsonl", "--out", dir + "/o"}, `scheme "s3x" not registered`},
 		{[]string{"score", "--nosuchflag"}, "flag provided but not defined"},
 		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o"}, "--model is required"},
-		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--model", dir, "--max-length", "10"}, "must exceed max prompt length"},
+		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--model", dir, "--max-length", "10", "--max-prompt-length", "20"}, "must exceed max prompt length"},
 		{[]string{"score", "stray"}, `unexpected argument "stray"`},
 	} {
 		code, _, errOut := run(c.args...)
@@ -187,6 +187,31 @@ func TestScoreThenTrain(t *testing.T) {
 	code, _, stderr = run("train", "--shards", scored+schemas.ManifestSuffix, "--model", other, "--out", filepath.Join(dir, "x"))
 	if code != 1 || !strings.Contains(stderr, "the shards were scored with model") {
 		t.Errorf("mismatch: exit %d: %s", code, stderr)
+	}
+}
+
+// Without length flags, scoring follows the model's context (128 here, not
+// the paper's 512) and records the lengths it used; a length above the
+// context stays an error.
+func TestScoreLengthsFollowTheModel(t *testing.T) {
+	backend, _ := model.Backend()
+	m, _ := model.New(model.Config{Vocab: 257, Context: 128, Layers: 1, Heads: 2, Width: 16, NormEps: 1e-5, TiedHead: true, DType: model.Float32}, 1, backend)
+	ref := filepath.Join(t.TempDir(), "m")
+	if err := m.Save(ref); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "s")
+	if code, _, stderr := run("score", "--model", ref, "--corpus", "../../stages/testdata/corpus/trl_standard.jsonl", "--out", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, _ := os.ReadFile(out + schemas.ManifestSuffix)
+	mf, err := schemas.ParseManifest(b)
+	if err != nil || mf.Metadata.Get(schemas.KeyMaxLength) != "128" || mf.Metadata.Get(schemas.KeyMaxPromptLength) != "64" {
+		t.Errorf("lengths recorded: %q / %q (%v)", mf.Metadata.Get(schemas.KeyMaxLength), mf.Metadata.Get(schemas.KeyMaxPromptLength), err)
+	}
+	code, _, stderr := run("score", "--model", ref, "--corpus", "../../stages/testdata/corpus/trl_standard.jsonl", "--out", out+"2", "--max-length", "600")
+	if code != 1 || !strings.Contains(stderr, "longer than the model's context of 128") {
+		t.Errorf("--max-length 600: exit %d: %s", code, stderr)
 	}
 }
 
