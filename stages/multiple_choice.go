@@ -76,22 +76,11 @@ func MultipleChoice(m *model.GPT, tok tokenizer.Tokenizer, items []MCItem, k int
 	}
 	var pairs []model.Pair
 	for _, it := range eval {
-		for _, c := range it.Choices {
-			resp, _, err := ResponseIDs(tok, c, false, math.MaxInt32, model.KeepStart)
-			if err != nil {
-				return MCResult{}, err
-			}
-			if len(resp) >= m.Config.Context {
-				return MCResult{}, fmt.Errorf("choice %q is %d tokens, no shorter than the model's context of %d", c, len(resp), m.Config.Context)
-			}
-			// Each choice gets the end of the context that fits beside it,
-			// BOS kept, as truncation does.
-			ctx, _, err := PromptIDs(tok, prefix.String()+it.Context, m.Config.Context-len(resp), model.KeepEnd)
-			if err != nil {
-				return MCResult{}, err
-			}
-			pairs = append(pairs, model.Pair{Prompt: ctx, Response: resp})
+		ps, err := choicePairs(tok, prefix.String()+it.Context, it.Choices, m.Config.Context)
+		if err != nil {
+			return MCResult{}, err
 		}
+		pairs = append(pairs, ps...)
 	}
 	lp, err := scorer.LogProbs(pairs)
 	if err != nil {
@@ -121,4 +110,27 @@ func MultipleChoice(m *model.GPT, tok tokenizer.Tokenizer, items []MCItem, k int
 	res.Acc /= float64(res.N)
 	res.AccNorm /= float64(res.N)
 	return res, nil
+}
+
+// choicePairs are an item's sequences, one per choice: each choice gets
+// the end of the context that fits beside it in the model's context (BOS
+// kept, as truncation does), whatever the other choices needed. A choice
+// that alone fills the context is an error.
+func choicePairs(tok tokenizer.Tokenizer, context string, choices []string, size int) ([]model.Pair, error) {
+	var pairs []model.Pair
+	for _, c := range choices {
+		resp, _, err := ResponseIDs(tok, c, false, math.MaxInt32, model.KeepStart)
+		if err != nil {
+			return nil, err
+		}
+		if len(resp) >= size {
+			return nil, fmt.Errorf("choice %q is %d tokens, no shorter than the model's context of %d", c, len(resp), size)
+		}
+		ctx, _, err := PromptIDs(tok, context, size-len(resp), model.KeepEnd)
+		if err != nil {
+			return nil, err
+		}
+		pairs = append(pairs, model.Pair{Prompt: ctx, Response: resp})
+	}
+	return pairs, nil
 }

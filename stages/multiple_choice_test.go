@@ -45,3 +45,22 @@ func TestMultipleChoiceAfterTeaching(t *testing.T) {
 		t.Error("a one-choice item was accepted")
 	}
 }
+
+// Each choice gets the end of the context that fits beside it: a long
+// choice cuts the context for itself only; a choice that fills the model's
+// context is an error, not a panic.
+func TestChoicePairs(t *testing.T) {
+	ps, err := choicePairs(tokenizer.Byte{}, "0123456789", []string{"abcdefgh", "x"}, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(tokenizer.Byte{}.Decode(ps[0].Prompt)); got != "6789" {
+		t.Errorf("the long choice's context %q, want %q", got, "6789")
+	}
+	if got := string(tokenizer.Byte{}.Decode(ps[1].Prompt)); got != "0123456789" {
+		t.Errorf("the short choice's context %q, want the whole %q", got, "0123456789")
+	}
+	if _, err := choicePairs(tokenizer.Byte{}, "ctx", []string{"a", strings.Repeat("z", 12)}, 12); err == nil || !strings.Contains(err.Error(), "no shorter than the model's context of 12") {
+		t.Errorf("a choice filling the context: %v", err)
+	}
+}
