@@ -23,13 +23,16 @@ type Metric struct {
 	DeltaStd          float64 `arrow:"delta/std"`
 	AugAccuracies     float64 `arrow:"rewards/accuracies_aug"` // accuracy of the implicit reward on p⊕x
 
-	GradNorm     float64 `arrow:"grad_norm"`
-	LearningRate float64 `arrow:"learning_rate"`
-	TokensPerSec float64 `arrow:"tokens_per_sec"`
+	// Figures of a training step: missing (null) on eval rows, which take
+	// no step.
+	GradNorm     *float64 `arrow:"grad_norm"`
+	LearningRate *float64 `arrow:"learning_rate"`
+	TokensPerSec *float64 `arrow:"tokens_per_sec"`
 }
 
-// Metrics is the Arrow contract of training-metric rows.
-var Metrics = newTable("metrics", "1", Metric{})
+// Metrics is the Arrow contract of training-metric rows. Version 2: the
+// step figures are nullable (eval rows have none).
+var Metrics = newTable("metrics", "2", Metric{})
 
 // Key sorts rows by split, then numerically by step.
 func (m Metric) Key() string { return fmt.Sprintf("%s/%012d", m.Split, m.Step) }

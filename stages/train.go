@@ -159,11 +159,11 @@ func (r *training) loop(ctx context.Context, progress io.Writer, start int, metr
 		epoch := float64(done) / float64(r.perEpoch) // progress after the step: 1 at the end of the first epoch
 		if done%logEvery == 0 || done == total {
 			m := metricRow("train", done, epoch, st)
-			m.LearningRate = r.opt.LearningRate(step)
-			m.TokensPerSec = float64(tokens) / time.Since(began).Seconds()
+			lr, tps := r.opt.LearningRate(step), float64(tokens)/time.Since(began).Seconds()
+			m.GradNorm, m.LearningRate, m.TokensPerSec = &st.GradNorm, &lr, &tps
 			metrics = append(metrics, m)
 			fmt.Fprintf(progress, "step %d/%d %s loss %.4f  acc %.2f  margin %.4f  Δπ %.4f  acc(p⊕x) %.2f  %.0f tok/s\n",
-				done, total, bar(done, total), m.Loss, m.RewardsAccuracies, m.RewardsMargins, m.DeltaMean, m.AugAccuracies, m.TokensPerSec)
+				done, total, bar(done, total), m.Loss, m.RewardsAccuracies, m.RewardsMargins, m.DeltaMean, m.AugAccuracies, tps)
 		}
 		if len(r.eval) > 0 && ((cfg.EvalEvery > 0 && done%cfg.EvalEvery == 0) || done == total) {
 			es, err := trainer.Evaluate(r.eval)
@@ -244,7 +244,7 @@ func metricRow(split string, step int, epoch float64, st model.PreferenceStats) 
 	return schemas.Metric{Split: split, Step: int64(step), Epoch: epoch, Loss: st.Loss,
 		RewardsChosen: st.RewardsChosen, RewardsRejected: st.RewardsRejected, RewardsAccuracies: st.RewardsAccuracies,
 		RewardsMargins: st.RewardsMargins, LogpsChosen: st.LogpsChosen, LogpsRejected: st.LogpsRejected,
-		DeltaMean: st.DeltaMean, DeltaStd: st.DeltaStd, AugAccuracies: st.AugAccuracies, GradNorm: st.GradNorm}
+		DeltaMean: st.DeltaMean, DeltaStd: st.DeltaStd, AugAccuracies: st.AugAccuracies}
 }
 
 // splitEval holds out, by a hash of the id, about a fraction of the pairs.

@@ -3,9 +3,13 @@ package stages
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/srdpo/srdpo/schemas"
 )
 
 // A cosine schedule is accepted: its total step count comes from --steps
@@ -45,5 +49,36 @@ func TestMetricsEpochIsProgressAfterTheStep(t *testing.T) {
 	}
 	if want := []float64{0.5, 1, 1.5, 2}; !reflect.DeepEqual(epochs, want) {
 		t.Errorf("epochs %v, want %v", epochs, want)
+	}
+}
+
+// Eval rows have no step figures (null in metrics.arrow, not 0); train rows
+// have them.
+func TestEvalRowsHaveNoStepFigures(t *testing.T) {
+	shards, spec := scoredToySet(t, 24, nil)
+	cfg := trainConfig(shards, spec, t.TempDir())
+	cfg.Steps, cfg.EvalFraction = 2, 0.3
+	if _, err := Train(context.Background(), cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(cfg.Out, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := schemas.ReadRows[schemas.Metric](data, schemas.FormatArrow, schemas.Metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, m := range rows {
+		seen[m.Split] = true
+		step := m.GradNorm != nil && m.LearningRate != nil && m.TokensPerSec != nil
+		none := m.GradNorm == nil && m.LearningRate == nil && m.TokensPerSec == nil
+		if (m.Split == "train" && (!step || *m.LearningRate <= 0)) || (m.Split == "eval" && !none) {
+			t.Errorf("%s row at step %d: grad_norm %v, learning_rate %v, tokens_per_sec %v", m.Split, m.Step, m.GradNorm, m.LearningRate, m.TokensPerSec)
+		}
+	}
+	if !seen["train"] || !seen["eval"] {
+		t.Errorf("splits %v", seen)
 	}
 }
