@@ -93,3 +93,26 @@ func TestHostMarginsEqualGraph(t *testing.T) {
 		t.Errorf("h per token %g, want 0.375", h)
 	}
 }
+
+// --ipo-norm mean takes IPO's margin on per-token means, by hand: sums
+// −12 / −20 over 4 / 8 tokens against the reference's −10 / −18 give
+// h = (−3 + 2.5) − (−2.5 + 2.25) = −0.25 and a loss (h − 1/(2β))² =
+// (−0.25 − 5)² = 27.5625; on sums h = −2 − (−2) = 0 and the loss is 25.
+func TestIPOMeanNormalisationByHand(t *testing.T) {
+	backend, _ := Backend()
+	for norm, want := range map[string]float64{IPONormMean: 27.5625, IPONormSum: 25} {
+		out, err := ExecOnce(backend, func(g *Graph) *Node {
+			v := func(x float64) *Node { return Const(g, []float64{x}) }
+			return LossConfig{Type: LossIPO, Beta: 0.1, IPONorm: norm}.Loss(LossInputs{
+				Chosen: v(-12), Rejected: v(-20), ChosenAug: v(0), RejectedAug: v(0),
+				RefChosen: v(-10), RefRejected: v(-18), RefChosenAug: v(0), RefRejectedAug: v(0),
+				ChosenTokens: v(4), RejectedTokens: v(8), Offset: v(0)}).Loss
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tensors.MustCopyFlatData[float64](out)[0]; math.Abs(got-want) > 1e-12 {
+			t.Errorf("ipo-norm %s: loss %.12g, want %g", norm, got, want)
+		}
+	}
+}
