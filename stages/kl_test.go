@@ -62,3 +62,30 @@ func prod(dims []int) int {
 	}
 	return n
 }
+
+// acc and acc_norm pick different winners when the per-byte normalisation
+// matters. With the model above (token 0 at log p₀ = a − log(e^a + V − 1),
+// every other token at −log(e^a + V − 1)), the choice "\x00\x00\x00\x00"
+// sums to 4·log p₀ ≈ −10.48 and "b" to ≈ −5.62: acc prefers "b"; per byte
+// the first is ≈ −2.62 against −5.62: acc_norm prefers it, the gold.
+func TestAccNormDiffersFromAcc(t *testing.T) {
+	const a = 3.0
+	cfg := model.Config{Vocab: 257, Context: 32, Layers: 1, Heads: 2, Width: 8, NormEps: 1e-5, DType: model.Float64}
+	backend, _ := model.Backend()
+	w := map[string][]float64{}
+	for _, n := range cfg.WeightNames() {
+		w[n] = make([]float64, prod(cfg.WeightShape(n)))
+	}
+	w["ln_f.bias"][0], w["lm_head.weight"][0] = a, 1
+	m, err := model.FromWeights(cfg, w, backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := MultipleChoice(m, tokenizer.Byte{}, []MCItem{{Context: "Q:", Choices: []string{"\x00\x00\x00\x00", "b"}, Gold: 0}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Acc != 0 || res.AccNorm != 1 {
+		t.Errorf("acc %g, acc_norm %g; want 0 and 1", res.Acc, res.AccNorm)
+	}
+}
