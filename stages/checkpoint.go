@@ -45,6 +45,12 @@ func saveCheckpoint(out string, policy *model.GPT, st trainState, metrics []sche
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
+	// Half-written checkpoints of killed runs go first.
+	if stale, err := filepath.Glob(filepath.Join(out, ".checkpoint-*")); err == nil {
+		for _, d := range stale {
+			os.RemoveAll(d)
+		}
+	}
 	tmp, err := os.MkdirTemp(out, ".checkpoint-")
 	if err != nil {
 		return err

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages"
+)
+
+// longKills runs the kill tests with many more kill points (make bench's
+// companion: go test ./cmd/srdpo -run Kill -long-kills).
+var longKills = flag.Bool("long-kills", false, "kill tests with 60 kill points instead of 20")
+
+// SIGKILL `srdpo train` at seeded random moments — while it starts, during
+// a step, during a checkpoint write — and start it again with --resume
+// until it finishes: the final weights are bit-identical to an
+// uninterrupted run's, and so are the metrics but for the wall-clock
+// tokens_per_sec.
+func TestTrainSurvivesKills(t *testing.T) {
+	kills := 20
+	if *longKills {
+		kills = 60
+	}
+	steps := 2 * kills // about 1.5 steps of progress a kill: the run outlasts the kills
+	bin := srdpoBinary(t)
+	dir := t.TempDir()
+	ref := saveTinyModel(t)
+	must := func(args ...string) {
+		t.Helper()
+		if code, stdout, stderr := run(args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, stdout, stderr)
+		}
+	}
+	must("gen", "--out", dir, "--sft-words", "4", "--pairs", "64", "--eval-prompts", "2")
+	must("score", "--model", ref, "--aug-prompt", "Answer perfectly.", "--corpus", filepath.Join(dir, "prefs.jsonl"), "--out", filepath.Join(dir, "scored"))
+	args := func(out string) []string {
+		return []string{"train", "--shards", filepath.Join(dir, "scored") + schemas.ManifestSuffix, "--model", ref, "--out", out,
+			"--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--steps", fmt.Sprint(steps), "--checkpoint-every", "1", "--log-every", "1", "--resume"}
+	}
+	// The uninterrupted run, timed: start-up (to the first step line) and
+	// the time a step takes set where the kills fall.
+	whole := filepath.Join(dir, "whole")
+	cmd := exec.Command(bin, args(whole)...)
+	stderr, _ := cmd.StderrPipe()
+	began := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var startup time.Duration
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if startup == 0 && strings.HasPrefix(sc.Text(), "step 1/") {
+			startup = time.Since(began)
+		}
+	}
+	if err := cmd.Wait(); err != nil || startup == 0 {
+		t.Fatalf("uninterrupted run: %v (start-up %v)", err, startup)
+	}
+	perStep := (time.Since(began) - startup) / time.Duration(steps)
+
+	killed := filepath.Join(dir, "killed")
+	rng := rand.New(rand.NewPCG(2026, 12))
+	done, killedAt := false, 0
+	var reached []int // the checkpoint's step after each kill
+	for attempt := 0; !done && attempt < kills+20; attempt++ {
+		cmd := exec.Command(bin, args(killed)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		if killedAt < kills {
+			// From late in start-up to a few steps in: while loading, during
+			// a step, during a checkpoint write (one a step).
+			delay := startup*4/5 + time.Duration(rng.Int64N(int64(startup/5+3*perStep)))
+			select {
+			case err := <-exited:
+				done = err == nil
+				if err != nil {
+					t.Fatalf("attempt %d failed by itself: %v", attempt, err)
+				}
+			case <-time.After(delay):
+				cmd.Process.Signal(syscall.SIGKILL)
+				<-exited
+				killedAt++
+				reached = append(reached, checkpointStep(killed))
+			}
+			continue
+		}
+		if err := <-exited; err != nil {
+			t.Fatalf("the run after %d kills failed: %v", killedAt, err)
+		}
+		done = true
+	}
+	if !done || killedAt < kills {
+		t.Fatalf("%d kills, finished %v", killedAt, done)
+	}
+	backend, _ := model.Backend()
+	a, err := model.LoadDir(filepath.Join(whole, stages.CheckpointDir), backend, model.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := model.LoadDir(filepath.Join(killed, stages.CheckpointDir), backend, model.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wa, _ := a.Weights()
+	wb, _ := b.Weights()
+	if !reflect.DeepEqual(wa, wb) {
+		t.Errorf("after %d kills the final weights differ from an uninterrupted run's", killedAt)
+	}
+	ma, mb := readMetrics(t, whole), readMetrics(t, killed)
+	if !reflect.DeepEqual(ma, mb) {
+		t.Errorf("after %d kills the metrics differ:\n%+v\n%+v", killedAt, ma, mb)
+	}
+	if left, _ := filepath.Glob(filepath.Join(killed, ".checkpoint-*")); len(left) > 0 {
+		t.Errorf("half-written checkpoints left behind: %v", left)
+	}
+	// The kills fell through the run, not only in start-up: the checkpoint
+	// moved on between them.
+	distinct := map[int]bool{}
+	for _, st := range reached {
+		distinct[st] = true
+	}
+	if len(distinct) < 5 {
+		t.Errorf("the checkpoint's step after each kill: %v; the kills did not spread over the run", reached)
+	}
+	t.Logf("%d kills survived; the checkpoint's step after each: %v", killedAt, reached)
+}
+
+// checkpointStep is the step of a run's checkpoint (or of the previous one
+// a killed swap left), 0 without one.
+func checkpointStep(out string) int {
+	for _, d := range []string{stages.CheckpointDir, stages.CheckpointDir + ".old"} {
+		b, err := os.ReadFile(filepath.Join(out, d, "state.json"))
+		if err != nil {
+			continue
+		}
+		var st struct{ Step int }
+		if json.Unmarshal(b, &st) == nil {
+			return st.Step
+		}
+	}
+	return 0
+}
+
+// readMetrics reads a run's metrics without the wall-clock tokens_per_sec.
+func readMetrics(t *testing.T, out string) []schemas.Metric {
+	b, err := os.ReadFile(filepath.Join(out, stages.MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := schemas.ReadRows[schemas.Metric](b, schemas.FormatArrow, schemas.Metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		rows[i].TokensPerSec = nil
+	}
+	return rows
+}
