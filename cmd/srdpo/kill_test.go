@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -171,4 +172,100 @@ func readMetrics(t *testing.T, out string) []schemas.Metric {
 		rows[i].TokensPerSec = nil
 	}
 	return rows
+}
+
+// SIGKILL `srdpo score` at seeded moments while it rewrites a prefix that
+// holds an earlier complete set: after every kill the prefix holds a
+// manifest only beside the complete set it lists (the earlier one or the
+// new one, never a mixture), and a rerun completes it, byte-identical to a
+// run into a fresh prefix.
+func TestScoreSurvivesKills(t *testing.T) {
+	kills := 20
+	if *longKills {
+		kills = 60
+	}
+	bin := srdpoBinary(t)
+	dir := t.TempDir()
+	ref := saveTinyModel(t)
+	if code, stdout, stderr := run("gen", "--out", dir, "--sft-words", "4", "--pairs", "40", "--eval-prompts", "2"); code != 0 {
+		t.Fatalf("gen: %d\n%s\n%s", code, stdout, stderr)
+	}
+	args := func(prefix, p string) []string {
+		return []string{"score", "--model", ref, "--aug-prompt", p, "--corpus", filepath.Join(dir, "prefs.jsonl"), "--out", prefix, "--shards", "3"}
+	}
+	prefix := filepath.Join(dir, "out", "scored")
+	began := time.Now()
+	if out, err := exec.Command(bin, args(prefix, "Earlier p.")...).CombinedOutput(); err != nil {
+		t.Fatalf("earlier run: %v\n%s", err, out)
+	}
+	full := time.Since(began)
+	fresh := filepath.Join(dir, "fresh", "scored")
+	if out, err := exec.Command(bin, args(fresh, "Answer perfectly.")...).CombinedOutput(); err != nil {
+		t.Fatalf("fresh run: %v\n%s", err, out)
+	}
+	rng := rand.New(rand.NewPCG(12, 2026))
+	states := map[string]int{}
+	for k := 0; k < kills; k++ {
+		cmd := exec.Command(bin, args(prefix, "Answer perfectly.")...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("kill point %d: the run failed by itself: %v", k, err)
+			}
+		case <-time.After(full/3 + time.Duration(rng.Int64N(int64(full*3/4)))):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-exited
+		}
+		states[checkCompleteSet(t, prefix, k)]++
+	}
+	// The kills fell in the writing too: some left no manifest, or the new
+	// set, not only the earlier one.
+	if states["earlier"] == kills {
+		t.Errorf("every kill left the earlier set untouched: %v", states)
+	}
+	t.Logf("%d kills; what each left: %v", kills, states)
+	if out, err := exec.Command(bin, args(prefix, "Answer perfectly.")...).CombinedOutput(); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, out)
+	}
+	for _, f := range []string{"-00000-of-00003.arrow", "-00001-of-00003.arrow", "-00002-of-00003.arrow", schemas.ManifestSuffix} {
+		a, errA := os.ReadFile(prefix + f)
+		b, errB := os.ReadFile(fresh + f)
+		if errA != nil || errB != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s after the kills and a rerun differs from a fresh run's (%v, %v)", f, errA, errB)
+		}
+	}
+}
+
+// checkCompleteSet: where a manifest exists, every shard it lists is there,
+// readable, with the rows and the metadata the manifest says. It tells what
+// the prefix holds: "none" (no manifest), "earlier" or "new" (by p).
+func checkCompleteSet(t *testing.T, prefix string, k int) string {
+	t.Helper()
+	b, err := os.ReadFile(prefix + schemas.ManifestSuffix)
+	if os.IsNotExist(err) {
+		return "none" // no manifest: no claim
+	}
+	m, err := schemas.ParseManifest(b)
+	if err != nil {
+		t.Fatalf("kill point %d: manifest: %v", k, err)
+	}
+	for _, sh := range m.Shards {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(prefix), sh.Name))
+		if err != nil {
+			t.Fatalf("kill point %d: the manifest lists %s: %v", k, sh.Name, err)
+		}
+		rows, md, err := schemas.ReadFile(data, m.Format, schemas.ScoredRows)
+		if err != nil || int64(len(rows)) != sh.Rows || md.Expect(m.Metadata) != nil {
+			t.Fatalf("kill point %d: %s does not belong to the manifest's set (%d rows, want %d; %v; %v)", k, sh.Name, len(rows), sh.Rows, err, md.Expect(m.Metadata))
+		}
+	}
+	if m.Metadata.Get(schemas.KeyAugPrompt) == "Earlier p." {
+		return "earlier"
+	}
+	return "new"
 }
