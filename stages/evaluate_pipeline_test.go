@@ -89,6 +89,13 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 	if wDR+wRD != 1 {
 		t.Fatalf("win rates %g and %g do not add up to 1", wDR, wRD)
 	}
+	// Values known without the functions above: the reference against
+	// itself has KL 0 and no pair with h > 0 (h = 0 at π = π_ref).
+	for _, w := range want {
+		if w.Policy == "reference" && (w.Metric == "kl_to_reference" || w.Metric == "accuracy") && w.Value != 0 {
+			t.Errorf("%s %s = %g, want 0", w.Policy, w.Metric, w.Value)
+		}
+	}
 
 	p, s := beam.NewPipelineWithRoot()
 	got := EvaluatePolicies(s, es, beam.CreateList(s, policies))
