@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"sync/atomic"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -218,6 +219,10 @@ func ScorePreferences(s beam.Scope, spec ReferenceSpec, rows beam.PCollection, o
 	return beam.ParDo2(s, fn, rows)
 }
 
+// FaultScoreIDEnv names a row whose scoring fails, for tests of failed
+// jobs (test-only; unset in real runs).
+const FaultScoreIDEnv = "SRDPO_TEST_FAIL_SCORING_ROW"
+
 // Dead-letter reasons of scoring.
 const (
 	// ReasonNonFiniteScore marks a row whose reference log-prob is NaN or ±Inf.
@@ -257,6 +262,9 @@ func (fn *scoreFn) StartBundle(_ context.Context, _ func(schemas.Scored), _ func
 }
 
 func (fn *scoreFn) ProcessElement(ctx context.Context, row schemas.Preference, emit func(schemas.Scored), dead func(schemas.DeadLetter)) error {
+	if id := os.Getenv(FaultScoreIDEnv); id != "" && id == row.ID {
+		return fmt.Errorf("row %s: injected failure (%s)", row.ID, FaultScoreIDEnv)
+	}
 	fn.batch = append(fn.batch, row)
 	if len(fn.batch) >= fn.BatchPairs {
 		return fn.flush(ctx, emit, dead)

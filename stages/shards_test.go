@@ -278,3 +278,34 @@ func TestRerunRemovesManifestBeforeReplacingShards(t *testing.T) {
 		t.Errorf("the earlier manifest is still there beside a replaced shard (%v)", err)
 	}
 }
+
+// After a failed job: temporary files go; shards go only where no manifest
+// stands (a partial set); a manifest's complete set stays; other files stay.
+func TestRemoveUnfinished(t *testing.T) {
+	ctx := context.Background()
+	for _, withManifest := range []bool{true, false} {
+		dir := t.TempDir()
+		prefix := filepath.Join(dir, "scored")
+		files := []string{prefix + "-00000-of-00002.arrow", prefix + "-00001-of-00002.arrow", prefix + "-00001-of-00002.arrow.tmp-abc", filepath.Join(dir, "other.txt")}
+		if withManifest {
+			files = append(files, prefix+schemas.ManifestSuffix)
+		}
+		for _, f := range files {
+			os.WriteFile(f, []byte("x"), 0o644)
+		}
+		if err := RemoveUnfinished(ctx, prefix); err != nil {
+			t.Fatal(err)
+		}
+		left, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for i := range left {
+			left[i] = filepath.Base(left[i])
+		}
+		want := []string{"other.txt"}
+		if withManifest {
+			want = []string{"other.txt", "scored-00000-of-00002.arrow", "scored-00001-of-00002.arrow", "scored.manifest.json"}
+		}
+		if !reflect.DeepEqual(left, want) {
+			t.Errorf("manifest %v: left %v, want %v", withManifest, left, want)
+		}
+	}
+}

@@ -319,3 +319,40 @@ func randomHex() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// RemoveUnfinished removes what a failed job left under prefix. Temporary
+// files always go. Shards go only when no manifest stands: the job had
+// begun replacing the set (its writers remove the earlier manifest first),
+// so what is there is a partial set. A manifest that still stands lists
+// the earlier complete set, which is left as it was. A failed job thus
+// leaves either the earlier complete set or nothing.
+func RemoveUnfinished(ctx context.Context, prefix string) error {
+	fs, err := filesystem.New(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	manifest, err := fs.List(ctx, prefix+schemas.ManifestSuffix)
+	if err != nil {
+		return fmt.Errorf("listing %s: %w", prefix+schemas.ManifestSuffix, err)
+	}
+	names, err := fs.List(ctx, prefix+"-*")
+	if err != nil {
+		return fmt.Errorf("listing %s-*: %w", prefix, err)
+	}
+	rm, ok := fs.(filesystem.Remover)
+	if !ok {
+		return fmt.Errorf("cannot remove the unfinished files of %s: filesystem has no Remove", prefix)
+	}
+	for _, name := range names {
+		if !isShardOf(prefix, name) {
+			continue
+		}
+		if strings.Contains(name, ".tmp-") || len(manifest) == 0 {
+			if err := rm.Remove(ctx, name); err != nil {
+				return fmt.Errorf("removing %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}

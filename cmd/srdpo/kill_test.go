@@ -281,3 +281,47 @@ func checkCompleteSet(t *testing.T, prefix string, k int) string {
 	}
 	return "new"
 }
+
+// A bundle that fails is not retried by Beam's runners here: the job fails
+// naming the element, and leaves the earlier complete set or nothing —
+// never part of a set.
+func TestFailedScoringLeavesNoPartialOutput(t *testing.T) {
+	dir := t.TempDir()
+	ref := saveTinyModel(t)
+	var corpus bytes.Buffer
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(&corpus, `{"id": "row-%d", "prompt": "Question %d?", "chosen": " yes %d", "rejected": " no"}`+"\n", i, i, i)
+	}
+	in := filepath.Join(dir, "prefs.jsonl")
+	os.WriteFile(in, corpus.Bytes(), 0o644)
+	score := func(prefix string) (int, string) {
+		code, _, stderr := run("score", "--model", ref, "--corpus", in, "--out", prefix, "--shards", "3")
+		return code, stderr
+	}
+	t.Setenv(stages.FaultScoreIDEnv, "row-17")
+	fresh := filepath.Join(dir, "fresh", "scored")
+	code, stderr := score(fresh)
+	if code != 1 || !strings.Contains(stderr, "row-17") || !strings.Contains(stderr, "injected failure") {
+		t.Fatalf("exit %d, stderr %s", code, stderr)
+	}
+	if left, _ := filepath.Glob(fresh + "*"); len(left) > 0 {
+		t.Errorf("a failed job into a fresh prefix left %v", left)
+	}
+	// Over an earlier complete set: that set stands, complete, or nothing.
+	t.Setenv(stages.FaultScoreIDEnv, "")
+	earlier := filepath.Join(dir, "earlier", "scored")
+	if code, stderr := score(earlier); code != 0 {
+		t.Fatalf("earlier run: %s", stderr)
+	}
+	before, _ := filepath.Glob(earlier + "*")
+	t.Setenv(stages.FaultScoreIDEnv, "row-3")
+	if code, _ := score(earlier); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	after, _ := filepath.Glob(earlier + "*")
+	if state := checkCompleteSet(t, earlier, 0); state == "none" && len(after) > 0 {
+		t.Errorf("no manifest but files left: %v", after)
+	} else if state != "none" && !reflect.DeepEqual(before, after) {
+		t.Errorf("the earlier set changed: %v, now %v", before, after)
+	}
+}

@@ -62,6 +62,13 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	res, err := runners.Run(ctx, p)
 	stop()
 	if err != nil {
+		// Beam's runners here do not retry a failed bundle: the job fails,
+		// and leaves the earlier complete set or nothing, never a part.
+		for _, prefix := range []string{cfg.Out, pipelines.DeadLetterPrefix(cfg.Out)} {
+			if cerr := stages.RemoveUnfinished(ctx, prefix); cerr != nil {
+				fmt.Fprintf(stderr, "srdpo score: cleaning up %s: %v\n", prefix, cerr)
+			}
+		}
 		return fmt.Errorf("pipeline failed: %w", err)
 	}
 	if runners.DryRun() {
