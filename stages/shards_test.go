@@ -279,33 +279,42 @@ func TestRerunRemovesManifestBeforeReplacingShards(t *testing.T) {
 	}
 }
 
-// After a failed job: temporary files go; shards go only where no manifest
-// stands (a partial set); a manifest's complete set stays; other files stay.
+// After a failed job: temporary files go; a manifest other than the one
+// that stood before goes; shards go where no manifest stands; the earlier
+// complete set stays; other files stay.
 func TestRemoveUnfinished(t *testing.T) {
 	ctx := context.Background()
-	for _, withManifest := range []bool{true, false} {
+	for _, c := range []struct {
+		name             string
+		manifest, before string // "" for none
+		want             []string
+	}{
+		{"the earlier set stands", "earlier", "earlier", []string{"other.txt", "scored-00000-of-00002.arrow", "scored-00001-of-00002.arrow", "scored.manifest.json"}},
+		{"the job wrote a manifest of its own", "partial", "", []string{"other.txt"}},
+		{"the job replaced the earlier manifest", "partial", "earlier", []string{"other.txt"}},
+		{"no manifest", "", "earlier", []string{"other.txt"}},
+	} {
 		dir := t.TempDir()
 		prefix := filepath.Join(dir, "scored")
-		files := []string{prefix + "-00000-of-00002.arrow", prefix + "-00001-of-00002.arrow", prefix + "-00001-of-00002.arrow.tmp-abc", filepath.Join(dir, "other.txt")}
-		if withManifest {
-			files = append(files, prefix+schemas.ManifestSuffix)
-		}
-		for _, f := range files {
+		for _, f := range []string{prefix + "-00000-of-00002.arrow", prefix + "-00001-of-00002.arrow", prefix + "-00001-of-00002.arrow.tmp-abc", filepath.Join(dir, "other.txt")} {
 			os.WriteFile(f, []byte("x"), 0o644)
 		}
-		if err := RemoveUnfinished(ctx, prefix); err != nil {
+		if c.manifest != "" {
+			os.WriteFile(prefix+schemas.ManifestSuffix, []byte(c.manifest), 0o644)
+		}
+		var before []byte
+		if c.before != "" {
+			before = []byte(c.before)
+		}
+		if err := RemoveUnfinished(ctx, prefix, before); err != nil {
 			t.Fatal(err)
 		}
 		left, _ := filepath.Glob(filepath.Join(dir, "*"))
 		for i := range left {
 			left[i] = filepath.Base(left[i])
 		}
-		want := []string{"other.txt"}
-		if withManifest {
-			want = []string{"other.txt", "scored-00000-of-00002.arrow", "scored-00001-of-00002.arrow", "scored.manifest.json"}
-		}
-		if !reflect.DeepEqual(left, want) {
-			t.Errorf("manifest %v: left %v, want %v", withManifest, left, want)
+		if !reflect.DeepEqual(left, c.want) {
+			t.Errorf("%s: left %v, want %v", c.name, left, c.want)
 		}
 	}
 }

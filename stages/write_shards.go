@@ -320,35 +320,57 @@ func randomHex() string {
 	return hex.EncodeToString(b[:])
 }
 
-// RemoveUnfinished removes what a failed job left under prefix. Temporary
-// files always go. Shards go only when no manifest stands: the job had
-// begun replacing the set (its writers remove the earlier manifest first),
-// so what is there is a partial set. A manifest that still stands lists
-// the earlier complete set, which is left as it was. A failed job thus
-// leaves either the earlier complete set or nothing.
-func RemoveUnfinished(ctx context.Context, prefix string) error {
+// ManifestBytes is prefix's manifest as it stands, nil without one: what
+// a job records before it runs, for RemoveUnfinished.
+func ManifestBytes(ctx context.Context, prefix string) []byte {
+	name := prefix + schemas.ManifestSuffix
+	fs, err := filesystem.New(ctx, name)
+	if err != nil {
+		return nil
+	}
+	defer fs.Close()
+	b, err := filesystem.Read(ctx, fs, name)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// RemoveUnfinished removes what a failed job left under prefix. A runner
+// may go on running the stages after the one that failed, so the job can
+// even have written a manifest — of a set missing the failed bundle's
+// rows: a manifest other than the one that stood before the job (before)
+// goes. Then temporary files go, and shards too where no manifest stands
+// (the job had begun replacing the set: its writers remove the earlier
+// manifest first). A failed job thus leaves the earlier complete set, as
+// it was, or nothing.
+func RemoveUnfinished(ctx context.Context, prefix string, before []byte) error {
 	fs, err := filesystem.New(ctx, prefix)
 	if err != nil {
 		return err
 	}
 	defer fs.Close()
-	manifest, err := fs.List(ctx, prefix+schemas.ManifestSuffix)
-	if err != nil {
-		return fmt.Errorf("listing %s: %w", prefix+schemas.ManifestSuffix, err)
+	rm, ok := fs.(filesystem.Remover)
+	if !ok {
+		return fmt.Errorf("cannot remove the unfinished files of %s: filesystem has no Remove", prefix)
+	}
+	manifest := prefix + schemas.ManifestSuffix
+	standing := ManifestBytes(ctx, prefix)
+	if standing != nil && !bytes.Equal(standing, before) {
+		if err := rm.Remove(ctx, manifest); err != nil {
+			return fmt.Errorf("removing %s: %w", manifest, err)
+		}
+		standing = nil
 	}
 	names, err := fs.List(ctx, prefix+"-*")
 	if err != nil {
 		return fmt.Errorf("listing %s-*: %w", prefix, err)
 	}
-	rm, ok := fs.(filesystem.Remover)
-	if !ok {
-		return fmt.Errorf("cannot remove the unfinished files of %s: filesystem has no Remove", prefix)
-	}
 	for _, name := range names {
 		if !isShardOf(prefix, name) {
 			continue
 		}
-		if strings.Contains(name, ".tmp-") || len(manifest) == 0 {
+		if strings.Contains(name, ".tmp-") || standing == nil {
 			if err := rm.Remove(ctx, name); err != nil {
 				return fmt.Errorf("removing %s: %w", name, err)
 			}

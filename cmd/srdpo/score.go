@@ -57,6 +57,13 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "srdpo score: scoring %v on runner %s\n", cfg.Corpus, runners.Name())
 	}
+	// The manifests standing before the job, so that a failed job can tell
+	// an earlier complete set from what it wrote itself.
+	prefixes := []string{cfg.Out, pipelines.DeadLetterPrefix(cfg.Out)}
+	before := map[string][]byte{}
+	for _, prefix := range prefixes {
+		before[prefix] = stages.ManifestBytes(ctx, prefix)
+	}
 	start := time.Now()
 	stop := reportProgress(stderr, start)
 	res, err := runners.Run(ctx, p)
@@ -64,8 +71,8 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		// Beam's runners here do not retry a failed bundle: the job fails,
 		// and leaves the earlier complete set or nothing, never a part.
-		for _, prefix := range []string{cfg.Out, pipelines.DeadLetterPrefix(cfg.Out)} {
-			if cerr := stages.RemoveUnfinished(ctx, prefix); cerr != nil {
+		for _, prefix := range prefixes {
+			if cerr := stages.RemoveUnfinished(ctx, prefix, before[prefix]); cerr != nil {
 				fmt.Fprintf(stderr, "srdpo score: cleaning up %s: %v\n", prefix, cerr)
 			}
 		}
