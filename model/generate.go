@@ -42,9 +42,9 @@ func (m *GPT) NewGenerator() (*Generator, error) {
 		b, t := tokens.Shape().Dimensions[0], tokens.Shape().Dimensions[1]
 		positions := Iota(g, shapes.Make(dtypes.Int32, b, t), 1)
 		var ks, vs []*Node
-		x := m.embed(tokens, positions)
+		x, rot := m.embed(tokens, positions), m.rotation(positions)
 		for l := 0; l < c.Layers; l++ {
-			x = m.layer(l, x, positions, func(k, v *Node) (*Node, *Node, *Node) {
+			x = m.layer(l, x, rot, func(k, v *Node) (*Node, *Node, *Node) {
 				ks, vs = append(ks, k), append(vs, v)
 				return causalSelf(k, v)
 			})
@@ -77,9 +77,9 @@ func (m *GPT) NewGenerator() (*Generator, error) {
 		write = Reshape(write, b, c.Context, 1, 1)
 		visible := BroadcastToDims(Reshape(LessOrEqual(slots, posCol), b, 1, 1, c.Context), b, c.Heads, 1, c.Context)
 		var ks, vs []*Node
-		x := m.embed(Reshape(token, b, 1), posCol)
+		x, rot := m.embed(Reshape(token, b, 1), posCol), m.rotation(posCol)
 		for l := 0; l < c.Layers; l++ {
-			x = m.layer(l, x, posCol, func(k, v *Node) (*Node, *Node, *Node) {
+			x = m.layer(l, x, rot, func(k, v *Node) (*Node, *Node, *Node) {
 				update := func(cache, new *Node) *Node { // put new [B,1,H,dh] at each row's slot
 					old := Squeeze(Slice(cache, AxisElem(l)), 0)
 					return Add(Mul(old, OneMinus(write)), Mul(write, new))

@@ -169,9 +169,9 @@ func (m *GPT) Logits(tokens *Node) *Node {
 		panic(fmt.Sprintf("sequence of %d tokens is longer than the model's context of %d", t, m.Config.Context))
 	}
 	positions := Iota(g, shapes.Make(dtypes.Int32, b, t), 1)
-	x := m.embed(tokens, positions)
+	x, rot := m.embed(tokens, positions), m.rotation(positions)
 	for l := 0; l < m.Config.Layers; l++ {
-		x = m.layer(l, x, positions, causalSelf)
+		x = m.layer(l, x, rot, causalSelf)
 	}
 	return m.head(x)
 }
@@ -204,16 +204,17 @@ func (m *GPT) head(x *Node) *Node {
 	return Einsum("btd,vd->btv", x, head)
 }
 
-// layer is transformer block l on x [B, T, d] at positions [B, T]. attend
+// layer is transformer block l on x [B, T, d], turned by rot at its
+// positions (nil for learned positions). attend
 // receives the block's keys and values of x ([B, T, kv heads, d_head],
 // keys already rotated) and returns the keys, values and boolean mask
 // [B, heads, T, Tk] the queries attend over: the same keys with a causal
 // mask (nil) for a full pass, or a KV cache when generating. Blocks are
 // pre-norm; NeoX's parallel residual adds attention and MLP of the same
 // input.
-func (m *GPT) layer(l int, x, positions *Node, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
+func (m *GPT) layer(l int, x *Node, rot *rotation, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
 	lay := m.Config.layout()
-	attn := func(x *Node) *Node { return m.attention(l, m.norm(at(lay.norm1, l), x), positions, attend) }
+	attn := func(x *Node) *Node { return m.attention(l, m.norm(at(lay.norm1, l), x), rot, attend) }
 	mlp := func(x *Node) *Node { return m.mlp(l, m.norm(at(lay.norm2, l), x)) }
 	if m.Config.ParallelResidual {
 		return Add(Add(x, attn(x)), mlp(x))
@@ -289,7 +290,7 @@ func (m *GPT) qkv(l int, x *Node) (q, k, v *Node) {
 // q/k norms (Qwen3), rotary positions (all but GPT-2), and grouped-query
 // attention, each query head h using key/value head h / (heads / kv heads)
 // as Hugging Face's repeat_kv does.
-func (m *GPT) attention(l int, x, positions *Node, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
+func (m *GPT) attention(l int, x *Node, rot *rotation, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
 	c := m.Config
 	g := x.Graph()
 	b, t := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
@@ -298,8 +299,8 @@ func (m *GPT) attention(l int, x, positions *Node, attend func(k, v *Node) (keys
 	if lay := c.layout(); lay.qNorm != "" {
 		q, k = m.norm(at(lay.qNorm, l), q), m.norm(at(lay.kNorm, l), k)
 	}
-	if c.Family.rotary() {
-		q, k = m.rope(q, positions), m.rope(k, positions)
+	if rot != nil {
+		q, k = m.rope(q, rot), m.rope(k, rot)
 	}
 	keys, values, mask := attend(k, v)
 	tk := keys.Shape().Dimensions[1]
@@ -344,27 +345,43 @@ func geluErf(x *Node) *Node {
 	return Mul(MulScalar(x, 0.5), OnePlus(Erf(MulScalar(x, 1/math.Sqrt2))))
 }
 
-// rope turns the first rotaryDims dimensions of each head of x [B, T,
-// heads, d_head] by its position [B, T], Hugging Face's rotate-half
-// convention: x·cos + rotate_half(x)·sin with rotate_half(x) = [−x₂, x₁].
-// The angles p/θ^(2i/r) are computed on the host in float64 and enter the
-// graph as a constant table, so float64 models are exact; in float32 they
-// are rounded once (HF rounds at each float32 step).
-func (m *GPT) rope(x, positions *Node) *Node {
+// rotation is the cos and sin of the rotary angles at a pass's positions,
+// [B, T, 1, rotaryDims]: gathered once per pass and shared by every layer's
+// queries and keys.
+type rotation struct{ cos, sin *Node }
+
+// rotation gathers the rotary angles of positions [B, T]; nil for a
+// family with learned positions. The angles p/θ^(2i/r) are computed on the
+// host in float64 and enter the graph as a constant table, so float64
+// models are exact; in float32 they are rounded once (HF rounds at each
+// float32 step).
+func (m *GPT) rotation(positions *Node) *rotation {
 	c := m.Config
-	g := x.Graph()
-	b, t, hd := x.Shape().Dimensions[0], x.Shape().Dimensions[1], x.Shape().Dimensions[3]
+	if !c.Family.rotary() {
+		return nil
+	}
+	g := positions.Graph()
+	b, t := positions.Shape().Dimensions[0], positions.Shape().Dimensions[1]
 	r := c.rotaryDims()
 	cos, sin := ropeTables(c.Context, r, c.RopeTheta)
 	table := func(v []float64) *Node {
 		return Reshape(Gather(ConstTensor(g, tensorOf(c.DType, v, c.Context, r)), InsertAxes(positions, -1)), b, t, 1, r)
 	}
-	rot := Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, r))
+	return &rotation{cos: table(cos), sin: table(sin)}
+}
+
+// rope turns the first rotaryDims dimensions of each head of x [B, T,
+// heads, d_head] by rot, Hugging Face's rotate-half convention:
+// x·cos + rotate_half(x)·sin with rotate_half(x) = [−x₂, x₁].
+func (m *GPT) rope(x *Node, rot *rotation) *Node {
+	hd := x.Shape().Dimensions[3]
+	r := m.Config.rotaryDims()
+	part := Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, r))
 	half := func(i int) *Node {
-		return Slice(rot, AxisRange(), AxisRange(), AxisRange(), AxisRange(i*r/2, (i+1)*r/2))
+		return Slice(part, AxisRange(), AxisRange(), AxisRange(), AxisRange(i*r/2, (i+1)*r/2))
 	}
 	rotated := Concatenate([]*Node{Neg(half(1)), half(0)}, -1)
-	out := Add(Mul(rot, table(cos)), Mul(rotated, table(sin)))
+	out := Add(Mul(part, rot.cos), Mul(rotated, rot.sin))
 	if r == hd {
 		return out
 	}

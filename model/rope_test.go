@@ -27,7 +27,7 @@ func TestRoPEClosedForm(t *testing.T) {
 			xs = append(xs, x...)
 		}
 		in := Const(g, tensors.FromFlatDataAndDimensions(xs, 1, len(positions), 1, 8))
-		return m.rope(in, Const(g, tensors.FromFlatDataAndDimensions(positions, 1, len(positions))))
+		return m.rope(in, m.rotation(Const(g, tensors.FromFlatDataAndDimensions(positions, 1, len(positions)))))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestRoPEClosedForm(t *testing.T) {
 	dot := func(p, s int32) float64 {
 		o, err := ExecOnce(backend, func(g *Graph) *Node {
 			in := Const(g, tensors.FromFlatDataAndDimensions(append(append([]float64{}, x...), x[3], x[0], x[5], x[1], x[7], x[2], x[4], x[6]), 1, 2, 1, 8))
-			return m.rope(in, Const(g, tensors.FromFlatDataAndDimensions([]int32{p, s}, 1, 2)))
+			return m.rope(in, m.rotation(Const(g, tensors.FromFlatDataAndDimensions([]int32{p, s}, 1, 2))))
 		})
 		if err != nil {
 			t.Fatal(err)
