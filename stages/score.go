@@ -240,6 +240,7 @@ type scoreFn struct {
 	BatchPairs int
 
 	ref                            *Reference
+	failID                         string // FaultScoreIDEnv, read once in Setup
 	batch                          []schemas.Preference
 	pairs, tokens, truncated, dead beam.Counter
 }
@@ -250,6 +251,7 @@ func (fn *scoreFn) Setup(ctx context.Context) error {
 		return fmt.Errorf("loading the reference model %s: %w", fn.Spec.ModelDir, err)
 	}
 	fn.ref = ref
+	fn.failID = os.Getenv(FaultScoreIDEnv)
 	fn.pairs = beam.NewCounter(CounterNamespace, CounterPairsScored)
 	fn.tokens = beam.NewCounter(CounterNamespace, CounterTokensScored)
 	fn.truncated = beam.NewCounter(CounterNamespace, CounterRowsTruncated)
@@ -262,7 +264,7 @@ func (fn *scoreFn) StartBundle(_ context.Context, _ func(schemas.Scored), _ func
 }
 
 func (fn *scoreFn) ProcessElement(ctx context.Context, row schemas.Preference, emit func(schemas.Scored), dead func(schemas.DeadLetter)) error {
-	if id := os.Getenv(FaultScoreIDEnv); id != "" && id == row.ID {
+	if fn.failID != "" && fn.failID == row.ID {
 		return fmt.Errorf("row %s: injected failure (%s)", row.ID, FaultScoreIDEnv)
 	}
 	fn.batch = append(fn.batch, row)

@@ -354,11 +354,10 @@ func RemoveUnfinished(ctx context.Context, prefix string, before []byte) error {
 	if !ok {
 		return fmt.Errorf("cannot remove the unfinished files of %s: filesystem has no Remove", prefix)
 	}
-	manifest := prefix + schemas.ManifestSuffix
 	standing := ManifestBytes(ctx, prefix)
 	if standing != nil && !bytes.Equal(standing, before) {
-		if err := rm.Remove(ctx, manifest); err != nil {
-			return fmt.Errorf("removing %s: %w", manifest, err)
+		if err := removeManifest(ctx, prefix); err != nil {
+			return err
 		}
 		standing = nil
 	}
