@@ -190,7 +190,11 @@ func readAllFile(ctx context.Context, path string) ([]byte, error) {
 		return nil, err
 	}
 	defer fs.Close()
-	return filesystem.Read(ctx, fs, path)
+	b, err := filesystem.Read(ctx, fs, path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return b, nil
 }
 
 func readPrompts(ctx context.Context, path string) (ids, prompts []string, err error) {

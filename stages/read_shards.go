@@ -87,7 +87,7 @@ func listShards(ctx context.Context, pattern string) ([]shardRef, error) {
 	if strings.HasSuffix(pattern, schemas.ManifestSuffix) {
 		b, err := filesystem.Read(ctx, fs, pattern)
 		if err != nil {
-			return nil, fmt.Errorf("reading manifest: %w", err)
+			return nil, fmt.Errorf("reading manifest %s: %w", pattern, err)
 		}
 		m, err := schemas.ParseManifest(b)
 		if err != nil {

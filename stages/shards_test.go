@@ -318,3 +318,75 @@ func TestRemoveUnfinished(t *testing.T) {
 		}
 	}
 }
+
+// What a retrying runner (Dataflow, Flink) does to the writer, replayed
+// here since the runners of the tests do not retry: a first attempt at a
+// shard dies after writing its temporary file, another attempt at the same
+// shard is killed after renaming it into place, a third succeeds; only the
+// third attempt's output reaches the finaliser. The set holds each row
+// once, no temporary file is left, and the bytes are a fault-free run's.
+func TestRetriedShardAttemptsLeaveOneCopy(t *testing.T) {
+	ctx := context.Background()
+	rows := testPreferences(6)
+	clean := filepath.Join(t.TempDir(), "prefs")
+	writePrefs(t, clean, rows, WithShards(2))
+
+	prefix := filepath.Join(t.TempDir(), "prefs")
+	md := testMetadata
+	write := &writeShardFn{Prefix: prefix, Table: schemas.Preferences.Name, Metadata: md, Shards: 2, Format: schemas.FormatArrow}
+	write.Setup()
+	var reported []writtenShard
+	for shard := 0; shard < 2; shard++ {
+		var mine []schemas.Preference
+		for _, r := range rows {
+			if shardOf(r.Key(), 2) == shard {
+				mine = append(mine, r)
+			}
+		}
+		// Attempt 1 died between writing its temporary file and renaming it.
+		os.WriteFile(ShardName(prefix, shard, 2, schemas.FormatArrow)+".tmp-0123456789abcdef", []byte("half a shard"), 0o644)
+		// Attempts 2 and 3 run whole; the runner keeps attempt 3's output.
+		var w writtenShard
+		for attempt := 2; attempt <= 3; attempt++ {
+			i := 0
+			iter := func(x *beam.X) bool {
+				if i == len(mine) {
+					return false
+				}
+				*x, i = mine[i], i+1
+				return true
+			}
+			var err error
+			if w, err = write.ProcessElement(ctx, shard, iter); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reported = append(reported, w)
+	}
+	final := &finalizeShardsFn{Prefix: prefix, Table: schemas.Preferences.Name, Metadata: md, Shards: 2, Format: schemas.FormatArrow}
+	i := 0
+	iter := func(w *writtenShard) bool {
+		if i == len(reported) {
+			return false
+		}
+		*w, i = reported[i], i+1
+		return true
+	}
+	if err := final.ProcessElement(ctx, nil, iter, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	if m, got := readBack(t, prefix); !reflect.DeepEqual(got, rows) || m.Rows != 6 {
+		t.Fatalf("after retried attempts: %d rows in the manifest, rows %+v", m.Rows, got)
+	}
+	want := []string{"prefs-00000-of-00002.arrow", "prefs-00001-of-00002.arrow", "prefs.manifest.json"}
+	if names := listNames(t, prefix+"*"); !reflect.DeepEqual(names, want) {
+		t.Fatalf("left %v", names)
+	}
+	for _, name := range want {
+		a, _ := os.ReadFile(filepath.Join(filepath.Dir(prefix), name))
+		b, _ := os.ReadFile(filepath.Join(filepath.Dir(clean), name))
+		if len(a) == 0 || string(a) != string(b) {
+			t.Errorf("%s differs from the fault-free run's", name)
+		}
+	}
+}

@@ -232,12 +232,8 @@ func removeManifest(ctx context.Context, prefix string) error {
 	if len(found) == 0 {
 		return nil
 	}
-	rm, ok := fs.(filesystem.Remover)
-	if !ok {
-		return fmt.Errorf("cannot remove the earlier manifest %s: filesystem has no Remove", name)
-	}
-	if err := rm.Remove(ctx, name); err != nil {
-		return fmt.Errorf("removing the earlier manifest %s: %w", name, err)
+	if err := removeFile(ctx, fs, name); err != nil {
+		return fmt.Errorf("the earlier manifest: %w", err)
 	}
 	return nil
 }
@@ -265,12 +261,8 @@ func removeStale(ctx context.Context, prefix string, shards int, format schemas.
 			n == shards && ext == format.Ext() {
 			continue // one of ours
 		}
-		rm, ok := fs.(filesystem.Remover)
-		if !ok {
-			return fmt.Errorf("cannot remove stale shard %s: filesystem has no Remove", name)
-		}
-		if err := rm.Remove(ctx, name); err != nil {
-			return fmt.Errorf("removing stale shard %s: %w", name, err)
+		if err := removeFile(ctx, fs, name); err != nil {
+			return fmt.Errorf("a stale shard: %w", err)
 		}
 	}
 	return nil
@@ -302,13 +294,11 @@ func writeAtomically(ctx context.Context, name string, render func(*bytes.Buffer
 	}
 	defer fs.Close()
 	tmp := name + ".tmp-" + randomHex()
-	if err := filesystem.Write(ctx, fs, tmp, buf.Bytes()); err != nil {
-		return err
+	if err := writeFile(ctx, fs, tmp, buf.Bytes()); err != nil {
+		return fmt.Errorf("writing %s: %w", tmp, err)
 	}
-	if err := filesystem.Rename(ctx, fs, tmp, name); err != nil {
-		if rm, ok := fs.(filesystem.Remover); ok {
-			rm.Remove(ctx, tmp)
-		}
+	if err := renameFile(ctx, fs, tmp, name); err != nil {
+		removeFile(ctx, fs, tmp)
 		return err
 	}
 	return nil
@@ -350,10 +340,6 @@ func RemoveUnfinished(ctx context.Context, prefix string, before []byte) error {
 		return err
 	}
 	defer fs.Close()
-	rm, ok := fs.(filesystem.Remover)
-	if !ok {
-		return fmt.Errorf("cannot remove the unfinished files of %s: filesystem has no Remove", prefix)
-	}
 	standing := ManifestBytes(ctx, prefix)
 	if standing != nil && !bytes.Equal(standing, before) {
 		if err := removeManifest(ctx, prefix); err != nil {
@@ -370,8 +356,8 @@ func RemoveUnfinished(ctx context.Context, prefix string, before []byte) error {
 			continue
 		}
 		if strings.Contains(name, ".tmp-") || standing == nil {
-			if err := rm.Remove(ctx, name); err != nil {
-				return fmt.Errorf("removing %s: %w", name, err)
+			if err := removeFile(ctx, fs, name); err != nil {
+				return err
 			}
 		}
 	}

@@ -27,25 +27,9 @@ func TestScoreOnRemoteRunner(t *testing.T) {
 	gcstest.Start(t, "corpora") // the workers inherit STORAGE_EMULATOR_HOST
 	fixtures, _ := filepath.Glob("../../stages/testdata/corpus/*")
 	for _, f := range fixtures {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fs, _ := filesystem.New(ctx, "gs://corpora/")
-		if err := filesystem.Write(ctx, fs, "gs://corpora/in/"+filepath.Base(f), b); err != nil {
-			t.Fatal(err)
-		}
+		upload(t, f, "gs://corpora/in")
 	}
-	ref := saveTinyLlamaHF(t) // the remote path on a llama-layout Hugging Face directory
-	filepath.WalkDir(ref, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, _ := os.ReadFile(p)
-		rel, _ := filepath.Rel(ref, p)
-		fs, _ := filesystem.New(ctx, "gs://corpora/")
-		return filesystem.Write(ctx, fs, "gs://corpora/models/ref/"+filepath.ToSlash(rel), b)
-	})
+	upload(t, saveTinyLlamaHF(t), "gs://corpora/models/ref") // the remote path on a llama-layout Hugging Face directory
 	srdpo := srdpoBinary(t)
 	cluster := prismtest.Start(t, dir)
 

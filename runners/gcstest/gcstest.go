@@ -15,20 +15,34 @@ import (
 // It returns the server's host:port.
 func Start(t testing.TB, buckets ...string) string {
 	t.Helper()
-	// The server must know its own address (public host) before it starts,
-	// since resumable uploads redirect to it: find a free port first.
+	port := freePort(t)
+	host := serve(t, port, fmt.Sprintf("127.0.0.1:%d", port), buckets)
+	t.Setenv("STORAGE_EMULATOR_HOST", host)
+	return host
+}
+
+// freePort finds a free loopback port: the server must know its own
+// address (public host) before it starts, since resumable uploads redirect
+// to it.
+func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	host := fmt.Sprintf("127.0.0.1:%d", port)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// serve starts a fake GCS on the loopback port, with the host its URLs
+// name (itself, or a proxy in front of it) and the buckets, stops it after
+// the test, and returns its own host:port.
+func serve(t testing.TB, port int, public string, buckets []string) string {
+	t.Helper()
 	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
 		Scheme:     "http",
 		Host:       "127.0.0.1",
 		Port:       uint16(port),
-		PublicHost: host,
+		PublicHost: public,
 	})
 	if err != nil {
 		t.Fatalf("starting fake-gcs-server: %v", err)
@@ -37,6 +51,5 @@ func Start(t testing.TB, buckets ...string) string {
 	for _, b := range buckets {
 		srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: b})
 	}
-	t.Setenv("STORAGE_EMULATOR_HOST", host)
-	return host
+	return fmt.Sprintf("127.0.0.1:%d", port)
 }

@@ -1,0 +1,94 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"google.golang.org/api/googleapi"
+)
+
+// The GCS client retries transient failures (503, 429, reset connections)
+// only of calls it knows to be idempotent: reads, lists, metadata. Uploads,
+// deletes and copies made without preconditions — all that Beam's gs://
+// filesystem makes — fail at the first fault. srdpo's writes are safe to
+// repeat (the same bytes under a name unique to the attempt, a rename, a
+// delete whose goal is absence), so they retry here, with the client's
+// own test of what is transient.
+var storageRetry = struct {
+	first, most time.Duration
+	attempts    int
+}{first: 250 * time.Millisecond, most: 30 * time.Second, attempts: 10}
+
+// retryTransient runs op until it succeeds, fails for a reason that is not
+// transient, or has been tried storageRetry.attempts times, waiting a
+// jittered, doubling delay between tries. op learns whether it is a retry.
+func retryTransient(ctx context.Context, op func(retry bool) error) error {
+	delay := storageRetry.first
+	for attempt := 1; ; attempt++ {
+		err := op(attempt > 1)
+		if err == nil || !storage.ShouldRetry(err) {
+			return err
+		}
+		if attempt == storageRetry.attempts {
+			return fmt.Errorf("%w (still failing after %d attempts)", err, attempt)
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(delay/2 + rand.N(delay/2+1)):
+		}
+		delay = min(2*delay, storageRetry.most)
+	}
+}
+
+// isNotExist tells whether err says a file or object is not there.
+func isNotExist(err error) bool {
+	var ge *googleapi.Error
+	return errors.Is(err, os.ErrNotExist) || errors.Is(err, storage.ErrObjectNotExist) ||
+		errors.As(err, &ge) && ge.Code == http.StatusNotFound
+}
+
+// writeFile writes data to name, whole.
+func writeFile(ctx context.Context, fs filesystem.Interface, name string, data []byte) error {
+	return retryTransient(ctx, func(bool) error { return filesystem.Write(ctx, fs, name, data) })
+}
+
+// removeFile deletes name; a file already gone counts as removed (a retry
+// after a delete whose answer was lost finds nothing).
+func removeFile(ctx context.Context, fs filesystem.Interface, name string) error {
+	rm, ok := fs.(filesystem.Remover)
+	if !ok {
+		return fmt.Errorf("cannot remove %s: its filesystem has no Remove", name)
+	}
+	err := retryTransient(ctx, func(bool) error { return rm.Remove(ctx, name) })
+	if err != nil && !isNotExist(err) {
+		return fmt.Errorf("removing %s: %w", name, err)
+	}
+	return nil
+}
+
+// renameFile moves src to dst. On GCS a rename is a copy then a delete; a
+// retry after a fault that hid the delete's success finds src gone and dst
+// in place, which is done.
+func renameFile(ctx context.Context, fs filesystem.Interface, src, dst string) error {
+	err := retryTransient(ctx, func(retry bool) error {
+		err := filesystem.Rename(ctx, fs, src, dst)
+		if err != nil && retry && isNotExist(err) {
+			if _, serr := fs.Size(ctx, dst); serr == nil {
+				return nil
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("renaming %s to %s: %w", src, dst, err)
+	}
+	return nil
+}
