@@ -21,6 +21,9 @@ type GenerateConfig struct {
 	TopP         float64 // keep the smallest set with this much probability; 0 or 1: all
 	Seed         uint64  // the same seed gives the same samples
 	EOS          int32   // stop a row on this token (not returned); -1: never
+	// Stop, when set, is asked after each new token whether row i, with
+	// the new tokens so far, is done (a stop string appeared in its text).
+	Stop func(i int, out []int32) bool
 }
 
 // Generator samples continuations with a key/value cache: the prompt runs
@@ -98,8 +101,8 @@ func (m *GPT) NewGenerator() (*Generator, error) {
 }
 
 // Generate continues each prompt; it returns the new tokens of each, without
-// the EOS that ended it. Rows stop at EOS, at MaxNewTokens, or when the
-// context is full.
+// the EOS that ended it. Rows stop at EOS, at MaxNewTokens, when cfg.Stop
+// says so, or when the context is full.
 func (gen *Generator) Generate(prompts [][]int32, cfg GenerateConfig) ([][]int32, error) {
 	c := gen.m.Config
 	if len(prompts) == 0 {
@@ -145,7 +148,7 @@ func (gen *Generator) Generate(prompts [][]int32, cfg GenerateConfig) ([][]int32
 			}
 			out[i] = append(out[i], tok)
 			next[i], pos[i] = tok, int32(len(prompts[i])+len(out[i])-1)
-			if int(pos[i]) >= c.Context-1 || len(out[i]) >= cfg.MaxNewTokens {
+			if int(pos[i]) >= c.Context-1 || len(out[i]) >= cfg.MaxNewTokens || cfg.Stop != nil && cfg.Stop(i, out[i]) {
 				done[i] = true // no room for another token, or enough of them
 				continue
 			}

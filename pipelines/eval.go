@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/srdpo/srdpo/benchmarks"
 	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/runners"
 	"github.com/srdpo/srdpo/schemas"
@@ -29,7 +31,7 @@ type EvalConfig struct {
 // the tokenizer found beside the reference; the reference, the prompts
 // and Out are the caller's.
 func DefaultEvalConfig() EvalConfig {
-	return EvalConfig{Spec: stages.EvalSpec{Tokenizer: tokenizer.SpecAuto, Beta: 0.1, Seed: 1, MaxNew: 24}}
+	return EvalConfig{Spec: stages.EvalSpec{Tokenizer: tokenizer.SpecAuto, Beta: 0.1, Seed: 1, MaxNew: 24, DocsPerElement: 256}}
 }
 
 // RegisterFlags binds the evaluation settings to flags.
@@ -38,7 +40,7 @@ func (c *EvalConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&sp.Reference, "reference", sp.Reference, "the reference model directory (evaluated as \"reference\")")
 	fs.Var((*policyList)(&c.Policies), "policy", "name=DIR of a policy to evaluate (repeat or comma-separate); DIR is srdpo train's <out>/"+stages.CheckpointDir)
 	fs.StringVar(&sp.Tokenizer, "tokenizer", sp.Tokenizer, "tokenizer, as for scoring")
-	fs.StringVar(&sp.Prompts, "prompts", sp.Prompts, "held-out prompts of the known-reward task (srdpo gen's eval_prompts.jsonl)")
+	fs.StringVar(&sp.Prompts, "prompts", sp.Prompts, "held-out prompts of the known-reward task (srdpo gen's eval_prompts.jsonl), for gold reward, KL and win rates (optional with --benchmark)")
 	fs.StringVar(&sp.Shards, "shards", sp.Shards, "held-out scored pairs with gold scores, for preference accuracy and the Δ-gap correlations (optional)")
 	fs.Var((*StringList)(&sp.MCTasks), "mc", "a multiple-choice task file (JSONL of context, choices, gold[, fewshot]) (repeat or comma-separate)")
 	fs.IntVar(&sp.Fewshot, "fewshot", sp.Fewshot, "few-shot examples in front of each multiple-choice context")
@@ -47,11 +49,120 @@ func (c *EvalConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&sp.Seed, "seed", sp.Seed, "decoding seed (greedy decoding uses none), recorded in every row")
 	fs.IntVar(&sp.MaxNew, "max-new", sp.MaxNew, "new tokens per generation")
 	fs.StringVar(&c.Out, "out", c.Out, "local output directory: eval-00000-of-00001.arrow, report.md and plots")
+	fs.Var((*benchmarkList)(&sp.Benchmarks), "benchmark", "NAME=PATH: an lm-eval-harness task ("+strings.Join(benchmarkNames(), ", ")+
+		") from the dataset's own files: a Parquet/JSONL file, a glob, or the downloaded folder (local or gs://), whose test/validation files are evaluated and train/dev files give the few-shot examples (repeat or comma-separate)")
+	fs.Var(fewshotDocs{&sp.Benchmarks}, "fewshot-docs", "NAME=PATH: the few-shot split's files of a benchmark whose --benchmark PATH does not hold them (after its --benchmark)")
+	fs.Var(numFewshot{&sp.Benchmarks}, "num-fewshot", "NAME=K: few-shot examples of a benchmark (after its --benchmark); default the harness's (gsm8k 5, the others 0)")
+	fs.IntVar(&sp.Limit, "limit", sp.Limit, "documents per benchmark (MMLU: per subject), for quick runs; 0 for all")
+	fs.Int64Var(&sp.LimitSeed, "limit-seed", sp.LimitSeed, "with --limit: 0 takes the first documents, as lm-eval's --limit; another value a subset drawn with this seed")
+	fs.IntVar(&sp.DocsPerElement, "docs-per-element", sp.DocsPerElement, "benchmark documents per Beam element (one element per policy and range of documents)")
+	fs.IntVar(&sp.MaxGenTokens, "max-gen-tokens", sp.MaxGenTokens, "tokens a generation task (gsm8k) may generate; 0 for the harness's 256")
+}
+
+func benchmarkNames() []string {
+	var names []string
+	for _, t := range benchmarks.All() {
+		names = append(names, t.Name)
+	}
+	return names
+}
+
+// benchmarkList reads repeated --benchmark NAME=PATH flags.
+type benchmarkList []stages.BenchmarkSpec
+
+func (l *benchmarkList) String() string {
+	if l == nil {
+		return ""
+	}
+	var parts []string
+	for _, b := range *l {
+		parts = append(parts, b.Name+"="+b.Path)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *benchmarkList) Set(v string) error {
+	return eachNamed(v, func(name, path string) error {
+		if _, err := benchmarks.Lookup(name); err != nil {
+			return err
+		}
+		*l = append(*l, stages.BenchmarkSpec{Name: name, Path: path, Shots: -1})
+		return nil
+	})
+}
+
+// eachNamed calls f on each name=value of a comma-separated flag value.
+func eachNamed(v string, f func(name, value string) error) error {
+	var items StringList
+	items.Set(v)
+	for _, it := range items {
+		name, value, ok := strings.Cut(it, "=")
+		if !ok || name == "" || value == "" {
+			return fmt.Errorf("%q: want NAME=VALUE", it)
+		}
+		if err := f(name, value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchmarkNamed finds a benchmark given earlier by --benchmark.
+func benchmarkNamed(l *[]stages.BenchmarkSpec, name string) (*stages.BenchmarkSpec, error) {
+	for i := range *l {
+		if (*l)[i].Name == name {
+			return &(*l)[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%s: no --benchmark %s=PATH before it", name, name)
+}
+
+type fewshotDocs struct{ l *[]stages.BenchmarkSpec }
+
+func (f fewshotDocs) String() string { return "" }
+
+func (f fewshotDocs) Set(v string) error {
+	return eachNamed(v, func(name, path string) error {
+		b, err := benchmarkNamed(f.l, name)
+		if err == nil {
+			b.Fewshot = path
+		}
+		return err
+	})
+}
+
+type numFewshot struct{ l *[]stages.BenchmarkSpec }
+
+func (f numFewshot) String() string { return "" }
+
+func (f numFewshot) Set(v string) error {
+	return eachNamed(v, func(name, k string) error {
+		b, err := benchmarkNamed(f.l, name)
+		if err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(k)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%s=%s: want a count of examples", name, k)
+		}
+		b.Shots = n
+		return nil
+	})
 }
 
 // Validate checks the settings, in a fixed order.
 func (c EvalConfig) Validate() error {
-	return required([2]string{"reference", c.Spec.Reference}, [2]string{"prompts", c.Spec.Prompts}, [2]string{"out", c.Out})
+	if err := required([2]string{"reference", c.Spec.Reference}, [2]string{"out", c.Out}); err != nil {
+		return err
+	}
+	sp := c.Spec
+	if sp.Prompts == "" && sp.Shards == "" && len(sp.MCTasks) == 0 && len(sp.Benchmarks) == 0 {
+		return fmt.Errorf("nothing to evaluate: give --prompts, --shards, --mc or --benchmark")
+	}
+	if sp.Limit < 0 || sp.DocsPerElement < 1 || sp.MaxGenTokens < 0 {
+		return fmt.Errorf("--limit %d, --docs-per-element %d, --max-gen-tokens %d: want ≥ 0, ≥ 1, ≥ 0", sp.Limit, sp.DocsPerElement, sp.MaxGenTokens)
+	}
+	return nil
 }
 
 // policyList reads repeated --policy name=DIR flags.
@@ -90,8 +201,19 @@ func RunEval(ctx context.Context, c EvalConfig) ([]schemas.Eval, string, error) 
 		}
 		seen[p.Name] = true
 	}
+	shards, err := stages.BenchmarkShards(ctx, c.Spec, policies)
+	if err != nil {
+		return nil, "", err
+	}
 	p, s := beam.NewPipelineWithRoot()
-	rows := stages.EvaluatePolicies(s, c.Spec, beam.CreateList(s, policies))
+	var parts []beam.PCollection
+	if sp := c.Spec; sp.Prompts != "" || sp.Shards != "" || len(sp.MCTasks) > 0 {
+		parts = append(parts, stages.EvaluatePolicies(s, c.Spec, beam.CreateList(s, policies)))
+	}
+	if len(shards) > 0 {
+		parts = append(parts, stages.EvaluateBenchmarks(s, c.Spec, beam.CreateList(s, shards)))
+	}
+	rows := beam.Flatten(s, parts...)
 	prefix := filepath.Join(c.Out, "eval")
 	stages.WriteShards(s, prefix, schemas.Evals, schemas.NewMetadata(), rows, stages.WithShards(1))
 	if _, err := runners.Run(ctx, p); err != nil {

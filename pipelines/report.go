@@ -38,21 +38,28 @@ type figureKey struct{ policy, benchmark, metric string }
 type overSeeds struct {
 	Mean, Min, Max float64
 	Seeds          int
+	Stderr         float64 // the mean over seeds of the rows' standard errors
+	N              int64   // items of the first seed's row
 }
 
 // summarise groups eval rows by figure, over seeds.
 func summarise(rows []schemas.Eval) (map[figureKey]overSeeds, []string) {
-	vals := map[figureKey][]float64{}
+	vals, stderrs := map[figureKey][]float64{}, map[figureKey][]float64{}
+	items := map[figureKey]int64{}
 	policySet := map[string]bool{}
 	for _, r := range rows {
 		k := figureKey{r.Policy, r.Benchmark, r.Metric}
 		vals[k] = append(vals[k], r.Value)
+		stderrs[k] = append(stderrs[k], r.Stderr)
+		if _, ok := items[k]; !ok {
+			items[k] = r.N
+		}
 		policySet[r.Policy] = true
 	}
 	out := map[figureKey]overSeeds{}
 	for k, v := range vals {
 		sp := SpreadOf(v)
-		out[k] = overSeeds{Mean: meanFloat(v), Min: sp.Min, Max: sp.Max, Seeds: len(v)}
+		out[k] = overSeeds{Mean: meanFloat(v), Min: sp.Min, Max: sp.Max, Seeds: len(v), Stderr: meanFloat(stderrs[k]), N: items[k]}
 	}
 	var policies []string
 	for p := range policySet {
@@ -113,6 +120,20 @@ func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.M
 	md.WriteString(". Win rates count ties as one half; KL is the mean of log π − log π_ref over the policy's generated tokens; ")
 	md.WriteString("the correlations are with the true quality gap r*(y+) − r*(y−) on held-out pairs (the paper's Table 4).\n\n")
 	md.WriteString(table)
+	leaderboard := leaderboardTable(figs, policies)
+	if leaderboard != "" {
+		md.WriteString("\n## Open LLM Leaderboard tasks (the paper's Table 3)\n\n")
+		md.WriteString("Percent, ± the standard error as lm-evaluation-harness reports it; metrics: ")
+		for i, c := range leaderboardColumns {
+			if i > 0 {
+				md.WriteString(", ")
+			}
+			fmt.Fprintf(&md, "%s %s %s", c.title, c.benchmark, c.metric)
+		}
+		md.WriteString("; the average is over the columns present, for policies with all of them.\n\n")
+		md.WriteString(leaderboard)
+		table += "\n" + leaderboard
+	}
 	md.WriteString(benchmarkTable(figs))
 	plots, err := writePlots(dir, figs, policies, metrics)
 	if err != nil {
@@ -129,6 +150,16 @@ func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.M
 // of reportColumns, each the mean over seeds with [min, max] when there
 // are several.
 func mainTable(figs map[figureKey]overSeeds, policies []string) string {
+	any := false
+	for _, p := range policies {
+		for _, c := range reportColumns {
+			_, ok := figs[figureKey{p, c.benchmark, c.metric}]
+			any = any || ok
+		}
+	}
+	if !any {
+		return "" // a benchmark-only evaluation
+	}
 	var table strings.Builder
 	table.WriteString("| policy |")
 	for _, c := range reportColumns {
@@ -157,8 +188,72 @@ func mainTable(figs map[figureKey]overSeeds, policies []string) string {
 	return table.String()
 }
 
+// leaderboardColumns are the paper's Table 3: each task with the metric
+// the Open LLM Leaderboard reports for it.
+var leaderboardColumns = []struct{ title, benchmark, metric string }{
+	{"ARC", "arc_challenge", "acc_norm"},
+	{"HellaSwag", "hellaswag", "acc_norm"},
+	{"MMLU", "mmlu", "acc"},
+	{"TruthfulQA", "truthfulqa_mc2", "acc"},
+	{"Winogrande", "winogrande", "acc"},
+	{"GSM8K", "gsm8k", "exact_match,strict-match"},
+}
+
+// leaderboardTable is Table 3's layout: a row per policy, a column per
+// task evaluated, and their average; "" when no task was.
+func leaderboardTable(figs map[figureKey]overSeeds, policies []string) string {
+	var cols []int
+	for i, c := range leaderboardColumns {
+		for _, p := range policies {
+			if _, ok := figs[figureKey{p, c.benchmark, c.metric}]; ok {
+				cols = append(cols, i)
+				break
+			}
+		}
+	}
+	if len(cols) == 0 {
+		return ""
+	}
+	var t strings.Builder
+	t.WriteString("| policy |")
+	for _, i := range cols {
+		t.WriteString(" " + leaderboardColumns[i].title + " |")
+	}
+	t.WriteString(" Average |\n|---|")
+	for range cols {
+		t.WriteString("---|")
+	}
+	t.WriteString("---|\n")
+	for _, p := range policies {
+		var sum float64
+		n := 0
+		var cells strings.Builder
+		for _, i := range cols {
+			c := leaderboardColumns[i]
+			s, ok := figs[figureKey{p, c.benchmark, c.metric}]
+			if !ok {
+				cells.WriteString(" – |")
+				continue
+			}
+			fmt.Fprintf(&cells, " %.2f ± %.2f |", 100*s.Mean, 100*s.Stderr)
+			sum += s.Mean
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		avg := " – |"
+		if n == len(cols) {
+			avg = fmt.Sprintf(" %.2f |", 100*sum/float64(n))
+		}
+		t.WriteString("| " + p + " |" + cells.String() + avg + "\n")
+	}
+	return t.String()
+}
+
 // benchmarkTable lists the figures beyond the main table (multiple
-// choice), or nothing.
+// choice and benchmarks, with their standard errors and item counts), or
+// nothing.
 func benchmarkTable(figs map[figureKey]overSeeds) string {
 	var extra []figureKey
 	for k := range figs {
@@ -174,9 +269,10 @@ func benchmarkTable(figs map[figureKey]overSeeds) string {
 		return a.benchmark+a.metric+policyOrder(a.policy) < b.benchmark+b.metric+policyOrder(b.policy)
 	})
 	var md strings.Builder
-	md.WriteString("\n## Benchmarks\n\n| benchmark | metric | policy | value |\n|---|---|---|---|\n")
+	md.WriteString("\n## Benchmarks\n\n| benchmark | metric | policy | value | stderr | items |\n|---|---|---|---|---|---|\n")
 	for _, k := range extra {
-		fmt.Fprintf(&md, "| %s | %s | %s | %.3f |\n", k.benchmark, k.metric, k.policy, figs[k].Mean)
+		f := figs[k]
+		fmt.Fprintf(&md, "| %s | %s | %s | %.4f | %.4f | %d |\n", k.benchmark, k.metric, k.policy, f.Mean, f.Stderr, f.N)
 	}
 	return md.String()
 }

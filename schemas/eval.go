@@ -13,10 +13,13 @@ type Eval struct {
 	Value     float64 `arrow:"value"`
 	N         int64   `arrow:"n"` // how many items the value is over
 	Seed      int64   `arrow:"seed"`
+	// Stderr is the value's standard error as lm-eval-harness reports it
+	// (benchmarks); 0 where none is computed or fewer than two items.
+	Stderr float64 `arrow:"stderr"`
 }
 
 // Evals is the Arrow contract of evaluation rows.
-var Evals = newTable("eval", "1", Eval{})
+var Evals = newTable("eval", "2", Eval{})
 
 func (e Eval) Key() string {
 	return fmt.Sprintf("%s/%s/%s/%d", e.Policy, e.Benchmark, e.Metric, e.Seed)
@@ -32,6 +35,9 @@ func (e Eval) Validate() error {
 	}
 	if math.IsNaN(e.Value) {
 		return invalid("value", "NaN")
+	}
+	if math.IsNaN(e.Stderr) || e.Stderr < 0 {
+		return invalid("stderr", "%v", e.Stderr)
 	}
 	if e.N < 0 {
 		return invalid("n", "negative (%d)", e.N)

@@ -57,6 +57,12 @@ type EvalSpec struct {
 	PerToken  bool     // h and Δπ on per-token means (policies trained with IPO and --ipo-norm mean)
 	Seed      int64    // recorded in every row; the decoding seed
 	MaxNew    int      // new tokens per generation
+
+	Benchmarks     []BenchmarkSpec // lm-eval-harness tasks from the datasets' files
+	Limit          int             // documents per benchmark (MMLU: per subject); 0 for all
+	LimitSeed      int64           // 0: the first Limit documents, as the harness's --limit; else a seeded subset
+	DocsPerElement int             // documents of one benchmark in one Beam element
+	MaxGenTokens   int             // generation tasks' max_gen_toks; 0 for the task's
 }
 
 // EvaluatePolicies evaluates each policy of a PCollection<PolicyRef> and
@@ -92,19 +98,21 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 		}
 		emit(schemas.Eval{Policy: p.Name, Benchmark: bench, Metric: metric, Value: v, N: int64(n), Seed: fn.Spec.Seed})
 	}
-	ids, prompts, err := readPrompts(ctx, fn.Spec.Prompts)
-	if err != nil {
-		return err
-	}
-	g, err := Gold(policy, ref, tok, prompts, tasks.Reward, model.GenerateConfig{MaxNewTokens: fn.Spec.MaxNew,
-		Seed: uint64(fn.Spec.Seed), EOS: int32('\n')})
-	if err != nil {
-		return fmt.Errorf("policy %s: %w", p.Name, err)
-	}
-	row("gold_reward", "mean", g.MeanReward(), len(prompts))
-	row("gold_reward", "kl_to_reference", g.KL, g.Tokens)
-	for i, r := range g.Rewards { // keyed by prompt, for the win rates
-		reward(ids[i], policyReward{Policy: p.Name, Reward: r})
+	if fn.Spec.Prompts != "" {
+		ids, prompts, err := readPrompts(ctx, fn.Spec.Prompts)
+		if err != nil {
+			return err
+		}
+		g, err := Gold(policy, ref, tok, prompts, tasks.Reward, model.GenerateConfig{MaxNewTokens: fn.Spec.MaxNew,
+			Seed: uint64(fn.Spec.Seed), EOS: int32('\n')})
+		if err != nil {
+			return fmt.Errorf("policy %s: %w", p.Name, err)
+		}
+		row("gold_reward", "mean", g.MeanReward(), len(prompts))
+		row("gold_reward", "kl_to_reference", g.KL, g.Tokens)
+		for i, r := range g.Rewards { // keyed by prompt, for the win rates
+			reward(ids[i], policyReward{Policy: p.Name, Reward: r})
+		}
 	}
 	if fn.Spec.Shards != "" {
 		scored, _, err := readScored(ctx, fn.Spec.Shards)

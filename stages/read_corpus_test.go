@@ -197,11 +197,17 @@ func writeUltraFeedbackParquet(t *testing.T, path string) {
 		{Name: "score_chosen", Type: arrow.PrimitiveTypes.Float64},
 		{Name: "score_rejected", Type: arrow.PrimitiveTypes.Float64},
 	}, nil)
-	src, err := os.ReadFile(fixtures + "ultrafeedback.jsonl")
+	jsonlToParquet(t, schema, fixtures+"ultrafeedback.jsonl", path)
+}
+
+// jsonlToParquet writes a JSONL file's records as Parquet with schema.
+func jsonlToParquet(t *testing.T, schema *arrow.Schema, src, path string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimSpace(string(src)), "\n")
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, schema, strings.NewReader("["+strings.Join(lines, ",")+"]"))
 	if err != nil {
 		t.Fatal(err)

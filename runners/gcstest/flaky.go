@@ -13,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-
 )
 
 // Proxy passes requests on to a fake GCS and fails some of them: a
