@@ -17,8 +17,26 @@ func (t *Task) ScoreChoices(d Doc, lls []float64) []float64 {
 	if t == truthfulQAMC2 {
 		return []float64{mc2(d.Labels, lls)}
 	}
+	acc, accNorm := ChoiceAccuracy(d.Choices, lls, d.Gold)
+	out := make([]float64, 0, len(t.Metrics))
+	for _, m := range t.Metrics {
+		switch m {
+		case "acc":
+			out = append(out, acc)
+		case "acc_norm":
+			out = append(out, accNorm)
+		}
+	}
+	return out
+}
+
+// ChoiceAccuracy is one item's acc and acc_norm as the harness computes
+// them: 1 where the argmax of the choices' loglikelihoods (acc), or of
+// their loglikelihoods over the choice's length in characters (acc_norm),
+// is gold; ties go to the first, as numpy's argmax.
+func ChoiceAccuracy(choices []string, lls []float64, gold int) (acc, accNorm float64) {
 	best, bestNorm := 0, 0
-	norm := func(i int) float64 { return lls[i] / float64(utf8.RuneCountInString(d.Choices[i])) }
+	norm := func(i int) float64 { return lls[i] / float64(utf8.RuneCountInString(choices[i])) }
 	for i := range lls {
 		if lls[i] > lls[best] {
 			best = i
@@ -27,16 +45,7 @@ func (t *Task) ScoreChoices(d Doc, lls []float64) []float64 {
 			bestNorm = i
 		}
 	}
-	out := make([]float64, 0, len(t.Metrics))
-	for _, m := range t.Metrics {
-		switch m {
-		case "acc":
-			out = append(out, hit(best == d.Gold))
-		case "acc_norm":
-			out = append(out, hit(bestNorm == d.Gold))
-		}
-	}
-	return out
+	return hit(best == gold), hit(bestNorm == gold)
 }
 
 func hit(b bool) float64 {

@@ -177,16 +177,10 @@ func (l *policyList) String() string {
 }
 
 func (l *policyList) Set(v string) error {
-	var names StringList
-	names.Set(v)
-	for _, p := range names {
-		name, dir, ok := strings.Cut(p, "=")
-		if !ok || name == "" || dir == "" {
-			return fmt.Errorf("%q: want name=DIR", p)
-		}
+	return eachNamed(v, func(name, dir string) error {
 		*l = append(*l, stages.PolicyRef{Name: name, Dir: dir})
-	}
-	return nil
+		return nil
+	})
 }
 
 // RunEval evaluates the policies on the chosen runner, writes the eval rows

@@ -150,14 +150,14 @@ func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.M
 // of reportColumns, each the mean over seeds with [min, max] when there
 // are several.
 func mainTable(figs map[figureKey]overSeeds, policies []string) string {
-	any := false
+	found := false
 	for _, p := range policies {
 		for _, c := range reportColumns {
 			_, ok := figs[figureKey{p, c.benchmark, c.metric}]
-			any = any || ok
+			found = found || ok
 		}
 	}
-	if !any {
+	if !found {
 		return "" // a benchmark-only evaluation
 	}
 	var table strings.Builder

@@ -2,6 +2,7 @@ package stages
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -261,5 +262,41 @@ func TestBenchmarkParquetFolderOnGCS(t *testing.T) {
 	if _, err := readBenchmark(ctx, BenchmarkSpec{Name: "gsm8k", Path: "gs://hub/ai2_arc/ARC-Challenge", Shots: 0}, 0, 0); err == nil ||
 		!strings.Contains(err.Error(), "no files of the test split") {
 		t.Errorf("gsm8k without a test split: %v", err)
+	}
+}
+
+// --limit: the first documents, as the harness's --limit, or with a seed a
+// seeded subset kept in file order; MMLU's limit is per subject.
+func TestSelectDocs(t *testing.T) {
+	var docs []benchmarks.Doc
+	for i := 0; i < 10; i++ {
+		docs = append(docs, benchmarks.Doc{Text: fmt.Sprint(i), Subject: []string{"a", "b"}[i%2]})
+	}
+	texts := func(ds []benchmarks.Doc) string {
+		var s []string
+		for _, d := range ds {
+			s = append(s, d.Text)
+		}
+		return strings.Join(s, ",")
+	}
+	arc, _ := benchmarks.Lookup("arc_easy")
+	mmlu, _ := benchmarks.Lookup("mmlu")
+	if got := texts(selectDocs(arc, docs, 3, 0)); got != "0,1,2" {
+		t.Errorf("first 3: %s", got)
+	}
+	if got := texts(selectDocs(mmlu, docs, 2, 0)); got != "0,1,2,3" {
+		t.Errorf("first 2 per subject: %s", got)
+	}
+	a, b := texts(selectDocs(arc, docs, 4, 7)), texts(selectDocs(arc, docs, 4, 7))
+	if a != b || a == "0,1,2,3" || len(strings.Split(a, ",")) != 4 {
+		t.Errorf("seeded subset %s, again %s", a, b)
+	}
+	for i, s := range strings.Split(a, ",")[1:] {
+		if prev := strings.Split(a, ",")[i]; len(prev) == len(s) && prev > s {
+			t.Errorf("seeded subset not in file order: %s", a)
+		}
+	}
+	if got := texts(selectDocs(arc, docs, 0, 7)); got != "0,1,2,3,4,5,6,7,8,9" {
+		t.Errorf("no limit: %s", got)
 	}
 }

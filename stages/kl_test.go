@@ -63,10 +63,10 @@ func prod(dims []int) int {
 	return n
 }
 
-// acc and acc_norm pick different winners when the per-byte normalisation
+// acc and acc_norm pick different winners when the per-character normalisation
 // matters. With the model above (token 0 at log p₀ = a − log(e^a + V − 1),
 // every other token at −log(e^a + V − 1)), the choice "\x00\x00\x00\x00"
-// sums to 4·log p₀ ≈ −10.48 and "b" to ≈ −5.62: acc prefers "b"; per byte
+// sums to 4·log p₀ ≈ −10.48 and "b" to ≈ −5.62: acc prefers "b"; per character
 // the first is ≈ −2.62 against −5.62: acc_norm prefers it, the gold.
 func TestAccNormDiffersFromAcc(t *testing.T) {
 	const a = 3.0

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/srdpo/srdpo/benchmarks"
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/tokenizer"
 )
@@ -45,7 +46,7 @@ func ReadMCTask(r io.Reader) ([]MCItem, error) {
 }
 
 // MCResult is accuracy by the summed log-likelihood (acc) and by the
-// log-likelihood per byte of the choice (acc_norm), over N items.
+// log-likelihood per character of the choice (acc_norm), over N items.
 type MCResult struct {
 	Acc, AccNorm float64
 	N            int
@@ -89,22 +90,13 @@ func MultipleChoice(m *model.GPT, tok tokenizer.Tokenizer, items []MCItem, k int
 	res := MCResult{N: len(eval)}
 	i := 0
 	for _, it := range eval {
-		best, bestNorm := 0, 0
-		for c := range it.Choices {
-			s, norm := lp[i+c].Sum, lp[i+c].Sum/float64(len(it.Choices[c]))
-			if s > lp[i+best].Sum {
-				best = c
-			}
-			if norm > lp[i+bestNorm].Sum/float64(len(it.Choices[bestNorm])) {
-				bestNorm = c
-			}
+		lls := make([]float64, len(it.Choices))
+		for c := range lls {
+			lls[c] = lp[i+c].Sum
 		}
-		if best == it.Gold {
-			res.Acc++
-		}
-		if bestNorm == it.Gold {
-			res.AccNorm++
-		}
+		acc, accNorm := benchmarks.ChoiceAccuracy(it.Choices, lls, it.Gold)
+		res.Acc += acc
+		res.AccNorm += accNorm
 		i += len(it.Choices)
 	}
 	res.Acc /= float64(res.N)

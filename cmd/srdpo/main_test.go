@@ -346,3 +346,47 @@ func TestRunTiny(t *testing.T) {
 		}
 	}
 }
+
+// srdpo eval on benchmark files alone (no known-reward prompts): the
+// Table-3 layout on stdout and in the report, N the documents scored after
+// --limit, and clear usage errors.
+func TestEvalBenchmarks(t *testing.T) {
+	ref, dpo := saveTinyModel(t), saveTinyModelSeed(t, 2)
+	out := filepath.Join(t.TempDir(), "eval")
+	data := "../../benchmarks/testdata/"
+	code, stdout, stderr := run("eval", "--reference", ref, "--policy", "dpo="+dpo,
+		"--benchmark", "arc_challenge="+data+"arc_challenge.jsonl", "--benchmark", "gsm8k="+data+"gsm8k_test.jsonl",
+		"--fewshot-docs", "gsm8k="+data+"gsm8k_train.jsonl", "--num-fewshot", "gsm8k=1", "--max-gen-tokens", "8",
+		"--limit", "2", "--docs-per-element", "1", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"| policy | ARC | GSM8K | Average |", "| reference | ", "| dpo | "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "eval-00000-of-00001.arrow"))
+	rows, _, err := schemas.ReadRows[schemas.Eval](b, schemas.FormatArrow, schemas.Evals)
+	if err != nil || len(rows) != 8 { // 2 policies × (acc, acc_norm, strict, flexible)
+		t.Fatalf("%d rows (%v)", len(rows), err)
+	}
+	for _, r := range rows {
+		if r.N != 2 {
+			t.Errorf("%s %s %s over %d documents; --limit 2", r.Policy, r.Benchmark, r.Metric, r.N)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--num-fewshot", "mmlu=1"}, "no --benchmark mmlu=PATH before it"},
+		{[]string{"--benchmark", "arc=x.jsonl"}, `unknown benchmark "arc"`},
+		{[]string{"--benchmark", "gsm8k=" + data + "gsm8k_test.jsonl"}, "5-shot needs the train split's files"},
+	} {
+		args := append([]string{"eval", "--reference", ref, "--out", filepath.Join(t.TempDir(), "x")}, c.args...)
+		if code, _, stderr := run(args...); code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d: %s", c.args, code, stderr)
+		}
+	}
+}
