@@ -10,6 +10,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
@@ -129,6 +130,10 @@ func (fn *writeShardFn) Setup() {
 }
 
 func (fn *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func(*beam.X) bool) (writtenShard, error) {
+	if err := shardWriters.start(); err != nil {
+		return writtenShard{}, err
+	}
+	defer shardWriters.end()
 	tb, err := schemas.Lookup(fn.Table)
 	if err != nil {
 		return writtenShard{}, err
@@ -172,6 +177,10 @@ type finalizeShardsFn struct {
 }
 
 func (fn *finalizeShardsFn) ProcessElement(ctx context.Context, _ []byte, iter func(*writtenShard) bool, emit func(string)) error {
+	if err := shardWriters.start(); err != nil {
+		return err
+	}
+	defer shardWriters.end()
 	tb, err := schemas.Lookup(fn.Table)
 	if err != nil {
 		return err
@@ -324,6 +333,55 @@ func ManifestBytes(ctx context.Context, prefix string) []byte {
 		return nil
 	}
 	return b
+}
+
+// writers counts this process's shard writers at work, so that the
+// cleanup after a failed job can wait for them: a runner reports a job
+// failed while other bundles of it may be mid-write, and a write that
+// lands after the cleanup would leave part of a set.
+type writers struct {
+	mu     sync.Mutex
+	idle   *sync.Cond
+	active int
+	halted bool
+}
+
+var shardWriters = func() *writers { w := &writers{}; w.idle = sync.NewCond(&w.mu); return w }()
+
+func (w *writers) start() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.halted {
+		return fmt.Errorf("shard writes are halted: the job failed")
+	}
+	w.active++
+	return nil
+}
+
+func (w *writers) end() {
+	w.mu.Lock()
+	w.active--
+	w.mu.Unlock()
+	w.idle.Broadcast()
+}
+
+// HaltWrites stops this process's shard writers — those at work finish,
+// new ones fail — and returns once none is at work, with the function that
+// lets writers start again. Call it after a failed job, around
+// RemoveUnfinished.
+func HaltWrites() (resume func()) {
+	w := shardWriters
+	w.mu.Lock()
+	w.halted = true
+	for w.active > 0 {
+		w.idle.Wait()
+	}
+	w.mu.Unlock()
+	return func() {
+		w.mu.Lock()
+		w.halted = false
+		w.mu.Unlock()
+	}
 }
 
 // RemoveUnfinished removes what a failed job left under prefix. A runner

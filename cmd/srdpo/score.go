@@ -71,6 +71,9 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		// Beam's runners here do not retry a failed bundle: the job fails,
 		// and leaves the earlier complete set or nothing, never a part.
+		// Writers of this process still at work finish first.
+		resume := stages.HaltWrites()
+		defer resume()
 		for _, prefix := range prefixes {
 			if cerr := stages.RemoveUnfinished(ctx, prefix, before[prefix]); cerr != nil {
 				fmt.Fprintf(stderr, "srdpo score: cleaning up %s: %v\n", prefix, cerr)
