@@ -2,8 +2,10 @@ package model
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -244,7 +246,8 @@ func randomWeights(t testing.TB, c Config, seed uint64) *GPT {
 	}
 	w, _ := m.Weights()
 	rng := rand.New(rand.NewPCG(seed, 1))
-	for name, v := range w {
+	for _, name := range slices.Sorted(maps.Keys(w)) { // in a fixed order: the same seed, the same weights
+		v := w[name]
 		for i := range v {
 			if c.isNorm(name) && !strings.HasSuffix(name, ".bias") {
 				v[i] = 1 + 0.3*rng.NormFloat64()

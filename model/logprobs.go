@@ -98,11 +98,11 @@ type Scorer struct {
 	budget int
 }
 
-// NewScorer makes a scorer that puts at most budgetTokens (rows × padded
-// length) in one forward pass.
+// NewScorer makes a scorer that puts about budgetTokens (rows × padded
+// length, rows a power of two, one row at least) in one forward pass.
 func (m *GPT) NewScorer(budgetTokens int) (*Scorer, error) {
-	if budgetTokens < m.Config.Context {
-		return nil, fmt.Errorf("token budget %d is smaller than the context length %d", budgetTokens, m.Config.Context)
+	if budgetTokens < 1 {
+		return nil, fmt.Errorf("token budget %d: want at least 1", budgetTokens)
 	}
 	exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, tokens, targets, mask *Node) (*Node, *Node) {
 		// Weights enter as parameters, never as constants baked into the

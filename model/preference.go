@@ -40,21 +40,30 @@ type PreferenceStats struct {
 // only (its output enters the loss under StopGradient, so no backward pass
 // runs through it); the loss; and the optimiser update.
 type PreferenceTrainer struct {
-	m     *GPT
-	loss  LossConfig
-	opt   Optim
-	accum int
+	m        *GPT
+	loss     LossConfig
+	opt      Optim
+	accum    int
+	separate bool // every batch as separate rows (SeparateRows)
 	execs map[execKind]*model.Exec
 	apply *model.Exec
 	build func(execKind) (*model.Exec, error)
 }
 
-// execKind tells a trainer graph by its mode and by whether the policy's
-// p⊕x log-probs are computed in it or given (--delta-refresh).
+// execKind tells a trainer graph by its mode, by whether the policy's p⊕x
+// log-probs are computed in it or given (--delta-refresh), and by the
+// layout of its sequences: shared prompts, or separate rows.
 type execKind struct {
 	mode     int
 	givenAug bool
+	shared   bool
 }
+
+// SeparateRows makes the trainer lay every batch out as separate rows —
+// x⊕y+, x⊕y−, p⊕x⊕y+, p⊕x⊕y− each a row — rather than with shared
+// prompts. The two give the same step within float rounding; the separate
+// rows are the reference the tests hold the shared layout to.
+func (t *PreferenceTrainer) SeparateRows() { t.separate = true }
 
 // Trainer graph modes.
 const (
@@ -82,7 +91,7 @@ func (m *GPT) NewPreferenceTrainer(loss LossConfig, opt Optim, gradAccum int) (*
 	t := &PreferenceTrainer{m: m, loss: loss, opt: opt, accum: gradAccum, execs: map[execKind]*model.Exec{}}
 	t.build = func(k execKind) (*model.Exec, error) {
 		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
-			return t.graph(k, stepInputsOf(in, k.givenAug))
+			return t.graph(k, stepInputsOf(in, k))
 		})
 	}
 	if gradAccum > 1 {
@@ -116,21 +125,23 @@ func (t *PreferenceTrainer) exec(k execKind) (*model.Exec, error) {
 // stepInputs are a step graph's inputs, in the order stepInputs.args
 // lays them out (the one place that order is written).
 type stepInputs struct {
-	x       [3]*Node // tokens, targets, mask of the x rows: chosen rows, then rejected rows
-	aug     [3]*Node // the same for p⊕x, when its log-probs are computed in the graph
-	augSums *Node    // [2B] the policy's p⊕x sums, when given (--delta-refresh)
+	x       []*Node // the x sequences in the layout's inputs (sequenceInputs)
+	aug     []*Node // the same for p⊕x, when its log-probs are computed in the graph
+	augSums *Node   // [2B] the policy's p⊕x sums, when given (--delta-refresh)
 	ref     *Node    // [B, 4] the reference's sums, in PairLogps order
 	offset  *Node    // [B] ODPO offsets
 	valid   *Node    // [B] 1 for real pairs, 0 for padding
 	lr      *Node    // learning rate
 }
 
-func stepInputsOf(in []*Node, givenAug bool) stepInputs {
-	s := stepInputs{x: [3]*Node{in[0], in[1], in[2]}}
-	if givenAug {
-		s.augSums, in = in[3], in[4:]
+func stepInputsOf(in []*Node, k execKind) stepInputs {
+	n := sequenceInputs(k.shared)
+	s := stepInputs{x: in[:n]}
+	in = in[n:]
+	if k.givenAug {
+		s.augSums, in = in[0], in[1:]
 	} else {
-		s.aug, in = [3]*Node{in[3], in[4], in[5]}, in[6:]
+		s.aug, in = in[:n], in[n:]
 	}
 	s.ref, s.offset, s.valid, s.lr = in[0], in[1], in[2], in[3]
 	return s
@@ -144,12 +155,12 @@ func (t *PreferenceTrainer) graph(k execKind, in stepInputs) []*Node {
 	m.Store.SetTraining(in.valid.Graph(), true)
 	augSum := in.augSums
 	if augSum == nil {
-		augSum, _ = m.ResponseLogProbs(in.aug[0], in.aug[1], in.aug[2]) // forward only
+		augSum, _ = m.responseSums(in.aug, k.shared) // forward only
 	}
 	augSum = StopGradient(augSum)
 	b := in.valid.Shape().Dimensions[0]
 	half := func(x *Node, i int) *Node { return Slice(x, AxisRange(i*b, (i+1)*b)) }
-	sum, count := m.ResponseLogProbs(in.x[0], in.x[1], in.x[2])
+	sum, count := m.responseSums(in.x, k.shared)
 	col := func(i int) *Node { return Reshape(Slice(in.ref, AxisRange(), AxisElem(i)), b) }
 	one := OnesLike(in.valid)
 	out := t.loss.Loss(LossInputs{
@@ -242,14 +253,15 @@ func (t *PreferenceTrainer) run(mode, step int, pairs []PreferencePair, aug []fl
 	if skipAug {
 		aug = make([]float64, 2*len(pairs))
 	}
-	exec, err := t.exec(execKind{mode: mode, givenAug: aug != nil})
-	if err != nil {
-		return PreferenceStats{}, err
-	}
 	if len(pairs) == 0 {
 		return PreferenceStats{}, fmt.Errorf("step %d: empty batch", step)
 	}
-	args, tokens, err := t.args(step, pairs, aug)
+	kind := execKind{mode: mode, givenAug: aug != nil, shared: !t.separate && t.fitShared(pairs, aug == nil)}
+	exec, err := t.exec(kind)
+	if err != nil {
+		return PreferenceStats{}, err
+	}
+	args, tokens, err := t.args(step, pairs, aug, kind.shared)
 	if err != nil {
 		return PreferenceStats{Tokens: tokens}, err
 	}
@@ -272,41 +284,40 @@ func (t *PreferenceTrainer) run(mode, step int, pairs []PreferencePair, aug []fl
 	return st, nil
 }
 
-// args lays out a step's inputs in stepInputs' order: pairs padded to a
-// power of two, the x rows (chosen, then rejected), the p⊕x rows or the
-// given p⊕x sums, the reference's sums, offsets, validity and the
-// learning rate. It also counts the tokens through the policy.
-func (t *PreferenceTrainer) args(step int, pairs []PreferencePair, aug []float64) ([]any, int, error) {
-	b := nextPow2(len(pairs))
-	pad := Pair{Prompt: []int32{0}, Response: []int32{0}}
-	x, augPairs := make([]Pair, 2*b), make([]Pair, 2*b)
-	longestX, longestA, tokens := 1, 1, 0
-	for i := 0; i < b; i++ {
-		x[i], x[b+i], augPairs[i], augPairs[b+i] = pad, pad, pad, pad
-		if i >= len(pairs) {
-			continue
+// fitShared tells whether every pair of a batch fits the context with its
+// prompt once and both responses after it — x, and p⊕x when its pass runs
+// in the step — so the batch can take the shared layout.
+func (t *PreferenceTrainer) fitShared(pairs []PreferencePair, withAug bool) bool {
+	for _, p := range pairs {
+		n := len(p.Chosen) + len(p.Rejected)
+		if len(p.Prompt)+n > t.m.Config.Context || withAug && len(p.AugPrompt)+n > t.m.Config.Context {
+			return false
 		}
-		p := pairs[i]
-		seq := PairSequences(p.Prompt, p.AugPrompt, p.Chosen, p.Rejected)
-		x[i], x[b+i], augPairs[i], augPairs[b+i] = seq[0], seq[1], seq[2], seq[3]
-		longestX = max(longestX, len(p.Prompt)+max(len(p.Chosen), len(p.Rejected)))
-		longestA = max(longestA, len(p.AugPrompt)+max(len(p.Chosen), len(p.Rejected)))
+	}
+	return true
+}
+
+// args lays out a step's inputs in stepInputs' order: pairs padded to a
+// power of two, the x sequences (shared: a row a pair; separate: chosen
+// rows, then rejected rows), the p⊕x sequences or the given p⊕x sums, the
+// reference's sums, offsets, validity and the learning rate. It also
+// counts the tokens the answer needs: each response after its prompt.
+func (t *PreferenceTrainer) args(step int, pairs []PreferencePair, aug []float64, shared bool) ([]any, int, error) {
+	b := nextPow2(len(pairs))
+	tokens := 0
+	for _, p := range pairs {
 		tokens += 2*(len(p.Prompt)+len(p.AugPrompt)) + 2*(len(p.Chosen)+len(p.Rejected))
+		if n := max(len(p.Prompt), len(p.AugPrompt)) + max(len(p.Chosen), len(p.Rejected)); n > t.m.Config.Context {
+			return nil, tokens, fmt.Errorf("step %d: pair %s is longer than the context of %d", step, p.ID, t.m.Config.Context)
+		}
 	}
-	if longestX > t.m.Config.Context || longestA > t.m.Config.Context {
-		return nil, tokens, fmt.Errorf("step %d: a pair is longer than the context of %d", step, t.m.Config.Context)
-	}
-	xb, err := NewBatch(x, 2*b, t.m.bucket(longestX))
+	prompt := func(p PreferencePair) []int32 { return p.Prompt }
+	augPrompt := func(p PreferencePair) []int32 { return p.AugPrompt }
+	x, err := t.m.sequenceArgs(pairs, b, prompt, shared)
 	if err != nil {
 		return nil, tokens, err
 	}
-	ref := make([]float64, 4*b)
-	offset, valid := make([]float64, b), make([]float64, b)
-	for i, p := range pairs {
-		copy(ref[4*i:], []float64{p.Ref.Chosen, p.Ref.Rejected, p.Ref.ChosenAug, p.Ref.RejectedAug})
-		offset[i], valid[i] = p.Offset, 1
-	}
-	args := t.m.inputs(xb)
+	args := x
 	if aug != nil {
 		given := make([]float64, 2*b) // chosen rows, then rejected rows
 		for i := range pairs {
@@ -314,14 +325,83 @@ func (t *PreferenceTrainer) args(step int, pairs []PreferencePair, aug []float64
 		}
 		args = append(args, t.m.floats(given, 2*b))
 	} else {
-		ab, err := NewBatch(augPairs, 2*b, t.m.bucket(longestA))
+		a, err := t.m.sequenceArgs(pairs, b, augPrompt, shared)
 		if err != nil {
 			return nil, tokens, err
 		}
-		args = append(args, t.m.inputs(ab)...)
+		args = append(args, a...)
+	}
+	ref := make([]float64, 4*b)
+	offset, valid := make([]float64, b), make([]float64, b)
+	for i, p := range pairs {
+		copy(ref[4*i:], []float64{p.Ref.Chosen, p.Ref.Rejected, p.Ref.ChosenAug, p.Ref.RejectedAug})
+		offset[i], valid[i] = p.Offset, 1
 	}
 	args = append(args, t.m.floats(ref, b, 4), t.m.floats(offset, b), t.m.floats(valid, b), t.m.floats([]float64{t.opt.LearningRate(max(step, 0))}))
 	return args, tokens, nil
+}
+
+// sequenceInputs is how many graph inputs a layout's sequences take.
+func sequenceInputs(shared bool) int {
+	if shared {
+		return 6 // tokens, positions, segment, gather, targets, response
+	}
+	return 3 // tokens, targets, mask
+}
+
+// sequenceArgs lays out both responses of b pairs (padding pairs past
+// len(pairs)) after the prompt prompt(p) picks: shared, a row a pair of
+// the prompt once and both responses; separate, 2b rows, chosen then
+// rejected.
+func (m *GPT) sequenceArgs(pairs []PreferencePair, b int, prompt func(PreferencePair) []int32, shared bool) ([]any, error) {
+	if shared {
+		items := make([]Shared, b)
+		length, sel := 1, 1
+		for i := range items {
+			items[i] = Shared{Prompt: []int32{0}, Responses: [][]int32{{0}, {0}}}
+			if i < len(pairs) {
+				p := pairs[i]
+				items[i] = Shared{Prompt: prompt(p), Responses: [][]int32{p.Chosen, p.Rejected}}
+			}
+			length, sel = max(length, items[i].tokens()), max(sel, items[i].tokens()-len(items[i].Prompt))
+		}
+		sb, err := newSharedBatch(items, b, m.bucket(length), m.bucket(sel))
+		if err != nil {
+			return nil, err
+		}
+		return sb.inputs(), nil
+	}
+	pad := Pair{Prompt: []int32{0}, Response: []int32{0}}
+	rows := make([]Pair, 2*b)
+	longest := 1
+	for i := 0; i < b; i++ {
+		rows[i], rows[b+i] = pad, pad
+		if i < len(pairs) {
+			p := pairs[i]
+			rows[i], rows[b+i] = Pair{Prompt: prompt(p), Response: p.Chosen}, Pair{Prompt: prompt(p), Response: p.Rejected}
+			longest = max(longest, len(prompt(p))+max(len(p.Chosen), len(p.Rejected)))
+		}
+	}
+	batch, err := NewBatch(rows, 2*b, m.bucket(longest))
+	if err != nil {
+		return nil, err
+	}
+	return m.inputs(batch), nil
+}
+
+// responseSums is the graph of the response sums and token counts [2B] —
+// chosen responses, then rejected — from a layout's sequence inputs.
+func (m *GPT) responseSums(in []*Node, shared bool) (sum, count *Node) {
+	if !shared {
+		return m.ResponseLogProbs(in[0], in[1], in[2])
+	}
+	lp := m.SelectedLogProbs(in[0], in[1], in[2], in[3], in[4]) // [B, S]
+	var sums, counts []*Node
+	for k := 1; k <= 2; k++ {
+		mask := ConvertDType(Equal(in[5], Scalar(lp.Graph(), in[5].DType(), k)), lp.DType())
+		sums, counts = append(sums, ReduceSum(Mul(lp, mask), 1)), append(counts, ReduceSum(mask, 1))
+	}
+	return Concatenate(sums, 0), Concatenate(counts, 0)
 }
 
 // addPairFigures adds TRL's per-pair figures, averaged over the pairs: the

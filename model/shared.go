@@ -38,13 +38,26 @@ type sharedBatch struct {
 	Segment        []int32 // [Rows, Len]: 0 prompt, k response k (1-based), -1 padding
 	Gather         []int32 // [Rows, Sel, 2]: (row, index) of the hidden state predicting a response token
 	Targets        []int32 // [Rows, Sel, 3]: (row, selected, token), to gather log π(token | prefix)
+	Response       []int32 // [Rows, Sel]: the response (1-based) a selected position scores, 0 padding
+}
+
+// inputs are the batch's tensors in SelectedLogProbs' order, then Response.
+func (b sharedBatch) inputs() []any {
+	return []any{
+		tensors.FromFlatDataAndDimensions(b.Tokens, b.Rows, b.Len),
+		tensors.FromFlatDataAndDimensions(b.Positions, b.Rows, b.Len),
+		tensors.FromFlatDataAndDimensions(b.Segment, b.Rows, b.Len),
+		tensors.FromFlatDataAndDimensions(b.Gather, b.Rows, b.Sel, 2),
+		tensors.FromFlatDataAndDimensions(b.Targets, b.Rows, b.Sel, 3),
+		tensors.FromFlatDataAndDimensions(b.Response, b.Rows, b.Sel),
+	}
 }
 
 // newSharedBatch lays items out one per row, right-padded.
 func newSharedBatch(items []Shared, rows, length, sel int) (sharedBatch, error) {
 	b := sharedBatch{Rows: rows, Len: length, Sel: sel,
 		Tokens: make([]int32, rows*length), Positions: make([]int32, rows*length), Segment: make([]int32, rows*length),
-		Gather: make([]int32, rows*sel*2), Targets: make([]int32, rows*sel*3)}
+		Gather: make([]int32, rows*sel*2), Targets: make([]int32, rows*sel*3), Response: make([]int32, rows*sel)}
 	for i := range b.Segment {
 		b.Segment[i] = -1
 	}
@@ -61,6 +74,9 @@ func newSharedBatch(items []Shared, rows, length, sel int) (sharedBatch, error) 
 		}
 		if n := it.tokens(); n > length {
 			return b, fmt.Errorf("item %d has %d tokens, more than the batch length %d", r, n, length)
+		}
+		if n := it.tokens() - len(it.Prompt); n > sel {
+			return b, fmt.Errorf("item %d has %d response tokens, more than the %d selected positions", r, n, sel)
 		}
 		base := r * length
 		p := len(it.Prompt)
@@ -83,6 +99,7 @@ func newSharedBatch(items []Shared, rows, length, sel int) (sharedBatch, error) 
 				s := r*sel + j
 				b.Gather[2*s+1] = int32(from)
 				b.Targets[3*s+2] = tok
+				b.Response[s] = int32(k + 1)
 				j++
 			}
 			at += len(resp)
@@ -139,11 +156,11 @@ type SharedScorer struct {
 	budget int
 }
 
-// NewSharedScorer makes a scorer that puts at most budgetTokens (rows ×
-// padded length) in one forward pass.
+// NewSharedScorer makes a scorer that puts about budgetTokens (rows ×
+// padded length, rows a power of two, one row at least) in one forward pass.
 func (m *GPT) NewSharedScorer(budgetTokens int) (*SharedScorer, error) {
-	if budgetTokens < m.Config.Context {
-		return nil, fmt.Errorf("token budget %d is smaller than the context length %d", budgetTokens, m.Config.Context)
+	if budgetTokens < 1 {
+		return nil, fmt.Errorf("token budget %d: want at least 1", budgetTokens)
 	}
 	exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, tokens, positions, segment, gather, targets *Node) *Node {
 		m.Store.SetTraining(tokens.Graph(), true) // weights as parameters, as in NewScorer
@@ -183,7 +200,7 @@ func (s *SharedScorer) LogProbs(items []Shared) ([][]SeqLogProb, error) {
 	})
 	for _, sh := range shapesSeen {
 		idx := byShape[sh]
-		rows := prevPow2(max(1, s.budget/sh.length))
+		rows := max(1, prevPow2(s.budget/sh.length))
 		for start := 0; start < len(idx); start += rows {
 			group := idx[start:min(start+rows, len(idx))]
 			batch := make([]Shared, len(group))
@@ -194,12 +211,7 @@ func (s *SharedScorer) LogProbs(items []Shared) ([][]SeqLogProb, error) {
 			if err != nil {
 				return nil, err
 			}
-			res, err := s.exec.Exec(
-				tensors.FromFlatDataAndDimensions(b.Tokens, rows, sh.length),
-				tensors.FromFlatDataAndDimensions(b.Positions, rows, sh.length),
-				tensors.FromFlatDataAndDimensions(b.Segment, rows, sh.length),
-				tensors.FromFlatDataAndDimensions(b.Gather, rows, sh.sel, 2),
-				tensors.FromFlatDataAndDimensions(b.Targets, rows, sh.sel, 3))
+			res, err := s.exec.Exec(b.inputs()[:5]...)
 			if err != nil {
 				return nil, err
 			}
@@ -218,6 +230,50 @@ func (s *SharedScorer) LogProbs(items []Shared) ([][]SeqLogProb, error) {
 				}
 			}
 		}
+	}
+	return out, nil
+}
+
+// Preference is a preference pair's token ids: the prompt x, the augmented
+// prompt p⊕x and the two responses.
+type Preference struct {
+	Prompt, AugPrompt, Chosen, Rejected []int32
+}
+
+// items lays a pair out as Shared items: x with both responses and p⊕x
+// with both, or, where a prompt and both responses do not fit the context
+// together, each response after each prompt on its own.
+func (p Preference) items(context int) []Shared {
+	both := func(prompt []int32) []Shared {
+		if len(prompt)+len(p.Chosen)+len(p.Rejected) <= context {
+			return []Shared{{Prompt: prompt, Responses: [][]int32{p.Chosen, p.Rejected}}}
+		}
+		return []Shared{{Prompt: prompt, Responses: [][]int32{p.Chosen}}, {Prompt: prompt, Responses: [][]int32{p.Rejected}}}
+	}
+	return append(both(p.Prompt), both(p.AugPrompt)...)
+}
+
+// PairLogps scores each pair's four sequences — PairSequences' x⊕y+, x⊕y−,
+// p⊕x⊕y+, p⊕x⊕y− — with shared prompts.
+func (s *SharedScorer) PairLogps(pairs []Preference) ([]PairLogps, error) {
+	var items []Shared
+	for _, p := range pairs {
+		items = append(items, p.items(s.m.Config.Context)...)
+	}
+	lp, err := s.LogProbs(items)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PairLogps, len(pairs))
+	var flat []float64
+	for _, it := range lp {
+		for _, r := range it {
+			flat = append(flat, r.Sum)
+		}
+	}
+	for i := range out {
+		f := flat[4*i:]
+		out[i] = PairLogps{Chosen: f[0], Rejected: f[1], ChosenAug: f[2], RejectedAug: f[3]}
 	}
 	return out, nil
 }

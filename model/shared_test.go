@@ -92,3 +92,117 @@ func TestSharedResponsesDoNotSeeEachOther(t *testing.T) {
 		t.Error("a response did not see the prompt")
 	}
 }
+
+// raggedPairs are preference pairs of mixed lengths, their reference sums
+// from ref.
+func raggedPairs(t *testing.T, ref *GPT, n int, seed uint64) []PreferencePair {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 2))
+	seq := func(n int) []int32 {
+		s := make([]int32, n)
+		for i := range s {
+			s[i] = int32(rng.IntN(ref.Config.Vocab))
+		}
+		return s
+	}
+	s, _ := ref.NewScorer(1024)
+	var out []PreferencePair
+	for i := 0; i < n; i++ {
+		x := seq(1 + rng.IntN(12))
+		p := PreferencePair{ID: string(rune('a' + i)), Prompt: x, AugPrompt: append(seq(1+rng.IntN(6)), x...),
+			Chosen: seq(1 + rng.IntN(10)), Rejected: seq(1 + rng.IntN(10)), Offset: rng.Float64()}
+		seqs := PairSequences(p.Prompt, p.AugPrompt, p.Chosen, p.Rejected)
+		lp, err := s.LogProbs(seqs[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Ref = PairLogpsOf(lp)
+		out = append(out, p)
+	}
+	return out
+}
+
+// A training step with shared prompts equals one with separate rows, for
+// every family and loss: the loss, Δπ, the gradient norm and the update
+// of every weight (float64, 1e-10 relative to the largest update). The
+// optimiser is RMSprop with a huge ε, so the update is lr/ε times the
+// gradient: the test compares gradients.
+func TestSharedStepEqualsSeparateRows(t *testing.T) {
+	configs := familyConfigs()
+	configs["gpt2"] = Config{Vocab: 37, Context: 16, Layers: 2, Heads: 4, Width: 16, NormEps: 1e-5, DType: Float64}
+	opt := Optim{Name: "rmsprop", LR: 1e4, Beta2: 0.99, Eps: 1e6}
+	for name, c := range configs {
+		c.Context = 64
+		ref := randomWeights(t, c, 5)
+		pairs := raggedPairs(t, ref, 5, 7) // 5 pairs in 8 rows: padding too
+		for _, loss := range []LossConfig{{Type: LossSrDPO, Beta: 0.1, Lambda: 0.5}, {Type: LossSrIPO, Beta: 0.1, Lambda: 0.5}, {Type: LossDPO, Beta: 0.1}} {
+			var stats []PreferenceStats
+			var updates []map[string][]float64
+			for _, separate := range []bool{false, true} {
+				policy := randomWeights(t, c, 6)
+				before, _ := policy.Weights()
+				tr, err := policy.NewPreferenceTrainer(loss, opt, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if separate {
+					tr.SeparateRows()
+				}
+				st, err := tr.Step(0, pairs)
+				if err != nil {
+					t.Fatalf("%s %s: %v", name, loss.Type, err)
+				}
+				after, _ := policy.Weights()
+				for k, v := range after {
+					for i := range v {
+						v[i] -= before[k][i]
+					}
+				}
+				stats, updates = append(stats, st), append(updates, after)
+			}
+			largest, worst := 0.0, 0.0
+			for k, v := range updates[1] {
+				for i := range v {
+					largest = max(largest, math.Abs(v[i]))
+					worst = max(worst, math.Abs(v[i]-updates[0][k][i]))
+				}
+			}
+			if largest == 0 || worst > 1e-10*largest {
+				t.Errorf("%s %s: updates differ by %.3g, the largest is %.3g", name, loss.Type, worst, largest)
+			}
+			a, b := stats[0], stats[1]
+			close := func(x, y float64) bool { return x == y || math.Abs(x-y) <= 1e-12*math.Max(math.Abs(x), math.Abs(y)) }
+			if !close(a.Loss, b.Loss) || !close(a.GradNorm, b.GradNorm) || !close(a.LogpsChosen, b.LogpsChosen) ||
+				!close(a.LogpsRejected, b.LogpsRejected) || loss.SelfRefined() && !close(a.DeltaMean, b.DeltaMean) {
+				t.Errorf("%s %s: shared %+v\nseparate %+v", name, loss.Type, a, b)
+			}
+		}
+	}
+}
+
+// A batch with a pair whose prompt and two responses do not fit the
+// context together is trained as separate rows, and the step is the same
+// as a trainer held to separate rows.
+func TestStepFallsBackToSeparateRows(t *testing.T) {
+	c := Config{Vocab: 37, Context: 24, Layers: 1, Heads: 2, Width: 8, NormEps: 1e-5, DType: Float64}
+	ref := randomWeights(t, c, 5)
+	pairs := raggedPairs(t, ref, 3, 9)
+	pairs[1].Prompt, pairs[1].AugPrompt = make([]int32, 10), make([]int32, 12)
+	pairs[1].Chosen, pairs[1].Rejected = make([]int32, 8), make([]int32, 8) // 12 + 16 > 24
+	var losses []float64
+	for _, separate := range []bool{false, true} {
+		policy := randomWeights(t, c, 6)
+		tr, _ := policy.NewPreferenceTrainer(LossConfig{Type: LossSrDPO, Beta: 0.1, Lambda: 0.5}, Optim{Name: "adam", LR: 1e-3}, 1)
+		if separate {
+			tr.SeparateRows()
+		}
+		st, err := tr.Step(0, pairs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses = append(losses, st.Loss)
+	}
+	if losses[0] != losses[1] {
+		t.Errorf("loss %v with the fallback, %v with separate rows", losses[0], losses[1])
+	}
+}

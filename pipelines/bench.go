@@ -77,7 +77,8 @@ func (s Spread) into(f Figure) Figure {
 // alternate.
 func BenchFigures() []string {
 	return []string{"backend", "forward-64", "forward-128", "forward-256",
-		"train-step-64", "train-step-128", "train-step-256", "preference-step", "scoring", "tokenizer", "gpt2-small-gpt2", "gpt2-small-llama"}
+		"train-step-64", "train-step-128", "train-step-256", "preference-step", "scoring", "tokenizer", "gpt2-small-gpt2", "gpt2-small-llama",
+		"scoring-mix-256", "scoring-mix-gpt2-small", "steps-mix-256", "steps-mix-gpt2-small"}
 }
 
 // BenchConfig is what srdpo bench measures and where it writes.
@@ -132,6 +133,14 @@ func Bench(ctx context.Context, group string, runs int) ([]Figure, error) {
 		return benchGPT2Small(model.FamilyGPT2, runs)
 	case "gpt2-small-llama":
 		return benchGPT2Small(model.FamilyLlama, runs)
+	case "scoring-mix-256":
+		return benchScoringMix(group, mix256Config(), 16, runs)
+	case "scoring-mix-gpt2-small":
+		return benchScoringMix(group, gpt2SmallConfig(model.FamilyGPT2), 4, runs)
+	case "steps-mix-256":
+		return benchStepsMix(group, mix256Config(), 4, runs)
+	case "steps-mix-gpt2-small":
+		return benchStepsMix(group, gpt2SmallConfig(model.FamilyGPT2), 2, runs)
 	}
 	return nil, fmt.Errorf("unknown figure %q (want one of %v)", group, BenchFigures())
 }
@@ -166,6 +175,12 @@ func benchBackend() []Figure {
 	return []Figure{{"figure": "backend", "backend": "gomlx pure-Go (compute/gobackend)", "config": model.BackendConfig,
 		"attention": "written out (einsum + softmax), not fused", "dtype": "float32", "go": runtime.Version(),
 		"goexperiment": exp, "cpus": runtime.NumCPU(), "cpu_model": cpu, "versions": versions}}
+}
+
+// mix256Config is the d = 256 network of the realistic-mix figures:
+// GPT-2's vocabulary and context, 4 layers.
+func mix256Config() model.Config {
+	return model.Config{Vocab: 50257, Context: 1024, Layers: 4, Heads: 8, Width: 256, NormEps: 1e-5, TiedHead: true, DType: model.Float32}
 }
 
 // benchModel is the GPT of the figures: 2 layers, byte-sized vocabulary.

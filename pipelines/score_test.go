@@ -2,6 +2,7 @@ package pipelines
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -98,7 +99,8 @@ func readAll[T schemas.Row](t *testing.T, prefix string, tb *schemas.Table) []T 
 }
 
 // direct computes a scored row with the model package alone: tokenise,
-// truncate, and score each of the four sequences on its own.
+// truncate, and score the pair alone with shared prompts; checked against
+// the four sequences scored as separate rows.
 func direct(t *testing.T, spec stages.ReferenceSpec, p schemas.Preference) schemas.Scored {
 	backend, _ := model.Backend()
 	m, err := model.Load(spec.ModelDir, backend)
@@ -111,23 +113,34 @@ func direct(t *testing.T, spec stages.ReferenceSpec, p schemas.Preference) schem
 	room := tr.MaxLength - max(len(x), len(ax))
 	c, cc := model.Keep(tokenizer.Bytes(p.Chosen), room, tr.Response)
 	r, rc := model.Keep(tokenizer.Bytes(p.Rejected), room, tr.Response)
+	shared, _ := m.NewSharedScorer(stages.ScoreBudgetTokens)
+	lp, err := shared.PairLogps([]model.Preference{{Prompt: x, AugPrompt: ax, Chosen: c, Rejected: r}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The separate rows, each sequence on its own, are the reference the
+	// shared layout must match within float32 rounding.
 	s, _ := m.NewScorer(stages.ScoreBudgetTokens)
-	score := func(prompt, resp []int32) float64 {
-		lp, err := s.LogProbs([]model.Pair{{Prompt: prompt, Response: resp}})
-		if err != nil {
-			t.Fatal(err)
+	seq := model.PairSequences(x, ax, c, r)
+	sep, err := s.LogProbs(seq[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range []float64{lp[0].Chosen, lp[0].Rejected, lp[0].ChosenAug, lp[0].RejectedAug} {
+		if d := math.Abs(v - sep[i].Sum); d > 1e-5*math.Abs(sep[i].Sum) {
+			t.Errorf("row %s sequence %d: shared %v, separate rows %v (relative difference %.2g)", p.ID, i, v, sep[i].Sum, d/math.Abs(sep[i].Sum))
 		}
-		return lp[0].Sum
 	}
 	return schemas.Scored{ID: p.ID, PromptIDs: x, AugPromptIDs: ax, ChosenIDs: c, RejectedIDs: r,
 		PromptTokens: int32(len(x)), AugPromptTokens: int32(len(ax)), ChosenTokens: int32(len(c)), RejectedTokens: int32(len(r)),
 		PromptTruncated: xc, AugPromptTruncated: axc, ChosenTruncated: cc, RejectedTruncated: rc,
-		RefLogpChosen: score(x, c), RefLogpRejected: score(x, r), RefLogpChosenAug: score(ax, c), RefLogpRejectedAug: score(ax, r),
+		RefLogpChosen: lp[0].Chosen, RefLogpRejected: lp[0].Rejected, RefLogpChosenAug: lp[0].ChosenAug, RefLogpRejectedAug: lp[0].RejectedAug,
 		ScoreChosen: p.ScoreChosen, ScoreRejected: p.ScoreRejected, Offset: p.Offset}
 }
 
 // The scores the pipeline computes are, row for row and bit for bit, the
-// model package's own computation on the same pair alone.
+// model package's own computation on the same pair alone, and within
+// float32 rounding the four sequences scored as separate rows.
 func TestScoresEqualDirectComputation(t *testing.T) {
 	spec := tinyReference(t)
 	files := []string{"trl_standard.jsonl", "hh_rlhf.jsonl", "ultrafeedback.jsonl", "sharegpt.json"}

@@ -74,19 +74,19 @@ func TestScoreWithTokenizerJSON(t *testing.T) {
 	if len(rows) != 2 {
 		t.Fatalf("%d rows", len(rows))
 	}
-	scorer, _ := m.NewScorer(stages.ScoreBudgetTokens)
+	scorer, _ := m.NewSharedScorer(stages.ScoreBudgetTokens)
 	for _, r := range rows {
 		w := want[r.ID]
 		got := [4][]int32{r.PromptIDs, r.AugPromptIDs, r.ChosenIDs, r.RejectedIDs}
 		if !reflect.DeepEqual(got, w) {
 			t.Errorf("row %s: ids %v, want %v", r.ID, got, w)
 		}
-		lp, err := scorer.LogProbs([]model.Pair{{Prompt: w[0], Response: w[2]}, {Prompt: w[1], Response: w[3]}})
+		lp, err := scorer.PairLogps([]model.Preference{{Prompt: w[0], AugPrompt: w[1], Chosen: w[2], Rejected: w[3]}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.RefLogpChosen != lp[0].Sum || r.RefLogpRejectedAug != lp[1].Sum {
-			t.Errorf("row %s: sums %v %v, want %v %v", r.ID, r.RefLogpChosen, r.RefLogpRejectedAug, lp[0].Sum, lp[1].Sum)
+		if r.RefLogpChosen != lp[0].Chosen || r.RefLogpRejectedAug != lp[0].RejectedAug {
+			t.Errorf("row %s: sums %v %v, want %v %v", r.ID, r.RefLogpChosen, r.RefLogpRejectedAug, lp[0].Chosen, lp[0].RejectedAug)
 		}
 	}
 

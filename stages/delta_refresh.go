@@ -30,7 +30,7 @@ func (c *augCache) values(step int, batch []model.PreferencePair) ([]float64, er
 		return nil, nil
 	}
 	if c.scorer == nil {
-		s, err := c.policy.NewScorer(max(ScoreBudgetTokens, c.policy.Config.Context))
+		s, err := c.policy.NewScorer(ScoreBudgetTokens)
 		if err != nil {
 			return nil, err
 		}

@@ -78,7 +78,7 @@ func Gold(policy, ref *model.GPT, tok tokenizer.Tokenizer, prompts []string, rew
 }
 
 func logProbs(m *model.GPT, pairs []model.Pair) ([]model.SeqLogProb, error) {
-	s, err := m.NewScorer(max(ScoreBudgetTokens, m.Config.Context))
+	s, err := m.NewScorer(ScoreBudgetTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -120,20 +120,25 @@ type PreferenceEval struct {
 // per-token means when perToken (IPO with --ipo-norm mean).
 func Preferences(policy *model.GPT, rows []schemas.Scored, beta float64, perToken bool) (PreferenceEval, error) {
 	var e PreferenceEval
-	var pairs []model.Pair
-	for _, r := range rows {
+	pairs := make([]model.Preference, len(rows))
+	for i, r := range rows {
 		if r.ScoreChosen == nil {
 			return e, fmt.Errorf("row %s has no gold scores", r.ID)
 		}
-		seq := model.PairSequences(r.PromptIDs, r.AugPromptIDs, r.ChosenIDs, r.RejectedIDs)
-		pairs = append(pairs, seq[:]...)
+		pairs[i] = preferenceOf(r)
 	}
-	lp, err := logProbs(policy, pairs)
+	// Scored as the reference's sums were (shared prompts, the same
+	// budget), so that at π = π_ref every margin is exactly zero.
+	s, err := policy.NewSharedScorer(ScoreBudgetTokens)
+	if err != nil {
+		return e, err
+	}
+	lp, err := s.PairLogps(pairs)
 	if err != nil {
 		return e, err
 	}
 	for i, r := range rows {
-		h, hp := model.HostMargins(model.PairLogpsOf(lp[4*i:]), RefLogps(r), int(r.ChosenTokens), int(r.RejectedTokens), perToken)
+		h, hp := model.HostMargins(lp[i], RefLogps(r), int(r.ChosenTokens), int(r.RejectedTokens), perToken)
 		e.H, e.Delta, e.Gap = append(e.H, h), append(e.Delta, beta*hp), append(e.Gap, *r.ScoreChosen-*r.ScoreRejected)
 		if h > 0 {
 			e.Accuracy++

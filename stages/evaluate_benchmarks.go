@@ -142,7 +142,7 @@ func (s benchScorer) score(b *loadedBenchmark, from, to int) ([]benchDocResult, 
 			pairs = append(pairs, p)
 		}
 	}
-	scorer, err := s.m.NewScorer(max(ScoreBudgetTokens, s.m.Config.Context))
+	scorer, err := s.m.NewScorer(ScoreBudgetTokens)
 	if err != nil {
 		return nil, err
 	}

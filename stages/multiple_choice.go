@@ -71,7 +71,7 @@ func MultipleChoice(m *model.GPT, tok tokenizer.Tokenizer, items []MCItem, k int
 	if len(eval) == 0 {
 		return MCResult{}, fmt.Errorf("no items to evaluate")
 	}
-	scorer, err := m.NewScorer(max(ScoreBudgetTokens, m.Config.Context))
+	scorer, err := m.NewScorer(ScoreBudgetTokens)
 	if err != nil {
 		return MCResult{}, err
 	}

@@ -1,0 +1,189 @@
+package pipelines
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/stages"
+)
+
+// mixItems is a realistic length mix, UltraFeedback-like: prompts of 150 ±
+// 100 tokens, two responses of 250 ± 150 each (normal, clipped to [8, 2·mean]),
+// cut to fit context packed together.
+func mixItems(n, vocab, context int, seed uint64) []model.Shared {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	length := func(mean, sd float64) int {
+		return int(min(max(rng.NormFloat64()*sd+mean, 8), 2*mean))
+	}
+	ids := func(k int) []int32 {
+		out := make([]int32, k)
+		for i := range out {
+			out[i] = int32(rng.IntN(vocab))
+		}
+		return out
+	}
+	items := make([]model.Shared, n)
+	for i := range items {
+		p, a, b := length(150, 100), length(250, 150), length(250, 150)
+		for p+a+b > context {
+			a, b = a*9/10, b*9/10
+		}
+		items[i] = model.Shared{Prompt: ids(p), Responses: [][]int32{ids(a), ids(b)}}
+	}
+	return items
+}
+
+// mixLengths are the items' prompt and response lengths, in the figures so
+// that bench/pytorch_mix.py measures the same mix.
+func mixLengths(items []model.Shared) [][3]int {
+	out := make([][3]int, len(items))
+	for i, it := range items {
+		out[i] = [3]int{len(it.Prompt), len(it.Responses[0]), len(it.Responses[1])}
+	}
+	return out
+}
+
+// benchScoringMix measures scoring a preference corpus of the realistic
+// mix three ways, alternating, in real tokens per second (the tokens of the
+// separate rows: the work the answer needs either way): as srdpo v1 did
+// (separate rows prompt ⊕ chosen and prompt ⊕ rejected, full head, 4096
+// tokens a pass), separate rows in passes of stages.ScoreBudgetTokens, and
+// shared (the prompt once, both responses, the head on response positions
+// only) in passes of stages.ScoreBudgetTokens — what scoring does now.
+func benchScoringMix(name string, c model.Config, n, runs int) ([]Figure, error) {
+	backend, err := model.Backend()
+	if err != nil {
+		return nil, err
+	}
+	m, err := model.New(c, 1, backend)
+	if err != nil {
+		return nil, err
+	}
+	items := mixItems(n, c.Vocab, c.Context, 1)
+	var pairs []model.Pair
+	real, packed := 0, 0
+	for _, it := range items {
+		for _, r := range it.Responses {
+			pairs = append(pairs, model.Pair{Prompt: it.Prompt, Response: r})
+			real += len(it.Prompt) + len(r)
+		}
+		packed += len(it.Prompt) + len(it.Responses[0]) + len(it.Responses[1])
+	}
+	v1, err := m.NewScorer(4096)
+	if err != nil {
+		return nil, err
+	}
+	sep, err := m.NewScorer(stages.ScoreBudgetTokens)
+	if err != nil {
+		return nil, err
+	}
+	shared, err := m.NewSharedScorer(stages.ScoreBudgetTokens)
+	if err != nil {
+		return nil, err
+	}
+	paths := []struct {
+		name string
+		run  func() error
+	}{
+		{"v1: separate rows, full head, 4096-token passes", func() error { _, err := v1.LogProbs(pairs); return err }},
+		{"separate rows, full head", func() error { _, err := sep.LogProbs(pairs); return err }},
+		{"shared prompt, response-only head", func() error { _, err := shared.LogProbs(items); return err }},
+	}
+	for _, p := range paths { // compile every shape
+		if err := p.run(); err != nil {
+			return nil, err
+		}
+	}
+	rates := make([][]float64, len(paths))
+	for i := 0; i < runs; i++ {
+		for k, p := range paths {
+			start := time.Now()
+			if err := p.run(); err != nil {
+				return nil, err
+			}
+			rates[k] = append(rates[k], float64(real)/time.Since(start).Seconds())
+		}
+	}
+	base := Figure{"figure": name, "d": c.Width, "layers": c.Layers, "vocab": c.Vocab, "context": c.Context, "pairs": n,
+		"real_tokens": real, "packed_tokens": packed, "unit": "real tokens/s", "mix": "prompt 150±100, responses 250±150",
+		"budget_tokens": stages.ScoreBudgetTokens, "lengths": mixLengths(items)}
+	var out []Figure
+	for k, p := range paths {
+		out = append(out, SpreadOf(rates[k]).into(base.with(Figure{"path": p.name})))
+	}
+	return append(out,
+		SpreadOf(Ratios(rates[2], rates[0])).into(base.with(Figure{"path": "shared / v1", "unit": "ratio"})),
+		SpreadOf(Ratios(rates[2], rates[1])).into(base.with(Figure{"path": "shared / separate", "unit": "ratio"}))), nil
+}
+
+// benchStepsMix times preference steps on n pairs of the realistic mix: a
+// DPO step and an Sr-DPO step with exact Δπ, each with separate rows (as
+// srdpo v1) and with shared prompts (now), alternating. p⊕x is x with 16
+// more tokens before it.
+func benchStepsMix(name string, c model.Config, n, runs int) ([]Figure, error) {
+	backend, err := model.Backend()
+	if err != nil {
+		return nil, err
+	}
+	m, err := model.New(c, 1, backend)
+	if err != nil {
+		return nil, err
+	}
+	items := mixItems(n, c.Vocab, c.Context-16, 2)
+	pairs := make([]model.PreferencePair, n)
+	for i, it := range items {
+		aug := append(append(make([]int32, 0, 16+len(it.Prompt)), it.Responses[0][:min(16, len(it.Responses[0]))]...), it.Prompt...)
+		for len(aug) < 16+len(it.Prompt) {
+			aug = append([]int32{1}, aug...)
+		}
+		pairs[i] = model.PreferencePair{ID: fmt.Sprint(i), Prompt: it.Prompt, AugPrompt: aug, Chosen: it.Responses[0], Rejected: it.Responses[1],
+			Ref: model.PairLogps{Chosen: -1000, Rejected: -1000, ChosenAug: -1000, RejectedAug: -1000}}
+	}
+	type path struct {
+		name string
+		t    *model.PreferenceTrainer
+	}
+	var paths []path
+	for _, separate := range []bool{true, false} {
+		for _, loss := range []model.LossType{model.LossDPO, model.LossSrDPO} {
+			t, err := m.NewPreferenceTrainer(model.LossConfig{Type: loss, Beta: 0.1, Lambda: 0.5}, model.Optim{Name: "rmsprop", LR: 1e-9}, 1)
+			if err != nil {
+				return nil, err
+			}
+			layout := "shared prompts"
+			if separate {
+				t.SeparateRows()
+				layout = "v1: separate rows"
+			}
+			paths = append(paths, path{fmt.Sprintf("%s step, %s", loss, layout), t})
+		}
+	}
+	for _, p := range paths { // compile
+		if _, err := p.t.Step(0, pairs); err != nil {
+			return nil, err
+		}
+	}
+	ms := make([][]float64, len(paths))
+	for r := 0; r < runs; r++ {
+		for k, p := range paths {
+			start := time.Now()
+			if _, err := p.t.Step(r+1, pairs); err != nil {
+				return nil, err
+			}
+			ms[k] = append(ms[k], time.Since(start).Seconds()*1000)
+		}
+	}
+	base := Figure{"figure": name, "d": c.Width, "layers": c.Layers, "vocab": c.Vocab, "context": c.Context, "pairs": n,
+		"unit": "ms", "mix": "prompt 150±100, responses 250±150, p⊕x 16 tokens more", "lengths": mixLengths(items)}
+	var out []Figure
+	for k, p := range paths {
+		out = append(out, SpreadOf(ms[k]).into(base.with(Figure{"path": p.name})))
+	}
+	return append(out,
+		SpreadOf(Ratios(ms[0], ms[2])).into(base.with(Figure{"path": "dpo step: v1 / shared", "unit": "ratio"})),
+		SpreadOf(Ratios(ms[1], ms[3])).into(base.with(Figure{"path": "sr-dpo step: v1 / shared", "unit": "ratio"})),
+		SpreadOf(Ratios(ms[3], ms[2])).into(base.with(Figure{"path": "sr-dpo / dpo step, shared", "unit": "ratio"})),
+		SpreadOf(Ratios(ms[1], ms[0])).into(base.with(Figure{"path": "sr-dpo / dpo step, v1", "unit": "ratio"}))), nil
+}
