@@ -49,53 +49,147 @@ const batchRows = 8192
 // WriteFile writes rows of tb to w in format f with md as schema metadata. It
 // does not close w: committing the file is the caller's business.
 func WriteFile(w io.Writer, f Format, tb *Table, md Metadata, rows []Row) error {
-	mem := memory.DefaultAllocator
-	schema := tb.Schema(md)
-	var (
-		write func(arrow.RecordBatch) error
-		close func() error
-	)
-	switch f {
-	case FormatArrow:
-		fw, err := ipc.NewFileWriter(w, ipc.WithSchema(schema), ipc.WithAllocator(mem))
-		if err != nil {
+	fw, err := NewFileWriter(w, f, tb, md)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := fw.Write(r); err != nil {
+			fw.Close()
 			return err
 		}
-		write, close = fw.Write, fw.Close
+	}
+	return fw.Close()
+}
+
+// FileWriter writes rows of a table one at a time, in record batches of
+// batchRows, so a file of any size is written in bounded memory; the bytes
+// are those of WriteFile on the same rows.
+type FileWriter struct {
+	tb      *Table
+	md      Metadata
+	mem     memory.Allocator
+	pending []Row
+	batches int
+	write   func(arrow.RecordBatch) error
+	close   func() error
+}
+
+// NewFileWriter starts a file of tb in format f on w (not closed by Close).
+func NewFileWriter(w io.Writer, f Format, tb *Table, md Metadata) (*FileWriter, error) {
+	fw := &FileWriter{tb: tb, md: md, mem: memory.DefaultAllocator}
+	schema := tb.Schema(md)
+	switch f {
+	case FormatArrow:
+		iw, err := ipc.NewFileWriter(w, ipc.WithSchema(schema), ipc.WithAllocator(fw.mem))
+		if err != nil {
+			return nil, err
+		}
+		fw.write, fw.close = iw.Write, iw.Close
 	case FormatParquet:
 		// pqarrow closes the writer it is handed; shield ours.
 		pw, err := pqarrow.NewFileWriter(schema, struct{ io.Writer }{w},
-			parquet.NewWriterProperties(parquet.WithAllocator(mem)),
+			parquet.NewWriterProperties(parquet.WithAllocator(fw.mem)),
 			pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		write, close = pw.WriteBuffered, pw.Close
+		fw.write, fw.close = pw.WriteBuffered, pw.Close
 	case FormatJSONL:
-		write = func(rec arrow.RecordBatch) error { return array.RecordToJSON(rec, w) }
-		close = func() error { return nil }
+		fw.write = func(rec arrow.RecordBatch) error { return array.RecordToJSON(rec, w) }
+		fw.close = func() error { return nil }
+	case formatRun:
+		iw := ipc.NewWriter(w, ipc.WithSchema(schema), ipc.WithAllocator(fw.mem))
+		fw.write, fw.close = iw.Write, iw.Close
 	default:
-		return fmt.Errorf("unknown format %q", f)
+		return nil, fmt.Errorf("unknown format %q", f)
 	}
-	for start := 0; start < len(rows) || start == 0; start += batchRows {
-		end := min(start+batchRows, len(rows))
-		rec, err := tb.Encode(mem, rows[start:end], md)
-		if err != nil {
-			close()
-			return err
-		}
-		err = write(rec)
-		rec.Release()
-		if err != nil {
-			close()
-			return err
-		}
-		if len(rows) == 0 {
-			break
-		}
-	}
-	return close()
+	return fw, nil
 }
+
+// Write adds a row.
+func (fw *FileWriter) Write(r Row) error {
+	fw.pending = append(fw.pending, r)
+	if len(fw.pending) == batchRows {
+		return fw.flush()
+	}
+	return nil
+}
+
+func (fw *FileWriter) flush() error {
+	rec, err := fw.tb.Encode(fw.mem, fw.pending, fw.md)
+	if err != nil {
+		return err
+	}
+	defer rec.Release()
+	fw.pending, fw.batches = fw.pending[:0], fw.batches+1
+	return fw.write(rec)
+}
+
+// Close writes what is pending — an empty batch for a file of no rows, so
+// that every file has one — and ends the file.
+func (fw *FileWriter) Close() error {
+	if len(fw.pending) > 0 || fw.batches == 0 {
+		if err := fw.flush(); err != nil {
+			fw.close()
+			return err
+		}
+	}
+	return fw.close()
+}
+
+// formatRun is the Arrow IPC stream format: for a sink's sorted runs,
+// written once and read once from start to end, with no footer to seek to.
+const formatRun Format = "arrows"
+
+// NewRunWriter starts a run of tb on w: rows in Arrow's IPC stream format.
+func NewRunWriter(w io.Writer, tb *Table) (*FileWriter, error) {
+	return NewFileWriter(w, formatRun, tb, nil)
+}
+
+// RunReader reads a run's rows in order, a record batch at a time.
+type RunReader struct {
+	tb   *Table
+	r    *ipc.Reader
+	rows []Row
+	read int
+}
+
+// NewRunReader reads a run of tb from r.
+func NewRunReader(r io.Reader, tb *Table) (*RunReader, error) {
+	ir, err := ipc.NewReader(r, ipc.WithAllocator(memory.DefaultAllocator))
+	if err != nil {
+		return nil, fmt.Errorf("not an Arrow IPC stream: %w", err)
+	}
+	if err := tb.CheckSchema(ir.Schema()); err != nil {
+		ir.Release()
+		return nil, err
+	}
+	return &RunReader{tb: tb, r: ir}, nil
+}
+
+// Next is the next row, or io.EOF after the last.
+func (rr *RunReader) Next() (Row, error) {
+	for len(rr.rows) == 0 {
+		if !rr.r.Next() {
+			if err := rr.r.Err(); err != nil && err != io.EOF {
+				return nil, err
+			}
+			return nil, io.EOF
+		}
+		rows, err := rr.tb.decode(rr.r.RecordBatch(), rr.read)
+		if err != nil {
+			return nil, err
+		}
+		rr.rows, rr.read = rows, rr.read+len(rows)
+	}
+	r := rr.rows[0]
+	rr.rows = rr.rows[1:]
+	return r, nil
+}
+
+// Close releases the reader (not the io.Reader under it).
+func (rr *RunReader) Close() { rr.r.Release() }
 
 // ReadFile decodes a whole Arrow IPC or Parquet file of tb. It checks the
 // table name, schema version and columns, and validates every row.

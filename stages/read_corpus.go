@@ -27,17 +27,18 @@ import (
 )
 
 func init() {
-	register.DoFn4x1[context.Context, fileio.ReadableFile, func(rawRecord), func(schemas.DeadLetter), error](&readCorpusFileFn{})
-	register.DoFn3x0[rawRecord, func(string, located), func(schemas.DeadLetter)](&parseRecordFn{})
-	register.DoFn4x0[string, func(*located) bool, func(schemas.Preference), func(schemas.DeadLetter)](&dedupeFn{})
+	register.DoFn3x1[context.Context, fileio.ReadableFile, func(string, place), error](&corpusIDsFn{})
+	register.DoFn3x0[string, func(*place) bool, func(duplicate)](&duplicatesFn{})
+	register.DoFn5x1[context.Context, fileio.ReadableFile, func(*duplicate) bool, func(schemas.Preference), func(schemas.DeadLetter), error](&corpusRowsFn{})
 	register.DoFn3x0[context.Context, beam.X, func(beam.X)](&countFn{})
-	register.Emitter1[rawRecord]()
 	register.Emitter1[schemas.DeadLetter]()
 	register.Emitter1[schemas.Preference]()
-	register.Emitter2[string, located]()
-	register.Iter1[located]()
-	beam.RegisterType(reflectTypeOf[rawRecord]())
-	beam.RegisterType(reflectTypeOf[located]())
+	register.Emitter2[string, place]()
+	register.Emitter1[duplicate]()
+	register.Iter1[place]()
+	register.Iter1[duplicate]()
+	beam.RegisterType(reflectTypeOf[place]())
+	beam.RegisterType(reflectTypeOf[duplicate]())
 }
 
 type corpusOptions struct {
@@ -106,18 +107,17 @@ func ReadCorpusAll(s beam.Scope, patterns beam.PCollection, opts ...CorpusOption
 	for _, opt := range opts {
 		opt(&o)
 	}
-	files := fileio.ReadMatches(s, fileio.MatchAll(s, patterns, fileio.MatchEmptyDisallow()))
-	records, fileDead := beam.ParDo2(s, &readCorpusFileFn{MaxRecordBytes: o.maxRecordBytes}, beam.Reshuffle(s, files))
-	parsed, parseDead := beam.ParDo2(s, &parseRecordFn{Options: o.parse}, beam.Reshuffle(s, records))
-	good, dupDead := beam.ParDo2(s, &dedupeFn{}, beam.GroupByKey(s, parsed))
+	files := beam.Reshuffle(s, fileio.ReadMatches(s, fileio.MatchAll(s, patterns, fileio.MatchEmptyDisallow())))
+	// The corpus is read twice so that rows never wait in a GroupByKey
+	// (prism keeps a GroupByKey's elements in memory, all of them): first
+	// for ids and where each record is, grouped by id to find the
+	// duplicates — a few dozen bytes a record — then for the rows, which
+	// flow on while the duplicates, a side input, are left out.
+	ids := beam.ParDo(s, &corpusIDsFn{MaxRecordBytes: o.maxRecordBytes, Options: o.parse}, files)
+	dups := beam.ParDo(s, &duplicatesFn{}, beam.GroupByKey(s, ids))
+	good, dead := beam.ParDo2(s, &corpusRowsFn{MaxRecordBytes: o.maxRecordBytes, Options: o.parse}, files, beam.SideInput{Input: dups})
 	rows = beam.ParDo(s, &countFn{Counter: CounterRecordsGood}, good)
-	// Each branch counts its own dead letters before they are flattened:
-	// prism runs a transform after a Flatten once per input stage and does
-	// not add up the counters of those copies.
-	count := func(c beam.PCollection) beam.PCollection {
-		return beam.ParDo(s, &countFn{Counter: CounterRecordsDead}, c)
-	}
-	dead = beam.Flatten(s, count(fileDead), count(parseDead), count(dupDead))
+	dead = beam.ParDo(s, &countFn{Counter: CounterRecordsDead}, dead)
 	return rows, dead
 }
 
@@ -153,22 +153,12 @@ func cutRaw(b []byte) string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
-type readCorpusFileFn struct {
-	MaxRecordBytes int
-
-	read beam.Counter
-}
-
-func (fn *readCorpusFileFn) Setup() {
-	fn.read = beam.NewCounter(CounterNamespace, CounterRecordsRead)
-}
-
-func (fn *readCorpusFileFn) ProcessElement(ctx context.Context, f fileio.ReadableFile, emit func(rawRecord), dead func(schemas.DeadLetter)) error {
+// readCorpusFile emits each record of a corpus file, or calls fileDead for
+// a file that cannot be read as a corpus (its extension, or content that
+// breaks part-way: the records before were emitted). An I/O error is
+// returned, for the runner to retry.
+func readCorpusFile(ctx context.Context, f fileio.ReadableFile, maxRecordBytes int, emit func(rawRecord), fileDead func(offset int64, reason, detail string)) error {
 	name := f.Metadata.Path
-	fileDead := func(offset int64, reason, detail string) {
-		fn.read.Inc(ctx, 1)
-		dead(schemas.DeadLetter{Source: name, Offset: offset, Reason: reason, Detail: detail})
-	}
 	kind := strings.ToLower(path.Ext(strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".GZ")))
 	if kind != ".jsonl" && kind != ".ndjson" && kind != ".json" && kind != ".parquet" {
 		fileDead(0, ReasonUnsupportedFile, fmt.Sprintf("extension %q: want .jsonl, .ndjson, .json or .parquet, optionally .gz", kind))
@@ -184,7 +174,6 @@ func (fn *readCorpusFileFn) ProcessElement(ctx context.Context, f fileio.Readabl
 	}
 	defer rc.Close()
 	out := func(r rawRecord) {
-		fn.read.Inc(ctx, 1)
 		r.Source = name
 		emit(r)
 	}
@@ -194,9 +183,9 @@ func (fn *readCorpusFileFn) ProcessElement(ctx context.Context, f fileio.Readabl
 	case kind == ".parquet":
 		err = readParquetRecords(br, out)
 	case kind == ".json" && firstByte(br) == '[':
-		err = readJSONArray(br, base, fn.MaxRecordBytes, out)
+		err = readJSONArray(br, base, maxRecordBytes, out)
 	default:
-		err = readLines(br, base, fn.MaxRecordBytes, out)
+		err = readLines(br, base, maxRecordBytes, out)
 	}
 	var pe *positionedError
 	switch {
@@ -368,55 +357,106 @@ func readParquetRecords(r io.Reader, emit func(rawRecord)) error {
 	return nil
 }
 
-// located is a parsed row and where it came from, until duplicates are out.
-type located struct {
-	Row    schemas.Preference
+// place is where a record is: what the first pass keeps of it.
+type place struct {
 	Source string
 	Line   int64
 	Record int64
-	Offset int64
-	Raw    string
 }
 
-type parseRecordFn struct {
-	Options parseOptions
+// before orders places by file, then position: the first of an id wins.
+func (p place) before(q place) bool {
+	if p.Source != q.Source {
+		return p.Source < q.Source
+	}
+	return p.Record < q.Record
 }
 
-func (fn *parseRecordFn) ProcessElement(r rawRecord, emit func(string, located), dead func(schemas.DeadLetter)) {
-	if r.Over {
-		dead(r.dead(ReasonTooLarge, fmt.Sprintf("record is over the limit of %d bytes", len(r.Data))))
-		return
-	}
-	p, err := parseRecord(r.Data, fn.Options)
-	if err != nil {
-		dead(r.dead(err.reason, err.detail))
-		return
-	}
-	emit(p.ID, located{Row: p, Source: r.Source, Line: r.Line, Record: r.Record, Offset: r.Offset, Raw: cutRaw(r.Data)})
+// duplicate is a record whose id an earlier record has.
+type duplicate struct {
+	ID    string
+	At    place
+	First place
 }
 
-// dedupeFn keeps the first record of an id (by file, then position) and
-// sends the others to the dead letters.
-type dedupeFn struct{}
+// corpusIDsFn is the first pass: each good record's id and place.
+type corpusIDsFn struct {
+	MaxRecordBytes int
+	Options        parseOptions
+}
 
-func (fn *dedupeFn) ProcessElement(id string, iter func(*located) bool, emit func(schemas.Preference), dead func(schemas.DeadLetter)) {
-	var all []located
-	var l located
-	for iter(&l) {
-		all = append(all, l)
-	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].Source != all[j].Source {
-			return all[i].Source < all[j].Source
+func (fn *corpusIDsFn) ProcessElement(ctx context.Context, f fileio.ReadableFile, emit func(string, place)) error {
+	return readCorpusFile(ctx, f, fn.MaxRecordBytes, func(r rawRecord) {
+		if r.Over {
+			return
 		}
-		return all[i].Record < all[j].Record
-	})
-	emit(all[0].Row)
-	for _, d := range all[1:] {
-		dead(schemas.DeadLetter{Source: d.Source, Line: d.Line, Record: d.Record, Offset: d.Offset,
-			Reason: ReasonDuplicateID, Raw: d.Raw,
-			Detail: fmt.Sprintf("id %q is also record %d of %s", id, all[0].Record, all[0].Source)})
+		if p, err := parseRecord(r.Data, fn.Options); err == nil {
+			emit(p.ID, place{Source: r.Source, Line: r.Line, Record: r.Record})
+		}
+	}, func(int64, string, string) {})
+}
+
+// duplicatesFn names every record of an id but the first (by file, then
+// position).
+type duplicatesFn struct{}
+
+func (fn *duplicatesFn) ProcessElement(id string, iter func(*place) bool, emit func(duplicate)) {
+	var all []place
+	var p place
+	for iter(&p) {
+		all = append(all, p)
 	}
+	if len(all) < 2 {
+		return
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].before(all[j]) })
+	for _, d := range all[1:] {
+		emit(duplicate{ID: id, At: d, First: all[0]})
+	}
+}
+
+// corpusRowsFn is the second pass: every record of a file becomes a row,
+// or a dead letter — unreadable, unparsable, or a duplicate the first pass
+// found.
+type corpusRowsFn struct {
+	MaxRecordBytes int
+	Options        parseOptions
+
+	read beam.Counter
+}
+
+func (fn *corpusRowsFn) Setup() {
+	fn.read = beam.NewCounter(CounterNamespace, CounterRecordsRead)
+}
+
+func (fn *corpusRowsFn) ProcessElement(ctx context.Context, f fileio.ReadableFile, dups func(*duplicate) bool, emit func(schemas.Preference), dead func(schemas.DeadLetter)) error {
+	mine := map[place]duplicate{}
+	var d duplicate
+	for dups(&d) {
+		if d.At.Source == f.Metadata.Path {
+			mine[d.At] = d
+		}
+	}
+	return readCorpusFile(ctx, f, fn.MaxRecordBytes, func(r rawRecord) {
+		fn.read.Inc(ctx, 1)
+		if r.Over {
+			dead(r.dead(ReasonTooLarge, fmt.Sprintf("record is over the limit of %d bytes", len(r.Data))))
+			return
+		}
+		p, err := parseRecord(r.Data, fn.Options)
+		if err != nil {
+			dead(r.dead(err.reason, err.detail))
+			return
+		}
+		if d, ok := mine[place{Source: r.Source, Line: r.Line, Record: r.Record}]; ok {
+			dead(r.dead(ReasonDuplicateID, fmt.Sprintf("id %q is also record %d of %s", d.ID, d.First.Record, d.First.Source)))
+			return
+		}
+		emit(p)
+	}, func(offset int64, reason, detail string) {
+		fn.read.Inc(ctx, 1)
+		dead(schemas.DeadLetter{Source: f.Metadata.Path, Offset: offset, Reason: reason, Detail: detail})
+	})
 }
 
 // countFn passes elements through, counting them.

@@ -260,18 +260,28 @@ func TestRerunRemovesManifestBeforeReplacingShards(t *testing.T) {
 	fn := &writeShardFn{Prefix: prefix, Table: schemas.Preferences.Name, Metadata: schemas.NewMetadata(), Shards: 2, Format: schemas.FormatArrow}
 	fn.Setup()
 	rows := testPreferences(1)
+	spill := &spillFn{Prefix: prefix, Table: schemas.Preferences.Name, Shards: 2, RunRows: 10}
+	spill.Setup()
+	var run string
+	var shard int
+	emit := func(k int, name string) { shard, run = k, name }
+	spill.StartBundle(ctx, emit)
+	spill.ProcessElement(ctx, rows[0], emit)
+	if err := spill.FinishBundle(ctx, emit); err != nil || run == "" {
+		t.Fatalf("spill: %v, run %q", err, run)
+	}
 	done := false
-	iter := func(x *beam.X) bool {
+	iter := func(x *string) bool {
 		if done {
 			return false
 		}
-		*x, done = rows[0], true
+		*x, done = run, true
 		return true
 	}
-	if _, err := fn.ProcessElement(ctx, 0, iter); err != nil {
+	if _, err := fn.ProcessElement(ctx, shard, iter); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(ShardName(prefix, 0, 2, schemas.FormatArrow)); err != nil {
+	if _, err := os.Stat(ShardName(prefix, shard, 2, schemas.FormatArrow)); err != nil {
 		t.Fatalf("the shard was not written: %v", err)
 	}
 	if _, err := os.Stat(manifest); !os.IsNotExist(err) {
@@ -296,7 +306,8 @@ func TestRemoveUnfinished(t *testing.T) {
 	} {
 		dir := t.TempDir()
 		prefix := filepath.Join(dir, "scored")
-		for _, f := range []string{prefix + "-00000-of-00002.arrow", prefix + "-00001-of-00002.arrow", prefix + "-00001-of-00002.arrow.tmp-abc", filepath.Join(dir, "other.txt")} {
+		for _, f := range []string{prefix + "-00000-of-00002.arrow", prefix + "-00001-of-00002.arrow", prefix + "-00001-of-00002.arrow.tmp-abc",
+			prefix + runInfix + "abc-0000-00001.arrows", filepath.Join(dir, "other.txt")} {
 			os.WriteFile(f, []byte("x"), 0o644)
 		}
 		if c.manifest != "" {
@@ -319,12 +330,14 @@ func TestRemoveUnfinished(t *testing.T) {
 	}
 }
 
-// What a retrying runner (Dataflow, Flink) does to the writer, replayed
-// here since the runners of the tests do not retry: a first attempt at a
-// shard dies after writing its temporary file, another attempt at the same
-// shard is killed after renaming it into place, a third succeeds; only the
-// third attempt's output reaches the finaliser. The set holds each row
-// once, no temporary file is left, and the bytes are a fault-free run's.
+// What a retrying runner (Dataflow, Flink) does to the sink, replayed here
+// since the runners of the tests do not retry: a bundle's first attempt
+// writes its runs and dies, its second attempt's runs are the ones the
+// runner keeps (two spills: runs of 4 rows); a first attempt at each shard
+// dies after writing its temporary file, another is killed after renaming
+// it into place, a third succeeds, and only the third's output reaches the
+// finaliser. The set holds each row once, no run or temporary file is
+// left, and the bytes are a fault-free run's.
 func TestRetriedShardAttemptsLeaveOneCopy(t *testing.T) {
 	ctx := context.Background()
 	rows := testPreferences(6)
@@ -333,27 +346,43 @@ func TestRetriedShardAttemptsLeaveOneCopy(t *testing.T) {
 
 	prefix := filepath.Join(t.TempDir(), "prefs")
 	md := testMetadata
+	spill := &spillFn{Prefix: prefix, Table: schemas.Preferences.Name, Shards: 2, RunRows: 4}
+	if err := spill.Setup(); err != nil {
+		t.Fatal(err)
+	}
+	runs := map[int][]string{}
+	for attempt := 1; attempt <= 2; attempt++ {
+		kept := map[int][]string{}
+		emit := func(shard int, name string) { kept[shard] = append(kept[shard], name) }
+		spill.StartBundle(ctx, emit)
+		for i := len(rows) - 1; i >= 0; i-- { // out of order: the runs sort
+			if err := spill.ProcessElement(ctx, rows[i], emit); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := spill.FinishBundle(ctx, emit); err != nil {
+			t.Fatal(err)
+		}
+		runs = kept
+	}
+	if n := len(listNames(t, prefix+runInfix+"*")); n < 6 {
+		t.Fatalf("%d run files from two attempts of two spills over two shards", n)
+	}
 	write := &writeShardFn{Prefix: prefix, Table: schemas.Preferences.Name, Metadata: md, Shards: 2, Format: schemas.FormatArrow}
 	write.Setup()
 	var reported []writtenShard
 	for shard := 0; shard < 2; shard++ {
-		var mine []schemas.Preference
-		for _, r := range rows {
-			if shardOf(r.Key(), 2) == shard {
-				mine = append(mine, r)
-			}
-		}
 		// Attempt 1 died between writing its temporary file and renaming it.
 		os.WriteFile(ShardName(prefix, shard, 2, schemas.FormatArrow)+".tmp-0123456789abcdef", []byte("half a shard"), 0o644)
 		// Attempts 2 and 3 run whole; the runner keeps attempt 3's output.
 		var w writtenShard
 		for attempt := 2; attempt <= 3; attempt++ {
 			i := 0
-			iter := func(x *beam.X) bool {
-				if i == len(mine) {
+			iter := func(x *string) bool {
+				if i == len(runs[shard]) {
 					return false
 				}
-				*x, i = mine[i], i+1
+				*x, i = runs[shard][i], i+1
 				return true
 			}
 			var err error

@@ -2,11 +2,13 @@ package stages
 
 import (
 	"bytes"
+	"container/heap"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"path"
 	"sort"
 	"strings"
@@ -25,8 +27,10 @@ func init() {
 	for _, tb := range schemas.Tables() {
 		beam.RegisterType(tb.RowType())
 	}
-	register.DoFn1x3[beam.X, int, beam.X, error](&shardKeyFn{})
-	register.DoFn3x2[context.Context, int, func(*beam.X) bool, writtenShard, error](&writeShardFn{})
+	register.DoFn3x1[context.Context, beam.X, func(int, string), error](&spillFn{})
+	register.DoFn3x2[context.Context, int, func(*string) bool, writtenShard, error](&writeShardFn{})
+	register.Emitter2[int, string]()
+	register.Iter1[string]()
 	register.DoFn4x1[context.Context, []byte, func(*writtenShard) bool, func(string), error](&finalizeShardsFn{})
 	register.Iter1[beam.X]()
 	register.Iter1[writtenShard]()
@@ -36,16 +40,25 @@ func init() {
 
 // shardOptions configures WriteShards.
 type shardOptions struct {
-	shards int
-	format schemas.Format
+	shards  int
+	format  schemas.Format
+	runRows int
 }
 
 // ShardOption is a functional option of WriteShards.
 type ShardOption func(*shardOptions)
 
-// WithShards sets the number of shards (default 4). A shard's rows are
-// sorted in memory, so choose enough shards for one to fit a worker.
+// WithShards sets the number of shards (default 4). Shards are merged from
+// sorted runs in bounded memory, so their size is a matter of how readers
+// want them, not of a worker's memory.
 func WithShards(n int) ShardOption { return func(o *shardOptions) { o.shards = n } }
+
+// WithRunRows sets how many rows a bundle holds before it writes them out
+// as sorted runs (default DefaultRunRows): the sink's memory per bundle.
+func WithRunRows(n int) ShardOption { return func(o *shardOptions) { o.runRows = max(n, 1) } }
+
+// DefaultRunRows is how many rows a bundle holds before spilling them.
+const DefaultRunRows = 4096
 
 // WithFormat sets the file format (default Arrow IPC).
 func WithFormat(f schemas.Format) ShardOption { return func(o *shardOptions) { o.format = f } }
@@ -65,7 +78,7 @@ func ShardName(prefix string, i, n int, f schemas.Format) string {
 // one element, the manifest's path, for callers that wait on it.
 func WriteShards(s beam.Scope, prefix string, tb *schemas.Table, md schemas.Metadata, rows beam.PCollection, opts ...ShardOption) beam.PCollection {
 	s = s.Scope("stages.WriteShards")
-	o := shardOptions{shards: 4, format: schemas.FormatArrow}
+	o := shardOptions{shards: 4, format: schemas.FormatArrow, runRows: DefaultRunRows}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -75,23 +88,11 @@ func WriteShards(s beam.Scope, prefix string, tb *schemas.Table, md schemas.Meta
 	if _, err := filesystem.New(context.Background(), prefix); err != nil {
 		panic(fmt.Sprintf("stages.WriteShards: %v", err))
 	}
-	keyed := beam.ParDo(s, &shardKeyFn{Shards: o.shards}, rows)
+	runs := beam.ParDo(s, &spillFn{Prefix: prefix, Table: tb.Name, Shards: o.shards, RunRows: o.runRows}, rows)
 	written := beam.ParDo(s, &writeShardFn{Prefix: prefix, Table: tb.Name, Metadata: md, Shards: o.shards, Format: o.format},
-		beam.GroupByKey(s, keyed))
+		beam.GroupByKey(s, runs))
 	return beam.ParDo(s, &finalizeShardsFn{Prefix: prefix, Table: tb.Name, Metadata: md, Shards: o.shards, Format: o.format},
 		beam.Impulse(s), beam.SideInput{Input: written})
-}
-
-type shardKeyFn struct {
-	Shards int
-}
-
-func (fn *shardKeyFn) ProcessElement(x beam.X) (int, beam.X, error) {
-	row, err := asRow(x)
-	if err != nil {
-		return 0, nil, err
-	}
-	return shardOf(row.Key(), fn.Shards), x, nil
 }
 
 func asRow(x beam.X) (schemas.Row, error) {
@@ -107,6 +108,118 @@ func shardOf(id string, n int) int {
 	h := fnv.New64a()
 	h.Write([]byte(id))
 	return int(h.Sum64() % uint64(n))
+}
+
+// The sink has the shape of Beam's WriteFiles: rows never pass through a
+// GroupByKey (prism keeps a GroupByKey's elements in memory; Dataflow puts
+// a key's in one worker's). Each bundle holds at most RunRows rows, sorts
+// them by shard and id and writes each shard's part as a run file beside
+// the shards, under a name unique to the bundle's attempt; only the runs'
+// names are grouped by shard, and each shard is a streaming k-way merge of
+// its runs. The finaliser removes every run, those of failed attempts too.
+
+// runName is the name of a run: prefix.run-<attempt>-<seq>-<shard>.
+func runName(prefix, attempt string, seq, shard int) string {
+	return fmt.Sprintf("%s%s%s-%04d-%05d.arrows", prefix, runInfix, attempt, seq, shard)
+}
+
+// runInfix marks run files: "<prefix>.run-…".
+const runInfix = ".run-"
+
+type spillFn struct {
+	Prefix  string
+	Table   string
+	Shards  int
+	RunRows int
+
+	tb      *schemas.Table
+	attempt string
+	seq     int
+	rows    []schemas.Row
+}
+
+func (fn *spillFn) Setup() error {
+	tb, err := schemas.Lookup(fn.Table)
+	fn.tb = tb
+	return err
+}
+
+func (fn *spillFn) StartBundle(context.Context, func(int, string)) {
+	fn.attempt, fn.seq, fn.rows = randomHex(), 0, fn.rows[:0]
+}
+
+func (fn *spillFn) ProcessElement(ctx context.Context, x beam.X, emit func(int, string)) error {
+	row, err := asRow(x)
+	if err != nil {
+		return err
+	}
+	fn.rows = append(fn.rows, row)
+	if len(fn.rows) >= fn.RunRows {
+		return fn.spill(ctx, emit)
+	}
+	return nil
+}
+
+func (fn *spillFn) FinishBundle(ctx context.Context, emit func(int, string)) error {
+	return fn.spill(ctx, emit)
+}
+
+// spill writes the rows held as one sorted run per shard they fall in.
+func (fn *spillFn) spill(ctx context.Context, emit func(int, string)) error {
+	if len(fn.rows) == 0 {
+		return nil
+	}
+	if err := shardWriters.start(); err != nil {
+		return err
+	}
+	defer shardWriters.end()
+	type keyed struct {
+		shard int
+		id    string
+		row   schemas.Row
+	}
+	held := make([]keyed, len(fn.rows))
+	for i, r := range fn.rows {
+		held[i] = keyed{shardOf(r.Key(), fn.Shards), r.Key(), r}
+	}
+	sort.Slice(held, func(i, j int) bool {
+		a, b := held[i], held[j]
+		return a.shard < b.shard || a.shard == b.shard && a.id < b.id
+	})
+	fs, err := filesystem.New(ctx, fn.Prefix)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	for lo := 0; lo < len(held); {
+		k := held[lo].shard
+		var buf bytes.Buffer
+		w, err := schemas.NewRunWriter(&buf, fn.tb)
+		if err != nil {
+			return err
+		}
+		hi := lo
+		for ; hi < len(held) && held[hi].shard == k; hi++ {
+			if hi > lo && held[hi].id == held[hi-1].id {
+				return fmt.Errorf("%s: two rows share the id %q; ids must be unique", fn.Table, held[hi].id)
+			}
+			if err := w.Write(held[hi].row); err != nil {
+				return err
+			}
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+		name := runName(fn.Prefix, fn.attempt, fn.seq, k)
+		if err := writeFile(ctx, fs, name, buf.Bytes()); err != nil {
+			return fmt.Errorf("writing run %s: %w", name, err)
+		}
+		emit(k, name)
+		lo = hi
+	}
+	fn.seq++
+	fn.rows = fn.rows[:0]
+	return nil
 }
 
 // writtenShard reports a completed shard to the finalizer.
@@ -129,7 +242,7 @@ func (fn *writeShardFn) Setup() {
 	fn.rowsWritten = beam.NewCounter(CounterNamespace, fn.Table+"_rows_written")
 }
 
-func (fn *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func(*beam.X) bool) (writtenShard, error) {
+func (fn *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func(*string) bool) (writtenShard, error) {
 	if err := shardWriters.start(); err != nil {
 		return writtenShard{}, err
 	}
@@ -138,34 +251,137 @@ func (fn *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func
 	if err != nil {
 		return writtenShard{}, err
 	}
-	var rows []schemas.Row
-	var x beam.X
-	for iter(&x) {
-		row, err := asRow(x)
-		if err != nil {
-			return writtenShard{}, err
-		}
-		rows = append(rows, row)
+	var runs []string
+	var name string
+	for iter(&name) {
+		runs = append(runs, name)
 	}
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Key() < rows[j].Key() })
-	for i := 1; i < len(rows); i++ {
-		if rows[i].Key() == rows[i-1].Key() {
-			return writtenShard{}, fmt.Errorf("%s: two rows share the id %q; ids must be unique", fn.Table, rows[i].Key())
-		}
-	}
+	sort.Strings(runs)
 	// The manifest of an earlier run goes before any of its shards is
 	// replaced: a manifest exists only beside the complete set it lists.
 	if err := removeManifest(ctx, fn.Prefix); err != nil {
 		return writtenShard{}, err
 	}
-	name := ShardName(fn.Prefix, shard, fn.Shards, fn.Format)
-	if err := writeAtomically(ctx, name, func(buf *bytes.Buffer) error {
-		return schemas.WriteFile(buf, fn.Format, tb, fn.Metadata, rows)
-	}); err != nil {
-		return writtenShard{}, fmt.Errorf("writing shard %s: %w", name, err)
+	final := ShardName(fn.Prefix, shard, fn.Shards, fn.Format)
+	var rows int64
+	err = writeStreaming(ctx, final, func(w io.Writer) error {
+		var err error
+		rows, err = mergeRuns(ctx, fn.Prefix, runs, tb, w, fn.Format, fn.Metadata)
+		return err
+	})
+	if err != nil {
+		return writtenShard{}, fmt.Errorf("writing shard %s: %w", final, err)
 	}
-	fn.rowsWritten.Inc(ctx, int64(len(rows)))
-	return writtenShard{Index: shard, Rows: int64(len(rows))}, nil
+	fn.rowsWritten.Inc(ctx, rows)
+	return writtenShard{Index: shard, Rows: rows}, nil
+}
+
+// mergeRuns writes the rows of sorted runs, merged by id, to w as a file
+// of format f, and returns how many there were. Two rows with one id are
+// an error. It holds one record batch of each run at a time.
+func mergeRuns(ctx context.Context, prefix string, runs []string, tb *schemas.Table, w io.Writer, f schemas.Format, md schemas.Metadata) (int64, error) {
+	fs, err := filesystem.New(ctx, prefix)
+	if err != nil {
+		return 0, err
+	}
+	defer fs.Close()
+	h := &runHeap{}
+	defer func() {
+		for _, c := range h.cursors {
+			c.close()
+		}
+	}()
+	for _, name := range runs {
+		rc, err := fs.OpenRead(ctx, name)
+		if err != nil {
+			return 0, fmt.Errorf("opening run %s: %w", name, err)
+		}
+		rr, err := schemas.NewRunReader(rc, tb)
+		if err != nil {
+			rc.Close()
+			return 0, fmt.Errorf("run %s: %w", name, err)
+		}
+		c := &runCursor{name: name, r: rr, rc: rc}
+		if err := c.advance(); err != nil {
+			c.close()
+			return 0, err
+		}
+		if c.row != nil {
+			h.cursors = append(h.cursors, c)
+		} else {
+			c.close()
+		}
+	}
+	heap.Init(h)
+	out, err := schemas.NewFileWriter(w, f, tb, md)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	last := ""
+	for h.Len() > 0 {
+		c := h.cursors[0]
+		if n > 0 && c.row.Key() == last {
+			out.Close()
+			return n, fmt.Errorf("%s: two rows share the id %q; ids must be unique", tb.Name, last)
+		}
+		last = c.row.Key()
+		if err := out.Write(c.row); err != nil {
+			out.Close()
+			return n, err
+		}
+		n++
+		if err := c.advance(); err != nil {
+			out.Close()
+			return n, err
+		}
+		if c.row == nil {
+			c.close()
+			heap.Pop(h)
+		} else {
+			heap.Fix(h, 0)
+		}
+	}
+	return n, out.Close()
+}
+
+// runCursor is a run being merged: its next row, nil at the end.
+type runCursor struct {
+	name string
+	r    *schemas.RunReader
+	rc   io.Closer
+	row  schemas.Row
+}
+
+func (c *runCursor) advance() error {
+	r, err := c.r.Next()
+	if err == io.EOF {
+		c.row = nil
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading run %s: %w", c.name, err)
+	}
+	c.row = r
+	return nil
+}
+
+func (c *runCursor) close() {
+	c.r.Close()
+	c.rc.Close()
+}
+
+// runHeap orders cursors by their next row's id.
+type runHeap struct{ cursors []*runCursor }
+
+func (h *runHeap) Len() int           { return len(h.cursors) }
+func (h *runHeap) Less(i, j int) bool { return h.cursors[i].row.Key() < h.cursors[j].row.Key() }
+func (h *runHeap) Swap(i, j int)      { h.cursors[i], h.cursors[j] = h.cursors[j], h.cursors[i] }
+func (h *runHeap) Push(x any)         { h.cursors = append(h.cursors, x.(*runCursor)) }
+func (h *runHeap) Pop() any {
+	c := h.cursors[len(h.cursors)-1]
+	h.cursors = h.cursors[:len(h.cursors)-1]
+	return c
 }
 
 type finalizeShardsFn struct {
@@ -207,6 +423,9 @@ func (fn *finalizeShardsFn) ProcessElement(ctx context.Context, _ []byte, iter f
 		}
 	}
 	if err := removeStale(ctx, fn.Prefix, fn.Shards, fn.Format); err != nil {
+		return err
+	}
+	if err := removeRuns(ctx, fn.Prefix); err != nil {
 		return err
 	}
 	m := schemas.Manifest{Table: tb.Name, SchemaVersion: tb.Version, Format: fn.Format,
@@ -313,6 +532,59 @@ func writeAtomically(ctx context.Context, name string, render func(*bytes.Buffer
 	return nil
 }
 
+// writeStreaming writes a file through render under a temporary name and
+// renames it into place, as writeAtomically, but streaming: the file is
+// never whole in memory. On a transient storage error the whole file is
+// rendered again.
+func writeStreaming(ctx context.Context, name string, render func(io.Writer) error) error {
+	fs, err := filesystem.New(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	tmp := name + ".tmp-" + randomHex()
+	err = retryTransient(ctx, func(bool) error {
+		w, err := fs.OpenWrite(ctx, tmp)
+		if err != nil {
+			return err
+		}
+		if err := render(w); err != nil {
+			w.Close()
+			return err
+		}
+		return w.Close()
+	})
+	if err != nil {
+		removeFile(ctx, fs, tmp)
+		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	if err := renameFile(ctx, fs, tmp, name); err != nil {
+		removeFile(ctx, fs, tmp)
+		return err
+	}
+	return nil
+}
+
+// removeRuns deletes every run file of prefix: all of them once the
+// shards are written, those of failed attempts included.
+func removeRuns(ctx context.Context, prefix string) error {
+	fs, err := filesystem.New(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	names, err := fs.List(ctx, prefix+runInfix+"*")
+	if err != nil {
+		return fmt.Errorf("listing %s%s*: %w", prefix, runInfix, err)
+	}
+	for _, name := range names {
+		if err := removeFile(ctx, fs, name); err != nil {
+			return fmt.Errorf("a run: %w", err)
+		}
+	}
+	return nil
+}
+
 func randomHex() string {
 	var b [8]byte
 	rand.Read(b[:])
@@ -404,6 +676,9 @@ func RemoveUnfinished(ctx context.Context, prefix string, before []byte) error {
 			return err
 		}
 		standing = nil
+	}
+	if err := removeRuns(ctx, prefix); err != nil {
+		return err
 	}
 	names, err := fs.List(ctx, prefix+"-*")
 	if err != nil {

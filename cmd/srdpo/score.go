@@ -74,8 +74,20 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		// Writers of this process still at work finish first.
 		resume := stages.HaltWrites()
 		defer resume()
+		// The scored set and its dead letters are one output: where either
+		// is gone, the other goes too.
+		gone := false
 		for _, prefix := range prefixes {
 			if cerr := stages.RemoveUnfinished(ctx, prefix, before[prefix]); cerr != nil {
+				fmt.Fprintf(stderr, "srdpo score: cleaning up %s: %v\n", prefix, cerr)
+			}
+			gone = gone || stages.ManifestBytes(ctx, prefix) == nil
+		}
+		for _, prefix := range prefixes {
+			if !gone {
+				break
+			}
+			if cerr := stages.RemoveUnfinished(ctx, prefix, nil); cerr != nil {
 				fmt.Fprintf(stderr, "srdpo score: cleaning up %s: %v\n", prefix, cerr)
 			}
 		}
