@@ -78,7 +78,7 @@ func (s Spread) into(f Figure) Figure {
 func BenchFigures() []string {
 	return []string{"backend", "forward-64", "forward-128", "forward-256",
 		"train-step-64", "train-step-128", "train-step-256", "preference-step", "scoring", "tokenizer", "gpt2-small-gpt2", "gpt2-small-llama",
-		"scoring-mix-256", "scoring-mix-gpt2-small", "steps-mix-256", "steps-mix-gpt2-small"}
+		"scoring-mix-256", "scoring-mix-gpt2-small", "steps-mix-256", "steps-mix-gpt2-small", "corpus-scale"}
 }
 
 // BenchConfig is what srdpo bench measures and where it writes.
@@ -133,10 +133,12 @@ func Bench(ctx context.Context, group string, runs int) ([]Figure, error) {
 		return benchGPT2Small(model.FamilyGPT2, runs)
 	case "gpt2-small-llama":
 		return benchGPT2Small(model.FamilyLlama, runs)
-	case "scoring-mix-256":
-		return benchScoringMix(group, mix256Config(), 16, runs)
+	case "scoring-mix-256": // 64 pairs: one batch of srdpo score's default --batch-pairs
+		return benchScoringMix(group, mix256Config(), 64, runs)
 	case "scoring-mix-gpt2-small":
-		return benchScoringMix(group, gpt2SmallConfig(model.FamilyGPT2), 4, runs)
+		return benchScoringMix(group, gpt2SmallConfig(model.FamilyGPT2), 8, runs)
+	case "corpus-scale":
+		return benchCorpusScale([]int{10_000, 100_000, 1_000_000})
 	case "steps-mix-256":
 		return benchStepsMix(group, mix256Config(), 4, runs)
 	case "steps-mix-gpt2-small":

@@ -3,6 +3,7 @@ package pipelines
 import (
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"github.com/srdpo/srdpo/model"
@@ -83,6 +84,7 @@ func benchScoringMix(name string, c model.Config, n, runs int) ([]Figure, error)
 	if err != nil {
 		return nil, err
 	}
+	packedRows := packedStandIns(items, c.Context)
 	paths := []struct {
 		name string
 		run  func() error
@@ -90,6 +92,7 @@ func benchScoringMix(name string, c model.Config, n, runs int) ([]Figure, error)
 		{"v1: separate rows, full head, 4096-token passes", func() error { _, err := v1.LogProbs(pairs); return err }},
 		{"separate rows, full head", func() error { _, err := sep.LogProbs(pairs); return err }},
 		{"shared prompt, response-only head", func() error { _, err := shared.LogProbs(items); return err }},
+		{"shared prompts packed several to a row (cost of the same shapes)", func() error { _, err := shared.LogProbs(packedRows); return err }},
 	}
 	for _, p := range paths { // compile every shape
 		if err := p.run(); err != nil {
@@ -115,7 +118,43 @@ func benchScoringMix(name string, c model.Config, n, runs int) ([]Figure, error)
 	}
 	return append(out,
 		SpreadOf(Ratios(rates[2], rates[0])).into(base.with(Figure{"path": "shared / v1", "unit": "ratio"})),
-		SpreadOf(Ratios(rates[2], rates[1])).into(base.with(Figure{"path": "shared / separate", "unit": "ratio"}))), nil
+		SpreadOf(Ratios(rates[2], rates[1])).into(base.with(Figure{"path": "shared / separate", "unit": "ratio"})),
+		SpreadOf(Ratios(rates[3], rates[2])).into(base.with(Figure{"path": "packed / shared", "unit": "ratio", "packed_rows": len(packedRows)}))), nil
+}
+
+// packedStandIns measures what packing several items into a row would
+// cost without the packer: items go first-fit, longest first, into rows of
+// context tokens, and each row becomes one stand-in item of the same
+// shape — its prompts' tokens as one prompt, its responses' as one
+// response. On this backend attention is dense whatever the mask, so a
+// pass costs what its shapes cost, and the stand-ins time packing exactly.
+func packedStandIns(items []model.Shared, context int) []model.Shared {
+	type row struct{ prompt, response int }
+	order := make([]model.Shared, len(items))
+	copy(order, items)
+	size := func(it model.Shared) int { return len(it.Prompt) + len(it.Responses[0]) + len(it.Responses[1]) }
+	sort.SliceStable(order, func(i, j int) bool { return size(order[i]) > size(order[j]) })
+	var rows []row
+	for _, it := range order {
+		n, r := size(it), len(it.Responses[0])+len(it.Responses[1])
+		placed := false
+		for k := range rows {
+			if rows[k].prompt+rows[k].response+n <= context {
+				rows[k].prompt += n - r
+				rows[k].response += r
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			rows = append(rows, row{n - r, r})
+		}
+	}
+	out := make([]model.Shared, len(rows))
+	for k, r := range rows {
+		out[k] = model.Shared{Prompt: make([]int32, r.prompt), Responses: [][]int32{make([]int32, r.response)}}
+	}
+	return out
 }
 
 // benchStepsMix times preference steps on n pairs of the realistic mix: a
