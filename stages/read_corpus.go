@@ -27,17 +27,18 @@ import (
 )
 
 func init() {
-	register.DoFn3x1[context.Context, fileio.ReadableFile, func(string, place), error](&corpusIDsFn{})
-	register.DoFn3x0[string, func(*place) bool, func(duplicate)](&duplicatesFn{})
+	register.DoFn3x1[context.Context, fileio.ReadableFile, func(int, idPlace), error](&corpusIDsFn{})
+	register.DoFn3x0[int, func(*idPlace) bool, func(duplicate)](&duplicatesFn{})
 	register.DoFn5x1[context.Context, fileio.ReadableFile, func(*duplicate) bool, func(schemas.Preference), func(schemas.DeadLetter), error](&corpusRowsFn{})
 	register.DoFn3x0[context.Context, beam.X, func(beam.X)](&countFn{})
 	register.Emitter1[schemas.DeadLetter]()
 	register.Emitter1[schemas.Preference]()
-	register.Emitter2[string, place]()
+	register.Emitter2[int, idPlace]()
 	register.Emitter1[duplicate]()
-	register.Iter1[place]()
+	register.Iter1[idPlace]()
 	register.Iter1[duplicate]()
 	beam.RegisterType(reflectTypeOf[place]())
+	beam.RegisterType(reflectTypeOf[idPlace]())
 	beam.RegisterType(reflectTypeOf[duplicate]())
 }
 
@@ -110,9 +111,10 @@ func ReadCorpusAll(s beam.Scope, patterns beam.PCollection, opts ...CorpusOption
 	files := beam.Reshuffle(s, fileio.ReadMatches(s, fileio.MatchAll(s, patterns, fileio.MatchEmptyDisallow())))
 	// The corpus is read twice so that rows never wait in a GroupByKey
 	// (prism keeps a GroupByKey's elements in memory, all of them): first
-	// for ids and where each record is, grouped by id to find the
-	// duplicates — a few dozen bytes a record — then for the rows, which
-	// flow on while the duplicates, a side input, are left out.
+	// for ids and where each record is — grouped into idBuckets buckets by
+	// a hash of the id, not by id, as prism keeps state for every key —
+	// to find the duplicates, then for the rows, which flow on while the
+	// duplicates, a side input, are left out.
 	ids := beam.ParDo(s, &corpusIDsFn{MaxRecordBytes: o.maxRecordBytes, Options: o.parse}, files)
 	dups := beam.ParDo(s, &duplicatesFn{}, beam.GroupByKey(s, ids))
 	good, dead := beam.ParDo2(s, &corpusRowsFn{MaxRecordBytes: o.maxRecordBytes, Options: o.parse}, files, beam.SideInput{Input: dups})
@@ -372,6 +374,15 @@ func (p place) before(q place) bool {
 	return p.Record < q.Record
 }
 
+// idPlace is a record's id and place, grouped by a hash of the id.
+type idPlace struct {
+	ID string
+	At place
+}
+
+// idBuckets is how many keys the ids are grouped under.
+const idBuckets = 1024
+
 // duplicate is a record whose id an earlier record has.
 type duplicate struct {
 	ID    string
@@ -385,33 +396,41 @@ type corpusIDsFn struct {
 	Options        parseOptions
 }
 
-func (fn *corpusIDsFn) ProcessElement(ctx context.Context, f fileio.ReadableFile, emit func(string, place)) error {
+func (fn *corpusIDsFn) ProcessElement(ctx context.Context, f fileio.ReadableFile, emit func(int, idPlace)) error {
 	return readCorpusFile(ctx, f, fn.MaxRecordBytes, func(r rawRecord) {
 		if r.Over {
 			return
 		}
 		if p, err := parseRecord(r.Data, fn.Options); err == nil {
-			emit(p.ID, place{Source: r.Source, Line: r.Line, Record: r.Record})
+			emit(shardOf(p.ID, idBuckets), idPlace{ID: p.ID, At: place{Source: r.Source, Line: r.Line, Record: r.Record}})
 		}
 	}, func(int64, string, string) {})
 }
 
-// duplicatesFn names every record of an id but the first (by file, then
-// position).
+// duplicatesFn names, in a bucket of ids, every record of an id but the
+// first (by file, then position).
 type duplicatesFn struct{}
 
-func (fn *duplicatesFn) ProcessElement(id string, iter func(*place) bool, emit func(duplicate)) {
-	var all []place
-	var p place
+func (fn *duplicatesFn) ProcessElement(_ int, iter func(*idPlace) bool, emit func(duplicate)) {
+	var all []idPlace
+	var p idPlace
 	for iter(&p) {
 		all = append(all, p)
 	}
-	if len(all) < 2 {
-		return
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].before(all[j]) })
-	for _, d := range all[1:] {
-		emit(duplicate{ID: id, At: d, First: all[0]})
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].ID != all[j].ID {
+			return all[i].ID < all[j].ID
+		}
+		return all[i].At.before(all[j].At)
+	})
+	for i := 1; i < len(all); i++ {
+		if first := all[i-1]; all[i].ID == first.ID {
+			j := i
+			for ; j < len(all) && all[j].ID == first.ID; j++ {
+				emit(duplicate{ID: first.ID, At: all[j].At, First: first.At})
+			}
+			i = j
+		}
 	}
 }
 

@@ -23,6 +23,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	score := pipelines.DefaultScoreConfig()
 	score.RegisterFlags(fs)
 	ingestOnly := fs.Bool("ingest-only", false, "read, normalise and validate the corpus, write preference rows (table \"preference\") and dead letters, and stop before scoring")
+	heapProfile := fs.String("heap-profile", "", "write a Go heap profile of this process at its peak heap to this file (go tool pprof): where memory goes on the in-process runner")
 	runners.AddBeamFlags(fs)
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -66,7 +67,9 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	}
 	start := time.Now()
 	stop := reportProgress(stderr, start)
+	stopProfile := peakHeapProfile(*heapProfile, stderr)
 	res, err := runners.Run(ctx, p)
+	stopProfile()
 	stop()
 	if err != nil {
 		// Beam's runners here do not retry a failed bundle: the job fails,
