@@ -3,6 +3,7 @@ package pipelines
 import (
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/srdpo/srdpo/schemas"
@@ -41,6 +42,32 @@ func (f shardFormatFlag) String() string {
 }
 
 func (f shardFormatFlag) Set(v string) error { *f.p = schemas.Format(v); return nil }
+
+// shardsFlag reads --shards: a count, or auto (0).
+type shardsFlag struct{ p *int }
+
+func (f shardsFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	if *f.p == 0 {
+		return "auto"
+	}
+	return strconv.Itoa(*f.p)
+}
+
+func (f shardsFlag) Set(v string) error {
+	if v == "auto" {
+		*f.p = 0
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return fmt.Errorf("want a positive number of shards or auto")
+	}
+	*f.p = n
+	return nil
+}
 
 // corpusFormatFlag reads --corpus-format.
 type corpusFormatFlag struct{ p *stages.CorpusFormat }

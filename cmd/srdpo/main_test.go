@@ -390,3 +390,27 @@ func TestEvalBenchmarks(t *testing.T) {
 		}
 	}
 }
+
+// srdpo score --shards auto sizes the set from the corpus: about 2.2 MB of
+// records at --shard-mb 1 make 3 shards, and the job says so.
+func TestScoreShardsAuto(t *testing.T) {
+	dir := t.TempDir()
+	var corpus strings.Builder
+	for i := 0; corpus.Len() < 2_200_000; i++ {
+		fmt.Fprintf(&corpus, `{"id": "p%06d", "prompt": "%s", "chosen": " yes", "rejected": " no"}`+"\n", i, strings.Repeat("word ", 40))
+	}
+	in := filepath.Join(dir, "prefs.jsonl")
+	os.WriteFile(in, []byte(corpus.String()), 0o644)
+	out := filepath.Join(dir, "out", "prefs")
+	code, _, stderr := run("score", "--ingest-only", "--corpus", in, "--out", out, "--shards", "auto", "--shard-mb", "1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "--shards auto: 3 shard(s) for 2.2 MB of corpus") {
+		t.Errorf("stderr does not say the shard count: %s", stderr)
+	}
+	m, err := os.ReadFile(out + ".manifest.json")
+	if err != nil || strings.Count(string(m), "-of-00003.arrow") != 3 {
+		t.Errorf("manifest %s (%v): want 3 shards", m, err)
+	}
+}

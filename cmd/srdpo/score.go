@@ -34,6 +34,19 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		return usageError(stderr, fs, err)
 	}
 	ctx := context.Background()
+	perIn := pipelines.ScoreBytesPerCorpusByte
+	if *ingestOnly {
+		perIn = pipelines.IngestBytesPerCorpusByte
+	}
+	if cfg.Shards == 0 {
+		n, size, err := cfg.ResolveShards(ctx, perIn)
+		if err != nil {
+			return err
+		}
+		cfg.Shards = n
+		fmt.Fprintf(stderr, "srdpo score: --shards auto: %d shard(s) for %.1f MB of corpus (about %.0f MB of output, --shard-mb %d)\n",
+			n, float64(size)/1e6, float64(size)*perIn/1e6, cfg.ShardMB)
+	}
 	p, s := beam.NewPipelineWithRoot()
 	if *ingestOnly {
 		var scoringFlags []string
