@@ -242,3 +242,46 @@ func TestStepWithGivenAugEqualsStep(t *testing.T) {
 		t.Fatalf("computed %+v\ngiven %+v", sa, sb)
 	}
 }
+
+// λ = 0 makes Sr-DPO DPO and Sr-IPO IPO, bit for bit, over several steps:
+// the same losses, gradient norms and weights.
+func TestZeroLambdaIsTheBaseLoss(t *testing.T) {
+	backend, _ := Backend()
+	cfg := Tiny(tokenizer.Byte{}.VocabSize())
+	cfg.Context = 64
+	ref, _ := New(cfg, 1, backend)
+	pairs := toyPreferences(t, ref, 6)
+	for base, refined := range map[LossType]LossType{LossDPO: LossSrDPO, LossIPO: LossSrIPO} {
+		var weights []map[string][]float64
+		var losses [][]float64
+		for _, typ := range []LossType{base, refined} {
+			policy, _ := New(cfg, 3, backend)
+			tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0}, Optim{Name: "rmsprop", LR: 1e-3}, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ls []float64
+			for step := 0; step < 3; step++ {
+				st, err := tr.Step(step, pairs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ls = append(ls, st.Loss, st.GradNorm)
+			}
+			w, _ := policy.Weights()
+			weights, losses = append(weights, w), append(losses, ls)
+		}
+		for i := range losses[0] {
+			if losses[0][i] != losses[1][i] {
+				t.Errorf("%s vs %s at λ = 0: loss/grad-norm %d: %v vs %v", base, refined, i, losses[0][i], losses[1][i])
+			}
+		}
+		for name, v := range weights[0] {
+			for i := range v {
+				if v[i] != weights[1][name][i] {
+					t.Fatalf("%s vs %s at λ = 0: %s[%d] %v vs %v", base, refined, name, i, v[i], weights[1][name][i])
+				}
+			}
+		}
+	}
+}
