@@ -45,9 +45,9 @@ type PreferenceTrainer struct {
 	opt      Optim
 	accum    int
 	separate bool // every batch as separate rows (SeparateRows)
-	execs map[execKind]*model.Exec
-	apply *model.Exec
-	build func(execKind) (*model.Exec, error)
+	execs    map[execKind]*model.Exec
+	apply    *model.Exec
+	build    func(execKind) (*model.Exec, error)
 }
 
 // execKind tells a trainer graph by its mode, by whether the policy's p⊕x
@@ -128,10 +128,10 @@ type stepInputs struct {
 	x       []*Node // the x sequences in the layout's inputs (sequenceInputs)
 	aug     []*Node // the same for p⊕x, when its log-probs are computed in the graph
 	augSums *Node   // [2B] the policy's p⊕x sums, when given (--delta-refresh)
-	ref     *Node    // [B, 4] the reference's sums, in PairLogps order
-	offset  *Node    // [B] ODPO offsets
-	valid   *Node    // [B] 1 for real pairs, 0 for padding
-	lr      *Node    // learning rate
+	ref     *Node   // [B, 4] the reference's sums, in PairLogps order
+	offset  *Node   // [B] ODPO offsets
+	valid   *Node   // [B] 1 for real pairs, 0 for padding
+	lr      *Node   // learning rate
 }
 
 func stepInputsOf(in []*Node, k execKind) stepInputs {
