@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages"
 )
 
 // PrintSummary writes the counters and the wall time of a run.
@@ -106,7 +107,13 @@ func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.M
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	figs, policies := summarise(rows)
+	figs, all := summarise(rows)
+	var policies []string // the tables' policies: each method at its end, not along training
+	for _, p := range all {
+		if _, _, last := curvePolicyOf(p); last {
+			policies = append(policies, p)
+		}
+	}
 	seeds := map[int64]bool{}
 	for _, r := range rows {
 		seeds[r.Seed] = true
@@ -120,6 +127,15 @@ func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.M
 	md.WriteString(". Win rates count ties as one half; KL is the mean of log π − log π_ref over the policy's generated tokens; ")
 	md.WriteString("the correlations are with the true quality gap r*(y+) − r*(y−) on held-out pairs (the paper's Table 4).\n\n")
 	md.WriteString(table)
+	if frontier := frontierTable(rows); frontier != "" {
+		md.WriteString("\n## Gold reward at matched KL\n\n")
+		md.WriteString("Each method evaluated along its training (`--curve-points`) and at its end, a curve from the reference (KL 0); ")
+		md.WriteString("its gold reward at each KL interpolated linearly between evaluations (the first segment to reach it), the mean over seeds; ")
+		md.WriteString("the KL values are fractions of the KL every curve of every seed reaches. Differences are paired by seed (same task, reference ")
+		md.WriteString("and data order): the mean and a 95% paired Student-t interval over seeds.\n\n")
+		md.WriteString(frontier)
+		table += "\n" + frontier
+	}
 	leaderboard := leaderboardTable(figs, policies)
 	if leaderboard != "" {
 		md.WriteString("\n## Open LLM Leaderboard tasks (the paper's Table 3)\n\n")
@@ -135,7 +151,7 @@ func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.M
 		table += "\n" + leaderboard
 	}
 	md.WriteString(benchmarkTable(figs))
-	plots, err := writePlots(dir, figs, policies, metrics)
+	plots, err := writePlots(dir, figs, policies, metrics, curves(rows))
 	if err != nil {
 		return "", err
 	}
@@ -279,7 +295,7 @@ func benchmarkTable(figs map[figureKey]overSeeds) string {
 
 // writePlots draws the training curves, gold reward against KL and the
 // win rates into dir, and returns the report's section showing them.
-func writePlots(dir string, figs map[figureKey]overSeeds, policies []string, metrics map[string][]schemas.Metric) (string, error) {
+func writePlots(dir string, figs map[figureKey]overSeeds, policies []string, metrics map[string][]schemas.Metric, cs map[int64]map[string][]stages.CurvePoint) (string, error) {
 	var md strings.Builder
 	md.WriteString("\n## Plots\n\n")
 	if len(metrics) > 0 {
@@ -291,7 +307,7 @@ func writePlots(dir string, figs map[figureKey]overSeeds, policies []string, met
 			fmt.Fprintf(&md, "![%s](%s)\n", m.metric, m.file)
 		}
 	}
-	if err := rewardKLPlot(filepath.Join(dir, "reward_vs_kl.png"), figs, policies); err != nil {
+	if err := rewardKLPlot(filepath.Join(dir, "reward_vs_kl.png"), figs, policies, cs); err != nil {
 		return "", err
 	}
 	md.WriteString("![gold reward against KL](reward_vs_kl.png)\n")
@@ -335,9 +351,30 @@ func curvePlot(path, metric string, metrics map[string][]schemas.Metric) error {
 }
 
 // rewardKLPlot places each policy at (KL to reference, gold reward).
-func rewardKLPlot(path string, figs map[figureKey]overSeeds, policies []string) error {
+func rewardKLPlot(path string, figs map[figureKey]overSeeds, policies []string, cs map[int64]map[string][]stages.CurvePoint) error {
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = "gold reward against KL", "KL to reference (per token)", "gold reward"
+	// Each seed's curve per method, a line from the reference through the
+	// evaluations along training to the end, in the method's colour.
+	for _, ms := range cs {
+		for i, pol := range policies {
+			pts := ms[pol]
+			if len(pts) < 2 {
+				continue
+			}
+			xys := make(plotter.XYs, len(pts))
+			for k, c := range pts {
+				xys[k] = plotter.XY{X: c.KL, Y: c.Reward}
+			}
+			l, err := plotter.NewLine(xys)
+			if err != nil {
+				return err
+			}
+			l.LineStyle.Color = plotutil.Color(i)
+			l.LineStyle.Width = vg.Points(1)
+			p.Add(l)
+		}
+	}
 	for i, pol := range policies {
 		r, ok1 := figs[figureKey{pol, "gold_reward", "mean"}]
 		kl, ok2 := figs[figureKey{pol, "gold_reward", "kl_to_reference"}]

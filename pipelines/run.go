@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -34,6 +36,7 @@ type RunConfig struct {
 	Truncation model.Truncation   // of the scored pairs
 	Train      stages.TrainConfig // of every method: loss settings, optimiser, batch, steps
 	MaxNew     int                // new tokens per generation in the evaluation
+	Curve      int                // evaluations along each method's training, the last one its end
 }
 
 // DefaultRunConfig is `make run`: a 2-layer byte-level reference of width
@@ -57,6 +60,7 @@ func DefaultRunConfig() RunConfig {
 		Truncation: model.Truncation{MaxPromptLength: 48, MaxLength: 64, Prompt: model.KeepEnd, Response: model.KeepStart},
 		Train:      train,
 		MaxNew:     16,
+		Curve:      5,
 	}
 }
 
@@ -72,12 +76,16 @@ func (c *RunConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.Train.Loss.Beta, "beta", c.Train.Loss.Beta, "β")
 	fs.Float64Var(&c.Train.Loss.Lambda, "lambda", c.Train.Loss.Lambda, "λ of Sr-DPO and Sr-IPO")
 	fs.IntVar(&c.Reference.Width, "width", c.Reference.Width, "width of the reference (2 layers, byte vocabulary, context 64)")
+	fs.IntVar(&c.Curve, "curve-points", c.Curve, "evaluations along each method's training (every train-steps/N steps, the last at the end): the gold reward–KL curves")
 }
 
 // Validate checks the settings.
 func (c RunConfig) Validate() error {
 	if c.Seeds < 1 || c.SFT.Steps < 1 || c.Train.Steps < 1 || c.Task.Pairs < 1 || c.Task.EvalPrompts < 1 || c.Train.BatchSize < 1 {
 		return fmt.Errorf("seeds, steps, pairs, prompts and batch size must be positive")
+	}
+	if c.Curve < 1 {
+		return fmt.Errorf("--curve-points %d: want at least 1 (the end of training)", c.Curve)
 	}
 	return c.Reference.Validate()
 }
@@ -215,12 +223,36 @@ func (r *seedRun) trainMethods(ctx context.Context) ([]stages.PolicyRef, error) 
 		tc := r.c.Train
 		tc.Shards, tc.Model, tc.Out, tc.Seed = r.scored["prefs"], r.refDir, filepath.Join(r.dir, string(method)), r.seed
 		tc.Loss.Type, tc.LogEvery = method, max(1, tc.Steps/20)
+		if points := min(r.c.Curve, tc.Steps); points > 1 {
+			tc.KeepEvery = tc.Steps / points
+		}
 		if _, err := stages.Train(ctx, tc, io.Discard); err != nil {
 			return nil, fmt.Errorf("training %s: %w", method, err)
+		}
+		for step := tc.KeepEvery; tc.KeepEvery > 0 && step < tc.Steps; step += tc.KeepEvery {
+			policies = append(policies, stages.PolicyRef{Name: CurvePolicy(method, step), Dir: stages.StepDir(tc.Out, step)})
 		}
 		policies = append(policies, stages.PolicyRef{Name: string(method), Dir: filepath.Join(tc.Out, stages.CheckpointDir)})
 	}
 	return policies, nil
+}
+
+// CurvePolicy names a method's policy kept at a step along its training:
+// "dpo@20". The method's own name is its policy at the end.
+func CurvePolicy(method model.LossType, step int) string { return fmt.Sprintf("%s@%d", method, step) }
+
+// curvePolicyOf splits a policy name into its method and step; the end of
+// training (a bare method name) has step −1 and last true.
+func curvePolicyOf(name string) (method string, step int, last bool) {
+	m, s, ok := strings.Cut(name, "@")
+	if !ok {
+		return name, -1, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return name, -1, true
+	}
+	return m, n, false
 }
 
 // Sampler draws responses from a model at temperature 1, stopping at a

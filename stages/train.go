@@ -172,6 +172,11 @@ func (r *training) loop(ctx context.Context, progress io.Writer, start int, metr
 			}
 			metrics = append(metrics, metricRow("eval", done, epoch, es))
 		}
+		if cfg.KeepEvery > 0 && done%cfg.KeepEvery == 0 && done < total {
+			if err := r.policy.Save(StepDir(cfg.Out, done)); err != nil {
+				return TrainResult{}, fmt.Errorf("keeping the policy of step %d: %w", done, err)
+			}
+		}
 		if (cfg.CheckpointEvery > 0 && done%cfg.CheckpointEvery == 0) || done == total {
 			if err := saveCheckpoint(cfg.Out, r.policy, trainState{Step: done, Seed: cfg.Seed, Shards: r.shardsFP, Loss: cfg.Loss, Optim: r.opt}, metrics); err != nil {
 				return TrainResult{}, err
@@ -184,6 +189,14 @@ func (r *training) loop(ctx context.Context, progress io.Writer, start int, metr
 		}
 	}
 	return TrainResult{Steps: total, Metrics: metrics, Policy: r.policy}, nil
+}
+
+// StepsDir is where --keep-every keeps policies along training.
+const StepsDir = "steps"
+
+// StepDir is the kept policy of a step: <out>/steps/<step, 6 digits>.
+func StepDir(out string, step int) string {
+	return filepath.Join(out, StepsDir, fmt.Sprintf("%06d", step))
 }
 
 // tokenizerFiles are the files of a model directory that go with its

@@ -38,6 +38,7 @@ type TrainConfig struct {
 	EvalEvery       int     // steps between evaluations; 0: only at the end
 	LogEvery        int     // steps between metric rows
 	CheckpointEvery int     // steps between checkpoints; one is always written at the end
+	KeepEvery       int     // also keep the policy every K steps in Out/steps/<step>, for curves; 0: never
 	Resume          bool    // continue from Out/checkpoint if there is one
 	ExportHF        bool    // also write the final policy to Out/hf as a Hugging Face directory
 }
@@ -83,6 +84,7 @@ func (c *TrainConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "steps between evaluations (0: at the end only)")
 	fs.IntVar(&c.LogEvery, "log-every", c.LogEvery, "steps between metric rows and progress lines")
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", c.CheckpointEvery, "steps between checkpoints (one is always written at the end)")
+	fs.IntVar(&c.KeepEvery, "keep-every", c.KeepEvery, "also keep the policy every K steps in <out>/"+StepsDir+"/<step> (a loadable model each), to evaluate along training; 0: never")
 	fs.IntVar(&c.DeltaRefresh, "delta-refresh", c.DeltaRefresh, "recompute a pair's Δπ only when K steps old (1: exact, every step; >1 is an approximation)")
 	fs.BoolVar(&c.Resume, "resume", c.Resume, "continue from <out>/"+CheckpointDir+": same data order, optimiser state and metrics")
 	fs.BoolVar(&c.ExportHF, "export-hf", c.ExportHF, "also write the final policy to <out>/"+HFExportDir+" as a Hugging Face directory in its family's layout (config.json, model.safetensors, and the model directory's tokenizer files)")
@@ -90,6 +92,9 @@ func (c *TrainConfig) RegisterFlags(fs *flag.FlagSet) {
 
 // Validate checks the settings, in a fixed order.
 func (c TrainConfig) Validate() error {
+	if c.KeepEvery < 0 {
+		return fmt.Errorf("--keep-every %d: want 0 (never) or a number of steps", c.KeepEvery)
+	}
 	for _, f := range [][2]string{{"shards", c.Shards}, {"model", c.Model}, {"out", c.Out}} {
 		if f[1] == "" {
 			return fmt.Errorf("--%s is required", f[0])

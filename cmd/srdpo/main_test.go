@@ -327,9 +327,19 @@ func genScoreTrainEval(t *testing.T, ref string) {
 func TestRunTiny(t *testing.T) {
 	out := t.TempDir()
 	code, stdout, stderr := run("run", "--out", out, "--seeds", "2", "--sft-words", "60", "--sft-steps", "10", "--pairs", "32",
-		"--heldout-pairs", "12", "--eval-prompts", "8", "--train-steps", "3", "--batch-size", "8")
+		"--heldout-pairs", "12", "--eval-prompts", "8", "--train-steps", "4", "--batch-size", "8", "--curve-points", "2")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// Curves: each method kept at step 2 of 4 and evaluated there; the
+	// matched-KL table pairs the two seeds.
+	for _, m := range []string{"dpo", "ipo", "sr-dpo", "sr-ipo"} {
+		if _, err := os.Stat(filepath.Join(out, "seed-2", m, "steps", "000002", "config.json")); err != nil {
+			t.Errorf("%s kept at step 2: %v", m, err)
+		}
+	}
+	if !strings.Contains(stdout, "| KL per token |") || !strings.Contains(stdout, "sr-dpo − dpo") || !strings.Contains(stdout, "over 2 seeds") {
+		t.Errorf("no matched-KL table with paired intervals:\n%s", stdout)
 	}
 	for _, want := range []string{"| reference |", "| dpo |", "| ipo |", "| sr-dpo |", "| sr-ipo |", "2 seed(s)"} {
 		if !strings.Contains(stdout, want) {
