@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	. "github.com/gomlx/gomlx/core/graph"
@@ -274,6 +275,36 @@ func (s *SharedScorer) PairLogps(pairs []Preference) ([]PairLogps, error) {
 	for i := range out {
 		f := flat[4*i:]
 		out[i] = PairLogps{Chosen: f[0], Rejected: f[1], ChosenAug: f[2], RejectedAug: f[3]}
+	}
+	return out, nil
+}
+
+// Pairs scores pairs as LogProbs of Scorer does, sharing prompts: a run of
+// consecutive pairs with the same prompt becomes one item while its
+// prompt and responses fit the context together (the choices of a
+// multiple-choice question after their common context).
+func (s *SharedScorer) Pairs(pairs []Pair) ([]SeqLogProb, error) {
+	var items []Shared
+	var at [][2]int // pair i is response at[i][1] of item at[i][0]
+	for i, p := range pairs {
+		if i > 0 {
+			last := &items[len(items)-1]
+			if slices.Equal(last.Prompt, p.Prompt) && last.tokens()+len(p.Response) <= s.m.Config.Context {
+				last.Responses = append(last.Responses, p.Response)
+				at = append(at, [2]int{len(items) - 1, len(last.Responses) - 1})
+				continue
+			}
+		}
+		items = append(items, Shared{Prompt: p.Prompt, Responses: [][]int32{p.Response}})
+		at = append(at, [2]int{len(items) - 1, 0})
+	}
+	lp, err := s.LogProbs(items)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SeqLogProb, len(pairs))
+	for i, a := range at {
+		out[i] = lp[a[0]][a[1]]
 	}
 	return out, nil
 }

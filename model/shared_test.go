@@ -206,3 +206,36 @@ func TestStepFallsBackToSeparateRows(t *testing.T) {
 		t.Errorf("loss %v with the fallback, %v with separate rows", losses[0], losses[1])
 	}
 }
+
+// SharedScorer.Pairs equals Scorer.LogProbs on the same pairs (float64,
+// 1e-12): runs of one prompt share it while they fit the context — here a
+// run of three, one cut in two by the context, and lone prompts.
+func TestSharedPairsEqualsSeparateRows(t *testing.T) {
+	c := familyConfigs()["llama GQA 4:2"]
+	c.Context = 24
+	m := randomWeights(t, c, 4)
+	seq := func(n int, base int32) []int32 {
+		s := make([]int32, n)
+		for i := range s {
+			s[i] = (base + int32(i)*7) % int32(c.Vocab)
+		}
+		return s
+	}
+	q, long := seq(6, 1), seq(10, 2)
+	pairs := []Pair{{q, seq(3, 3)}, {q, seq(4, 4)}, {q, seq(2, 5)}, // one item: 6 + 9 ≤ 24
+		{seq(5, 6), seq(3, 7)},
+		{long, seq(8, 8)}, {long, seq(7, 9)}, {long, seq(2, 10)}, // 10 + 8 + 7 > 24: two items
+		{q, seq(3, 11)}} // the same prompt again, not next to its run: its own item
+	shared, _ := m.NewSharedScorer(256)
+	got, err := shared.Pairs(pairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sep, _ := m.NewScorer(256)
+	want, _ := sep.LogProbs(pairs)
+	for i := range pairs {
+		if math.Abs(got[i].Sum-want[i].Sum) > 1e-12*math.Abs(want[i].Sum) || got[i].Tokens != want[i].Tokens {
+			t.Errorf("pair %d: shared %v, separate %v", i, got[i], want[i])
+		}
+	}
+}

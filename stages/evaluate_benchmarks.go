@@ -142,11 +142,13 @@ func (s benchScorer) score(b *loadedBenchmark, from, to int) ([]benchDocResult, 
 			pairs = append(pairs, p)
 		}
 	}
-	scorer, err := s.m.NewScorer(ScoreBudgetTokens)
+	// A question's choices share their context: scored once, then each
+	// choice after it.
+	scorer, err := s.m.NewSharedScorer(ScoreBudgetTokens)
 	if err != nil {
 		return nil, err
 	}
-	lp, err := scorer.LogProbs(pairs)
+	lp, err := scorer.Pairs(pairs)
 	if err != nil {
 		return nil, err
 	}
