@@ -32,7 +32,7 @@ bench: build
 	$(BIN) bench --out out/bench.json
 	@py=$$(for p in python3 /usr/bin/python3; do $$p -c 'import torch' 2>/dev/null && echo $$p && break; done); \
 	if [ -n "$$py" ]; then $$py bench/pytorch_mix.py --figures out/bench.json --config 256 --config gpt2-small | tee out/bench-pytorch.jsonl; \
-	else echo "bench/pytorch_mix.py skipped: no python3 with torch (apt-get install python3-torch)"; fi
+	else echo "bench/pytorch_mix.py skipped: no python3 with torch (apt-get install python3-torch libopenblas0-pthread)"; fi
 
 # A linux/amd64 worker binary for Dataflow, cgo off.
 worker:

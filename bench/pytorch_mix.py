@@ -10,7 +10,10 @@ Sr-DPO step (RMSprop), separate rows and shared prompts. Threads: 2.
 Prints one JSON object per figure, as srdpo bench does.
 
 Run by `make bench` when python3 has torch; skipped with a message
-otherwise. Not a dependency of srdpo: a yardstick.
+otherwise. Not a dependency of srdpo: a yardstick. Debian's python3-torch
+uses the system BLAS: with the reference libblas3 a 2048² matmul runs at
+5.5 GFLOP/s here, with OpenBLAS (apt-get install libopenblas0-pthread) at
+178; every figure carries the rate measured in the same process.
 """
 import argparse, json, math, sys, time
 
@@ -125,10 +128,16 @@ def main():
     ap.add_argument("--figures", default="out/bench.json", help="srdpo bench's figures, for the mix's lengths")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--config", choices=sorted(CONFIGS), action="append")
+    ap.add_argument("--pairs", type=int, default=0, help="score only the mix's first N pairs (0: all of them)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(1)
     figures = json.load(open(a.figures))
+    x = torch.randn(2048, 2048)
+    x @ x
+    start = time.perf_counter()
+    x @ x
+    matmul = 2 * 2048 ** 3 / (time.perf_counter() - start) / 1e9
     for name in a.config or ["256"]:
         lengths = next((f["lengths"] for f in figures if f.get("figure") == ("scoring-mix-" + name) and "lengths" in f), None)
         if lengths is None:
@@ -138,7 +147,7 @@ def main():
         m = GPT(**c)
         g = torch.Generator().manual_seed(1)
         ids = lambda n: torch.randint(c["vocab"], (n,), generator=g).tolist()
-        items = [(ids(p), [ids(x), ids(y)]) for p, x, y in lengths]
+        items = [(ids(p), [ids(x), ids(y)]) for p, x, y in lengths[:a.pairs or None]]
         real = sum(2 * len(p) + len(x) + len(y) for p, (x, y) in items)
         rows = [(p, r) for p, rs in items for r in rs]
         budget = 1024
@@ -162,7 +171,7 @@ def main():
                 for bt in batches(items, lambda it: len(it[0]) + sum(map(len, it[1]))):
                     shared_sums(m, bt)
 
-        base = dict(d=c["d"], layers=c["layers"], vocab=c["vocab"], pairs=len(items), real_tokens=real, implementation="pytorch " + torch.__version__, threads=2)
+        base = dict(d=c["d"], layers=c["layers"], vocab=c["vocab"], pairs=len(items), real_tokens=real, implementation="pytorch " + torch.__version__, threads=2, matmul_2048_gflops=round(matmul, 1))
         t = timed(a.runs, {"separate rows, full head": score_separate, "shared prompt, response-only head": score_shared})
         for k, v in t.items():
             s = spread([real / x for x in v])
