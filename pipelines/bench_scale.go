@@ -22,6 +22,16 @@ func gpt2SmallConfig(layout model.Family) model.Config {
 	return c
 }
 
+// newBenchModel is a model of config c with seeded random weights on the
+// backend srdpo runs on.
+func newBenchModel(c model.Config) (*model.GPT, error) {
+	backend, err := model.Backend()
+	if err != nil {
+		return nil, err
+	}
+	return model.New(c, 1, backend)
+}
+
 // forwardFLOPs counts the multiply-adds of a forward pass over batch
 // sequences of t tokens, twice (FLOPs): every projection, attention's
 // scores and weighted sum (all t² of them: the causal mask does not save
@@ -87,11 +97,7 @@ func benchGPT2Small(layout model.Family, runs int) ([]Figure, error) {
 		return nil, err
 	}
 	c := gpt2SmallConfig(layout)
-	backend, err := model.Backend()
-	if err != nil {
-		return nil, err
-	}
-	m, err := model.New(c, 1, backend)
+	m, err := newBenchModel(c)
 	if err != nil {
 		return nil, err
 	}

@@ -54,11 +54,7 @@ func mixLengths(items []model.Shared) [][3]int {
 // shared (the prompt once, both responses, the head on response positions
 // only) in passes of stages.ScoreBudgetTokens — what scoring does now.
 func benchScoringMix(name string, c model.Config, n, runs int) ([]Figure, error) {
-	backend, err := model.Backend()
-	if err != nil {
-		return nil, err
-	}
-	m, err := model.New(c, 1, backend)
+	m, err := newBenchModel(c)
 	if err != nil {
 		return nil, err
 	}
@@ -162,11 +158,7 @@ func packedStandIns(items []model.Shared, context int) []model.Shared {
 // srdpo v1) and with shared prompts (now), alternating. p⊕x is x with 16
 // more tokens before it.
 func benchStepsMix(name string, c model.Config, n, runs int) ([]Figure, error) {
-	backend, err := model.Backend()
-	if err != nil {
-		return nil, err
-	}
-	m, err := model.New(c, 1, backend)
+	m, err := newBenchModel(c)
 	if err != nil {
 		return nil, err
 	}
