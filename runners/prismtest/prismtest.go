@@ -55,8 +55,12 @@ func (c Cluster) Flags() []string {
 // STORAGE_EMULATOR_HOST). Their logs go to files in dir, named in failures.
 func Start(t testing.TB, dir string, workerEnv ...string) Cluster {
 	t.Helper()
-	if !free(WorkerPoolPort) {
-		t.Fatalf("port %d, where Beam's worker pool must listen, is in use", WorkerPoolPort)
+	// 50000 lies in Linux's ephemeral range: a connection of another test
+	// package running alongside can hold it for a moment. Wait it out.
+	for deadline := time.Now().Add(time.Minute); !free(WorkerPoolPort); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("port %d, where Beam's worker pool must listen, has been in use for a minute", WorkerPoolPort)
+		}
 	}
 	prism := GoBuild(t, dir, "prism", "github.com/apache/beam/sdks/v2/go/cmd/prism")
 	boot := GoBuild(t, dir, "boot", "github.com/apache/beam/sdks/v2/go/container")
