@@ -94,6 +94,7 @@ var reportColumns = []struct{ title, benchmark, metric string }{
 	{"win vs DPO", "gold_reward", "win_rate_vs_dpo"},
 	{"KL to reference", "gold_reward", "kl_to_reference"},
 	{"pref. accuracy", "preferences", "accuracy"},
+	{"Pearson(gap, ref p-margin)", "quality_correlation", "pearson_ref_p_margin"},
 	{"Pearson(gap, h)", "quality_correlation", "pearson_h"},
 	{"Pearson(gap, Δπ)", "quality_correlation", "pearson_delta"},
 	{"Spearman(gap, Δπ)", "quality_correlation", "spearman_delta"},

@@ -115,6 +115,24 @@ type PreferenceEval struct {
 	N             int
 }
 
+// RefPromptCorrelation asks whether p carries quality information to the
+// reference at all: the Pearson correlation, over scored rows with gold
+// scores, of the true gap r*(y+) − r*(y−) with the reference's margin on
+// p⊕x minus its margin on x, (log π_ref(y+|p⊕x) − log π_ref(y−|p⊕x)) −
+// (log π_ref(y+|x) − log π_ref(y−|x)), both from the shards alone.
+func RefPromptCorrelation(rows []schemas.Scored) (float64, error) {
+	var gap, margin []float64
+	for _, r := range rows {
+		if r.ScoreChosen == nil || r.ScoreRejected == nil {
+			return 0, fmt.Errorf("row %s has no gold scores", r.ID)
+		}
+		lp := RefLogps(r)
+		gap = append(gap, *r.ScoreChosen-*r.ScoreRejected)
+		margin = append(margin, (lp.ChosenAug-lp.RejectedAug)-(lp.Chosen-lp.Rejected))
+	}
+	return Pearson(gap, margin)
+}
+
 // Preferences evaluates a policy on scored rows that carry gold scores. h
 // and Δπ = β·h_p are taken as the policy's loss took them: on sums, or on
 // per-token means when perToken (IPO with --ipo-norm mean).

@@ -124,6 +124,13 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 			return fmt.Errorf("policy %s: %w", p.Name, err)
 		}
 		row("preferences", "accuracy", e.Accuracy, e.N)
+		if p.Name == "reference" { // a property of the reference and the shards: once
+			c, err := RefPromptCorrelation(scored)
+			if err != nil {
+				return err
+			}
+			row("quality_correlation", "pearson_ref_p_margin", c, len(scored))
+		}
 		for j, what := range []string{"h", "delta"} {
 			row("quality_correlation", "pearson_"+what, e.Pearson[j], e.N)
 			row("quality_correlation", "spearman_"+what, e.Spearman[j], e.N)

@@ -73,6 +73,13 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 		add("gold_reward", "mean", g.MeanReward(), len(xs))
 		add("gold_reward", "kl_to_reference", g.KL, g.Tokens)
 		add("preferences", "accuracy", e.Accuracy, e.N)
+		if p.Name == "reference" {
+			c, err := RefPromptCorrelation(rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			add("quality_correlation", "pearson_ref_p_margin", c, len(rows))
+		}
 		for j, what := range []string{"h", "delta"} {
 			add("quality_correlation", "pearson_"+what, e.Pearson[j], e.N)
 			add("quality_correlation", "spearman_"+what, e.Spearman[j], e.N)
