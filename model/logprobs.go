@@ -143,6 +143,11 @@ func (m *GPT) bucket(n int) int {
 	return -1
 }
 
+// batchRows is how many rows of a padded length a pass of about budget
+// tokens holds: a power of two, one at least. Scorer and SharedScorer use
+// it alike, so a sequence's shape depends on its own length alone.
+func batchRows(budget, length int) int { return prevPow2(max(1, budget/length)) }
+
 func prevPow2(n int) int {
 	p := 1
 	for p*2 <= n {
@@ -184,7 +189,7 @@ func (s *Scorer) LogProbs(pairs []Pair) ([]SeqLogProb, error) {
 	sort.Ints(buckets)
 	for _, padded := range buckets {
 		idx := byBucket[padded]
-		rows := prevPow2(max(1, s.budget/padded))
+		rows := batchRows(s.budget, padded)
 		for start := 0; start < len(idx); start += rows {
 			group := idx[start:min(start+rows, len(idx))]
 			batchPairs := make([]Pair, len(group))

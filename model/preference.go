@@ -363,7 +363,7 @@ func (m *GPT) sequenceArgs(pairs []PreferencePair, b int, prompt func(Preference
 				p := pairs[i]
 				items[i] = Shared{Prompt: prompt(p), Responses: [][]int32{p.Chosen, p.Rejected}}
 			}
-			length, sel = max(length, items[i].tokens()), max(sel, items[i].tokens()-len(items[i].Prompt))
+			length, sel = max(length, items[i].tokens()), max(sel, items[i].responseTokens())
 		}
 		sb, err := newSharedBatch(items, b, m.bucket(length), m.bucket(sel))
 		if err != nil {

@@ -21,8 +21,12 @@ type Shared struct {
 	Responses [][]int32
 }
 
-func (s Shared) tokens() int {
-	n := len(s.Prompt)
+// tokens is the item's packed length: the prompt and every response.
+func (s Shared) tokens() int { return len(s.Prompt) + s.responseTokens() }
+
+// responseTokens is how many positions of the item the head runs on.
+func (s Shared) responseTokens() int {
+	n := 0
 	for _, r := range s.Responses {
 		n += len(r)
 	}
@@ -76,7 +80,7 @@ func newSharedBatch(items []Shared, rows, length, sel int) (sharedBatch, error) 
 		if n := it.tokens(); n > length {
 			return b, fmt.Errorf("item %d has %d tokens, more than the batch length %d", r, n, length)
 		}
-		if n := it.tokens() - len(it.Prompt); n > sel {
+		if n := it.responseTokens(); n > sel {
 			return b, fmt.Errorf("item %d has %d response tokens, more than the %d selected positions", r, n, sel)
 		}
 		base := r * length
@@ -189,7 +193,7 @@ func (s *SharedScorer) LogProbs(items []Shared) ([][]SeqLogProb, error) {
 		if n > s.m.Config.Context {
 			return nil, fmt.Errorf("item %d has %d tokens packed, more than the context length %d", i, n, s.m.Config.Context)
 		}
-		sh := shape{s.m.bucket(n), s.m.bucket(n - len(it.Prompt))}
+		sh := shape{s.m.bucket(n), s.m.bucket(it.responseTokens())}
 		if _, ok := byShape[sh]; !ok {
 			shapesSeen = append(shapesSeen, sh)
 		}
@@ -201,7 +205,7 @@ func (s *SharedScorer) LogProbs(items []Shared) ([][]SeqLogProb, error) {
 	})
 	for _, sh := range shapesSeen {
 		idx := byShape[sh]
-		rows := max(1, prevPow2(s.budget/sh.length))
+		rows := batchRows(s.budget, sh.length)
 		for start := 0; start < len(idx); start += rows {
 			group := idx[start:min(start+rows, len(idx))]
 			batch := make([]Shared, len(group))

@@ -423,14 +423,13 @@ func (fn *duplicatesFn) ProcessElement(_ int, iter func(*idPlace) bool, emit fun
 		}
 		return all[i].At.before(all[j].At)
 	})
+	first := 0 // the first record of the current id
 	for i := 1; i < len(all); i++ {
-		if first := all[i-1]; all[i].ID == first.ID {
-			j := i
-			for ; j < len(all) && all[j].ID == first.ID; j++ {
-				emit(duplicate{ID: first.ID, At: all[j].At, First: first.At})
-			}
-			i = j
+		if all[i].ID != all[first].ID {
+			first = i
+			continue
 		}
+		emit(duplicate{ID: all[i].ID, At: all[i].At, First: all[first].At})
 	}
 }
 

@@ -201,7 +201,7 @@ func (fn *spillFn) spill(ctx context.Context, emit func(int, string)) error {
 		hi := lo
 		for ; hi < len(held) && held[hi].shard == k; hi++ {
 			if hi > lo && held[hi].id == held[hi-1].id {
-				return fmt.Errorf("%s: two rows share the id %q; ids must be unique", fn.Table, held[hi].id)
+				return duplicateIDError(fn.Table, held[hi].id)
 			}
 			if err := w.Write(held[hi].row); err != nil {
 				return err
@@ -220,6 +220,12 @@ func (fn *spillFn) spill(ctx context.Context, emit func(int, string)) error {
 	fn.seq++
 	fn.rows = fn.rows[:0]
 	return nil
+}
+
+// duplicateIDError refuses a second row with an id, in a run or across
+// the runs of a shard.
+func duplicateIDError(table, id string) error {
+	return fmt.Errorf("%s: two rows share the id %q; ids must be unique", table, id)
 }
 
 // writtenShard reports a completed shard to the finalizer.
@@ -323,7 +329,7 @@ func mergeRuns(ctx context.Context, prefix string, runs []string, tb *schemas.Ta
 		c := h.cursors[0]
 		if n > 0 && c.row.Key() == last {
 			out.Close()
-			return n, fmt.Errorf("%s: two rows share the id %q; ids must be unique", tb.Name, last)
+			return n, duplicateIDError(tb.Name, last)
 		}
 		last = c.row.Key()
 		if err := out.Write(c.row); err != nil {
@@ -516,26 +522,16 @@ func writeAtomically(ctx context.Context, name string, render func(*bytes.Buffer
 	if err := render(&buf); err != nil {
 		return err
 	}
-	fs, err := filesystem.New(ctx, name)
-	if err != nil {
+	return writeStreaming(ctx, name, func(w io.Writer) error {
+		_, err := w.Write(buf.Bytes())
 		return err
-	}
-	defer fs.Close()
-	tmp := name + ".tmp-" + randomHex()
-	if err := writeFile(ctx, fs, tmp, buf.Bytes()); err != nil {
-		return fmt.Errorf("writing %s: %w", tmp, err)
-	}
-	if err := renameFile(ctx, fs, tmp, name); err != nil {
-		removeFile(ctx, fs, tmp)
-		return err
-	}
-	return nil
+	})
 }
 
 // writeStreaming writes a file through render under a temporary name and
-// renames it into place, as writeAtomically, but streaming: the file is
-// never whole in memory. On a transient storage error the whole file is
-// rendered again.
+// renames it into place, streaming: the file is never whole in memory
+// (writeAtomically renders it first, for writes that must not be rendered
+// twice). On a transient storage error the whole file is rendered again.
 func writeStreaming(ctx context.Context, name string, render func(io.Writer) error) error {
 	fs, err := filesystem.New(ctx, name)
 	if err != nil {

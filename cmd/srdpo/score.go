@@ -99,12 +99,11 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 			}
 			gone = gone || stages.ManifestBytes(ctx, prefix) == nil
 		}
-		for _, prefix := range prefixes {
-			if !gone {
-				break
-			}
-			if cerr := stages.RemoveUnfinished(ctx, prefix, nil); cerr != nil {
-				fmt.Fprintf(stderr, "srdpo score: cleaning up %s: %v\n", prefix, cerr)
+		if gone {
+			for _, prefix := range prefixes {
+				if cerr := stages.RemoveUnfinished(ctx, prefix, nil); cerr != nil {
+					fmt.Fprintf(stderr, "srdpo score: cleaning up %s: %v\n", prefix, cerr)
+				}
 			}
 		}
 		return fmt.Errorf("pipeline failed: %w", err)
