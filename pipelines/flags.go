@@ -125,3 +125,42 @@ func flagNames(register func(*flag.FlagSet)) map[string]bool {
 	fs.VisitAll(func(f *flag.Flag) { names[f.Name] = true })
 	return names
 }
+
+// FloatList is a comma-separable list of numbers: --x 0.5 or --x 0,0.5,1.
+// The first --x replaces the default; a repeated --x adds to the list.
+type FloatList struct {
+	p   *[]float64
+	set bool
+}
+
+// NewFloatList binds a list flag to p, whose current value is the default.
+func NewFloatList(p *[]float64) *FloatList { return &FloatList{p: p} }
+
+func (l *FloatList) String() string {
+	if l == nil || l.p == nil {
+		return ""
+	}
+	s := make([]string, len(*l.p))
+	for i, v := range *l.p {
+		s[i] = strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *FloatList) Set(v string) error {
+	if !l.set {
+		*l.p, l.set = nil, true
+	}
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		f, err := strconv.ParseFloat(part, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", part)
+		}
+		*l.p = append(*l.p, f)
+	}
+	return nil
+}

@@ -70,10 +70,13 @@ func summarise(rows []schemas.Eval) (map[figureKey]overSeeds, []string) {
 	return out, policies
 }
 
+// policyOrder sorts policies: the reference, then the methods in their
+// order, each method's cells ("sr-dpo λ=0.5") by name.
 func policyOrder(p string) string {
+	method := strings.FieldsFunc(p, func(r rune) bool { return r == ' ' || r == '@' })
 	for i, known := range []string{"reference", "dpo", "ipo", "sr-dpo", "sr-ipo"} {
-		if p == known {
-			return fmt.Sprint(i)
+		if len(method) > 0 && method[0] == known {
+			return fmt.Sprint(i) + p
 		}
 	}
 	return "9" + p
@@ -152,7 +155,7 @@ func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.M
 		table += "\n" + leaderboard
 	}
 	md.WriteString(benchmarkTable(figs))
-	plots, err := writePlots(dir, figs, policies, metrics, curves(rows))
+	plots, err := writeGroupPlots(dir, "", figs, policies, metrics, curves(rows))
 	if err != nil {
 		return "", err
 	}
@@ -292,31 +295,6 @@ func benchmarkTable(figs map[figureKey]overSeeds) string {
 		fmt.Fprintf(&md, "| %s | %s | %s | %.4f | %.4f | %d |\n", k.benchmark, k.metric, k.policy, f.Mean, f.Stderr, f.N)
 	}
 	return md.String()
-}
-
-// writePlots draws the training curves, gold reward against KL and the
-// win rates into dir, and returns the report's section showing them.
-func writePlots(dir string, figs map[figureKey]overSeeds, policies []string, metrics map[string][]schemas.Metric, cs map[int64]map[string][]stages.CurvePoint) (string, error) {
-	var md strings.Builder
-	md.WriteString("\n## Plots\n\n")
-	if len(metrics) > 0 {
-		for _, m := range []struct{ file, metric string }{{"loss.png", "loss"}, {"accuracies.png", "rewards/accuracies"},
-			{"margins.png", "rewards/margins"}, {"delta.png", "delta/mean"}} {
-			if err := curvePlot(filepath.Join(dir, m.file), m.metric, metrics); err != nil {
-				return "", err
-			}
-			fmt.Fprintf(&md, "![%s](%s)\n", m.metric, m.file)
-		}
-	}
-	if err := rewardKLPlot(filepath.Join(dir, "reward_vs_kl.png"), figs, policies, cs); err != nil {
-		return "", err
-	}
-	md.WriteString("![gold reward against KL](reward_vs_kl.png)\n")
-	if err := winPlot(filepath.Join(dir, "win_rates.png"), figs, policies); err != nil {
-		return "", err
-	}
-	md.WriteString("![win rates](win_rates.png)\n")
-	return md.String(), nil
 }
 
 // curvePlot draws one training metric against the step, a line per method.

@@ -25,32 +25,34 @@ import (
 
 // RunConfig is the end-to-end job on the embedded known-reward task. The
 // settings of each part are the parts' own configs; per seed, the run fills
-// in the folders, the seed and, for training, each method.
+// in the folders, the seed and, for training, each cell of the grid.
 type RunConfig struct {
 	Out   string
-	Seeds int // seeds 1..Seeds, each a full run; the report has their mean and spread
+	Seeds int // seeds 1..Seeds, each a full run; the report pairs them
 
-	Task       tasks.GenConfig    // sizes and label temperature of the task
+	Task       tasks.GenConfig    // sizes of the task (its label temperature is the grid's)
 	Reference  model.Config       // the reference's shape: byte vocabulary
 	SFT        model.SFTConfig    // the reference's SFT; warm-up is a tenth of the steps, at most 20
 	Truncation model.Truncation   // of the scored pairs
-	Train      stages.TrainConfig // of every method: loss settings, optimiser, batch, steps
+	Train      stages.TrainConfig // of every cell: optimiser, batch, steps (β and λ are the grid's)
+	Grid       Grid               // label temperatures, β, λ and methods: every combination is trained
 	MaxNew     int                // new tokens per generation in the evaluation
-	Curve      int                // evaluations along each method's training, the last one its end
+	Curve      int                // evaluations along each cell's training, the last one its end
+	Parallel   int                // cells trained side by side
 }
 
 // DefaultRunConfig is `make run`: a 2-layer byte-level reference of width
 // 64 and context 64, SFT for 2,000 steps of 32 (AdamW 3e-3, cosine), 1,000
-// pairs from its samples, and 50 steps of 32 per method (Adam 1e-4, β 0.1,
-// λ 0.5), about a minute and a half per seed on 2 cores.
+// pairs from its samples labelled at temperature 0.1, and 200 steps of 32
+// per method (Adam 1e-4, β 0.1, λ 0.5) evaluated at 5 points, about two
+// minutes per seed on 2 cores.
 func DefaultRunConfig() RunConfig {
 	task := tasks.DefaultGenConfig()
 	task.SFTWords, task.Pairs = 1500, 1000 // fewer than gen's: a run trains on them within minutes
 	train := stages.DefaultTrainConfig()
 	train.Tokenizer = tokenizer.SpecByte
-	train.Loss.Beta, train.Loss.Lambda = 0.1, 0.5
 	train.Optim = model.Optim{Name: "adam", LR: 1e-4, MaxGradNorm: 1}
-	train.BatchSize, train.Steps = 32, 50
+	train.BatchSize, train.Steps = 32, 200
 	train.EvalFraction, train.CheckpointEvery = 0, 0 // held-out pairs are evaluated by the evaluation stage
 	return RunConfig{Out: "out", Seeds: 1, Task: task,
 		Reference: model.Config{Vocab: tokenizer.Byte{}.VocabSize(), Context: 64, Layers: 2, Heads: 4, Width: 64, NormEps: 1e-5,
@@ -59,24 +61,26 @@ func DefaultRunConfig() RunConfig {
 			BatchSize: 32, Steps: 2000},
 		Truncation: model.Truncation{MaxPromptLength: 48, MaxLength: 64, Prompt: model.KeepEnd, Response: model.KeepStart},
 		Train:      train,
+		Grid:       Grid{Temperatures: []float64{task.Temperature}, Betas: []float64{0.1}, Lambdas: []float64{0.5}, Methods: Methods()},
 		MaxNew:     16,
 		Curve:      5,
+		Parallel:   1,
 	}
 }
 
 // RegisterFlags binds the run's settings to flags.
 func (c *RunConfig) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Out, "out", c.Out, "output directory: report.md, plots, and a folder per seed (seed-N)")
-	fs.IntVar(&c.Seeds, "seeds", c.Seeds, "seeds to run (1..N); the report gives the mean over seeds with min and max")
+	fs.StringVar(&c.Out, "out", c.Out, "output directory: report.md, plots, results.arrow, and a folder per seed (seed-N)")
+	fs.IntVar(&c.Seeds, "seeds", c.Seeds, "seeds to run (1..N), each its own task, reference and data order; differences are paired by seed")
 	c.Task.RegisterSizeFlags(fs)
 	fs.IntVar(&c.SFT.Steps, "sft-steps", c.SFT.Steps, "SFT steps of the reference (batch 32)")
-	fs.IntVar(&c.Train.Steps, "train-steps", c.Train.Steps, "preference-optimisation steps per method")
+	fs.IntVar(&c.Train.Steps, "train-steps", c.Train.Steps, "preference-optimisation steps per cell (the training length: the curve points are the shorter ones)")
 	fs.IntVar(&c.Train.BatchSize, "batch-size", c.Train.BatchSize, "pairs per step")
-	fs.Float64Var(&c.Train.Optim.LR, "lr", c.Train.Optim.LR, "Adam learning rate of the preference training")
-	fs.Float64Var(&c.Train.Loss.Beta, "beta", c.Train.Loss.Beta, "β")
-	fs.Float64Var(&c.Train.Loss.Lambda, "lambda", c.Train.Loss.Lambda, "λ of Sr-DPO and Sr-IPO")
+	fs.Float64Var(&c.Train.Optim.LR, "lr", c.Train.Optim.LR, "Adam learning rate of the preference training (constant)")
+	c.Grid.RegisterFlags(fs)
 	fs.IntVar(&c.Reference.Width, "width", c.Reference.Width, "width of the reference (2 layers, byte vocabulary, context 64)")
-	fs.IntVar(&c.Curve, "curve-points", c.Curve, "evaluations along each method's training (every train-steps/N steps, the last at the end): the gold reward–KL curves")
+	fs.IntVar(&c.Curve, "curve-points", c.Curve, "evaluations along each cell's training (every train-steps/N steps, the last at the end): the gold reward–KL curves")
+	fs.IntVar(&c.Parallel, "parallel", c.Parallel, "cells trained side by side (each training also uses every core)")
 }
 
 // Validate checks the settings.
@@ -86,6 +90,12 @@ func (c RunConfig) Validate() error {
 	}
 	if c.Curve < 1 {
 		return fmt.Errorf("--curve-points %d: want at least 1 (the end of training)", c.Curve)
+	}
+	if c.Parallel < 1 {
+		return fmt.Errorf("--parallel %d: want at least 1", c.Parallel)
+	}
+	if err := c.Grid.Validate(); err != nil {
+		return err
 	}
 	return c.Reference.Validate()
 }
@@ -97,26 +107,34 @@ func Methods() []model.LossType {
 }
 
 // Run generates the task, trains the reference by SFT, samples and labels
-// preference pairs from it, scores them with the Beam pipeline, trains
-// every method, evaluates them all with the evaluation pipeline and writes
-// the report, once per seed. It returns the report's main table.
+// preference pairs from it at each label temperature, scores them with the
+// Beam pipeline, trains every cell of the grid, evaluates them along their
+// training with the evaluation pipeline, and writes results.arrow (one row
+// per policy × step × figure) and the report, once per seed. It returns
+// the report's tables.
 func Run(ctx context.Context, c RunConfig, progress io.Writer) (string, error) {
-	var all []schemas.Eval
-	var metrics map[string][]schemas.Metric
+	clock := newRunClock(c, progress)
+	clock.estimate()
+	var rows []schemas.SweepRow
+	metrics := cellMetrics{}
 	for seed := 1; seed <= c.Seeds; seed++ {
 		began := time.Now()
-		rows, ms, err := runSeed(ctx, c, uint64(seed), progress)
-		if err != nil {
+		r := &seedRun{c: c, seed: uint64(seed), dir: filepath.Join(c.Out, fmt.Sprintf("seed-%d", seed)), progress: progress, clock: clock}
+		if err := r.run(ctx); err != nil {
 			return "", fmt.Errorf("seed %d: %w", seed, err)
 		}
-		all = append(all, rows...)
-		if metrics == nil {
-			metrics = ms // training curves of the first seed
-		}
+		rows = append(rows, r.rows...)
+		metrics.add(r.metrics)
 		fmt.Fprintf(progress, "srdpo run: seed %d done in %s\n", seed, time.Since(began).Round(time.Second))
 	}
-	return WriteReport(c.Out, all, metrics)
+	if err := writeSweepRows(filepath.Join(c.Out, ResultsFile), rows); err != nil {
+		return "", err
+	}
+	return WriteSweepReport(c.Out, c, rows, metrics)
 }
+
+// ResultsFile holds a run's rows (schemas.Sweeps) in its output directory.
+const ResultsFile = "results.arrow"
 
 // seedRun is one seed's run: its folder and what each part left there.
 type seedRun struct {
@@ -124,44 +142,51 @@ type seedRun struct {
 	seed     uint64
 	dir      string
 	progress io.Writer
-	task     tasks.GenConfig
+	clock    *runClock
 	refDir   string
-	scored   map[string]string // "prefs", "heldout" → manifest
+	sampler  tasks.Sampler
+
+	rows    []schemas.SweepRow
+	metrics cellMetrics
 }
 
-func runSeed(ctx context.Context, c RunConfig, seed uint64, progress io.Writer) ([]schemas.Eval, map[string][]schemas.Metric, error) {
-	r := &seedRun{c: c, seed: seed, dir: filepath.Join(c.Out, fmt.Sprintf("seed-%d", seed)), progress: progress}
-	r.task = c.Task
-	r.task.Out, r.task.Seed = filepath.Join(r.dir, "task"), seed
-	if err := tasks.Generate(r.task); err != nil {
-		return nil, nil, err
+// run trains the seed's reference, then for each label temperature writes
+// and scores the pairs, and for each β trains and evaluates the cells.
+func (r *seedRun) run(ctx context.Context) error {
+	c := r.c
+	base := c.Task
+	base.Out, base.Seed = filepath.Join(r.dir, "task"), r.seed
+	if err := tasks.Generate(base); err != nil {
+		return err
 	}
-	if err := r.trainReference(); err != nil {
-		return nil, nil, err
+	if err := r.trainReference(filepath.Join(base.Out, "sft.jsonl")); err != nil {
+		return err
 	}
-	if err := r.score(ctx); err != nil {
-		return nil, nil, err
+	r.metrics = cellMetrics{}
+	for _, temp := range c.Grid.Temperatures {
+		tdir := filepath.Join(r.dir, c.Grid.temperatureDir(temp))
+		task := base
+		task.Out, task.Temperature, task.Sample = filepath.Join(tdir, "task"), temp, r.sampler
+		if err := tasks.Generate(task); err != nil {
+			return err
+		}
+		scored, err := r.score(ctx, task, tdir)
+		if err != nil {
+			return err
+		}
+		for _, beta := range c.Grid.Betas {
+			g := group{Temperature: temp, Beta: beta}
+			if err := r.runGroup(ctx, g, filepath.Join(tdir, c.Grid.betaDir(beta)), task, scored); err != nil {
+				return fmt.Errorf("%s: %w", c.Grid.groupTitle(g), err)
+			}
+		}
 	}
-	policies, err := r.trainMethods(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	fmt.Fprintf(progress, "srdpo run: seed %d: evaluating\n", seed)
-	ev := EvalConfig{Out: filepath.Join(r.dir, "eval"), Policies: policies, Spec: stages.EvalSpec{
-		Reference: r.refDir, Tokenizer: tokenizer.SpecByte, Prompts: filepath.Join(r.task.Out, "eval_prompts.jsonl"), Shards: r.scored["heldout"],
-		Beta: c.Train.Loss.Beta, Seed: int64(seed), MaxNew: c.MaxNew}}
-	rows, _, err := RunEval(ctx, ev)
-	if err != nil {
-		return nil, nil, err
-	}
-	metrics, err := TrainingMetrics(policies)
-	return rows, metrics, err
+	return nil
 }
 
 // trainReference trains the reference by SFT on the task's corpus, where
-// p⊕x gets exact answers, then writes pairs from its own samples, labelled
-// by r*.
-func (r *seedRun) trainReference() error {
+// p⊕x gets exact answers, and makes the sampler of its responses.
+func (r *seedRun) trainReference(sftPath string) error {
 	c := r.c
 	fmt.Fprintf(r.progress, "srdpo run: seed %d: SFT of the reference (%d steps)\n", r.seed, c.SFT.Steps)
 	backend, err := model.Backend()
@@ -172,7 +197,7 @@ func (r *seedRun) trainReference() error {
 	if err != nil {
 		return err
 	}
-	sft, err := readSFT(filepath.Join(r.task.Out, "sft.jsonl"))
+	sft, err := readSFT(sftPath)
 	if err != nil {
 		return err
 	}
@@ -181,65 +206,119 @@ func (r *seedRun) trainReference() error {
 	if err := ref.SFT(sft, sc, nil); err != nil {
 		return err
 	}
+	r.clock.done(workSFT, 1)
 	r.refDir = filepath.Join(r.dir, "reference")
 	if err := ref.Save(r.refDir); err != nil {
 		return err
 	}
-	sampler, err := Sampler(ref, tokenizer.Byte{})
+	r.sampler, err = Sampler(ref, tokenizer.Byte{})
+	return err
+}
+
+// score scores the training and held-out pairs of task on the Beam
+// pipeline into dir/scored and returns their manifests.
+func (r *seedRun) score(ctx context.Context, task tasks.GenConfig, dir string) (map[string]string, error) {
+	fmt.Fprintf(r.progress, "srdpo run: seed %d: scoring %d + %d pairs (label temperature %g)\n", r.seed, task.Pairs, task.HeldoutPairs, task.Temperature)
+	spec := stages.ReferenceSpec{ModelDir: r.refDir, Tokenizer: tokenizer.SpecByte, AugPrompt: task.AugPrompt,
+		AugSeparator: task.AugSeparator, Truncation: r.c.Truncation}
+	p, s := beam.NewPipelineWithRoot()
+	scored := map[string]string{}
+	for _, set := range []string{"prefs", "heldout"} {
+		ic := DefaultIngestConfig()
+		ic.Out, ic.Shards, ic.Corpus = filepath.Join(dir, "scored", set), 2, []string{filepath.Join(task.Out, set+".jsonl")}
+		if _, _, err := BuildScore(ctx, s.Scope(set), ic, ScoreConfig{Reference: spec, BatchPairs: 64}); err != nil {
+			return nil, err
+		}
+		scored[set] = ic.Out + schemas.ManifestSuffix
+	}
+	if _, err := runners.Run(ctx, p); err != nil {
+		return nil, fmt.Errorf("scoring: %w", err)
+	}
+	return scored, nil
+}
+
+// runGroup trains the cells of one (label temperature, β) from the same
+// reference with the same data order, then evaluates the reference and
+// every cell along its training in one evaluation pipeline.
+func (r *seedRun) runGroup(ctx context.Context, g group, dir string, task tasks.GenConfig, scored map[string]string) error {
+	cells := r.c.Grid.cells(g)
+	trained := make([][]stages.PolicyRef, len(cells))
+	jobs := make([]func() error, len(cells))
+	for i, cell := range cells {
+		jobs[i] = func() error {
+			var err error
+			trained[i], err = r.trainCell(ctx, cell, dir, scored["prefs"])
+			return err
+		}
+	}
+	if err := doParallel(r.c.Parallel, jobs); err != nil {
+		return err
+	}
+	var policies []stages.PolicyRef
+	byName := map[string]cellStep{"reference": {Cell: Cell{Method: "reference", Temperature: g.Temperature, Beta: g.Beta}}}
+	for i, cell := range cells {
+		for _, p := range trained[i] {
+			_, step, last := curvePolicyOf(p.Name)
+			if last {
+				step = r.c.Train.Steps
+			}
+			byName[p.Name] = cellStep{Cell: cell, Step: step}
+		}
+		policies = append(policies, trained[i]...)
+	}
+	fmt.Fprintf(r.progress, "srdpo run: seed %d: %sevaluating %d policies\n", r.seed, r.c.Grid.groupPrefix(g), len(policies)+1)
+	ev := EvalConfig{Out: filepath.Join(dir, "eval"), Policies: policies, Spec: stages.EvalSpec{
+		Reference: r.refDir, Tokenizer: tokenizer.SpecByte, Prompts: filepath.Join(task.Out, "eval_prompts.jsonl"), Shards: scored["heldout"],
+		Beta: g.Beta, Seed: int64(r.seed), MaxNew: r.c.MaxNew}}
+	evals, _, err := RunEval(ctx, ev)
 	if err != nil {
 		return err
 	}
-	r.task.Sample = sampler
-	return tasks.Generate(r.task)
-}
-
-// score scores the training and held-out pairs on the Beam pipeline.
-func (r *seedRun) score(ctx context.Context) error {
-	fmt.Fprintf(r.progress, "srdpo run: seed %d: scoring %d + %d pairs\n", r.seed, r.task.Pairs, r.task.HeldoutPairs)
-	spec := stages.ReferenceSpec{ModelDir: r.refDir, Tokenizer: tokenizer.SpecByte, AugPrompt: r.task.AugPrompt,
-		AugSeparator: r.task.AugSeparator, Truncation: r.c.Truncation}
-	p, s := beam.NewPipelineWithRoot()
-	r.scored = map[string]string{}
-	for _, set := range []string{"prefs", "heldout"} {
-		ic := DefaultIngestConfig()
-		ic.Out, ic.Shards, ic.Corpus = filepath.Join(r.dir, "scored", set), 2, []string{filepath.Join(r.task.Out, set+".jsonl")}
-		if _, _, err := BuildScore(ctx, s.Scope(set), ic, ScoreConfig{Reference: spec, BatchPairs: 64}); err != nil {
+	r.clock.done(workEval, len(policies)+1)
+	for _, e := range evals {
+		cs, ok := byName[e.Policy]
+		if !ok {
+			return fmt.Errorf("evaluation row of an unknown policy %q", e.Policy)
+		}
+		r.rows = append(r.rows, cs.row(e))
+	}
+	for i, cell := range cells {
+		ms, err := TrainingMetrics(trained[i][len(trained[i])-1:])
+		if err != nil {
 			return err
 		}
-		r.scored[set] = ic.Out + schemas.ManifestSuffix
-	}
-	if _, err := runners.Run(ctx, p); err != nil {
-		return fmt.Errorf("scoring: %w", err)
+		for _, m := range ms {
+			r.metrics[cell] = append(r.metrics[cell], m...)
+		}
 	}
 	return nil
 }
 
-// trainMethods trains every method from the same reference, with the same
-// data order.
-func (r *seedRun) trainMethods(ctx context.Context) ([]stages.PolicyRef, error) {
-	var policies []stages.PolicyRef
-	for _, method := range Methods() {
-		fmt.Fprintf(r.progress, "srdpo run: seed %d: training %s (%d steps)\n", r.seed, method, r.c.Train.Steps)
-		tc := r.c.Train
-		tc.Shards, tc.Model, tc.Out, tc.Seed = r.scored["prefs"], r.refDir, filepath.Join(r.dir, string(method)), r.seed
-		tc.Loss.Type, tc.LogEvery = method, max(1, tc.Steps/20)
-		if points := min(r.c.Curve, tc.Steps); points > 1 {
-			tc.KeepEvery = tc.Steps / points
-		}
-		if _, err := stages.Train(ctx, tc, io.Discard); err != nil {
-			return nil, fmt.Errorf("training %s: %w", method, err)
-		}
-		for step := tc.KeepEvery; tc.KeepEvery > 0 && step < tc.Steps; step += tc.KeepEvery {
-			policies = append(policies, stages.PolicyRef{Name: CurvePolicy(method, step), Dir: stages.StepDir(tc.Out, step)})
-		}
-		policies = append(policies, stages.PolicyRef{Name: string(method), Dir: filepath.Join(tc.Out, stages.CheckpointDir)})
+// trainCell trains one cell from the reference and returns its policies:
+// those kept along its training (for the curves) and its end.
+func (r *seedRun) trainCell(ctx context.Context, cell Cell, dir, shards string) ([]stages.PolicyRef, error) {
+	name := r.c.Grid.policyName(cell)
+	fmt.Fprintf(r.progress, "srdpo run: seed %d: %straining %s (%d steps)\n", r.seed, r.c.Grid.groupPrefix(cell.group()), name, r.c.Train.Steps)
+	tc := r.c.Train
+	tc.Shards, tc.Model, tc.Out, tc.Seed = shards, r.refDir, filepath.Join(dir, r.c.Grid.cellDir(cell)), r.seed
+	tc.Loss.Type, tc.Loss.Beta, tc.Loss.Lambda, tc.LogEvery = cell.Method, cell.Beta, cell.Lambda, max(1, tc.Steps/20)
+	if points := min(r.c.Curve, tc.Steps); points > 1 {
+		tc.KeepEvery = tc.Steps / points
 	}
-	return policies, nil
+	if _, err := stages.Train(ctx, tc, io.Discard); err != nil {
+		return nil, fmt.Errorf("training %s: %w", name, err)
+	}
+	r.clock.done(workTrainStep, tc.Steps)
+	var policies []stages.PolicyRef
+	for step := tc.KeepEvery; tc.KeepEvery > 0 && step < tc.Steps; step += tc.KeepEvery {
+		policies = append(policies, stages.PolicyRef{Name: CurvePolicy(name, step), Dir: stages.StepDir(tc.Out, step)})
+	}
+	return append(policies, stages.PolicyRef{Name: name, Dir: filepath.Join(tc.Out, stages.CheckpointDir)}), nil
 }
 
 // CurvePolicy names a method's policy kept at a step along its training:
 // "dpo@20". The method's own name is its policy at the end.
-func CurvePolicy(method model.LossType, step int) string { return fmt.Sprintf("%s@%d", method, step) }
+func CurvePolicy(policy string, step int) string { return fmt.Sprintf("%s@%d", policy, step) }
 
 // curvePolicyOf splits a policy name into its method and step; the end of
 // training (a bare method name) has step −1 and last true.

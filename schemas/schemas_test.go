@@ -31,6 +31,8 @@ func TestRoundTripEveryFormat(t *testing.T) {
 			RefLogpRejectedAug: -4, ScoreChosen: f64(1), ScoreRejected: f64(0)}}},
 		{Metrics, []Row{Metric{Split: "train", Step: 3, Epoch: 0.5, Loss: math.Ln2, RewardsAccuracies: 1, DeltaStd: 0.1}}},
 		{Evals, []Row{Eval{Policy: "dpo", Benchmark: "gold_reward", Metric: "mean", Value: 0.7, N: 100, Seed: 1}}},
+		{Sweeps, []Row{SweepRow{Seed: 2, LabelTemperature: 0.1, Beta: 0.1, Lambda: 0.5, Method: "sr-dpo", Step: 40,
+			Benchmark: "gold_reward", Metric: "kl_to_reference", Value: 0.25, N: 200}}},
 		{DeadLetters, []Row{DeadLetter{Source: "a.jsonl", Line: 3, Record: 3, Offset: 10, Reason: "malformed_json", Raw: "{"}}},
 	}
 	for _, c := range cases {

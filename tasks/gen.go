@@ -38,21 +38,24 @@ func DefaultGenConfig() GenConfig {
 		AugPrompt: DefaultAugPrompt, AugSeparator: " "}
 }
 
-// RegisterSizeFlags binds the task's sizes and label temperature to flags:
-// the task flags srdpo gen and srdpo run share.
+// RegisterSizeFlags binds the task's sizes to flags: the task flags srdpo
+// gen and srdpo run share (run takes a list of label temperatures).
 func (c *GenConfig) RegisterSizeFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.SFTWords, "sft-words", c.SFTWords, "words in the SFT corpus (each gives an example on x and one on p⊕x)")
 	fs.IntVar(&c.Pairs, "pairs", c.Pairs, "preference pairs")
 	fs.IntVar(&c.HeldoutPairs, "heldout-pairs", c.HeldoutPairs, "preference pairs on other words, for held-out evaluation (heldout.jsonl)")
 	fs.IntVar(&c.EvalPrompts, "eval-prompts", c.EvalPrompts, "held-out prompts for evaluation")
-	fs.Float64Var(&c.Temperature, "temperature", c.Temperature, "Bradley–Terry temperature of the labels: P(y1 ≻ y2) = σ((r*1 − r*2)/T)")
 }
+
+// TemperatureUsage is the help of the label temperature's flag.
+const TemperatureUsage = "Bradley–Terry temperature of the labels: P(y1 ≻ y2) = σ((r*1 − r*2)/T)"
 
 // RegisterFlags binds every setting of srdpo gen to flags.
 func (c *GenConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Out, "out", c.Out, "output directory (sft.jsonl, prefs.jsonl, heldout.jsonl, eval_prompts.jsonl)")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed: the same seed writes the same bytes")
 	c.RegisterSizeFlags(fs)
+	fs.Float64Var(&c.Temperature, "temperature", c.Temperature, TemperatureUsage)
 	fs.StringVar(&c.AugPrompt, "aug-prompt", c.AugPrompt, "p of the task's SFT corpus (short: the task's models have short contexts)")
 	fs.StringVar(&c.AugSeparator, "aug-sep", c.AugSeparator, "separator of p and x")
 }
