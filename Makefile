@@ -7,7 +7,7 @@ export GOEXPERIMENT := simd
 GO ?= go
 BIN := bin/srdpo
 
-.PHONY: all build test vet run bench worker clean
+.PHONY: all build test vet run experiment bench worker clean
 
 all: build
 
@@ -26,6 +26,13 @@ test: vet
 SEEDS ?= 1
 run: build
 	$(BIN) run --out out --seeds $(SEEDS)
+
+# The experiment of the README's results: 5 seeds × label temperatures
+# 0.03, 0.1, 0.3 × λ 0, 0.5, 1, 2 (β 0.1), every method along 200 steps.
+# It prints its estimated time first (about 35 minutes on 2 cores).
+EXPERIMENT_SEEDS ?= 5
+experiment: build
+	$(BIN) run --out out/experiment --seeds $(EXPERIMENT_SEEDS) --temperature 0.03,0.1,0.3 --lambda 0,0.5,1,2 --parallel 2
 
 # Performance figures, one JSON object per line, also in out/bench.json.
 bench: build

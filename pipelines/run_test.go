@@ -1,0 +1,170 @@
+package pipelines
+
+import (
+	"context"
+	"flag"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/schemas"
+)
+
+// tinyRun is a run that takes seconds: a reference barely trained, a few
+// pairs and steps; what it shows is that the parts fit and agree.
+func tinyRun(t *testing.T) RunConfig {
+	c := DefaultRunConfig()
+	c.Out = t.TempDir()
+	c.Task.SFTWords, c.Task.Pairs, c.Task.HeldoutPairs, c.Task.EvalPrompts = 60, 32, 12, 8
+	c.SFT.Steps, c.Train.Steps, c.Train.BatchSize, c.Curve = 10, 4, 8, 2
+	return c
+}
+
+// figure is a sweep row without its cell: what two runs of the same cell
+// must agree on.
+type figure struct {
+	Seed, Step        int64
+	Benchmark, Metric string
+}
+
+func figuresOf(rows []schemas.SweepRow, method string, lambda float64) map[figure]float64 {
+	out := map[figure]float64{}
+	for _, r := range rows {
+		if r.Method == method && r.Lambda == lambda {
+			out[figure{r.Seed, r.Step, r.Benchmark, r.Metric}] = r.Value
+		}
+	}
+	return out
+}
+
+// A sweep's rows are those of single runs of its cells, bit for bit, also
+// with cells trained side by side; λ = 0 gives DPO's figures exactly; each
+// policy is evaluated at every K steps and at the end.
+func TestSweepRowsEqualSingleRuns(t *testing.T) {
+	ctx := context.Background()
+	grid := tinyRun(t)
+	grid.Grid.Lambdas, grid.Grid.Methods, grid.Parallel = []float64{0, 1}, []model.LossType{model.LossDPO, model.LossSrDPO}, 2
+	if _, err := Run(ctx, grid, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	single := tinyRun(t)
+	single.Grid.Lambdas, single.Grid.Methods = []float64{1}, []model.LossType{model.LossSrDPO}
+	if _, err := Run(ctx, single, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	gridRows, err := ReadSweepRows(filepath.Join(grid.Out, ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	singleRows, err := ReadSweepRows(filepath.Join(single.Out, ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	want, got := figuresOf(singleRows, "sr-dpo", 1), figuresOf(gridRows, "sr-dpo", 1)
+	if len(want) < 20 {
+		t.Fatalf("the single run has %d figures of sr-dpo", len(want))
+	}
+	for f, v := range want {
+		if g, ok := got[f]; !ok || g != v {
+			t.Errorf("sr-dpo λ=1 %+v: sweep %v (present %v), single run %v", f, g, ok, v)
+		}
+	}
+	for f, v := range figuresOf(singleRows, "reference", 0) {
+		if g := figuresOf(gridRows, "reference", 0)[f]; g != v {
+			t.Errorf("reference %+v: sweep %v, single run %v", f, g, v)
+		}
+	}
+
+	dpo, lambda0 := figuresOf(gridRows, "dpo", 0), figuresOf(gridRows, "sr-dpo", 0)
+	for f, v := range dpo {
+		if g, ok := lambda0[f]; !ok || g != v {
+			t.Errorf("sr-dpo λ=0 %+v = %v (present %v), dpo %v", f, g, ok, v)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(grid.Out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Across the grid", "| 0.1 | 0.1 | sr-dpo λ=0 − dpo |", "| sr-dpo λ=1 |", "## Along training",
+		"| sr-dpo λ=1 | 2 |", "![Δπ and β·h over training](delta.png)"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	var steps []int64
+	for f := range dpo {
+		if !slices.Contains(steps, f.Step) {
+			steps = append(steps, f.Step)
+		}
+	}
+	slices.Sort(steps)
+	if !slices.Equal(steps, []int64{2, 4}) {
+		t.Errorf("dpo evaluated at steps %v, want [2 4] (every 4/2 steps and the end)", steps)
+	}
+}
+
+// The flags of the grid: lists replace the defaults, and bad lists are
+// refused with the flag's name.
+func TestGridFlags(t *testing.T) {
+	parse := func(args ...string) (RunConfig, error) {
+		c := DefaultRunConfig()
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c.RegisterFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			return c, err
+		}
+		return c, c.Validate()
+	}
+	c, err := parse("--lambda", "0,0.5", "--lambda", "2", "--temperature", "0.05, 0.3", "--methods", "dpo,sr-dpo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Grid.Lambdas, []float64{0, 0.5, 2}) || !slices.Equal(c.Grid.Temperatures, []float64{0.05, 0.3}) ||
+		!slices.Equal(c.Grid.Betas, []float64{0.1}) || !slices.Equal(c.Grid.Methods, []model.LossType{"dpo", "sr-dpo"}) {
+		t.Errorf("grid %+v", c.Grid)
+	}
+	cells := c.Grid.cells(group{0.05, 0.1})
+	var names []string
+	for _, cell := range cells {
+		names = append(names, c.Grid.policyName(cell))
+	}
+	if want := []string{"dpo", "sr-dpo λ=0", "sr-dpo λ=0.5", "sr-dpo λ=2"}; !slices.Equal(names, want) {
+		t.Errorf("cells %v, want %v", names, want)
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--lambda", "x"}, `"x" is not a number`},
+		{[]string{"--lambda", "-1"}, "--lambda -1: want ≥ 0"},
+		{[]string{"--beta", "0.1,0.1"}, "--beta: 0.1 is listed twice"},
+		{[]string{"--temperature", "0"}, "--temperature 0: want > 0"},
+		{[]string{"--methods", "kto"}, `unknown method "kto"`},
+		{[]string{"--parallel", "0"}, "--parallel 0"},
+	} {
+		if _, err := parse(bad.args...); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%v: error %v, want %q", bad.args, err, bad.want)
+		}
+	}
+}
+
+// Training metrics of two seeds average step by step.
+func TestMeanOverSeeds(t *testing.T) {
+	rows := []schemas.Metric{
+		{Split: "train", Step: 2, Loss: 1, DeltaMean: 0.1, RewardsMargins: 1},
+		{Split: "train", Step: 1, Loss: 3, DeltaMean: 0.2, RewardsMargins: 2},
+		{Split: "train", Step: 2, Loss: 2, DeltaMean: 0.3, RewardsMargins: 4},
+	}
+	got := meanOverSeeds(rows)
+	if len(got) != 2 || got[0].Step != 1 || got[0].Loss != 3 || got[1].Step != 2 || got[1].Loss != 1.5 ||
+		math.Abs(got[1].DeltaMean-0.2) > 1e-15 || got[1].RewardsMargins != 2.5 {
+		t.Errorf("got %+v", got)
+	}
+}
