@@ -10,7 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
+	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -27,18 +31,18 @@ import (
 )
 
 func init() {
-	register.DoFn3x1[context.Context, fileio.ReadableFile, func(int, idPlace), error](&corpusIDsFn{})
-	register.DoFn3x0[int, func(*idPlace) bool, func(duplicate)](&duplicatesFn{})
+	register.DoFn3x1[context.Context, fileio.ReadableFile, func(int, idBlock), error](&corpusIDsFn{})
+	register.DoFn3x0[int, func(*idBlock) bool, func(duplicate)](&duplicatesFn{})
 	register.DoFn5x1[context.Context, fileio.ReadableFile, func(*duplicate) bool, func(schemas.Preference), func(schemas.DeadLetter), error](&corpusRowsFn{})
 	register.DoFn3x0[context.Context, beam.X, func(beam.X)](&countFn{})
 	register.Emitter1[schemas.DeadLetter]()
 	register.Emitter1[schemas.Preference]()
-	register.Emitter2[int, idPlace]()
+	register.Emitter2[int, idBlock]()
 	register.Emitter1[duplicate]()
-	register.Iter1[idPlace]()
+	register.Iter1[idBlock]()
 	register.Iter1[duplicate]()
 	beam.RegisterType(reflectTypeOf[place]())
-	beam.RegisterType(reflectTypeOf[idPlace]())
+	beam.RegisterType(reflectTypeOf[idBlock]())
 	beam.RegisterType(reflectTypeOf[duplicate]())
 }
 
@@ -179,15 +183,16 @@ func readCorpusFile(ctx context.Context, f fileio.ReadableFile, maxRecordBytes i
 		r.Source = name
 		emit(r)
 	}
-	br := bufio.NewReaderSize(rc, 64<<10)
-	base := skipBOM(br)
-	switch {
-	case kind == ".parquet":
-		err = readParquetRecords(br, out)
-	case kind == ".json" && firstByte(br) == '[':
-		err = readJSONArray(br, base, maxRecordBytes, out)
-	default:
-		err = readLines(br, base, maxRecordBytes, out)
+	if kind == ".parquet" {
+		err = readParquetRecords(rc, out) // not through a bufio.Reader: a local file is read in place
+	} else {
+		br := bufio.NewReaderSize(rc, corpusChunkBytes)
+		base := skipBOM(br)
+		if kind == ".json" && firstByte(br) == '[' {
+			err = readJSONArray(br, base, maxRecordBytes, out)
+		} else {
+			err = readLines(br, base, maxRecordBytes, out)
+		}
 	}
 	var pe *positionedError
 	switch {
@@ -199,6 +204,11 @@ func readCorpusFile(ctx context.Context, f fileio.ReadableFile, maxRecordBytes i
 	}
 	return nil
 }
+
+// corpusChunkBytes is how much of a JSON or JSONL file is read at a
+// time: records are emitted as they are read, so a file of any size takes
+// this much memory and one record (at most maxRecordBytes).
+const corpusChunkBytes = 64 << 10
 
 // positionedError is a fault in a file's content part-way through it: a
 // dead letter, since rereading will not help. The records before it have
@@ -319,21 +329,42 @@ func readJSONArray(br *bufio.Reader, base int64, max int, emit func(rawRecord)) 
 }
 
 // readParquetRecords emits each Parquet row as a JSON object, so all
-// formats go through one parser. Nested columns (message lists) become
-// JSON arrays of objects.
+// formats go through one parser. Parquet needs random access: a local,
+// uncompressed file is read in place; any other stream (gs://, gzip) is
+// first copied to a temporary file, never held in memory.
 func readParquetRecords(r io.Reader, emit func(rawRecord)) error {
-	data, err := io.ReadAll(r) // Parquet needs random access
+	if f, ok := r.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			return readParquetAt(f, st.Size(), emit)
+		}
+	}
+	tmp, err := os.CreateTemp("", "srdpo-parquet-*")
 	if err != nil {
+		return err
+	}
+	defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
+	n, err := io.Copy(tmp, r)
+	if err != nil {
+		if _, local := err.(*fs.PathError); local {
+			return fmt.Errorf("buffering a Parquet file in %s: %w", os.TempDir(), err)
+		}
 		return classify(0, err)
 	}
-	// From here on every failure is the file's content.
+	return readParquetAt(tmp, n, emit)
+}
+
+// readParquetAt emits the rows of a Parquet file of size bytes, a record
+// batch of parquetBatchRows at a time: memory holds one batch (and its
+// row group's pages), whatever the file's size.
+func readParquetAt(ra io.ReaderAt, size int64, emit func(rawRecord)) error {
+	// Every failure from here on is the file's content.
 	bad := func(err error) error { return &positionedError{offset: -1, err: err} }
-	pf, err := file.NewParquetReader(bytes.NewReader(data))
+	pf, err := file.NewParquetReader(io.NewSectionReader(ra, 0, size))
 	if err != nil {
 		return bad(fmt.Errorf("not a readable Parquet file: %w", err))
 	}
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1024}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows}, memory.DefaultAllocator)
 	if err != nil {
 		return bad(err)
 	}
@@ -359,6 +390,9 @@ func readParquetRecords(r io.Reader, emit func(rawRecord)) error {
 	return nil
 }
 
+// parquetBatchRows is the rows of a Parquet file decoded at a time.
+const parquetBatchRows = 1024
+
 // place is where a record is: what the first pass keeps of it.
 type place struct {
 	Source string
@@ -374,14 +408,32 @@ func (p place) before(q place) bool {
 	return p.Record < q.Record
 }
 
-// idPlace is a record's id and place, grouped by a hash of the id.
+// idPlace is a record's id and place.
 type idPlace struct {
 	ID string
 	At place
 }
 
+// idBlock is the ids and places of records of one file whose ids hash to
+// one bucket: what the first pass sends through its GroupByKey, so that a
+// runner's per-element cost (about half a kilobyte on prism) is paid per
+// block of ids, not per record.
+type idBlock struct {
+	Source         string
+	IDs            []string
+	Lines, Records []int64
+}
+
+func (b *idBlock) add(id string, at place) {
+	b.IDs, b.Lines, b.Records = append(b.IDs, id), append(b.Lines, at.Line), append(b.Records, at.Record)
+}
+
 // idBuckets is how many keys the ids are grouped under.
 const idBuckets = 1024
+
+// idBlockRecords bounds the ids the first pass holds before it emits its
+// blocks, so that its memory does not grow with a file.
+const idBlockRecords = 1 << 16
 
 // duplicate is a record whose id an earlier record has.
 type duplicate struct {
@@ -396,26 +448,51 @@ type corpusIDsFn struct {
 	Options        parseOptions
 }
 
-func (fn *corpusIDsFn) ProcessElement(ctx context.Context, f fileio.ReadableFile, emit func(int, idPlace)) error {
-	return readCorpusFile(ctx, f, fn.MaxRecordBytes, func(r rawRecord) {
+func (fn *corpusIDsFn) ProcessElement(ctx context.Context, f fileio.ReadableFile, emit func(int, idBlock)) error {
+	blocks := map[int]*idBlock{}
+	held := 0
+	flush := func() {
+		for _, k := range slices.Sorted(maps.Keys(blocks)) {
+			emit(k, *blocks[k])
+		}
+		clear(blocks)
+		held = 0
+	}
+	err := readCorpusFile(ctx, f, fn.MaxRecordBytes, func(r rawRecord) {
 		if r.Over {
 			return
 		}
-		if p, err := parseRecord(r.Data, fn.Options); err == nil {
-			emit(shardOf(p.ID, idBuckets), idPlace{ID: p.ID, At: place{Source: r.Source, Line: r.Line, Record: r.Record}})
+		p, err := parseRecord(r.Data, fn.Options)
+		if err != nil {
+			return
+		}
+		k := shardOf(p.ID, idBuckets)
+		if blocks[k] == nil {
+			blocks[k] = &idBlock{Source: r.Source}
+		}
+		blocks[k].add(p.ID, place{Source: r.Source, Line: r.Line, Record: r.Record})
+		if held++; held == idBlockRecords {
+			flush()
 		}
 	}, func(int64, string, string) {})
+	if err != nil {
+		return err
+	}
+	flush()
+	return nil
 }
 
 // duplicatesFn names, in a bucket of ids, every record of an id but the
 // first (by file, then position).
 type duplicatesFn struct{}
 
-func (fn *duplicatesFn) ProcessElement(_ int, iter func(*idPlace) bool, emit func(duplicate)) {
+func (fn *duplicatesFn) ProcessElement(_ int, iter func(*idBlock) bool, emit func(duplicate)) {
 	var all []idPlace
-	var p idPlace
-	for iter(&p) {
-		all = append(all, p)
+	var b idBlock
+	for iter(&b) {
+		for i, id := range b.IDs {
+			all = append(all, idPlace{ID: id, At: place{Source: b.Source, Line: b.Lines[i], Record: b.Records[i]}})
+		}
 	}
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].ID != all[j].ID {
