@@ -52,11 +52,6 @@ func TestMergeRuns(t *testing.T) {
 		writeRun(t, name, rows...)
 		names = append(names, name)
 	}
-	var got bytes.Buffer
-	n, err := mergeRuns(ctx, filepath.Join(dir, "x"), names, schemas.Preferences, &got, schemas.FormatArrow, testMetadata)
-	if err != nil || n != 9 {
-		t.Fatalf("merged %d rows: %v", n, err)
-	}
 	var want bytes.Buffer
 	all := make([]schemas.Row, len(p))
 	for i := range p {
@@ -65,13 +60,27 @@ func TestMergeRuns(t *testing.T) {
 	if err := schemas.WriteFile(&want, schemas.FormatArrow, schemas.Preferences, testMetadata, all); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got.Bytes(), want.Bytes()) {
-		back, _, err := schemas.ReadRows[schemas.Preference](got.Bytes(), schemas.FormatArrow, schemas.Preferences)
-		t.Fatalf("merged file differs from the sorted rows' file: %v, %v", back, err)
+	// In one merge, and in levels of two runs at a time (three levels for
+	// four runs, with intermediate runs removed after).
+	defer func(k int) { mergeFanIn = k }(mergeFanIn)
+	for _, fanIn := range []int{32, 2} {
+		mergeFanIn = fanIn
+		var got bytes.Buffer
+		n, err := mergeRuns(ctx, filepath.Join(dir, "x"), names, schemas.Preferences, &got, schemas.FormatArrow, testMetadata)
+		if err != nil || n != 9 {
+			t.Fatalf("fan-in %d: merged %d rows: %v", fanIn, n, err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			back, _, err := schemas.ReadRows[schemas.Preference](got.Bytes(), schemas.FormatArrow, schemas.Preferences)
+			t.Fatalf("fan-in %d: merged file differs from the sorted rows' file: %v, %v", fanIn, back, err)
+		}
+		if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != len(names) {
+			t.Errorf("fan-in %d: files after the merge %v, want only the %d runs", fanIn, left, len(names))
+		}
 	}
 
 	writeRun(t, filepath.Join(dir, "x"+runInfix+"e"), p[2], p[5])
-	_, err = mergeRuns(ctx, filepath.Join(dir, "x"), append(names, filepath.Join(dir, "x"+runInfix+"e")), schemas.Preferences, &bytes.Buffer{}, schemas.FormatArrow, testMetadata)
+	_, err := mergeRuns(ctx, filepath.Join(dir, "x"), append(names, filepath.Join(dir, "x"+runInfix+"e")), schemas.Preferences, &bytes.Buffer{}, schemas.FormatArrow, testMetadata)
 	if err == nil || !strings.Contains(err.Error(), `"pair-002"`) {
 		t.Errorf("a duplicate id across runs: %v", err)
 	}

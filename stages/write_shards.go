@@ -282,10 +282,57 @@ func (fn *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func
 	return writtenShard{Index: shard, Rows: rows}, nil
 }
 
+// mergeFanIn bounds the runs merged at once. A shard of a big corpus has
+// runs in proportion to its rows, and a merge holds a record batch of each
+// run it reads: more than mergeFanIn runs are first merged mergeFanIn at
+// a time into longer runs, level after level, so that memory stays
+// mergeFanIn batches whatever the corpus (at log(runs)/log(mergeFanIn)
+// passes over the rows).
+var mergeFanIn = 32
+
 // mergeRuns writes the rows of sorted runs, merged by id, to w as a file
 // of format f, and returns how many there were. Two rows with one id are
-// an error. It holds one record batch of each run at a time.
+// an error. It holds one record batch of at most mergeFanIn runs at a
+// time; the intermediate runs it writes are removed when it returns.
 func mergeRuns(ctx context.Context, prefix string, runs []string, tb *schemas.Table, w io.Writer, f schemas.Format, md schemas.Metadata) (int64, error) {
+	var made []string
+	defer func() {
+		if len(made) == 0 {
+			return
+		}
+		if fs, err := filesystem.New(ctx, prefix); err == nil {
+			for _, name := range made {
+				removeFile(ctx, fs, name) // what is left, the finaliser's removeRuns removes
+			}
+			fs.Close()
+		}
+	}()
+	attempt := randomHex()
+	for level := 0; len(runs) > mergeFanIn; level++ {
+		var next []string
+		for lo := 0; lo < len(runs); lo += mergeFanIn {
+			name := runName(prefix, fmt.Sprintf("merge%s%d", attempt, level), lo/mergeFanIn, 0)
+			group := runs[lo:min(lo+mergeFanIn, len(runs))]
+			err := writeStreaming(ctx, name, func(w io.Writer) error {
+				_, err := mergeSome(ctx, prefix, group, tb, w, func(w io.Writer) (*schemas.FileWriter, error) {
+					return schemas.NewRunWriter(w, tb)
+				})
+				return err
+			})
+			if err != nil {
+				return 0, fmt.Errorf("merging runs into %s: %w", name, err)
+			}
+			made, next = append(made, name), append(next, name)
+		}
+		runs = next
+	}
+	return mergeSome(ctx, prefix, runs, tb, w, func(w io.Writer) (*schemas.FileWriter, error) {
+		return schemas.NewFileWriter(w, f, tb, md)
+	})
+}
+
+// mergeSome is one k-way merge of runs into the file open starts on w.
+func mergeSome(ctx context.Context, prefix string, runs []string, tb *schemas.Table, w io.Writer, open func(io.Writer) (*schemas.FileWriter, error)) (int64, error) {
 	fs, err := filesystem.New(ctx, prefix)
 	if err != nil {
 		return 0, err
@@ -319,7 +366,7 @@ func mergeRuns(ctx context.Context, prefix string, runs []string, tb *schemas.Ta
 		}
 	}
 	heap.Init(h)
-	out, err := schemas.NewFileWriter(w, f, tb, md)
+	out, err := open(w)
 	if err != nil {
 		return 0, err
 	}
