@@ -70,6 +70,7 @@ type FileWriter struct {
 	md      Metadata
 	mem     memory.Allocator
 	pending []Row
+	batch   int // rows a record batch
 	batches int
 	write   func(arrow.RecordBatch) error
 	close   func() error
@@ -77,7 +78,7 @@ type FileWriter struct {
 
 // NewFileWriter starts a file of tb in format f on w (not closed by Close).
 func NewFileWriter(w io.Writer, f Format, tb *Table, md Metadata) (*FileWriter, error) {
-	fw := &FileWriter{tb: tb, md: md, mem: memory.DefaultAllocator}
+	fw := &FileWriter{tb: tb, md: md, mem: memory.DefaultAllocator, batch: batchRows}
 	schema := tb.Schema(md)
 	switch f {
 	case FormatArrow:
@@ -110,7 +111,7 @@ func NewFileWriter(w io.Writer, f Format, tb *Table, md Metadata) (*FileWriter, 
 // Write adds a row.
 func (fw *FileWriter) Write(r Row) error {
 	fw.pending = append(fw.pending, r)
-	if len(fw.pending) == batchRows {
+	if len(fw.pending) == fw.batch {
 		return fw.flush()
 	}
 	return nil
@@ -144,8 +145,16 @@ const formatRun Format = "arrows"
 
 // NewRunWriter starts a run of tb on w: rows in Arrow's IPC stream format.
 func NewRunWriter(w io.Writer, tb *Table) (*FileWriter, error) {
-	return NewFileWriter(w, formatRun, tb, nil)
+	fw, err := NewFileWriter(w, formatRun, tb, nil)
+	if err == nil {
+		fw.batch = runBatchRows
+	}
+	return fw, err
 }
+
+// runBatchRows bounds a run's record batches: a merge holds one batch of
+// each run it reads, so small batches keep a merge of many runs small.
+const runBatchRows = 256
 
 // RunReader reads a run's rows in order, a record batch at a time.
 type RunReader struct {

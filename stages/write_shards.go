@@ -288,7 +288,7 @@ func (fn *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func
 // a time into longer runs, level after level, so that memory stays
 // mergeFanIn batches whatever the corpus (at log(runs)/log(mergeFanIn)
 // passes over the rows).
-var mergeFanIn = 32
+var mergeFanIn = 16
 
 // mergeRuns writes the rows of sorted runs, merged by id, to w as a file
 // of format f, and returns how many there were. Two rows with one id are
