@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -271,7 +272,9 @@ func setValue(dst reflect.Value, k kind, arr arrow.Array, i int) error {
 	}
 	switch k {
 	case kindString:
-		dst.SetString(arr.(*array.String).Value(i))
+		// A copy: Arrow's string shares the file's buffer, which may be a
+		// memory-mapped file that is unmapped after.
+		dst.SetString(strings.Clone(arr.(*array.String).Value(i)))
 	case kindInt64:
 		dst.SetInt(arr.(*array.Int64).Value(i))
 	case kindInt32:

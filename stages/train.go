@@ -32,6 +32,7 @@ func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResul
 	if err != nil {
 		return TrainResult{}, err
 	}
+	defer r.store.Close()
 	start, metrics, err := r.resume(progress)
 	if err != nil {
 		return TrainResult{}, err
@@ -41,25 +42,34 @@ func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResul
 
 // training is a run's data, model and schedule, checked against each other.
 type training struct {
-	cfg         TrainConfig
-	train, eval []model.PreferencePair
-	perEpoch    int // steps per epoch
-	total       int // steps of the run
-	opt         model.Optim
-	shardsFP    string
-	policy      *model.GPT
+	cfg      TrainConfig
+	store    *scoredStore
+	train    []rowAt                // the training pairs' places, in id order
+	eval     []model.PreferencePair // the held-out pairs
+	perEpoch int                    // steps per epoch
+	total    int                    // steps of the run
+	opt      model.Optim
+	shardsFP string
+	policy   *model.GPT
 }
 
-// openTraining reads the shards, checks that their metadata match the
-// model, tokenizer and p given, loads the policy and lays out the run.
-func openTraining(ctx context.Context, cfg TrainConfig) (*training, error) {
+// openTraining opens the shards (mapped, not read into memory), checks
+// that their metadata match the model, tokenizer and p given, loads the
+// policy and lays out the run.
+func openTraining(ctx context.Context, cfg TrainConfig) (r *training, err error) {
 	if cfg.BatchSize < 1 {
 		return nil, fmt.Errorf("batch size %d: want at least 1", cfg.BatchSize)
 	}
-	rows, md, err := readScored(ctx, cfg.Shards)
+	store, err := openScored(ctx, cfg.Shards)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			store.Close()
+		}
+	}()
+	md := store.md
 	if cfg.AugPrompt != nil && *cfg.AugPrompt != md.Get(schemas.KeyAugPrompt) {
 		return nil, fmt.Errorf("--aug-prompt %q differs from the shards' p %q: Δπ must use the p the reference was scored with", *cfg.AugPrompt, md.Get(schemas.KeyAugPrompt))
 	}
@@ -80,10 +90,12 @@ func openTraining(ctx context.Context, cfg TrainConfig) (*training, error) {
 	if got, want := tok.Fingerprint(), md.Get(schemas.KeyTokenizerFingerprint); got != want {
 		return nil, fmt.Errorf("the shards were tokenised with tokenizer %s, but the tokenizer here is %s", short(want), short(got))
 	}
-	r := &training{cfg: cfg, policy: policy, shardsFP: shardsFingerprint(rows), opt: cfg.Optim}
-	r.train, r.eval = splitEval(rows, cfg.EvalFraction)
+	r = &training{cfg: cfg, store: store, policy: policy, opt: cfg.Optim}
+	if r.train, r.eval, r.shardsFP, err = store.split(cfg.EvalFraction); err != nil {
+		return nil, err
+	}
 	if len(r.train) == 0 {
-		return nil, fmt.Errorf("no training pairs (%d rows, eval fraction %g)", len(rows), cfg.EvalFraction)
+		return nil, fmt.Errorf("no training pairs (%d rows, eval fraction %g)", len(r.train)+len(r.eval), cfg.EvalFraction)
 	}
 	r.perEpoch = (len(r.train) + cfg.BatchSize - 1) / cfg.BatchSize
 	r.total = cfg.Steps
@@ -138,6 +150,7 @@ func (r *training) loop(ctx context.Context, progress io.Writer, start int, metr
 		return TrainResult{}, err
 	}
 	aug := newAugCache(r.policy, max(cfg.DeltaRefresh, 1))
+	order := &dataOrder{seed: cfg.Seed}
 	logEvery := max(cfg.LogEvery, 1)
 	began := time.Now()
 	tokens := 0
@@ -145,7 +158,10 @@ func (r *training) loop(ctx context.Context, progress io.Writer, start int, metr
 		if err := ctx.Err(); err != nil {
 			return TrainResult{}, fmt.Errorf("interrupted before step %d: %w", step+1, err)
 		}
-		batch := batchAt(r.train, cfg.BatchSize, cfg.Seed, step)
+		batch, err := r.store.pairs(batchAt(order, r.train, cfg.BatchSize, step))
+		if err != nil {
+			return TrainResult{}, err
+		}
 		given, err := aug.values(step, batch)
 		if err != nil {
 			return TrainResult{}, err
@@ -260,43 +276,44 @@ func metricRow(split string, step int, epoch float64, st model.PreferenceStats) 
 		DeltaMean: st.DeltaMean, DeltaStd: st.DeltaStd, AugAccuracies: st.AugAccuracies}
 }
 
-// splitEval holds out, by a hash of the id, about a fraction of the pairs.
-func splitEval(rows []schemas.Scored, fraction float64) (train, eval []model.PreferencePair) {
-	for _, r := range rows {
-		p := model.PreferencePair{ID: r.ID, Prompt: r.PromptIDs, AugPrompt: r.AugPromptIDs, Chosen: r.ChosenIDs, Rejected: r.RejectedIDs,
-			Ref: RefLogps(r)}
-		if r.Offset != nil {
-			p.Offset = *r.Offset
-		}
-		h := fnv.New64a()
-		h.Write([]byte(r.ID))
-		if float64(h.Sum64()%1_000_000)/1_000_000 < fraction {
-			eval = append(eval, p)
-		} else {
-			train = append(train, p)
-		}
+// preferencePair is a scored row as a training pair.
+func preferencePair(r schemas.Scored) model.PreferencePair {
+	p := model.PreferencePair{ID: r.ID, Prompt: r.PromptIDs, AugPrompt: r.AugPromptIDs, Chosen: r.ChosenIDs, Rejected: r.RejectedIDs,
+		Ref: RefLogps(r)}
+	if r.Offset != nil {
+		p.Offset = *r.Offset
 	}
-	return train, eval
+	return p
 }
 
-// batchAt is the batch of a step: epoch e = step / batches-per-epoch walks
-// a permutation seeded by (seed, e). It depends on nothing else, so a
-// resumed run sees the data in the same order.
-func batchAt(pairs []model.PreferencePair, size int, seed uint64, step int) []model.PreferencePair {
+// heldOut says whether a pair of this id is held out for evaluation: a
+// hash of the id below the fraction.
+func heldOut(id string, fraction float64) bool {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return float64(h.Sum64()%1_000_000)/1_000_000 < fraction
+}
+
+// dataOrder is the order pairs are trained in: epoch e = step /
+// batches-per-epoch walks a permutation seeded by (seed, e). It depends on
+// nothing else, so a resumed run sees the data in the same order. The
+// epoch's permutation is kept, not redrawn each step.
+type dataOrder struct {
+	seed  uint64
+	epoch int
+	perm  []int
+}
+
+// batchAt is the step's batch of pairs.
+func batchAt[T any](o *dataOrder, pairs []T, size int, step int) []T {
 	perEpoch := (len(pairs) + size - 1) / size
 	epoch, i := step/perEpoch, step%perEpoch
-	perm := rand.New(rand.NewPCG(seed, uint64(epoch))).Perm(len(pairs))
-	var out []model.PreferencePair
-	for _, j := range perm[i*size : min((i+1)*size, len(pairs))] {
+	if o.perm == nil || o.epoch != epoch || len(o.perm) != len(pairs) {
+		o.epoch, o.perm = epoch, rand.New(rand.NewPCG(o.seed, uint64(epoch))).Perm(len(pairs))
+	}
+	var out []T
+	for _, j := range o.perm[i*size : min((i+1)*size, len(pairs))] {
 		out = append(out, pairs[j])
 	}
 	return out
-}
-
-func shardsFingerprint(rows []schemas.Scored) string {
-	h := fnv.New64a()
-	for _, r := range rows {
-		fmt.Fprintf(h, "%s\x00%v\x00%v\x00", r.ID, r.RefLogpChosen, r.RefLogpRejected)
-	}
-	return fmt.Sprintf("%016x", h.Sum64())
 }

@@ -297,6 +297,9 @@ func TestTrainFromGCS(t *testing.T) {
 		t.Error("training from gs:// and from the same local files ended with different weights")
 	}
 	// The local copy of the remote model is gone once it is loaded.
+	if left, _ := filepath.Glob(filepath.Join(tmp, "srdpo-shard-*")); len(left) > 0 {
+		t.Errorf("local copies of the remote shards left behind: %v", left)
+	}
 	if left, _ := filepath.Glob(filepath.Join(tmp, "srdpo-model-*")); len(left) > 0 {
 		t.Errorf("temporary model copies left behind: %v", left)
 	}

@@ -1,0 +1,292 @@
+package stages
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+
+	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/schemas"
+)
+
+// scoredStore holds a training set's scored rows where they are, not in
+// the heap: Arrow shards are memory-mapped (a gs:// shard is first copied
+// to a local temporary file), so the training stage holds per pair only
+// its place (8 bytes) and the pairs of the step it is on; the operating
+// system pages the files in and out. Parquet shards cannot be read in
+// place and are decoded into memory.
+type scoredStore struct {
+	shards  []rowSource
+	closers []func() error
+	md      schemas.Metadata
+}
+
+// rowSource is a shard's rows by position.
+type rowSource interface {
+	Rows() int64
+	Row(i int64) (schemas.Row, error)
+}
+
+// rowsInMemory is a decoded shard.
+type rowsInMemory []schemas.Row
+
+func (r rowsInMemory) Rows() int64                      { return int64(len(r)) }
+func (r rowsInMemory) Row(i int64) (schemas.Row, error) { return r[i], nil }
+
+// rowAt is a row's place: its shard and position in it.
+type rowAt struct {
+	shard int32
+	row   int32
+}
+
+// openScored opens the shards of pattern (a manifest or glob, local or
+// gs://), which must share one set of metadata and each hold the row
+// count their manifest says.
+func openScored(ctx context.Context, pattern string) (*scoredStore, error) {
+	refs, err := listShards(ctx, pattern)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Path < refs[j].Path })
+	s := &scoredStore{}
+	for _, ref := range refs {
+		src, md, err := s.open(ctx, ref)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		if ref.Rows >= 0 && src.Rows() != ref.Rows {
+			s.Close()
+			return nil, fmt.Errorf("shard %s has %d rows, its manifest says %d", ref.Path, src.Rows(), ref.Rows)
+		}
+		if src.Rows() > 1<<31-1 {
+			s.Close()
+			return nil, fmt.Errorf("shard %s has %d rows: split it into shards of under 2^31", ref.Path, src.Rows())
+		}
+		if s.md == nil {
+			s.md = md
+		} else if err := md.Expect(s.md); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("%s was written by another scoring run than %s: %w", ref.Path, refs[0].Path, err)
+		}
+		s.shards = append(s.shards, src)
+	}
+	return s, nil
+}
+
+// open maps an Arrow shard, or decodes a Parquet one.
+func (s *scoredStore) open(ctx context.Context, ref shardRef) (rowSource, schemas.Metadata, error) {
+	format, err := schemas.FormatOf(ref.Path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", ref.Path, err)
+	}
+	if format != schemas.FormatArrow {
+		rows, md, err := readShard(ctx, ref, schemas.ScoredRows)
+		return rowsInMemory(rows), md, err
+	}
+	local := ref.Path
+	if strings.Contains(ref.Path, "://") {
+		if local, err = copyToTemp(ctx, ref.Path); err != nil {
+			return nil, nil, err
+		}
+		s.closers = append(s.closers, func() error { return os.Remove(local) })
+	}
+	data, unmap, err := mapFile(local)
+	if err != nil {
+		return nil, nil, fmt.Errorf("shard %s: %w", ref.Path, err)
+	}
+	af, err := schemas.OpenArrowFile(data, schemas.ScoredRows)
+	if err != nil {
+		unmap()
+		return nil, nil, fmt.Errorf("shard %s: %w", ref.Path, err)
+	}
+	s.closers = append(s.closers, unmap, af.Close) // run in reverse: the reader first
+	return af, af.Metadata(), nil
+}
+
+// mapFile maps a local file read-only.
+func mapFile(path string) ([]byte, func() error, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Size() == 0 {
+		return nil, nil, fmt.Errorf("empty file")
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mapping %s: %w", path, err)
+	}
+	return data, func() error { return syscall.Munmap(data) }, nil
+}
+
+// copyToTemp streams a remote shard into a local temporary file.
+func copyToTemp(ctx context.Context, name string) (string, error) {
+	fs, err := filesystem.New(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	defer fs.Close()
+	tmp, err := os.CreateTemp("", "srdpo-shard-*"+filepath.Ext(name))
+	if err != nil {
+		return "", err
+	}
+	err = retryTransient(ctx, func(bool) error {
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if err := tmp.Truncate(0); err != nil {
+			return err
+		}
+		rc, err := fs.OpenRead(ctx, name)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		_, err = io.Copy(tmp, rc)
+		return err
+	})
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("copying shard %s to %s: %w", name, os.TempDir(), err)
+	}
+	return tmp.Name(), nil
+}
+
+// Close unmaps the shards and removes the local copies.
+func (s *scoredStore) Close() error {
+	var first error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](); err != nil && first == nil {
+			first = err
+		}
+	}
+	s.closers = nil
+	return first
+}
+
+// row decodes the row at a place.
+func (s *scoredStore) row(at rowAt) (schemas.Scored, error) {
+	r, err := s.shards[at.shard].Row(int64(at.row))
+	if err != nil {
+		return schemas.Scored{}, err
+	}
+	return r.(schemas.Scored), nil // the shard's schema was checked
+}
+
+// pair is the training pair of the row at a place.
+func (s *scoredStore) pair(at rowAt) (model.PreferencePair, error) {
+	r, err := s.row(at)
+	if err != nil {
+		return model.PreferencePair{}, err
+	}
+	return preferencePair(r), nil
+}
+
+// pairs are the training pairs at places.
+func (s *scoredStore) pairs(at []rowAt) ([]model.PreferencePair, error) {
+	out := make([]model.PreferencePair, len(at))
+	for i, a := range at {
+		var err error
+		if out[i], err = s.pair(a); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// storeCursor is a shard's next row in the id-order walk.
+type storeCursor struct {
+	shard int32
+	row   int32
+	r     schemas.Scored
+}
+
+type cursorHeap []*storeCursor
+
+func (h cursorHeap) Len() int           { return len(h) }
+func (h cursorHeap) Less(i, j int) bool { return h[i].r.ID < h[j].r.ID }
+func (h cursorHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *cursorHeap) Push(x any)        { *h = append(*h, x.(*storeCursor)) }
+func (h *cursorHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return c
+}
+
+// walk visits every row in id order (each shard is sorted by id, so a
+// merge of the shards), one row decoded per shard at a time.
+func (s *scoredStore) walk(visit func(at rowAt, r schemas.Scored) error) error {
+	h := &cursorHeap{}
+	advance := func(c *storeCursor) (bool, error) {
+		if int64(c.row) >= s.shards[c.shard].Rows() {
+			return false, nil
+		}
+		r, err := s.row(rowAt{c.shard, c.row})
+		c.r = r
+		return err == nil, err
+	}
+	for k := range s.shards {
+		c := &storeCursor{shard: int32(k)}
+		ok, err := advance(c)
+		if err != nil {
+			return err
+		}
+		if ok {
+			*h = append(*h, c)
+		}
+	}
+	heap.Init(h)
+	for h.Len() > 0 {
+		c := (*h)[0]
+		if err := visit(rowAt{c.shard, c.row}, c.r); err != nil {
+			return err
+		}
+		c.row++
+		ok, err := advance(c)
+		if err != nil {
+			return err
+		}
+		if ok {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	return nil
+}
+
+// split walks the rows in id order and holds out, by a hash of the id,
+// about a fraction of them: the training pairs' places, the held-out
+// pairs themselves, and the fingerprint of the whole set.
+func (s *scoredStore) split(fraction float64) (train []rowAt, eval []model.PreferencePair, fingerprint string, err error) {
+	fp := fnv.New64a()
+	err = s.walk(func(at rowAt, r schemas.Scored) error {
+		fmt.Fprintf(fp, "%s\x00%v\x00%v\x00", r.ID, r.RefLogpChosen, r.RefLogpRejected)
+		if heldOut(r.ID, fraction) {
+			eval = append(eval, preferencePair(r))
+		} else {
+			train = append(train, at)
+		}
+		return nil
+	})
+	return train, eval, fmt.Sprintf("%016x", fp.Sum64()), err
+}
