@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
@@ -111,27 +110,6 @@ func (s *scoredStore) open(ctx context.Context, ref shardRef) (rowSource, schema
 	}
 	s.closers = append(s.closers, unmap, af.Close) // run in reverse: the reader first
 	return af, af.Metadata(), nil
-}
-
-// mapFile maps a local file read-only.
-func mapFile(path string) ([]byte, func() error, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if st.Size() == 0 {
-		return nil, nil, fmt.Errorf("empty file")
-	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
-	if err != nil {
-		return nil, nil, fmt.Errorf("mapping %s: %w", path, err)
-	}
-	return data, func() error { return syscall.Munmap(data) }, nil
 }
 
 // copyToTemp streams a remote shard into a local temporary file.
