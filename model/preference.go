@@ -52,11 +52,15 @@ type PreferenceTrainer struct {
 
 // execKind tells a trainer graph by its mode, by whether the policy's p⊕x
 // log-probs are computed in it or given (--delta-refresh), and by the
-// layout of its sequences: shared prompts, or separate rows.
+// layout of each pass's sequences: shared prompts, or separate rows. The
+// x pass's layout depends on x alone, so a batch whose p⊕x does not fit
+// the shared layout runs its x pass exactly as DPO would (λ = 0 is DPO
+// bit for bit).
 type execKind struct {
-	mode     int
-	givenAug bool
-	shared   bool
+	mode      int
+	givenAug  bool
+	sharedX   bool
+	sharedAug bool
 }
 
 // SeparateRows makes the trainer lay every batch out as separate rows —
@@ -135,12 +139,13 @@ type stepInputs struct {
 }
 
 func stepInputsOf(in []*Node, k execKind) stepInputs {
-	n := sequenceInputs(k.shared)
+	n := sequenceInputs(k.sharedX)
 	s := stepInputs{x: in[:n]}
 	in = in[n:]
 	if k.givenAug {
 		s.augSums, in = in[0], in[1:]
 	} else {
+		n = sequenceInputs(k.sharedAug)
 		s.aug, in = in[:n], in[n:]
 	}
 	s.ref, s.offset, s.valid, s.lr = in[0], in[1], in[2], in[3]
@@ -155,12 +160,12 @@ func (t *PreferenceTrainer) graph(k execKind, in stepInputs) []*Node {
 	m.Store.SetTraining(in.valid.Graph(), true)
 	augSum := in.augSums
 	if augSum == nil {
-		augSum, _ = m.responseSums(in.aug, k.shared) // forward only
+		augSum, _ = m.responseSums(in.aug, k.sharedAug) // forward only
 	}
 	augSum = StopGradient(augSum)
 	b := in.valid.Shape().Dimensions[0]
 	half := func(x *Node, i int) *Node { return Slice(x, AxisRange(i*b, (i+1)*b)) }
-	sum, count := m.responseSums(in.x, k.shared)
+	sum, count := m.responseSums(in.x, k.sharedX)
 	col := func(i int) *Node { return Reshape(Slice(in.ref, AxisRange(), AxisElem(i)), b) }
 	one := OnesLike(in.valid)
 	out := t.loss.Loss(LossInputs{
@@ -256,12 +261,13 @@ func (t *PreferenceTrainer) run(mode, step int, pairs []PreferencePair, aug []fl
 	if len(pairs) == 0 {
 		return PreferenceStats{}, fmt.Errorf("step %d: empty batch", step)
 	}
-	kind := execKind{mode: mode, givenAug: aug != nil, shared: !t.separate && t.fitShared(pairs, aug == nil)}
+	kind := execKind{mode: mode, givenAug: aug != nil, sharedX: !t.separate && t.fitShared(pairs, promptOf),
+		sharedAug: !t.separate && aug == nil && t.fitShared(pairs, augPromptOf)}
 	exec, err := t.exec(kind)
 	if err != nil {
 		return PreferenceStats{}, err
 	}
-	args, tokens, err := t.args(step, pairs, aug, kind.shared)
+	args, tokens, err := t.args(step, pairs, aug, kind)
 	if err != nil {
 		return PreferenceStats{Tokens: tokens}, err
 	}
@@ -284,25 +290,27 @@ func (t *PreferenceTrainer) run(mode, step int, pairs []PreferencePair, aug []fl
 	return st, nil
 }
 
-// fitShared tells whether every pair of a batch fits the context with its
-// prompt once and both responses after it — x, and p⊕x when its pass runs
-// in the step — so the batch can take the shared layout.
-func (t *PreferenceTrainer) fitShared(pairs []PreferencePair, withAug bool) bool {
+// fitShared tells whether every pair of a batch fits the context with the
+// prompt prompt picks (x or p⊕x) once and both responses after it, so that
+// pass can take the shared layout.
+func (t *PreferenceTrainer) fitShared(pairs []PreferencePair, prompt func(PreferencePair) []int32) bool {
 	for _, p := range pairs {
-		n := len(p.Chosen) + len(p.Rejected)
-		if len(p.Prompt)+n > t.m.Config.Context || withAug && len(p.AugPrompt)+n > t.m.Config.Context {
+		if len(prompt(p))+len(p.Chosen)+len(p.Rejected) > t.m.Config.Context {
 			return false
 		}
 	}
 	return true
 }
 
+func promptOf(p PreferencePair) []int32    { return p.Prompt }
+func augPromptOf(p PreferencePair) []int32 { return p.AugPrompt }
+
 // args lays out a step's inputs in stepInputs' order: pairs padded to a
 // power of two, the x sequences (shared: a row a pair; separate: chosen
 // rows, then rejected rows), the p⊕x sequences or the given p⊕x sums, the
 // reference's sums, offsets, validity and the learning rate. It also
 // counts the tokens the answer needs: each response after its prompt.
-func (t *PreferenceTrainer) args(step int, pairs []PreferencePair, aug []float64, shared bool) ([]any, int, error) {
+func (t *PreferenceTrainer) args(step int, pairs []PreferencePair, aug []float64, k execKind) ([]any, int, error) {
 	b := nextPow2(len(pairs))
 	tokens := 0
 	for _, p := range pairs {
@@ -311,9 +319,7 @@ func (t *PreferenceTrainer) args(step int, pairs []PreferencePair, aug []float64
 			return nil, tokens, fmt.Errorf("step %d: pair %s is longer than the context of %d", step, p.ID, t.m.Config.Context)
 		}
 	}
-	prompt := func(p PreferencePair) []int32 { return p.Prompt }
-	augPrompt := func(p PreferencePair) []int32 { return p.AugPrompt }
-	x, err := t.m.sequenceArgs(pairs, b, prompt, shared)
+	x, err := t.m.sequenceArgs(pairs, b, promptOf, k.sharedX)
 	if err != nil {
 		return nil, tokens, err
 	}
@@ -325,7 +331,7 @@ func (t *PreferenceTrainer) args(step int, pairs []PreferencePair, aug []float64
 		}
 		args = append(args, t.m.floats(given, 2*b))
 	} else {
-		a, err := t.m.sequenceArgs(pairs, b, augPrompt, shared)
+		a, err := t.m.sequenceArgs(pairs, b, augPromptOf, k.sharedAug)
 		if err != nil {
 			return nil, tokens, err
 		}

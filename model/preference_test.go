@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/srdpo/srdpo/model/tokenizer"
 	"math"
+	"strings"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph"
@@ -244,13 +245,37 @@ func TestStepWithGivenAugEqualsStep(t *testing.T) {
 }
 
 // λ = 0 makes Sr-DPO DPO and Sr-IPO IPO, bit for bit, over several steps:
-// the same losses, gradient norms and weights.
+// the same losses, gradient norms and weights — also when a pair's p⊕x is
+// too long for the shared layout while its x is not, so that the p⊕x pass
+// runs as separate rows (the x pass must not follow it).
 func TestZeroLambdaIsTheBaseLoss(t *testing.T) {
 	backend, _ := Backend()
 	cfg := Tiny(tokenizer.Byte{}.VocabSize())
 	cfg.Context = 64
 	ref, _ := New(cfg, 1, backend)
-	pairs := toyPreferences(t, ref, 6)
+	short := toyPreferences(t, ref, 6)
+	long := append([]PreferencePair(nil), short...)
+	p := long[0]
+	p.AugPrompt = tokenizer.Bytes(strings.Repeat("Be good. ", 5) + "Q0: say yes.\nA:") // 60 + 4 + 4 > 64
+	lp, err := ref.NewScorer(1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logps, err := lp.LogProbs([]Pair{{p.Prompt, p.Chosen}, {p.Prompt, p.Rejected}, {p.AugPrompt, p.Chosen}, {p.AugPrompt, p.Rejected}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Ref, long[0] = PairLogpsOf(logps), p
+	if len(p.AugPrompt)+len(p.Chosen)+len(p.Rejected) <= cfg.Context || len(p.Prompt)+len(p.Chosen)+len(p.Rejected) > cfg.Context {
+		t.Fatalf("pair 0 should fit the shared layout on x only")
+	}
+	for _, pairs := range [][]PreferencePair{short, long} {
+		zeroLambdaIsTheBaseLoss(t, cfg, pairs)
+	}
+}
+
+func zeroLambdaIsTheBaseLoss(t *testing.T, cfg Config, pairs []PreferencePair) {
+	backend, _ := Backend()
 	for base, refined := range map[LossType]LossType{LossDPO: LossSrDPO, LossIPO: LossSrIPO} {
 		var weights []map[string][]float64
 		var losses [][]float64
