@@ -31,9 +31,12 @@ import (
 )
 
 func init() {
-	register.DoFn3x1[context.Context, fileio.ReadableFile, func(int, idBlock), error](&corpusIDsFn{})
+	register.DoFn3x1[context.Context, fileio.ReadableFile, func(corpusChunk), error](&splitCorpusFn{})
+	register.DoFn3x1[context.Context, corpusChunk, func(int, idBlock), error](&corpusIDsFn{})
 	register.DoFn3x0[int, func(*idBlock) bool, func(duplicate)](&duplicatesFn{})
-	register.DoFn5x1[context.Context, fileio.ReadableFile, func(*duplicate) bool, func(schemas.Preference), func(schemas.DeadLetter), error](&corpusRowsFn{})
+	register.DoFn5x1[context.Context, corpusChunk, func(*duplicate) bool, func(schemas.Preference), func(schemas.DeadLetter), error](&corpusRowsFn{})
+	register.Emitter1[corpusChunk]()
+	beam.RegisterType(reflectTypeOf[corpusChunk]())
 	register.DoFn3x0[context.Context, beam.X, func(beam.X)](&countFn{})
 	register.Emitter1[schemas.DeadLetter]()
 	register.Emitter1[schemas.Preference]()
@@ -49,6 +52,7 @@ func init() {
 type corpusOptions struct {
 	parse          parseOptions
 	maxRecordBytes int
+	splitBytes     int64
 }
 
 // CorpusOption is a functional option of ReadCorpus.
@@ -75,6 +79,13 @@ func WithIDField(name string) CorpusOption {
 // "offset"; "" reads none).
 func WithOffsetField(name string) CorpusOption {
 	return func(o *corpusOptions) { o.parse.OffsetField = name }
+}
+
+// WithSplitBytes sets the size above which an uncompressed JSON Lines
+// file is read in chunks of about that size (default DefaultSplitBytes),
+// so that several workers can read one big file.
+func WithSplitBytes(n int64) CorpusOption {
+	return func(o *corpusOptions) { o.splitBytes = max(n, 1) }
 }
 
 // WithMaxRecordBytes bounds one record (default 1 MiB); larger records go
@@ -108,11 +119,13 @@ func ReadCorpusAll(s beam.Scope, patterns beam.PCollection, opts ...CorpusOption
 	o := corpusOptions{
 		parse:          parseOptions{Format: FormatAuto, Template: builtinTemplates[DefaultChatTemplate], IDField: "id", OffsetField: "offset"},
 		maxRecordBytes: DefaultMaxRecordBytes,
+		splitBytes:     DefaultSplitBytes,
 	}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	files := beam.Reshuffle(s, fileio.ReadMatches(s, fileio.MatchAll(s, patterns, fileio.MatchEmptyDisallow())))
+	files = beam.Reshuffle(s, beam.ParDo(s, &splitCorpusFn{MaxRecordBytes: o.maxRecordBytes, SplitBytes: o.splitBytes}, files))
 	// The corpus is read twice so that rows never wait in a GroupByKey
 	// (prism keeps a GroupByKey's elements in memory, all of them): first
 	// for ids and where each record is — grouped into idBuckets buckets by
@@ -164,6 +177,20 @@ func cutRaw(b []byte) string {
 // breaks part-way: the records before were emitted). An I/O error is
 // returned, for the runner to retry.
 func readCorpusFile(ctx context.Context, f fileio.ReadableFile, maxRecordBytes int, emit func(rawRecord), fileDead func(offset int64, reason, detail string)) error {
+	return readCorpusChunk(ctx, corpusChunk{File: f, Range: lineRange{End: -1}}, maxRecordBytes, emit, fileDead)
+}
+
+// corpusChunk is a part of a corpus file read as one element: the whole
+// file, or a range of lines of a large JSON Lines file (splitCorpusFn),
+// so that a runner can read one big file on several workers.
+type corpusChunk struct {
+	File  fileio.ReadableFile
+	Range lineRange
+}
+
+// readCorpusChunk is readCorpusFile over a chunk.
+func readCorpusChunk(ctx context.Context, c corpusChunk, maxRecordBytes int, emit func(rawRecord), fileDead func(offset int64, reason, detail string)) error {
+	f := c.File
 	name := f.Metadata.Path
 	kind := strings.ToLower(path.Ext(strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".GZ")))
 	if kind != ".jsonl" && kind != ".ndjson" && kind != ".json" && kind != ".parquet" {
@@ -183,15 +210,21 @@ func readCorpusFile(ctx context.Context, f fileio.ReadableFile, maxRecordBytes i
 		r.Source = name
 		emit(r)
 	}
-	if kind == ".parquet" {
+	switch {
+	case kind == ".parquet":
 		err = readParquetRecords(rc, out) // not through a bufio.Reader: a local file is read in place
-	} else {
+	case c.Range.Start > 0: // a later range of a JSON Lines file
+		if err = skipTo(rc, c.Range.Start); err == nil {
+			err = readLineRange(bufio.NewReaderSize(rc, corpusChunkBytes), c.Range, maxRecordBytes, out)
+		}
+	default:
 		br := bufio.NewReaderSize(rc, corpusChunkBytes)
-		base := skipBOM(br)
+		r := c.Range
+		r.Start = skipBOM(br)
 		if kind == ".json" && firstByte(br) == '[' {
-			err = readJSONArray(br, base, maxRecordBytes, out)
+			err = readJSONArray(br, r.Start, maxRecordBytes, out)
 		} else {
-			err = readLines(br, base, maxRecordBytes, out)
+			err = readLineRange(br, r, maxRecordBytes, out)
 		}
 	}
 	var pe *positionedError
@@ -202,6 +235,57 @@ func readCorpusFile(ctx context.Context, f fileio.ReadableFile, maxRecordBytes i
 	default:
 		return fmt.Errorf("reading %s: %w", name, err) // I/O: the runner retries
 	}
+	return nil
+}
+
+// skipTo moves a reader to an offset: a seek where it can, else by reading.
+func skipTo(r io.Reader, offset int64) error {
+	if s, ok := r.(io.Seeker); ok {
+		_, err := s.Seek(offset, io.SeekStart)
+		return err
+	}
+	_, err := io.CopyN(io.Discard, r, offset)
+	return classify(offset, err)
+}
+
+// DefaultSplitBytes is the size above which an uncompressed JSON Lines
+// file is read as several chunks of about this size.
+const DefaultSplitBytes = 64 << 20
+
+// splitCorpusFn cuts each large uncompressed JSON Lines file into chunks of
+// about SplitBytes that start at a record, with the lines and records
+// before each, by a pass that finds the records without parsing them;
+// any other file is one chunk.
+type splitCorpusFn struct {
+	MaxRecordBytes int
+	SplitBytes     int64
+}
+
+func (fn *splitCorpusFn) ProcessElement(ctx context.Context, f fileio.ReadableFile, emit func(corpusChunk)) error {
+	name := strings.ToLower(f.Metadata.Path)
+	if !(strings.HasSuffix(name, ".jsonl") || strings.HasSuffix(name, ".ndjson")) || f.Metadata.Size <= fn.SplitBytes {
+		emit(corpusChunk{File: f, Range: lineRange{End: -1}})
+		return nil
+	}
+	rc, err := f.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", f.Metadata.Path, err)
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, corpusChunkBytes)
+	cur := lineRange{Start: skipBOM(br)}
+	err = readLines(br, cur.Start, fn.MaxRecordBytes, func(r rawRecord) {
+		if r.Offset-cur.Start >= fn.SplitBytes {
+			cur.End = r.Offset
+			emit(corpusChunk{File: f, Range: cur})
+			cur = lineRange{Start: r.Offset, Line: r.Line - 1, Record: r.Record - 1}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", f.Metadata.Path, err)
+	}
+	cur.End = -1
+	emit(corpusChunk{File: f, Range: cur})
 	return nil
 }
 
@@ -263,10 +347,25 @@ func firstByte(br *bufio.Reader) byte {
 // bytes and are flagged, without holding the rest in memory. base is the
 // file offset the reader starts at.
 func readLines(br *bufio.Reader, base int64, max int, emit func(rawRecord)) error {
-	offset := base
-	var line, record int64
+	return readLineRange(br, lineRange{Start: base, End: -1}, max, emit)
+}
+
+// lineRange is where a reader of lines starts — the offset, and the lines
+// and records before it — and the offset it stops at: a record that
+// starts at or after End (≥ 0) belongs to the next range.
+type lineRange struct {
+	Start, End   int64
+	Line, Record int64
+}
+
+// readLineRange is readLines over a range: br is positioned at r.Start.
+func readLineRange(br *bufio.Reader, r lineRange, max int, emit func(rawRecord)) error {
+	offset, line, record := r.Start, r.Line, r.Record
 	for {
 		start := offset
+		if r.End >= 0 && start >= r.End {
+			return nil
+		}
 		var buf []byte
 		over := false
 		for {
@@ -448,7 +547,7 @@ type corpusIDsFn struct {
 	Options        parseOptions
 }
 
-func (fn *corpusIDsFn) ProcessElement(ctx context.Context, f fileio.ReadableFile, emit func(int, idBlock)) error {
+func (fn *corpusIDsFn) ProcessElement(ctx context.Context, f corpusChunk, emit func(int, idBlock)) error {
 	blocks := map[int]*idBlock{}
 	held := 0
 	flush := func() {
@@ -458,7 +557,7 @@ func (fn *corpusIDsFn) ProcessElement(ctx context.Context, f fileio.ReadableFile
 		clear(blocks)
 		held = 0
 	}
-	err := readCorpusFile(ctx, f, fn.MaxRecordBytes, func(r rawRecord) {
+	err := readCorpusChunk(ctx, f, fn.MaxRecordBytes, func(r rawRecord) {
 		if r.Over {
 			return
 		}
@@ -524,7 +623,8 @@ func (fn *corpusRowsFn) Setup() {
 	fn.read = beam.NewCounter(CounterNamespace, CounterRecordsRead)
 }
 
-func (fn *corpusRowsFn) ProcessElement(ctx context.Context, f fileio.ReadableFile, dups func(*duplicate) bool, emit func(schemas.Preference), dead func(schemas.DeadLetter)) error {
+func (fn *corpusRowsFn) ProcessElement(ctx context.Context, c corpusChunk, dups func(*duplicate) bool, emit func(schemas.Preference), dead func(schemas.DeadLetter)) error {
+	f := c.File
 	mine := map[place]duplicate{}
 	var d duplicate
 	for dups(&d) {
@@ -532,7 +632,7 @@ func (fn *corpusRowsFn) ProcessElement(ctx context.Context, f fileio.ReadableFil
 			mine[d.At] = d
 		}
 	}
-	return readCorpusFile(ctx, f, fn.MaxRecordBytes, func(r rawRecord) {
+	return readCorpusChunk(ctx, c, fn.MaxRecordBytes, func(r rawRecord) {
 		fn.read.Inc(ctx, 1)
 		if r.Over {
 			dead(r.dead(ReasonTooLarge, fmt.Sprintf("record is over the limit of %d bytes", len(r.Data))))

@@ -185,7 +185,7 @@ func TestDuplicatesAcrossIDBlocks(t *testing.T) {
 	buckets := map[int][]idBlock{}
 	blocks, ids := 0, 0
 	for _, path := range []string{big, small} {
-		if err := fn.ProcessElement(context.Background(), fileio.ReadableFile{Metadata: fileio.FileMetadata{Path: path}}, func(k int, blk idBlock) {
+		if err := fn.ProcessElement(context.Background(), corpusChunk{File: fileio.ReadableFile{Metadata: fileio.FileMetadata{Path: path}}, Range: lineRange{End: -1}}, func(k int, blk idBlock) {
 			buckets[k] = append(buckets[k], blk)
 			blocks++
 			ids += len(blk.IDs)
@@ -216,6 +216,62 @@ func TestDuplicatesAcrossIDBlocks(t *testing.T) {
 	for _, d := range dups {
 		if d != want[d.ID] {
 			t.Errorf("duplicate %+v, want %+v", d, want[d.ID])
+		}
+	}
+}
+
+// A JSON Lines file cut into ranges of lines reads as the whole file does:
+// every record once, with its line, ordinal and offset — across a BOM,
+// blank lines and a line over the record limit.
+func TestSplitCorpusChunks(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("\xEF\xBB\xBF")
+	for i := 1; i <= 60; i++ {
+		fmt.Fprintf(&b, `{"id": "r%06d", "prompt": "p", "chosen": "a", "rejected": "b"}`+"\n", i)
+		if i%7 == 0 {
+			b.WriteString("\n  \n")
+		}
+		if i == 30 {
+			b.WriteString(strings.Repeat("x", 500) + "\n")
+		}
+	}
+	path := filepath.Join(t.TempDir(), "c.jsonl")
+	os.WriteFile(path, []byte(b.String()), 0o644)
+	f := fileio.ReadableFile{Metadata: fileio.FileMetadata{Path: path, Size: int64(b.Len())}}
+	ctx := context.Background()
+	read := func(c corpusChunk) []rawRecord {
+		var out []rawRecord
+		if err := readCorpusChunk(ctx, c, 200, func(r rawRecord) { out = append(out, r) }, func(int64, string, string) {
+			t.Fatal("file dead letter")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	whole := read(corpusChunk{File: f, Range: lineRange{End: -1}})
+	if len(whole) != 61 {
+		t.Fatalf("%d records whole, want 61", len(whole))
+	}
+	for _, split := range []int64{1, 150, 1000} {
+		var chunks []corpusChunk
+		if err := (&splitCorpusFn{MaxRecordBytes: 200, SplitBytes: split}).ProcessElement(ctx, f, func(c corpusChunk) { chunks = append(chunks, c) }); err != nil {
+			t.Fatal(err)
+		}
+		if want := int(int64(b.Len())/split) / 2; len(chunks) < min(want, 61) || len(chunks) < 2 {
+			t.Errorf("split %d: %d chunks", split, len(chunks))
+		}
+		var got []rawRecord
+		for _, c := range chunks {
+			got = append(got, read(c)...)
+		}
+		if len(got) != len(whole) {
+			t.Fatalf("split %d: %d records, want %d", split, len(got), len(whole))
+		}
+		for i := range whole {
+			w, g := whole[i], got[i]
+			if g.Line != w.Line || g.Record != w.Record || g.Offset != w.Offset || g.Over != w.Over || string(g.Data) != string(w.Data) {
+				t.Fatalf("split %d: record %d is %+v, want %+v", split, i, g, w)
+			}
 		}
 	}
 }

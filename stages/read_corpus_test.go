@@ -272,8 +272,21 @@ func TestReadCorpusDeadLetters(t *testing.T) {
 		pref("arr-1", "trl_standard", "p", "a", "b"),
 	}
 
+	// Whole, and cut into chunks of lines (every ~300 bytes, and at every
+	// record): the same rows and dead letters, with the same lines.
+	for _, split := range []int64{DefaultSplitBytes, 300, 1} {
+		t.Run(fmt.Sprint("split-", split), func(t *testing.T) {
+			readDeadLetterCorpus(t, dir, split, good, byLine)
+		})
+	}
+}
+
+func readDeadLetterCorpus(t *testing.T, dir string, split int64, good []schemas.Preference, byLine []struct {
+	line   int64
+	reason string
+}) {
 	p, s := beam.NewPipelineWithRoot()
-	rows, dead := ReadCorpus(s, filepath.Join(dir, "*"), WithMaxRecordBytes(4096))
+	rows, dead := ReadCorpus(s, filepath.Join(dir, "*"), WithMaxRecordBytes(4096), WithSplitBytes(split))
 	passert.Equals(s, rows, beam.CreateList(s, good))
 	// Dead letters as "source:line:reason", to compare as a set.
 	var want []string
