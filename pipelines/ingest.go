@@ -27,6 +27,7 @@ type IngestConfig struct {
 	IDField        string
 	OffsetField    string
 	MaxRecordBytes int
+	SplitMB        int // uncompressed JSON Lines files over this are read in chunks of about this size
 }
 
 // DeadLetterPrefix is where a job's dead letters go, beside its output.
@@ -37,7 +38,7 @@ func DeadLetterPrefix(out string) string { return out + ".deadletters" }
 func DefaultIngestConfig() IngestConfig {
 	return IngestConfig{Format: schemas.FormatArrow, Shards: 4, ShardMB: 256, CorpusFormat: stages.FormatAuto,
 		ChatTemplate: stages.BuiltinChatTemplate(stages.DefaultChatTemplate), IDField: "id", OffsetField: "offset",
-		MaxRecordBytes: stages.DefaultMaxRecordBytes}
+		MaxRecordBytes: stages.DefaultMaxRecordBytes, SplitMB: stages.DefaultSplitBytes >> 20}
 }
 
 // RegisterFlags binds the ingestion settings to flags.
@@ -52,6 +53,7 @@ func (c *IngestConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.IDField, "id-field", c.IDField, "record field holding a pair's own id; records without it get a hash of their content")
 	fs.StringVar(&c.OffsetField, "offset-field", c.OffsetField, "numeric record field read as the ODPO offset (empty: none)")
 	fs.IntVar(&c.MaxRecordBytes, "max-record-bytes", c.MaxRecordBytes, "records larger than this go to the dead letters")
+	fs.IntVar(&c.SplitMB, "split-mb", c.SplitMB, "uncompressed JSON Lines files larger than this many MB are read as chunks of about this size, on several workers")
 }
 
 // Validate checks the settings.
@@ -75,6 +77,9 @@ func (c IngestConfig) Validate() error {
 	}
 	if c.ShardMB < 1 {
 		return fmt.Errorf("--shard-mb %d: want a positive size", c.ShardMB)
+	}
+	if c.SplitMB < 1 {
+		return fmt.Errorf("--split-mb %d: want a positive size", c.SplitMB)
 	}
 	if c.MaxRecordBytes < 1 {
 		return fmt.Errorf("--max-record-bytes %d: want a positive size", c.MaxRecordBytes)
@@ -135,7 +140,7 @@ func (c IngestConfig) ReadCorpus(s beam.Scope) (rows, dead beam.PCollection) {
 	return stages.ReadCorpusAll(s, beam.CreateList(s, c.Corpus),
 		stages.WithCorpusFormat(c.CorpusFormat), stages.WithChatTemplate(c.ChatTemplate),
 		stages.WithIDField(c.IDField), stages.WithOffsetField(c.OffsetField),
-		stages.WithMaxRecordBytes(c.MaxRecordBytes))
+		stages.WithMaxRecordBytes(c.MaxRecordBytes), stages.WithSplitBytes(int64(c.SplitMB)<<20))
 }
 
 // WriteDeadLetters writes dead letters as one JSONL file people can read.
