@@ -187,8 +187,22 @@ func (t *PreferenceTrainer) graph(k execKind, in stepInputs) []*Node {
 
 // Evaluate computes the step's figures on pairs without training.
 func (t *PreferenceTrainer) Evaluate(pairs []PreferencePair) (PreferenceStats, error) {
-	return t.run(modeEval, -1, pairs, nil)
+	// In batches: one graph over all held-out pairs would hold activations
+	// and logits for every one of them (gigabytes for a few thousand).
+	var total PreferenceStats
+	for lo := 0; lo < len(pairs); lo += EvalBatchPairs {
+		part := pairs[lo:min(lo+EvalBatchPairs, len(pairs))]
+		st, err := t.run(modeEval, -1, part, nil)
+		if err != nil {
+			return total, err
+		}
+		total = total.add(st, float64(len(part))/float64(len(pairs)))
+	}
+	return total, nil
 }
+
+// EvalBatchPairs is how many held-out pairs Evaluate runs at a time.
+const EvalBatchPairs = 64
 
 // Step trains on one batch (step counts from 0, for the schedule). A loss
 // or gradient that is not finite changes nothing and returns an error

@@ -310,3 +310,36 @@ func zeroLambdaIsTheBaseLoss(t *testing.T, cfg Config, pairs []PreferencePair) {
 		}
 	}
 }
+
+// Evaluate runs held-out pairs in batches of EvalBatchPairs; its means
+// equal one pass over all of them (float64, 1e-12).
+func TestEvaluateInBatches(t *testing.T) {
+	backend, _ := Backend()
+	cfg := Tiny(tokenizer.Byte{}.VocabSize())
+	cfg.Context, cfg.DType = 64, "float64"
+	ref, _ := New(cfg, 1, backend)
+	pairs := toyPreferences(t, ref, EvalBatchPairs+9)
+	policy, _ := New(cfg, 2, backend)
+	tr, err := policy.NewPreferenceTrainer(LossConfig{Type: LossSrDPO, Beta: 0.1, Lambda: 0.5}, Optim{Name: "adam", LR: 1e-3}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tr.Evaluate(pairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := tr.run(modeEval, -1, pairs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		a, b float64
+	}{{"loss", got.Loss, want.Loss}, {"accuracies", got.RewardsAccuracies, want.RewardsAccuracies},
+		{"margins", got.RewardsMargins, want.RewardsMargins}, {"delta", got.DeltaMean, want.DeltaMean},
+		{"logps chosen", got.LogpsChosen, want.LogpsChosen}} {
+		if math.Abs(c.a-c.b) > 1e-12*max(1, math.Abs(c.b)) {
+			t.Errorf("%s: %v in batches, %v in one pass", c.name, c.a, c.b)
+		}
+	}
+}
