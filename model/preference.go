@@ -187,16 +187,26 @@ func (t *PreferenceTrainer) graph(k execKind, in stepInputs) []*Node {
 
 // Evaluate computes the step's figures on pairs without training.
 func (t *PreferenceTrainer) Evaluate(pairs []PreferencePair) (PreferenceStats, error) {
-	// In batches: one graph over all held-out pairs would hold activations
-	// and logits for every one of them (gigabytes for a few thousand).
+	return t.EvaluateFrom(len(pairs), func(lo, hi int) ([]PreferencePair, error) { return pairs[lo:hi], nil })
+}
+
+// EvaluateFrom is Evaluate on n pairs that get returns a batch at a time
+// (pairs lo to hi), so that they need not all be in memory. It runs
+// EvalBatchPairs at a time: one graph over all held-out pairs would hold
+// activations and logits for every one of them (gigabytes for a few
+// thousand).
+func (t *PreferenceTrainer) EvaluateFrom(n int, get func(lo, hi int) ([]PreferencePair, error)) (PreferenceStats, error) {
 	var total PreferenceStats
-	for lo := 0; lo < len(pairs); lo += EvalBatchPairs {
-		part := pairs[lo:min(lo+EvalBatchPairs, len(pairs))]
+	for lo := 0; lo < n; lo += EvalBatchPairs {
+		part, err := get(lo, min(lo+EvalBatchPairs, n))
+		if err != nil {
+			return total, err
+		}
 		st, err := t.run(modeEval, -1, part, nil)
 		if err != nil {
 			return total, err
 		}
-		total = total.add(st, float64(len(part))/float64(len(pairs)))
+		total = total.add(st, float64(len(part))/float64(n))
 	}
 	return total, nil
 }

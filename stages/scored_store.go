@@ -253,14 +253,14 @@ func (s *scoredStore) walk(visit func(at rowAt, r schemas.Scored) error) error {
 }
 
 // split walks the rows in id order and holds out, by a hash of the id,
-// about a fraction of them: the training pairs' places, the held-out
-// pairs themselves, and the fingerprint of the whole set.
-func (s *scoredStore) split(fraction float64) (train []rowAt, eval []model.PreferencePair, fingerprint string, err error) {
+// about a fraction of them: the places of the training pairs and of the
+// held-out ones, and the fingerprint of the whole set.
+func (s *scoredStore) split(fraction float64) (train, eval []rowAt, fingerprint string, err error) {
 	fp := fnv.New64a()
 	err = s.walk(func(at rowAt, r schemas.Scored) error {
 		fmt.Fprintf(fp, "%s\x00%v\x00%v\x00", r.ID, r.RefLogpChosen, r.RefLogpRejected)
 		if heldOut(r.ID, fraction) {
-			eval = append(eval, preferencePair(r))
+			eval = append(eval, at)
 		} else {
 			train = append(train, at)
 		}

@@ -70,9 +70,13 @@ func TestScoredStoreEqualsRowsReadWhole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(got, wantTrain) || !reflect.DeepEqual(eval, wantEval) || gotFP != wantFP {
+		held, err := store.pairs(eval)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, wantTrain) || !reflect.DeepEqual(held, wantEval) || gotFP != wantFP {
 			t.Errorf("%s: store's split differs from the rows read whole (train %d/%d, eval %d/%d, fingerprint %s/%s)",
-				pattern, len(got), len(wantTrain), len(eval), len(wantEval), gotFP, wantFP)
+				pattern, len(got), len(wantTrain), len(held), len(wantEval), gotFP, wantFP)
 		}
 		if pattern == manifest {
 			for _, s := range store.shards {

@@ -44,10 +44,10 @@ func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResul
 type training struct {
 	cfg      TrainConfig
 	store    *scoredStore
-	train    []rowAt                // the training pairs' places, in id order
-	eval     []model.PreferencePair // the held-out pairs
-	perEpoch int                    // steps per epoch
-	total    int                    // steps of the run
+	train    []rowAt // the training pairs' places, in id order
+	eval     []rowAt // the held-out pairs' places
+	perEpoch int     // steps per epoch
+	total    int     // steps of the run
 	opt      model.Optim
 	shardsFP string
 	policy   *model.GPT
@@ -182,7 +182,9 @@ func (r *training) loop(ctx context.Context, progress io.Writer, start int, metr
 				done, total, bar(done, total), m.Loss, m.RewardsAccuracies, m.RewardsMargins, m.DeltaMean, m.AugAccuracies, tps)
 		}
 		if len(r.eval) > 0 && ((cfg.EvalEvery > 0 && done%cfg.EvalEvery == 0) || done == total) {
-			es, err := trainer.Evaluate(r.eval)
+			es, err := trainer.EvaluateFrom(len(r.eval), func(lo, hi int) ([]model.PreferencePair, error) {
+				return r.store.pairs(r.eval[lo:hi])
+			})
 			if err != nil {
 				return TrainResult{}, err
 			}
