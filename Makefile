@@ -29,7 +29,7 @@ run: build
 
 # The experiment of the README's results: 5 seeds × label temperatures
 # 0.03, 0.1, 0.3 × λ 0, 0.5, 1, 2 (β 0.1), every method along 200 steps.
-# It prints its estimated time first (about 35 minutes on 2 cores).
+# It prints its estimated time first (39 minutes here on 2 cores).
 EXPERIMENT_SEEDS ?= 5
 experiment: build
 	$(BIN) run --out out/experiment --seeds $(EXPERIMENT_SEEDS) --temperature 0.03,0.1,0.3 --lambda 0,0.5,1,2 --parallel 2
