@@ -1,7 +1,6 @@
 package stages
 
 import (
-	"container/heap"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -190,66 +189,25 @@ func (s *scoredStore) pairs(at []rowAt) ([]model.PreferencePair, error) {
 	return out, nil
 }
 
-// storeCursor is a shard's next row in the id-order walk.
-type storeCursor struct {
-	shard int32
-	row   int32
-	r     schemas.Scored
-}
-
-type cursorHeap []*storeCursor
-
-func (h cursorHeap) Len() int           { return len(h) }
-func (h cursorHeap) Less(i, j int) bool { return h[i].r.ID < h[j].r.ID }
-func (h cursorHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *cursorHeap) Push(x any)        { *h = append(*h, x.(*storeCursor)) }
-func (h *cursorHeap) Pop() any {
-	old := *h
-	c := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return c
-}
-
 // walk visits every row in id order (each shard is sorted by id, so a
 // merge of the shards), one row decoded per shard at a time.
 func (s *scoredStore) walk(visit func(at rowAt, r schemas.Scored) error) error {
-	h := &cursorHeap{}
-	advance := func(c *storeCursor) (bool, error) {
-		if int64(c.row) >= s.shards[c.shard].Rows() {
-			return false, nil
-		}
-		r, err := s.row(rowAt{c.shard, c.row})
-		c.r = r
-		return err == nil, err
-	}
-	for k := range s.shards {
-		c := &storeCursor{shard: int32(k)}
-		ok, err := advance(c)
-		if err != nil {
-			return err
-		}
-		if ok {
-			*h = append(*h, c)
+	fetched, visited := make([]int32, len(s.shards)), make([]int32, len(s.shards))
+	sources := make([]func() (schemas.Row, error), len(s.shards))
+	for k, shard := range s.shards {
+		sources[k] = func() (schemas.Row, error) {
+			if int64(fetched[k]) >= shard.Rows() {
+				return nil, nil
+			}
+			fetched[k]++
+			return shard.Row(int64(fetched[k] - 1))
 		}
 	}
-	heap.Init(h)
-	for h.Len() > 0 {
-		c := (*h)[0]
-		if err := visit(rowAt{c.shard, c.row}, c.r); err != nil {
-			return err
-		}
-		c.row++
-		ok, err := advance(c)
-		if err != nil {
-			return err
-		}
-		if ok {
-			heap.Fix(h, 0)
-		} else {
-			heap.Pop(h)
-		}
-	}
-	return nil
+	return mergeByKey(sources, func(k int, r schemas.Row) error {
+		at := rowAt{int32(k), visited[k]}
+		visited[k]++
+		return visit(at, r.(schemas.Scored)) // the shard's schema was checked
+	})
 }
 
 // split walks the rows in id order and holds out, by a hash of the id,

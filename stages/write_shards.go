@@ -2,7 +2,6 @@ package stages
 
 import (
 	"bytes"
-	"container/heap"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -338,13 +337,14 @@ func mergeSome(ctx context.Context, prefix string, runs []string, tb *schemas.Ta
 		return 0, err
 	}
 	defer fs.Close()
-	h := &runHeap{}
+	var cursors []*runCursor
 	defer func() {
-		for _, c := range h.cursors {
+		for _, c := range cursors {
 			c.close()
 		}
 	}()
-	for _, name := range runs {
+	sources := make([]func() (schemas.Row, error), len(runs))
+	for i, name := range runs {
 		rc, err := fs.OpenRead(ctx, name)
 		if err != nil {
 			return 0, fmt.Errorf("opening run %s: %w", name, err)
@@ -355,86 +355,54 @@ func mergeSome(ctx context.Context, prefix string, runs []string, tb *schemas.Ta
 			return 0, fmt.Errorf("run %s: %w", name, err)
 		}
 		c := &runCursor{name: name, r: rr, rc: rc}
-		if err := c.advance(); err != nil {
-			c.close()
-			return 0, err
-		}
-		if c.row != nil {
-			h.cursors = append(h.cursors, c)
-		} else {
-			c.close()
-		}
+		cursors, sources[i] = append(cursors, c), c.next
 	}
-	heap.Init(h)
 	out, err := open(w)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
 	last := ""
-	for h.Len() > 0 {
-		c := h.cursors[0]
-		if n > 0 && c.row.Key() == last {
-			out.Close()
-			return n, duplicateIDError(tb.Name, last)
+	err = mergeByKey(sources, func(_ int, r schemas.Row) error {
+		if n > 0 && r.Key() == last {
+			return duplicateIDError(tb.Name, last)
 		}
-		last = c.row.Key()
-		if err := out.Write(c.row); err != nil {
-			out.Close()
-			return n, err
+		last = r.Key()
+		if err := out.Write(r); err != nil {
+			return err
 		}
 		n++
-		if err := c.advance(); err != nil {
-			out.Close()
-			return n, err
-		}
-		if c.row == nil {
-			c.close()
-			heap.Pop(h)
-		} else {
-			heap.Fix(h, 0)
-		}
+		return nil
+	})
+	if err != nil {
+		out.Close()
+		return n, err
 	}
 	return n, out.Close()
 }
 
-// runCursor is a run being merged: its next row, nil at the end.
+// runCursor is a run being merged.
 type runCursor struct {
 	name string
 	r    *schemas.RunReader
 	rc   io.Closer
-	row  schemas.Row
 }
 
-func (c *runCursor) advance() error {
+// next is the run's next row, nil at its end.
+func (c *runCursor) next() (schemas.Row, error) {
 	r, err := c.r.Next()
 	if err == io.EOF {
-		c.row = nil
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading run %s: %w", c.name, err)
+		return nil, fmt.Errorf("reading run %s: %w", c.name, err)
 	}
-	c.row = r
-	return nil
+	return r, nil
 }
 
 func (c *runCursor) close() {
 	c.r.Close()
 	c.rc.Close()
-}
-
-// runHeap orders cursors by their next row's id.
-type runHeap struct{ cursors []*runCursor }
-
-func (h *runHeap) Len() int           { return len(h.cursors) }
-func (h *runHeap) Less(i, j int) bool { return h.cursors[i].row.Key() < h.cursors[j].row.Key() }
-func (h *runHeap) Swap(i, j int)      { h.cursors[i], h.cursors[j] = h.cursors[j], h.cursors[i] }
-func (h *runHeap) Push(x any)         { h.cursors = append(h.cursors, x.(*runCursor)) }
-func (h *runHeap) Pop() any {
-	c := h.cursors[len(h.cursors)-1]
-	h.cursors = h.cursors[:len(h.cursors)-1]
-	return c
 }
 
 type finalizeShardsFn struct {
