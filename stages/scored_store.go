@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -122,25 +121,8 @@ func copyToTemp(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	err = retryTransient(ctx, func(bool) error {
-		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		if err := tmp.Truncate(0); err != nil {
-			return err
-		}
-		rc, err := fs.OpenRead(ctx, name)
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		_, err = io.Copy(tmp, rc)
-		return err
-	})
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	tmp.Close()
+	if err := retryTransient(ctx, func(bool) error { return copyOut(ctx, fs, name, tmp.Name()) }); err != nil {
 		os.Remove(tmp.Name())
 		return "", fmt.Errorf("copying shard %s to %s: %w", name, os.TempDir(), err)
 	}
