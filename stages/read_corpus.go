@@ -172,14 +172,6 @@ func cutRaw(b []byte) string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
-// readCorpusFile emits each record of a corpus file, or calls fileDead for
-// a file that cannot be read as a corpus (its extension, or content that
-// breaks part-way: the records before were emitted). An I/O error is
-// returned, for the runner to retry.
-func readCorpusFile(ctx context.Context, f fileio.ReadableFile, maxRecordBytes int, emit func(rawRecord), fileDead func(offset int64, reason, detail string)) error {
-	return readCorpusChunk(ctx, corpusChunk{File: f, Range: lineRange{End: -1}}, maxRecordBytes, emit, fileDead)
-}
-
 // corpusChunk is a part of a corpus file read as one element: the whole
 // file, or a range of lines of a large JSON Lines file (splitCorpusFn),
 // so that a runner can read one big file on several workers.
@@ -188,7 +180,15 @@ type corpusChunk struct {
 	Range lineRange
 }
 
-// readCorpusChunk is readCorpusFile over a chunk.
+// wholeFile is the chunk of all of a file.
+func wholeFile(f fileio.ReadableFile) corpusChunk {
+	return corpusChunk{File: f, Range: lineRange{End: -1}}
+}
+
+// readCorpusChunk emits each record of a chunk of a corpus file, or calls
+// fileDead for a file that cannot be read as a corpus (its extension, or
+// content that breaks part-way: the records before were emitted). An I/O
+// error is returned, for the runner to retry.
 func readCorpusChunk(ctx context.Context, c corpusChunk, maxRecordBytes int, emit func(rawRecord), fileDead func(offset int64, reason, detail string)) error {
 	f := c.File
 	name := f.Metadata.Path
@@ -264,7 +264,7 @@ type splitCorpusFn struct {
 func (fn *splitCorpusFn) ProcessElement(ctx context.Context, f fileio.ReadableFile, emit func(corpusChunk)) error {
 	name := strings.ToLower(f.Metadata.Path)
 	if !(strings.HasSuffix(name, ".jsonl") || strings.HasSuffix(name, ".ndjson")) || f.Metadata.Size <= fn.SplitBytes {
-		emit(corpusChunk{File: f, Range: lineRange{End: -1}})
+		emit(wholeFile(f))
 		return nil
 	}
 	rc, err := f.Open(ctx)

@@ -185,7 +185,7 @@ func TestDuplicatesAcrossIDBlocks(t *testing.T) {
 	buckets := map[int][]idBlock{}
 	blocks, ids := 0, 0
 	for _, path := range []string{big, small} {
-		if err := fn.ProcessElement(context.Background(), corpusChunk{File: fileio.ReadableFile{Metadata: fileio.FileMetadata{Path: path}}, Range: lineRange{End: -1}}, func(k int, blk idBlock) {
+		if err := fn.ProcessElement(context.Background(), wholeFile(fileio.ReadableFile{Metadata: fileio.FileMetadata{Path: path}}), func(k int, blk idBlock) {
 			buckets[k] = append(buckets[k], blk)
 			blocks++
 			ids += len(blk.IDs)
@@ -248,7 +248,7 @@ func TestSplitCorpusChunks(t *testing.T) {
 		}
 		return out
 	}
-	whole := read(corpusChunk{File: f, Range: lineRange{End: -1}})
+	whole := read(wholeFile(f))
 	if len(whole) != 61 {
 		t.Fatalf("%d records whole, want 61", len(whole))
 	}
