@@ -131,19 +131,22 @@ func (g Grid) cells(gr group) []Cell {
 
 func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
-// policyName names a cell within its group: the method, and λ when the
-// grid has several ("sr-dpo λ=0.5"). Single-valued grids name policies as
-// plain methods, as srdpo eval does.
+// namesLambda says whether a cell's name carries its λ: a self-refining
+// method's, when the grid has several. Single-valued grids name policies
+// as plain methods, as srdpo eval does.
+func (g Grid) namesLambda(c Cell) bool { return selfRefining(c.Method) && len(g.Lambdas) > 1 }
+
+// policyName names a cell within its group: "dpo", "sr-dpo λ=0.5".
 func (g Grid) policyName(c Cell) string {
-	if selfRefining(c.Method) && len(g.Lambdas) > 1 {
+	if g.namesLambda(c) {
 		return fmt.Sprintf("%s λ=%s", c.Method, num(c.Lambda))
 	}
 	return string(c.Method)
 }
 
-// cellDir is the cell's folder within its group's.
+// cellDir is the cell's folder within its group's: "dpo", "sr-dpo-lambda-0.5".
 func (g Grid) cellDir(c Cell) string {
-	if selfRefining(c.Method) && len(g.Lambdas) > 1 {
+	if g.namesLambda(c) {
 		return fmt.Sprintf("%s-lambda-%s", c.Method, num(c.Lambda))
 	}
 	return string(c.Method)

@@ -112,31 +112,14 @@ func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.M
 		return "", err
 	}
 	figs, all := summarise(rows)
-	var policies []string // the tables' policies: each method at its end, not along training
-	for _, p := range all {
-		if _, _, last := curvePolicyOf(p); last {
-			policies = append(policies, p)
-		}
-	}
-	seeds := map[int64]bool{}
-	for _, r := range rows {
-		seeds[r.Seed] = true
-	}
+	policies := endPolicies(all)
+	seeds := countSeeds(rows, func(r schemas.Eval) int64 { return r.Seed })
 	table := mainTable(figs, policies)
 	var md strings.Builder
-	fmt.Fprintf(&md, "# srdpo report\n\n%d policies, %d seed(s). Each cell: the mean over seeds", len(policies), len(seeds))
-	if len(seeds) > 1 {
-		md.WriteString(", [min, max] over seeds")
-	}
-	md.WriteString(". Win rates count ties as one half; KL is the mean of log π − log π_ref over the policy's generated tokens; ")
-	md.WriteString("the correlations are with the true quality gap r*(y+) − r*(y−) on held-out pairs (the paper's Table 4).\n\n")
+	fmt.Fprintf(&md, "# srdpo report\n\n%d policies, %d seed(s). %s\n\n", len(policies), seeds, cellsCaption(seeds))
 	md.WriteString(table)
 	if frontier := frontierTable(rows); frontier != "" {
-		md.WriteString("\n## Gold reward at matched KL\n\n")
-		md.WriteString("Each method evaluated along its training (`--curve-points`) and at its end, a curve from the reference (KL 0); ")
-		md.WriteString("its gold reward at each KL interpolated linearly between evaluations (the first segment to reach it), the mean over seeds; ")
-		md.WriteString("the KL values are fractions of the KL every curve of every seed reaches. Differences are paired by seed (same task, reference ")
-		md.WriteString("and data order): the mean and a 95% paired Student-t interval over seeds.\n\n")
+		md.WriteString("\n## Gold reward at matched KL\n\n" + frontierCaption + "\n\n")
 		md.WriteString(frontier)
 		table += "\n" + frontier
 	}
@@ -164,6 +147,38 @@ func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.M
 		return "", err
 	}
 	return table, nil
+}
+
+// endPolicies are the policies at the end of their training: the tables
+// show those, not the points along it.
+func endPolicies(all []string) []string {
+	var out []string
+	for _, p := range all {
+		if _, _, last := curvePolicyOf(p); last {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// countSeeds is how many seeds rows are of.
+func countSeeds[R any](rows []R, seed func(R) int64) int {
+	seen := map[int64]bool{}
+	for _, r := range rows {
+		seen[seed(r)] = true
+	}
+	return len(seen)
+}
+
+// cellsCaption says what a table cell of a report holds.
+func cellsCaption(seeds int) string {
+	spread := ""
+	if seeds > 1 {
+		spread = ", [min, max] over seeds"
+	}
+	return "Each cell: the mean over seeds" + spread + ". Win rates count ties as one half; KL is the mean of log π − log π_ref " +
+		"over the policy's generated tokens; the correlations are with the true quality gap r*(y+) − r*(y−) on held-out pairs " +
+		"(the paper's Table 4)."
 }
 
 // mainTable is the report's table: a row per policy, a column per figure

@@ -81,20 +81,12 @@ func WriteSweepReport(dir string, c RunConfig, rows []schemas.SweepRow, metrics 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	seeds := map[int64]bool{}
-	for _, r := range rows {
-		seeds[r.Seed] = true
-	}
+	seeds := countSeeds(rows, func(r schemas.SweepRow) int64 { return r.Seed })
 	groups := c.Grid.groups()
 	var md, text strings.Builder
-	fmt.Fprintf(&md, "# srdpo report\n\n%d seed(s); label temperatures %s; β %s; λ %s; %d steps of %d pairs, evaluated at %d points. ",
-		len(seeds), floats(c.Grid.Temperatures), floats(c.Grid.Betas), floats(c.Grid.Lambdas), c.Train.Steps, c.Train.BatchSize, min(c.Curve, c.Train.Steps))
-	md.WriteString("Each cell: the mean over seeds")
-	if len(seeds) > 1 {
-		md.WriteString(", [min, max] over seeds")
-	}
-	md.WriteString(". Win rates count ties as one half; KL is the mean of log π − log π_ref over the policy's generated tokens; ")
-	md.WriteString("the correlations are with the true quality gap r*(y+) − r*(y−) on held-out pairs (the paper's Table 4). ")
+	fmt.Fprintf(&md, "# srdpo report\n\n%d seed(s); label temperatures %s; β %s; λ %s; %d steps of %d pairs, evaluated at %d points. %s ",
+		seeds, floats(c.Grid.Temperatures), floats(c.Grid.Betas), floats(c.Grid.Lambdas), c.Train.Steps, c.Train.BatchSize, min(c.Curve, c.Train.Steps),
+		cellsCaption(seeds))
 	fmt.Fprintf(&md, "Every figure of every policy and step is a row of `%s` (schemas.Sweeps).\n\n", ResultsFile)
 	if len(groups) > 1 || len(c.Grid.Lambdas) > 1 {
 		if t := gridTable(c, groups, rows); t != "" {
@@ -112,12 +104,7 @@ func WriteSweepReport(dir string, c RunConfig, rows []schemas.SweepRow, metrics 
 		}
 		evals := groupEvals(c, g, rows)
 		figs, all := summarise(evals)
-		var policies []string
-		for _, p := range all {
-			if _, _, last := curvePolicyOf(p); last {
-				policies = append(policies, p)
-			}
-		}
+		policies := endPolicies(all)
 		table := mainTable(figs, policies)
 		md.WriteString(table)
 		text.WriteString(table)
