@@ -102,6 +102,7 @@ var reportColumns = []struct{ title, benchmark, metric string }{
 	{"Pearson(gap, Δπ)", "quality_correlation", "pearson_delta"},
 	{"Spearman(gap, Δπ)", "quality_correlation", "spearman_delta"},
 	{"Kendall(gap, Δπ)", "quality_correlation", "kendall_delta"},
+	{"partial r(gap, Δπ \\| h)", "quality_correlation", "partial_delta_given_h"},
 }
 
 // WriteReport writes dir/report.md from eval rows (any number of seeds) and
@@ -178,7 +179,8 @@ func cellsCaption(seeds int) string {
 	}
 	return "Each cell: the mean over seeds" + spread + ". Win rates count ties as one half; KL is the mean of log π − log π_ref " +
 		"over the policy's generated tokens; the correlations are with the true quality gap r*(y+) − r*(y−) on held-out pairs " +
-		"(the paper's Table 4)."
+		"(the paper's Table 4); partial r(gap, Δπ | h) is the correlation of Δπ with the gap once h is taken out of both, " +
+		"what Δπ tells about quality beyond the margin the loss already has."
 }
 
 // mainTable is the report's table: a row per policy, a column per figure

@@ -142,7 +142,8 @@ const gridTableCaption = "For each label temperature, β and λ: the self-refini
 
 const alongCaption = "Each method at each evaluated step, the mean over seeds: gold reward, KL to the reference, held-out preference " +
 	"accuracy, and the correlations of h and of Δπ with the true gap on held-out pairs — whether Δπ carries quality information " +
-	"as training goes on."
+	"as training goes on — and the partial correlation of Δπ with the gap given h: whether Δπ tells about quality more than the " +
+	"margin h the loss already has (what λ·Δπ can add)."
 
 func floats(v []float64) string {
 	s := make([]string, len(v))
@@ -206,9 +207,10 @@ func alongTable(evals []schemas.Eval, steps int) string {
 		return ps[i].step < ps[j].step
 	})
 	cols := []struct{ benchmark, metric string }{{"gold_reward", "mean"}, {"gold_reward", "kl_to_reference"},
-		{"preferences", "accuracy"}, {"quality_correlation", "pearson_h"}, {"quality_correlation", "pearson_delta"}}
+		{"preferences", "accuracy"}, {"quality_correlation", "pearson_h"}, {"quality_correlation", "pearson_delta"},
+		{"quality_correlation", "partial_delta_given_h"}}
 	var b strings.Builder
-	b.WriteString("| policy | step | gold reward | KL to reference | pref. accuracy | Pearson(gap, h) | Pearson(gap, Δπ) |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| policy | step | gold reward | KL to reference | pref. accuracy | Pearson(gap, h) | Pearson(gap, Δπ) | partial r(gap, Δπ \\| h) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, p := range ps {
 		fmt.Fprintf(&b, "| %s | %d |", p.method, p.step)
 		for _, c := range cols {

@@ -28,6 +28,27 @@ func Pearson(x, y []float64) (float64, error) {
 	return sxy / math.Sqrt(sxx*syy), nil
 }
 
+// PartialPearson is the correlation of x and y once the linear effect of z
+// is taken out of both (the Pearson correlation of their residuals on z):
+// whether y tells about x more than z already does. NaN when x or y is a
+// linear function of z.
+func PartialPearson(x, y, z []float64) (float64, error) {
+	if err := checkPaired(x, z); err != nil {
+		return 0, err
+	}
+	rxy, err := Pearson(x, y)
+	if err != nil {
+		return 0, err
+	}
+	rxz, _ := Pearson(x, z)
+	ryz, _ := Pearson(y, z)
+	den := math.Sqrt((1 - rxz*rxz) * (1 - ryz*ryz))
+	if den == 0 || math.IsNaN(den) {
+		return math.NaN(), nil
+	}
+	return (rxy - rxz*ryz) / den, nil
+}
+
 // Spearman is the Pearson correlation of the ranks, ties given their
 // average rank.
 func Spearman(x, y []float64) (float64, error) {

@@ -36,4 +36,17 @@ func TestCorrelationsByHand(t *testing.T) {
 	if _, err := Pearson([]float64{1, 2}, []float64{1}); err == nil {
 		t.Error("unpaired accepted")
 	}
+	// Partial: the residuals of x = (1, 3, 2, 5, 4) and y = (2, 1, 4, 3, 6)
+	// on z = (1, …, 5) (slopes 0.8 and 1) are (−0.4, 0.8, −1, 1.2, −0.6) and
+	// (0.8, −1.2, 0.8, −1.2, 0.8): Σ = −4, Σ² = 3.6 and 4.8, so
+	// −4/√17.28 = −5/(3√3).
+	z := []float64{1, 2, 3, 4, 5}
+	pp, _ := PartialPearson([]float64{1, 3, 2, 5, 4}, []float64{2, 1, 4, 3, 6}, z)
+	near("partial pearson", pp, -5/(3*math.Sqrt(3)))
+	if pp, _ := PartialPearson([]float64{1, 3, 2, 5, 4}, []float64{2, 4, 6, 8, 10}, z); !math.IsNaN(pp) {
+		t.Errorf("y a linear function of z: %g", pp)
+	}
+	if _, err := PartialPearson([]float64{1, 2, 3}, []float64{1, 2, 3}, z); err == nil {
+		t.Error("unpaired z accepted")
+	}
 }

@@ -112,7 +112,11 @@ type PreferenceEval struct {
 	Pearson       [2]float64 // of the gap with h, with Δπ
 	Spearman      [2]float64
 	Kendall       [2]float64
-	N             int
+	// PartialDelta is the partial correlation of the gap with Δπ given h:
+	// whether Δπ tells about quality more than the margin the loss already
+	// has — what λ·Δπ can add to it.
+	PartialDelta float64
+	N            int
 }
 
 // RefPromptCorrelation asks whether p carries quality information to the
@@ -172,6 +176,7 @@ func Preferences(policy *model.GPT, rows []schemas.Scored, beta float64, perToke
 		e.Spearman[j], _ = Spearman(e.Gap, xs)
 		e.Kendall[j], _ = KendallTauB(e.Gap, xs)
 	}
+	e.PartialDelta, _ = PartialPearson(e.Gap, e.Delta, e.H)
 	return e, nil
 }
 

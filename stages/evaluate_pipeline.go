@@ -136,6 +136,7 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 			row("quality_correlation", "spearman_"+what, e.Spearman[j], e.N)
 			row("quality_correlation", "kendall_"+what, e.Kendall[j], e.N)
 		}
+		row("quality_correlation", "partial_delta_given_h", e.PartialDelta, e.N)
 	}
 	for _, path := range fn.Spec.MCTasks {
 		items, err := readMC(ctx, path)

@@ -85,6 +85,7 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 			add("quality_correlation", "spearman_"+what, e.Spearman[j], e.N)
 			add("quality_correlation", "kendall_"+what, e.Kendall[j], e.N)
 		}
+		add("quality_correlation", "partial_delta_given_h", e.PartialDelta, e.N)
 		add("animals", "acc", mc.Acc, mc.N)
 		add("animals", "acc_norm", mc.AccNorm, mc.N)
 	}

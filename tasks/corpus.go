@@ -14,19 +14,22 @@ type SFTExample struct {
 	Prompt, Response string
 }
 
-// SFTCorpus makes the reference model's training set: for each word, x with
-// a response of mixed quality (0 to 3 corruptions), and p⊕x with the exact
-// answer — so the SFT model learns that p⊕x leads to better responses, the
-// stand-in for an instruction-tuned model's knowledge that makes Δπ
-// meaningful. Seeded: the same seed gives the same examples.
-func SFTCorpus(seed uint64, n int, p, sep string) []SFTExample {
-	rng := rand.New(rand.NewPCG(seed, 0x736674))
+// sftExamples makes the reference model's training set: for each word, x
+// with a response of mixed quality (0 to 3 corruptions), and p⊕x with a
+// better one (0 to cfg.AugCorruptions; by default the exact answer) — so the
+// SFT model learns that p⊕x leads to better responses, the stand-in for an
+// instruction-tuned model's knowledge that makes Δπ meaningful.
+func sftExamples(cfg GenConfig, words []string, rng *rand.Rand) []SFTExample {
 	var out []SFTExample
-	for _, w := range Words(seed, n) {
+	for _, w := range words {
 		x := Prompt(w)
-		out = append(out,
-			SFTExample{Prompt: x, Response: Corrupt(Target(w), rng.IntN(4), rng)},
-			SFTExample{Prompt: schemas.Augment(p, sep, x), Response: Target(w)})
+		aug := Target(w)
+		plain := Corrupt(aug, rng.IntN(4), rng)
+		if cfg.AugCorruptions > 0 {
+			aug = Corrupt(aug, rng.IntN(cfg.AugCorruptions+1), rng)
+		}
+		out = append(out, SFTExample{Prompt: x, Response: plain},
+			SFTExample{Prompt: schemas.Augment(cfg.AugPrompt, cfg.AugSeparator, x), Response: aug})
 	}
 	return out
 }

@@ -9,8 +9,10 @@ import (
 )
 
 func TestSFTCorpusTeachesThatPHelps(t *testing.T) {
-	a := SFTCorpus(1, 200, "Answer perfectly.", " ")
-	if !reflect.DeepEqual(a, SFTCorpus(1, 200, "Answer perfectly.", " ")) {
+	cfg := GenConfig{AugPrompt: "Answer perfectly.", AugSeparator: " "}
+	corpus := func() []SFTExample { return sftExamples(cfg, Words(1, 200), rand.New(rand.NewPCG(1, 2))) }
+	a := corpus()
+	if !reflect.DeepEqual(a, corpus()) {
 		t.Fatal("not seeded")
 	}
 	var plain, aug float64

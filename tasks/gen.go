@@ -27,6 +27,10 @@ type GenConfig struct {
 	Temperature  float64 // Bradley–Terry temperature of the labels
 	AugPrompt    string
 	AugSeparator string
+	// AugCorruptions is the most corruptions of an SFT response on p⊕x
+	// (each draws 0..AugCorruptions): 0, the default, gives the exact
+	// answer. Responses on x draw 0..3.
+	AugCorruptions int
 	Sample       Sampler // nil: the two responses are seeded corruptions of the answer
 }
 
@@ -45,6 +49,8 @@ func (c *GenConfig) RegisterSizeFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Pairs, "pairs", c.Pairs, "preference pairs")
 	fs.IntVar(&c.HeldoutPairs, "heldout-pairs", c.HeldoutPairs, "preference pairs on other words, for held-out evaluation (heldout.jsonl)")
 	fs.IntVar(&c.EvalPrompts, "eval-prompts", c.EvalPrompts, "held-out prompts for evaluation")
+	fs.IntVar(&c.AugCorruptions, "aug-corruptions", c.AugCorruptions,
+		"the most corruptions of an SFT response on p⊕x (x's responses have 0 to 3): 0 teaches exact answers on p⊕x")
 }
 
 // TemperatureUsage is the help of the label temperature's flag.
@@ -71,6 +77,9 @@ func (c GenConfig) Validate() error {
 func (c GenConfig) validateSizes() error {
 	if c.SFTWords < 1 || c.Pairs < 1 || c.EvalPrompts < 0 || c.HeldoutPairs < 0 || c.Temperature <= 0 {
 		return fmt.Errorf("gen: want sft words ≥ 1, pairs ≥ 1, held-out pairs and eval prompts ≥ 0, and a positive temperature")
+	}
+	if c.AugCorruptions < 0 || c.AugCorruptions > 3 {
+		return fmt.Errorf("gen: --aug-corruptions %d: want 0 to 3 (x's responses have up to 3, and p⊕x must teach better ones)", c.AugCorruptions)
 	}
 	return nil
 }
@@ -103,11 +112,8 @@ func Generate(cfg GenConfig) error {
 
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x67656e))
 	var sft []map[string]string
-	for _, w := range sftWords {
-		x := Prompt(w)
-		sft = append(sft,
-			map[string]string{"prompt": x, "response": Corrupt(Target(w), rng.IntN(4), rng)},
-			map[string]string{"prompt": cfg.AugPrompt + cfg.AugSeparator + x, "response": Target(w)})
+	for _, e := range sftExamples(cfg, sftWords, rng) {
+		sft = append(sft, map[string]string{"prompt": e.Prompt, "response": e.Response})
 	}
 	pairs, err := labelledPairs(cfg, "rev", pairWords, rng)
 	if err != nil {
