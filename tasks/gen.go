@@ -31,7 +31,7 @@ type GenConfig struct {
 	// (each draws 0..AugCorruptions): 0, the default, gives the exact
 	// answer. Responses on x draw 0..3.
 	AugCorruptions int
-	Sample       Sampler // nil: the two responses are seeded corruptions of the answer
+	Sample         Sampler // nil: the two responses are seeded corruptions of the answer
 }
 
 // DefaultGenConfig is srdpo gen's task: 2,000 SFT words and pairs, 200
