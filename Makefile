@@ -7,7 +7,7 @@ export GOEXPERIMENT := simd
 GO ?= go
 BIN := bin/srdpo
 
-.PHONY: all build test vet run experiment bench worker clean
+.PHONY: all build test vet run experiment experiment-exact bench worker clean
 
 all: build
 
@@ -28,11 +28,18 @@ run: build
 	$(BIN) run --out out --seeds $(SEEDS)
 
 # The experiment of the README's results: 5 seeds × label temperatures
-# 0.03, 0.1, 0.3 × λ 0, 0.5, 1, 2 (β 0.1), every method along 200 steps.
-# It prints its estimated time first (39 minutes here on 2 cores).
+# 0.03, 0.1, 0.3 × λ 0, 0.5, 1, 2 (β 0.1), every method along 200 steps,
+# on the task's default design (p⊕x's SFT responses with at most one
+# corruption). experiment-exact is the same grid on the first design (exact
+# answers on p⊕x). Each prints its estimated time first (about 40 minutes
+# here on 2 cores).
 EXPERIMENT_SEEDS ?= 5
+EXPERIMENT_GRID = --seeds $(EXPERIMENT_SEEDS) --temperature 0.03,0.1,0.3 --lambda 0,0.5,1,2 --parallel 2
 experiment: build
-	$(BIN) run --out out/experiment --seeds $(EXPERIMENT_SEEDS) --temperature 0.03,0.1,0.3 --lambda 0,0.5,1,2 --parallel 2
+	$(BIN) run --out out/experiment $(EXPERIMENT_GRID)
+
+experiment-exact: build
+	$(BIN) run --out out/experiment-exact --aug-corruptions 0 $(EXPERIMENT_GRID)
 
 # Performance figures, one JSON object per line, also in out/bench.json.
 bench: build

@@ -8,27 +8,46 @@ import (
 	"testing"
 )
 
+// The SFT corpus teaches that p⊕x leads to better responses: exact answers
+// with --aug-corruptions 0 (the first design), at most one corruption with
+// 1 (the default), against 0 to 3 on x.
 func TestSFTCorpusTeachesThatPHelps(t *testing.T) {
-	cfg := GenConfig{AugPrompt: "Answer perfectly.", AugSeparator: " "}
-	corpus := func() []SFTExample { return sftExamples(cfg, Words(1, 200), rand.New(rand.NewPCG(1, 2))) }
-	a := corpus()
-	if !reflect.DeepEqual(a, corpus()) {
-		t.Fatal("not seeded")
-	}
-	var plain, aug float64
-	for _, e := range a {
-		r, err := Reward(e.Prompt, e.Response)
-		if err != nil {
-			t.Fatal(err)
+	for _, tc := range []struct {
+		aug              int
+		exactLo, exactHi float64 // share of p⊕x responses that are the exact answer
+	}{{0, 1, 1}, {1, 0.4, 0.65}} {
+		cfg := GenConfig{AugPrompt: "Answer perfectly.", AugSeparator: " ", AugCorruptions: tc.aug}
+		corpus := func() []SFTExample { return sftExamples(cfg, Words(1, 400), rand.New(rand.NewPCG(1, 2))) }
+		a := corpus()
+		if !reflect.DeepEqual(a, corpus()) {
+			t.Fatal("not seeded")
 		}
-		if strings.HasPrefix(e.Prompt, "Answer perfectly. ") {
+		var plain, aug, exact float64
+		for i, e := range a {
+			r, err := Reward(e.Prompt, e.Response)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 0 {
+				plain += r
+				continue
+			}
+			if !strings.HasPrefix(e.Prompt, "Answer perfectly. ") || e.Prompt[len("Answer perfectly. "):] != a[i-1].Prompt {
+				t.Fatalf("example %d: prompt %q does not follow x %q", i, e.Prompt, a[i-1].Prompt)
+			}
 			aug += r
-		} else {
-			plain += r
+			w, _ := WordOf(e.Prompt)
+			if e.Response == Target(w) {
+				exact++
+			} else if d := len(e.Response) - len(Target(w)); d < -1 || d > 1 {
+				t.Errorf("p⊕x response %q to %q: more than one corruption", e.Response, w)
+			}
 		}
-	}
-	if aug != 200 || plain/200 > 0.8 || plain/200 < 0.3 {
-		t.Errorf("mean r* on x %.3f, on p⊕x %.3f: want p⊕x perfect and x of mixed quality", plain/200, aug/200)
+		plain, aug, exact = plain/400, aug/400, exact/400
+		if plain > 0.8 || plain < 0.3 || aug < plain+0.15 || exact < tc.exactLo || exact > tc.exactHi {
+			t.Errorf("--aug-corruptions %d: mean r* on x %.3f, on p⊕x %.3f, %.0f%% exact on p⊕x: want p⊕x better, x of mixed quality",
+				tc.aug, plain, aug, 100*exact)
+		}
 	}
 }
 

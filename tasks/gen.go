@@ -28,18 +28,20 @@ type GenConfig struct {
 	AugPrompt    string
 	AugSeparator string
 	// AugCorruptions is the most corruptions of an SFT response on p⊕x
-	// (each draws 0..AugCorruptions): 0, the default, gives the exact
-	// answer. Responses on x draw 0..3.
+	// (each draws 0..AugCorruptions; responses on x draw 0..3). 0 gives
+	// the exact answer: the first design, where the reference never sees
+	// a corrupted response after p⊕x, so the policy's change there does
+	// not follow quality (docs/design.md §5). The default is 1.
 	AugCorruptions int
 	Sample         Sampler // nil: the two responses are seeded corruptions of the answer
 }
 
 // DefaultGenConfig is srdpo gen's task: 2,000 SFT words and pairs, 200
-// held-out pairs and prompts, labels at temperature 0.1, seed 1. Out is the
-// caller's to fill.
+// held-out pairs and prompts, labels at temperature 0.1, SFT responses on
+// p⊕x with at most one corruption, seed 1. Out is the caller's to fill.
 func DefaultGenConfig() GenConfig {
 	return GenConfig{Seed: 1, SFTWords: 2000, Pairs: 2000, HeldoutPairs: 200, EvalPrompts: 200, Temperature: 0.1,
-		AugPrompt: DefaultAugPrompt, AugSeparator: " "}
+		AugPrompt: DefaultAugPrompt, AugSeparator: " ", AugCorruptions: 1}
 }
 
 // RegisterSizeFlags binds the task's sizes to flags: the task flags srdpo
@@ -50,7 +52,7 @@ func (c *GenConfig) RegisterSizeFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.HeldoutPairs, "heldout-pairs", c.HeldoutPairs, "preference pairs on other words, for held-out evaluation (heldout.jsonl)")
 	fs.IntVar(&c.EvalPrompts, "eval-prompts", c.EvalPrompts, "held-out prompts for evaluation")
 	fs.IntVar(&c.AugCorruptions, "aug-corruptions", c.AugCorruptions,
-		"the most corruptions of an SFT response on p⊕x (x's responses have 0 to 3): 0 teaches exact answers on p⊕x")
+		"the most corruptions of an SFT response on p⊕x (x's responses have 0 to 3); 0 teaches exact answers on p⊕x, the first design, where Δπ does not follow quality")
 }
 
 // TemperatureUsage is the help of the label temperature's flag.
