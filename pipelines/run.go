@@ -97,6 +97,9 @@ func (c RunConfig) Validate() error {
 	if err := c.Grid.Validate(); err != nil {
 		return err
 	}
+	if err := c.Task.ValidateSettings(); err != nil {
+		return err
+	}
 	return c.Reference.Validate()
 }
 

@@ -126,6 +126,9 @@ func TestGridFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.Task.AugCorruptions != 1 {
+		t.Errorf("the default task design gives p⊕x %d corruptions at most, want 1", c.Task.AugCorruptions)
+	}
 	if !slices.Equal(c.Grid.Lambdas, []float64{0, 0.5, 2}) || !slices.Equal(c.Grid.Temperatures, []float64{0.05, 0.3}) ||
 		!slices.Equal(c.Grid.Betas, []float64{0.1}) || !slices.Equal(c.Grid.Methods, []model.LossType{"dpo", "sr-dpo"}) {
 		t.Errorf("grid %+v", c.Grid)
@@ -148,6 +151,7 @@ func TestGridFlags(t *testing.T) {
 		{[]string{"--temperature", "0"}, "--temperature 0: want > 0"},
 		{[]string{"--methods", "kto"}, `unknown method "kto"`},
 		{[]string{"--parallel", "0"}, "--parallel 0"},
+		{[]string{"--aug-corruptions", "4"}, "--aug-corruptions 4: want 0 to 3"},
 	} {
 		if _, err := parse(bad.args...); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%v: error %v, want %q", bad.args, err, bad.want)

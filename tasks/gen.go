@@ -73,10 +73,11 @@ func (c GenConfig) Validate() error {
 	if c.Out == "" {
 		return fmt.Errorf("--out is required")
 	}
-	return c.validateSizes()
+	return c.ValidateSettings()
 }
 
-func (c GenConfig) validateSizes() error {
+// ValidateSettings checks the settings other than the output directory.
+func (c GenConfig) ValidateSettings() error {
 	if c.SFTWords < 1 || c.Pairs < 1 || c.EvalPrompts < 0 || c.HeldoutPairs < 0 || c.Temperature <= 0 {
 		return fmt.Errorf("gen: want sft words ≥ 1, pairs ≥ 1, held-out pairs and eval prompts ≥ 0, and a positive temperature")
 	}
@@ -91,7 +92,7 @@ func (c GenConfig) validateSizes() error {
 // ({"id","prompt"}) into cfg.Out. They use disjoint words; everything is
 // seeded.
 func Generate(cfg GenConfig) error {
-	if err := cfg.validateSizes(); err != nil {
+	if err := cfg.ValidateSettings(); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
