@@ -27,8 +27,9 @@ import (
 // settings of each part are the parts' own configs; per seed, the run fills
 // in the folders, the seed and, for training, each cell of the grid.
 type RunConfig struct {
-	Out   string
-	Seeds int // seeds 1..Seeds, each a full run; the report pairs them
+	Out       string
+	Seeds     int // seeds FirstSeed..FirstSeed+Seeds−1, each a full run; the report pairs them
+	FirstSeed int // 1 by default; a later one replicates a result on fresh seeds
 
 	Task       tasks.GenConfig    // sizes of the task (its label temperature is the grid's)
 	Reference  model.Config       // the reference's shape: byte vocabulary
@@ -54,7 +55,7 @@ func DefaultRunConfig() RunConfig {
 	train.Optim = model.Optim{Name: "adam", LR: 1e-4, MaxGradNorm: 1}
 	train.BatchSize, train.Steps = 32, 200
 	train.EvalFraction, train.CheckpointEvery = 0, 0 // held-out pairs are evaluated by the evaluation stage
-	return RunConfig{Out: "out", Seeds: 1, Task: task,
+	return RunConfig{Out: "out", Seeds: 1, FirstSeed: 1, Task: task,
 		Reference: model.Config{Vocab: tokenizer.Byte{}.VocabSize(), Context: 64, Layers: 2, Heads: 4, Width: 64, NormEps: 1e-5,
 			TiedHead: true, DType: model.Float32},
 		SFT: model.SFTConfig{Optim: model.Optim{Name: "adamw", LR: 3e-3, Schedule: "cosine", MaxGradNorm: 1, WeightDecay: 0.01},
@@ -72,6 +73,7 @@ func DefaultRunConfig() RunConfig {
 func (c *RunConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Out, "out", c.Out, "output directory: report.md, plots, results.arrow, and a folder per seed (seed-N)")
 	fs.IntVar(&c.Seeds, "seeds", c.Seeds, "seeds to run (1..N), each its own task, reference and data order; differences are paired by seed")
+	fs.IntVar(&c.FirstSeed, "first-seed", c.FirstSeed, "the first seed: --seeds N runs first-seed..first-seed+N−1 (a later one replicates a result on fresh seeds)")
 	c.Task.RegisterSizeFlags(fs)
 	fs.IntVar(&c.SFT.Steps, "sft-steps", c.SFT.Steps, "SFT steps of the reference (batch 32)")
 	fs.IntVar(&c.Train.Steps, "train-steps", c.Train.Steps, "preference-optimisation steps per cell (the training length: the curve points are the shorter ones)")
@@ -85,6 +87,9 @@ func (c *RunConfig) RegisterFlags(fs *flag.FlagSet) {
 
 // Validate checks the settings.
 func (c RunConfig) Validate() error {
+	if c.FirstSeed < 1 {
+		return fmt.Errorf("--first-seed %d: want at least 1", c.FirstSeed)
+	}
 	if c.Seeds < 1 || c.SFT.Steps < 1 || c.Train.Steps < 1 || c.Task.Pairs < 1 || c.Task.EvalPrompts < 1 || c.Train.BatchSize < 1 {
 		return fmt.Errorf("seeds, steps, pairs, prompts and batch size must be positive")
 	}
@@ -120,7 +125,7 @@ func Run(ctx context.Context, c RunConfig, progress io.Writer) (string, error) {
 	clock.estimate()
 	var rows []schemas.SweepRow
 	metrics := cellMetrics{}
-	for seed := 1; seed <= c.Seeds; seed++ {
+	for seed := c.FirstSeed; seed < c.FirstSeed+c.Seeds; seed++ {
 		began := time.Now()
 		r := &seedRun{c: c, seed: uint64(seed), dir: filepath.Join(c.Out, fmt.Sprintf("seed-%d", seed)), progress: progress, clock: clock}
 		if err := r.run(ctx); err != nil {

@@ -43,17 +43,20 @@ func figuresOf(rows []schemas.SweepRow, method string, lambda float64) map[figur
 }
 
 // A sweep's rows are those of single runs of its cells, bit for bit, also
-// with cells trained side by side; λ = 0 gives DPO's figures exactly; each
-// policy is evaluated at every K steps and at the end.
+// with cells trained side by side and with a run that starts at a later
+// seed; λ = 0 gives DPO's figures exactly; each policy is evaluated at
+// every K steps and at the end.
 func TestSweepRowsEqualSingleRuns(t *testing.T) {
 	ctx := context.Background()
 	grid := tinyRun(t)
 	grid.Grid.Lambdas, grid.Grid.Methods, grid.Parallel = []float64{0, 1}, []model.LossType{model.LossDPO, model.LossSrDPO}, 2
+	grid.Seeds = 2
 	if _, err := Run(ctx, grid, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	single := tinyRun(t)
 	single.Grid.Lambdas, single.Grid.Methods = []float64{1}, []model.LossType{model.LossSrDPO}
+	single.FirstSeed = 2 // seed 2 alone: the grid's second seed
 	if _, err := Run(ctx, single, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +72,14 @@ func TestSweepRowsEqualSingleRuns(t *testing.T) {
 	want, got := figuresOf(singleRows, "sr-dpo", 1), figuresOf(gridRows, "sr-dpo", 1)
 	if len(want) < 20 {
 		t.Fatalf("the single run has %d figures of sr-dpo", len(want))
+	}
+	for f := range want {
+		if f.Seed != 2 {
+			t.Fatalf("the run from --first-seed 2 has a figure of seed %d", f.Seed)
+		}
+	}
+	if seeds := countSeeds(gridRows, func(r schemas.SweepRow) int64 { return r.Seed }); seeds != 2 {
+		t.Errorf("the grid has rows of %d seeds, want 2", seeds)
 	}
 	for f, v := range want {
 		if g, ok := got[f]; !ok || g != v {
@@ -86,6 +97,9 @@ func TestSweepRowsEqualSingleRuns(t *testing.T) {
 		if g, ok := lambda0[f]; !ok || g != v {
 			t.Errorf("sr-dpo λ=0 %+v = %v (present %v), dpo %v", f, g, ok, v)
 		}
+	}
+	if md, err := os.ReadFile(filepath.Join(single.Out, "report.md")); err != nil || !strings.Contains(string(md), "1 seed(s) (2 to 2);") {
+		t.Errorf("the report of a run from seed 2 does not name its seed (%v):\n%.300s", err, md)
 	}
 	md, err := os.ReadFile(filepath.Join(grid.Out, "report.md"))
 	if err != nil {
@@ -152,6 +166,7 @@ func TestGridFlags(t *testing.T) {
 		{[]string{"--methods", "kto"}, `unknown method "kto"`},
 		{[]string{"--parallel", "0"}, "--parallel 0"},
 		{[]string{"--aug-corruptions", "4"}, "--aug-corruptions 4: want 0 to 3"},
+		{[]string{"--first-seed", "0"}, "--first-seed 0: want at least 1"},
 	} {
 		if _, err := parse(bad.args...); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%v: error %v, want %q", bad.args, err, bad.want)

@@ -84,8 +84,12 @@ func WriteSweepReport(dir string, c RunConfig, rows []schemas.SweepRow, metrics 
 	seeds := countSeeds(rows, func(r schemas.SweepRow) int64 { return r.Seed })
 	groups := c.Grid.groups()
 	var md, text strings.Builder
-	fmt.Fprintf(&md, "# srdpo report\n\n%d seed(s); label temperatures %s; β %s; λ %s; %d steps of %d pairs, evaluated at %d points. %s ",
-		seeds, floats(c.Grid.Temperatures), floats(c.Grid.Betas), floats(c.Grid.Lambdas), c.Train.Steps, c.Train.BatchSize, min(c.Curve, c.Train.Steps),
+	seedRange := ""
+	if c.FirstSeed > 1 {
+		seedRange = fmt.Sprintf(" (%d to %d)", c.FirstSeed, c.FirstSeed+c.Seeds-1)
+	}
+	fmt.Fprintf(&md, "# srdpo report\n\n%d seed(s)%s; label temperatures %s; β %s; λ %s; %d steps of %d pairs, evaluated at %d points. %s ",
+		seeds, seedRange, floats(c.Grid.Temperatures), floats(c.Grid.Betas), floats(c.Grid.Lambdas), c.Train.Steps, c.Train.BatchSize, min(c.Curve, c.Train.Steps),
 		cellsCaption(seeds))
 	fmt.Fprintf(&md, "Every figure of every policy and step is a row of `%s` (schemas.Sweeps).\n\n", ResultsFile)
 	if len(groups) > 1 || len(c.Grid.Lambdas) > 1 {
