@@ -72,7 +72,7 @@ func DefaultRunConfig() RunConfig {
 // RegisterFlags binds the run's settings to flags.
 func (c *RunConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Out, "out", c.Out, "output directory: report.md, plots, results.arrow, and a folder per seed (seed-N)")
-	fs.IntVar(&c.Seeds, "seeds", c.Seeds, "seeds to run (1..N), each its own task, reference and data order; differences are paired by seed")
+	fs.IntVar(&c.Seeds, "seeds", c.Seeds, "how many seeds to run (from --first-seed), each its own task, reference and data order; differences are paired by seed")
 	fs.IntVar(&c.FirstSeed, "first-seed", c.FirstSeed, "the first seed: --seeds N runs first-seed..first-seed+N−1 (a later one replicates a result on fresh seeds)")
 	c.Task.RegisterSizeFlags(fs)
 	fs.IntVar(&c.SFT.Steps, "sft-steps", c.SFT.Steps, "SFT steps of the reference (batch 32)")
