@@ -14,6 +14,11 @@ type SFTExample struct {
 	Prompt, Response string
 }
 
+// plainCorruptions is the most corruptions of a response on x, in the SFT
+// corpus and in the pairs made without a sampler; p⊕x's responses must
+// have fewer (GenConfig.AugCorruptions).
+const plainCorruptions = 3
+
 // sftExamples makes the reference model's training set: for each word, x
 // with a response of mixed quality (0 to 3 corruptions), and p⊕x with a
 // better one (0 to cfg.AugCorruptions; by default the exact answer) — so the
@@ -24,7 +29,7 @@ func sftExamples(cfg GenConfig, words []string, rng *rand.Rand) []SFTExample {
 	for _, w := range words {
 		x := Prompt(w)
 		aug := Target(w)
-		plain := Corrupt(aug, rng.IntN(4), rng)
+		plain := Corrupt(aug, rng.IntN(plainCorruptions+1), rng)
 		if cfg.AugCorruptions > 0 {
 			aug = Corrupt(aug, rng.IntN(cfg.AugCorruptions+1), rng)
 		}

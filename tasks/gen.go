@@ -81,8 +81,9 @@ func (c GenConfig) ValidateSettings() error {
 	if c.SFTWords < 1 || c.Pairs < 1 || c.EvalPrompts < 0 || c.HeldoutPairs < 0 || c.Temperature <= 0 {
 		return fmt.Errorf("gen: want sft words ≥ 1, pairs ≥ 1, held-out pairs and eval prompts ≥ 0, and a positive temperature")
 	}
-	if c.AugCorruptions < 0 || c.AugCorruptions > 3 {
-		return fmt.Errorf("gen: --aug-corruptions %d: want 0 to 3 (x's responses have up to 3, and p⊕x must teach better ones)", c.AugCorruptions)
+	if c.AugCorruptions < 0 || c.AugCorruptions > plainCorruptions {
+		return fmt.Errorf("gen: --aug-corruptions %d: want 0 to %d (x's responses have up to %[2]d, and p⊕x must teach better ones)",
+			c.AugCorruptions, plainCorruptions)
 	}
 	return nil
 }
@@ -172,7 +173,7 @@ func labelledPairs(cfg GenConfig, prefix string, words []string, rng *rand.Rand)
 		// Where the model's two samples agree there is no preference to
 		// learn: fall back to seeded corruptions of the answer.
 		for tries := 0; y1 == y2 || y1 == "" || y2 == ""; tries++ {
-			y1, y2 = Corrupt(Target(w), rng.IntN(4), rng), Corrupt(Target(w), rng.IntN(4), rng)
+			y1, y2 = Corrupt(Target(w), rng.IntN(plainCorruptions+1), rng), Corrupt(Target(w), rng.IntN(plainCorruptions+1), rng)
 			if tries > 100 {
 				return nil, fmt.Errorf("gen: no two distinct responses for %q", w)
 			}
