@@ -13,32 +13,90 @@ import (
 // hfFamilyConfig is what srdpo reads of a Llama, Mistral, Qwen2/3 or
 // GPT-NeoX config.json (Hugging Face's field names).
 type hfFamilyConfig struct {
-	ModelType             string          `json:"model_type"`
-	Architectures         []string        `json:"architectures,omitempty"`
-	VocabSize             int             `json:"vocab_size"`
-	HiddenSize            int             `json:"hidden_size"`
-	IntermediateSize      int             `json:"intermediate_size"`
-	NumHiddenLayers       int             `json:"num_hidden_layers"`
-	NumAttentionHeads     int             `json:"num_attention_heads"`
-	NumKeyValueHeads      *int            `json:"num_key_value_heads,omitempty"`
-	HeadDim               *int            `json:"head_dim,omitempty"`
-	MaxPositionEmbeddings int             `json:"max_position_embeddings"`
-	RMSNormEps            *float64        `json:"rms_norm_eps,omitempty"`
-	LayerNormEps          *float64        `json:"layer_norm_eps,omitempty"`
-	RopeTheta             *float64        `json:"rope_theta,omitempty"`
-	RotaryEmbBase         *float64        `json:"rotary_emb_base,omitempty"` // NeoX's name for θ
-	RotaryPct             *float64        `json:"rotary_pct,omitempty"`
-	PartialRotaryFactor   *float64        `json:"partial_rotary_factor,omitempty"`
-	UseParallelResidual   *bool           `json:"use_parallel_residual,omitempty"`
-	HiddenAct             string          `json:"hidden_act"`
-	TieWordEmbeddings     *bool           `json:"tie_word_embeddings,omitempty"`
-	AttentionBias         *bool           `json:"attention_bias,omitempty"`
-	MLPBias               *bool           `json:"mlp_bias,omitempty"`
-	RopeScaling           json.RawMessage `json:"rope_scaling,omitempty"`
-	SlidingWindow         *int            `json:"sliding_window,omitempty"`
-	UseSlidingWindow      *bool           `json:"use_sliding_window,omitempty"`
-	MaxWindowLayers       *int            `json:"max_window_layers,omitempty"`
-	TorchDType            string          `json:"torch_dtype,omitempty"`
+	ModelType             string            `json:"model_type"`
+	Architectures         []string          `json:"architectures,omitempty"`
+	VocabSize             int               `json:"vocab_size"`
+	HiddenSize            int               `json:"hidden_size"`
+	IntermediateSize      int               `json:"intermediate_size"`
+	NumHiddenLayers       int               `json:"num_hidden_layers"`
+	NumAttentionHeads     int               `json:"num_attention_heads"`
+	NumKeyValueHeads      *int              `json:"num_key_value_heads,omitempty"`
+	HeadDim               *int              `json:"head_dim,omitempty"`
+	MaxPositionEmbeddings int               `json:"max_position_embeddings"`
+	RMSNormEps            *float64          `json:"rms_norm_eps,omitempty"`
+	LayerNormEps          *float64          `json:"layer_norm_eps,omitempty"`
+	RopeTheta             *float64          `json:"rope_theta,omitempty"`
+	RotaryEmbBase         *float64          `json:"rotary_emb_base,omitempty"` // NeoX's name for θ
+	RotaryPct             *float64          `json:"rotary_pct,omitempty"`
+	PartialRotaryFactor   *float64          `json:"partial_rotary_factor,omitempty"`
+	UseParallelResidual   *bool             `json:"use_parallel_residual,omitempty"`
+	HiddenAct             string            `json:"hidden_act"`
+	TieWordEmbeddings     *bool             `json:"tie_word_embeddings,omitempty"`
+	AttentionBias         *bool             `json:"attention_bias,omitempty"`
+	MLPBias               *bool             `json:"mlp_bias,omitempty"`
+	RopeScaling           json.RawMessage   `json:"rope_scaling,omitempty"`
+	RopeParameters        *hfRopeParameters `json:"rope_parameters,omitempty"` // transformers v5's home of θ and the rotary share
+	SlidingWindow         *int              `json:"sliding_window,omitempty"`
+	UseSlidingWindow      *bool             `json:"use_sliding_window,omitempty"`
+	MaxWindowLayers       *int              `json:"max_window_layers,omitempty"`
+	TorchDType            string            `json:"torch_dtype,omitempty"`
+}
+
+// hfRopeParameters is transformers v5's rope_parameters: it holds θ and,
+// for GPT-NeoX, the rotary share, which older files keep at the top level.
+type hfRopeParameters struct {
+	RopeType            string   `json:"rope_type,omitempty"`
+	RopeTheta           *float64 `json:"rope_theta,omitempty"`
+	PartialRotaryFactor *float64 `json:"partial_rotary_factor,omitempty"`
+}
+
+// oneValue is the value that every field present gives (transformers writes
+// a setting under several names, old and new, with the same value), nil
+// when none is present, and an error naming two fields that disagree.
+func oneValue(fields ...namedValue) (*float64, error) {
+	var first *namedValue
+	for i := range fields {
+		f := &fields[i]
+		if f.v == nil {
+			continue
+		}
+		if first == nil {
+			first = f
+			continue
+		}
+		if *f.v != *first.v {
+			return nil, fmt.Errorf("%s %g and %s %g disagree", first.name, *first.v, f.name, *f.v)
+		}
+	}
+	if first == nil {
+		return nil, nil
+	}
+	return first.v, nil
+}
+
+type namedValue struct {
+	name string
+	v    *float64
+}
+
+// rotary is a config's θ and rotary share, from whichever of their names
+// the file uses.
+func (h hfFamilyConfig) rotary() (theta, share *float64, err error) {
+	rp := h.RopeParameters
+	if rp == nil {
+		rp = &hfRopeParameters{}
+	}
+	if rp.RopeType != "" && rp.RopeType != "default" {
+		return nil, nil, fmt.Errorf("rope_parameters.rope_type %q is not implemented (only unscaled rotary embeddings)", rp.RopeType)
+	}
+	theta, err = oneValue(namedValue{"rope_theta", h.RopeTheta}, namedValue{"rotary_emb_base", h.RotaryEmbBase},
+		namedValue{"rope_parameters.rope_theta", rp.RopeTheta})
+	if err != nil {
+		return nil, nil, err
+	}
+	share, err = oneValue(namedValue{"rotary_pct", h.RotaryPct}, namedValue{"partial_rotary_factor", h.PartialRotaryFactor},
+		namedValue{"rope_parameters.partial_rotary_factor", rp.PartialRotaryFactor})
+	return theta, share, err
 }
 
 // familyOfModelType maps Hugging Face's model_type to srdpo's family.
@@ -69,22 +127,23 @@ func familyConfig(b []byte, dtype DType) (Config, error) {
 	if h.HeadDim != nil && *h.HeadDim != h.HiddenSize/max(h.NumAttentionHeads, 1) {
 		c.HeadDim = *h.HeadDim
 	}
-	if h.PartialRotaryFactor != nil && *h.PartialRotaryFactor != 1 {
-		return Config{}, fmt.Errorf("partial_rotary_factor %g is not implemented for %s", *h.PartialRotaryFactor, h.ModelType)
+	theta, share, err := h.rotary()
+	if err != nil {
+		return Config{}, err
+	}
+	if fam != FamilyNeoX && share != nil && *share != 1 {
+		return Config{}, fmt.Errorf("partial_rotary_factor %g is not implemented for %s", *share, h.ModelType)
 	}
 	if fam == FamilyNeoX {
 		c.NormEps, c.RopeTheta, c.RotaryPct, c.ParallelResidual = 1e-5, 10000, 0.25, true // GPTNeoXConfig's defaults
 		if h.LayerNormEps != nil {
 			c.NormEps = *h.LayerNormEps
 		}
-		if h.RotaryEmbBase != nil {
-			c.RopeTheta = *h.RotaryEmbBase
+		if theta != nil {
+			c.RopeTheta = *theta
 		}
-		if h.RopeTheta != nil {
-			c.RopeTheta = *h.RopeTheta
-		}
-		if h.RotaryPct != nil {
-			c.RotaryPct = *h.RotaryPct
+		if share != nil {
+			c.RotaryPct = *share
 		}
 		if h.UseParallelResidual != nil {
 			c.ParallelResidual = *h.UseParallelResidual
@@ -102,8 +161,8 @@ func familyConfig(b []byte, dtype DType) (Config, error) {
 	if h.RMSNormEps != nil {
 		c.NormEps = *h.RMSNormEps
 	}
-	if h.RopeTheta != nil {
-		c.RopeTheta = *h.RopeTheta
+	if theta != nil {
+		c.RopeTheta = *theta
 	}
 	if h.HiddenAct != "silu" {
 		return Config{}, fmt.Errorf("hidden_act %q: %s is implemented with silu", h.HiddenAct, h.ModelType)

@@ -253,6 +253,18 @@ func TestFamilyConfigMapping(t *testing.T) {
 			"rotary_emb_base":10000,"rotary_pct":0.25,"tie_word_embeddings":false,"use_parallel_residual":true,"vocab_size":50304}`,
 			Config{Family: FamilyNeoX, Vocab: 50304, Context: 2048, Layers: 12, Heads: 12, Width: 768, NormEps: 1e-5, DType: Float32,
 				Inner: 3072, RopeTheta: 10000, RotaryPct: 0.25, ParallelResidual: true}},
+		// As transformers 4.5x re-saves a Pythia checkpoint: partial_rotary_factor beside rotary_pct.
+		"Pythia-160m re-saved (rotary_pct and partial_rotary_factor)": {`{"model_type":"gpt_neox","hidden_act":"gelu","hidden_size":768,
+			"intermediate_size":3072,"layer_norm_eps":1e-05,"max_position_embeddings":2048,"num_attention_heads":12,"num_hidden_layers":12,
+			"rotary_emb_base":10000,"rope_theta":10000,"rotary_pct":0.25,"partial_rotary_factor":0.25,"use_parallel_residual":true,"vocab_size":50304}`,
+			Config{Family: FamilyNeoX, Vocab: 50304, Context: 2048, Layers: 12, Heads: 12, Width: 768, NormEps: 1e-5, DType: Float32,
+				Inner: 3072, RopeTheta: 10000, RotaryPct: 0.25, ParallelResidual: true}},
+		// As transformers v5 writes it (configuration_gpt_neox.py at 008e5743: rope_parameters holds θ and the share).
+		"Pythia-160m (transformers v5 rope_parameters)": {`{"model_type":"gpt_neox","hidden_act":"gelu","hidden_size":768,
+			"intermediate_size":3072,"layer_norm_eps":1e-05,"max_position_embeddings":2048,"num_attention_heads":12,"num_hidden_layers":12,
+			"rope_parameters":{"rope_type":"default","rope_theta":20000,"partial_rotary_factor":0.5},"use_parallel_residual":false,"vocab_size":50304}`,
+			Config{Family: FamilyNeoX, Vocab: 50304, Context: 2048, Layers: 12, Heads: 12, Width: 768, NormEps: 1e-5, DType: Float32,
+				Inner: 3072, RopeTheta: 20000, RotaryPct: 0.5}},
 	} {
 		got, err := familyConfig([]byte(c.json), Float32)
 		if err != nil {
@@ -261,6 +273,23 @@ func TestFamilyConfigMapping(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s:\n got  %+v\n want %+v", name, got, c.want)
+		}
+	}
+}
+
+// A setting written under two names must agree; a real conflict names both.
+func TestFamilyConfigConflicts(t *testing.T) {
+	neox := `"model_type":"gpt_neox","hidden_act":"gelu","hidden_size":64,"intermediate_size":256,"max_position_embeddings":64,
+		"num_attention_heads":4,"num_hidden_layers":1,"vocab_size":100`
+	for want, extra := range map[string]string{
+		"rotary_pct 0.25 and partial_rotary_factor 0.5 disagree":               `"rotary_pct":0.25,"partial_rotary_factor":0.5`,
+		"rotary_pct 0.25 and rope_parameters.partial_rotary_factor 1 disagree": `"rotary_pct":0.25,"rope_parameters":{"partial_rotary_factor":1}`,
+		"rope_theta 10000 and rotary_emb_base 20000 disagree":                  `"rope_theta":10000,"rotary_emb_base":20000`,
+		`rope_parameters.rope_type "linear" is not implemented`:                `"rope_parameters":{"rope_type":"linear","rope_theta":10000}`,
+	} {
+		_, err := familyConfig([]byte("{"+neox+","+extra+"}"), Float32)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: want an error with %q, got %v", extra, want, err)
 		}
 	}
 }
