@@ -2,6 +2,7 @@ package pipelines
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
@@ -24,6 +25,7 @@ type IngestConfig struct {
 	ShardMB        int // the size --shards auto aims a shard at
 	CorpusFormat   stages.CorpusFormat
 	ChatTemplate   stages.ChatTemplate
+	TemplateKwargs string // --chat-template-kwargs: a JSON object of extra template variables
 	IDField        string
 	OffsetField    string
 	MaxRecordBytes int
@@ -37,7 +39,7 @@ func DeadLetterPrefix(out string) string { return out + ".deadletters" }
 // Corpus and Out are the caller's to fill.
 func DefaultIngestConfig() IngestConfig {
 	return IngestConfig{Format: schemas.FormatArrow, Shards: 4, ShardMB: 256, CorpusFormat: stages.FormatAuto,
-		ChatTemplate: stages.BuiltinChatTemplate(stages.DefaultChatTemplate), IDField: "id", OffsetField: "offset",
+		ChatTemplate: stages.ChatTemplate{Name: stages.AutoChatTemplate}, IDField: "id", OffsetField: "offset",
 		MaxRecordBytes: stages.DefaultMaxRecordBytes, SplitMB: stages.DefaultSplitBytes >> 20}
 }
 
@@ -49,7 +51,8 @@ func (c *IngestConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(shardsFlag{&c.Shards}, "shards", "number of output shards, or auto (the corpus's size over --shard-mb); rows go to a shard by a hash of their id")
 	fs.IntVar(&c.ShardMB, "shard-mb", c.ShardMB, "with --shards auto, the size in MB a shard aims at (estimated from the corpus files' sizes)")
 	fs.Var(corpusFormatFlag{&c.CorpusFormat}, "corpus-format", "record format: auto (detected per record), trl_standard, trl_conversational, hh_rlhf, sharegpt or ultrafeedback")
-	fs.Var(chatTemplateFlag{&c.ChatTemplate}, "chat-template", "how message lists become prompt text: hh, chatml, plain, or a JSON file with system/user/assistant/generation/response formats using {content}")
+	fs.Var(chatTemplateFlag{&c.ChatTemplate}, "chat-template", "how message lists become text: auto (the model's own Jinja template, from chat_template.jinja or tokenizer_config.json of --tokenizer's or --model's directory, rendered as transformers' apply_chat_template; hh when it has none), a .jinja file, a built-in (hh, chatml, plain), or a JSON file with system/user/assistant/generation/response formats using {content}")
+	fs.StringVar(&c.TemplateKwargs, "chat-template-kwargs", c.TemplateKwargs, `extra variables for a Jinja chat template, as a JSON object (TRL's chat_template_kwargs), e.g. '{"enable_thinking": false}'; a record's own chat_template_kwargs field adds to them`)
 	fs.StringVar(&c.IDField, "id-field", c.IDField, "record field holding a pair's own id; records without it get a hash of their content")
 	fs.StringVar(&c.OffsetField, "offset-field", c.OffsetField, "numeric record field read as the ODPO offset (empty: none)")
 	fs.IntVar(&c.MaxRecordBytes, "max-record-bytes", c.MaxRecordBytes, "records larger than this go to the dead letters")
@@ -80,6 +83,12 @@ func (c IngestConfig) Validate() error {
 	}
 	if c.SplitMB < 1 {
 		return fmt.Errorf("--split-mb %d: want a positive size", c.SplitMB)
+	}
+	if c.TemplateKwargs != "" {
+		var kw map[string]any
+		if err := json.Unmarshal([]byte(c.TemplateKwargs), &kw); err != nil {
+			return fmt.Errorf("--chat-template-kwargs: want a JSON object: %v", err)
+		}
 	}
 	if c.MaxRecordBytes < 1 {
 		return fmt.Errorf("--max-record-bytes %d: want a positive size", c.MaxRecordBytes)
@@ -130,15 +139,29 @@ func (c IngestConfig) ResolveShards(ctx context.Context, outPerIn float64) (shar
 	return min(max(shards, 1), 99999), corpusBytes, nil
 }
 
+// ResolveChatTemplate settles --chat-template auto against the model and
+// tokenizer directories (stages.ResolveChatTemplate) and adds the template
+// variables; it returns a line for the job's log.
+func (c *IngestConfig) ResolveChatTemplate(ctx context.Context, modelDir, tokenizerSpec string) (string, error) {
+	c.ChatTemplate.Kwargs = c.TemplateKwargs
+	t, note, err := stages.ResolveChatTemplate(ctx, c.ChatTemplate, modelDir, tokenizerSpec)
+	if err != nil {
+		return "", err
+	}
+	c.ChatTemplate = t
+	return note, nil
+}
+
 // Metadata is the provenance ingestion records on every file.
 func (c IngestConfig) Metadata() schemas.Metadata {
 	return schemas.NewMetadata().With(schemas.KeyChatTemplate, c.ChatTemplate.String())
 }
 
-// ReadCorpus adds the corpus reading of c to the pipeline.
-func (c IngestConfig) ReadCorpus(s beam.Scope) (rows, dead beam.PCollection) {
+// ReadCorpus adds the corpus reading of c to the pipeline; conversations'
+// p⊕x are rendered as aug says (its Prompt "": none).
+func (c IngestConfig) ReadCorpus(s beam.Scope, aug stages.Augmentation) (rows, dead beam.PCollection) {
 	return stages.ReadCorpusAll(s, beam.CreateList(s, c.Corpus),
-		stages.WithCorpusFormat(c.CorpusFormat), stages.WithChatTemplate(c.ChatTemplate),
+		stages.WithCorpusFormat(c.CorpusFormat), stages.WithChatTemplate(c.ChatTemplate), stages.WithAugmentation(aug),
 		stages.WithIDField(c.IDField), stages.WithOffsetField(c.OffsetField),
 		stages.WithMaxRecordBytes(c.MaxRecordBytes), stages.WithSplitBytes(int64(c.SplitMB)<<20))
 }
@@ -153,7 +176,7 @@ func WriteDeadLetters(s beam.Scope, out string, md schemas.Metadata, dead beam.P
 // plus dead letters. It returns the two manifests' PCollections.
 func BuildIngest(s beam.Scope, c IngestConfig) (manifest, deadManifest beam.PCollection) {
 	s = s.Scope("ingest")
-	rows, dead := c.ReadCorpus(s)
+	rows, dead := c.ReadCorpus(s, stages.Augmentation{})
 	md := c.Metadata()
 	manifest = stages.WriteShards(s, c.Out, schemas.Preferences, md, rows,
 		stages.WithShards(c.Shards), stages.WithFormat(c.Format))

@@ -26,7 +26,8 @@ type ScoreConfig struct {
 // caller's to fill.
 func DefaultScoreConfig() ScoreConfig {
 	return ScoreConfig{BatchPairs: 64, Reference: stages.ReferenceSpec{Tokenizer: tokenizer.SpecAuto,
-		AugPrompt: schemas.DefaultAugPrompt, AugSeparator: schemas.DefaultAugSeparator,
+		AugPrompt: schemas.DefaultAugPrompt, AugSeparator: schemas.DefaultAugSeparator, AugPosition: stages.AugLastUser,
+		Tokenization: stages.TokenizationSrdpo,
 		// Lengths 0: follow the model (the paper's 512, or a shorter context).
 		Truncation: model.Truncation{Prompt: model.KeepEnd, Response: model.KeepStart}}}
 }
@@ -39,7 +40,9 @@ func (c *ScoreConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&r.ResponseEOS, "response-eos", r.ResponseEOS, "end each response with the tokenizer's EOS token (TRL does for non-conversational rows); recorded in the shards' metadata")
 	fs.IntVar(&c.BatchPairs, "batch-pairs", c.BatchPairs, "pairs a worker gathers before scoring them; changes memory and speed, never the scores")
 	fs.StringVar(&r.AugPrompt, "aug-prompt", r.AugPrompt, "the augmentation prompt p put in front of x to form p⊕x; the default is the paper's")
-	fs.StringVar(&r.AugSeparator, "aug-sep", r.AugSeparator, "the text joining p and x: p⊕x = p + sep + x")
+	fs.StringVar(&r.AugSeparator, "aug-sep", r.AugSeparator, "the text joining p and x: p⊕x = p + sep + x (for a conversation, p + sep + the content of the message p goes into)")
+	fs.StringVar(&r.AugPosition, "aug-position", r.AugPosition, "where p goes in a conversation, before its chat template renders it: last-user (in front of the last user message's content), first-user, or system (in front of the system message's content, or as a system message of its own); text records are always p + sep + x")
+	fs.StringVar(&r.Tokenization, "tokenization", r.Tokenization, "how text becomes token ids: srdpo (prompt and responses encoded apart, BOS before the prompt, EOS with --response-eos, --max-prompt-length and --truncate-* apply) or trl (TRL 1.x DPOTrainer's rule: prompt and prompt+completion encoded together and split at the prompt's token count, the EOS text appended to text completions, conversations encoded without special tokens, --max-length with --truncate-response keep_start (TRL's default) or keep_end; rows whose prompt alone reaches --max-length are dead letters, as TRL drops them)")
 	fs.IntVar(&t.MaxPromptLength, "max-prompt-length", t.MaxPromptLength, "prompt tokens kept (x and p⊕x each); 0: half of --max-length")
 	fs.IntVar(&t.MaxLength, "max-length", t.MaxLength, "prompt + response tokens kept; 0: the paper's 512, or the model's context when shorter (the lengths used are in the shards' metadata); longer than the context is an error")
 	fs.Var((*sideFlag)(&t.Prompt), "truncate-prompt", "which end of a long prompt to keep: keep_end or keep_start")
@@ -60,6 +63,12 @@ func (c ScoreConfig) Validate() error {
 	}
 	if err := runners.CheckPath(c.Reference.ModelDir); err != nil {
 		return fmt.Errorf("--model: %w", err)
+	}
+	if _, err := stages.ParseAugPosition(c.Reference.AugPosition); err != nil {
+		return err
+	}
+	if err := stages.CheckTokenization(c.Reference.Tokenization); err != nil {
+		return err
 	}
 	if c.BatchPairs < 1 {
 		return fmt.Errorf("--batch-pairs %d: want at least 1", c.BatchPairs)
@@ -97,12 +106,17 @@ func BuildScore(ctx context.Context, s beam.Scope, c IngestConfig, sc ScoreConfi
 	if err != nil {
 		return manifest, deadManifest, fmt.Errorf("loading the reference model %s: %w", spec.ModelDir, err)
 	}
+	if c.ChatTemplate.Name == stages.AutoChatTemplate {
+		if _, err := c.ResolveChatTemplate(ctx, spec.ModelDir, spec.Tokenizer); err != nil {
+			return manifest, deadManifest, err
+		}
+	}
 	md := c.Metadata()
 	for k, v := range ref.Metadata() {
 		md = md.With(k, v)
 	}
 	s = s.Scope("score")
-	rows, dead := c.ReadCorpus(s)
+	rows, dead := c.ReadCorpus(s, stages.Augmentation{Prompt: spec.AugPrompt, Separator: spec.AugSeparator, Position: spec.AugPosition})
 	scored, scoreDead := stages.ScorePreferences(s, spec, rows, stages.WithBatchPairs(sc.BatchPairs))
 	manifest = stages.WriteShards(s, c.Out, schemas.ScoredRows, md, scored,
 		stages.WithShards(c.Shards), stages.WithFormat(c.Format))

@@ -158,7 +158,7 @@ func TestScoresEqualDirectComputation(t *testing.T) {
 		t.Fatalf("%d of %d rows truncated: the test should cover both", truncated, len(want))
 	}
 	p, s := beam.NewPipelineWithRoot()
-	rows, _ := ingestConfig(filepath.Join(t.TempDir(), "x"), 1, files...).ReadCorpus(s)
+	rows, _ := ingestConfig(filepath.Join(t.TempDir(), "x"), 1, files...).ReadCorpus(s, stages.Augmentation{})
 	scored, dead := stages.ScorePreferences(s, spec, rows, stages.WithBatchPairs(3))
 	passert.Equals(s, scored, beam.CreateList(s, want))
 	passert.Empty(s, dead)

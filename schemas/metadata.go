@@ -24,6 +24,8 @@ const (
 	KeyTruncationMode       = "srdpo.truncation_mode"
 	KeyChatTemplate         = "srdpo.chat_template" // how message lists became prompt text
 	KeyResponseEOS          = "srdpo.response_eos"  // "true" when responses end with EOS
+	KeyAugPosition          = "srdpo.aug_position"  // where p goes in a conversation
+	KeyTokenization         = "srdpo.tokenization"  // the rule that formed the token ids: srdpo or trl
 )
 
 // DefaultAugPrompt is p, verbatim from the paper (arXiv 2405.21040).

@@ -13,6 +13,7 @@ type Preference struct {
 	Prompt        string   `arrow:"prompt"`   // x
 	Chosen        string   `arrow:"chosen"`   // y+
 	Rejected      string   `arrow:"rejected"` // y−
+	AugPrompt     string   `arrow:"aug_prompt"` // p⊕x rendered from a conversation with p in its messages; "" for text records (p + sep + x)
 	SourceFormat  string   `arrow:"source_format"`
 	ScoreChosen   *float64 `arrow:"score_chosen"`   // gold score, when the corpus ships one
 	ScoreRejected *float64 `arrow:"score_rejected"` // gold score, when the corpus ships one
@@ -20,7 +21,7 @@ type Preference struct {
 }
 
 // Preferences is the Arrow contract of normalised preference rows.
-var Preferences = newTable("preference", "1", Preference{})
+var Preferences = newTable("preference", "2", Preference{})
 
 func (p Preference) Key() string { return p.ID }
 
@@ -35,6 +36,9 @@ func (p Preference) Validate() error {
 		if !utf8.ValidString(c.v) {
 			return invalid(c.col, "not valid UTF-8")
 		}
+	}
+	if !utf8.ValidString(p.AugPrompt) {
+		return invalid("aug_prompt", "not valid UTF-8")
 	}
 	if p.Chosen == p.Rejected {
 		return invalid("rejected", "identical to chosen")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/srdpo/srdpo/model/chattemplate"
 )
 
 // ChatTemplate renders message lists (TRL conversational, ShareGPT,
@@ -16,14 +18,32 @@ import (
 // with Response, then any further turns with their role's format. Records
 // that are already text (TRL standard strings, HH-RLHF dialogues) are kept
 // verbatim.
+//
+// A Jinja template (the model's own, from its tokenizer_config.json or
+// chat_template.jinja, or a .jinja file) is held as text and compiled once
+// per process; it renders as transformers' apply_chat_template does
+// (model/chattemplate).
 type ChatTemplate struct {
 	Name       string `json:"name"`
-	System     string `json:"system"`
-	User       string `json:"user"`
-	Assistant  string `json:"assistant"`
-	Generation string `json:"generation"`
-	Response   string `json:"response"`
+	System     string `json:"system,omitempty"`
+	User       string `json:"user,omitempty"`
+	Assistant  string `json:"assistant,omitempty"`
+	Generation string `json:"generation,omitempty"`
+	Response   string `json:"response,omitempty"`
+	// Jinja is a template's text; empty with TokenizerConfig set, the
+	// config's chat_template is used.
+	Jinja string `json:"jinja,omitempty"`
+	// TokenizerConfig is tokenizer_config.json's text: the special tokens
+	// (bos_token, eos_token, …) a Jinja template sees, and its
+	// chat_template when Jinja is empty.
+	TokenizerConfig string `json:"tokenizer_config,omitempty"`
+	// Kwargs is a JSON object of extra template variables (TRL's
+	// chat_template_kwargs, e.g. {"enable_thinking": false}).
+	Kwargs string `json:"kwargs,omitempty"`
 }
+
+// IsJinja tells a Jinja template from a built-in or JSON one.
+func (t ChatTemplate) IsJinja() bool { return t.Jinja != "" || t.TokenizerConfig != "" }
 
 // builtinTemplates are the built-in templates. "hh" is the default: it
 // renders messages exactly as HH-RLHF dialogues are written, so every
@@ -59,18 +79,36 @@ var builtinTemplates = map[string]ChatTemplate{
 // plain); the zero template for another name.
 func BuiltinChatTemplate(name string) ChatTemplate { return builtinTemplates[name] }
 
-// DefaultChatTemplate is the template used when none is chosen.
+// DefaultChatTemplate is the template used when the model has none.
 const DefaultChatTemplate = "hh"
 
-// ParseChatTemplate takes a built-in name or the path of a JSON file with
-// the fields of ChatTemplate.
+// AutoChatTemplate names the model's own template, else DefaultChatTemplate.
+const AutoChatTemplate = "auto"
+
+// ParseChatTemplate takes "auto" (resolved later, against the model: see
+// ResolveChatTemplate), a built-in name, the path of a .jinja file, or the
+// path of a JSON file with the fields of ChatTemplate.
 func ParseChatTemplate(spec string) (ChatTemplate, error) {
 	if t, ok := builtinTemplates[spec]; ok {
 		return t, nil
 	}
+	if spec == AutoChatTemplate {
+		return ChatTemplate{Name: AutoChatTemplate}, nil
+	}
+	if strings.HasSuffix(spec, ".jinja") {
+		b, err := os.ReadFile(spec)
+		if err != nil {
+			return ChatTemplate{}, fmt.Errorf("chat template: %w", err)
+		}
+		t := ChatTemplate{Name: spec, Jinja: string(b)}
+		if _, err := t.compile(); err != nil {
+			return ChatTemplate{}, err
+		}
+		return t, nil
+	}
 	b, err := os.ReadFile(spec)
 	if err != nil {
-		return ChatTemplate{}, fmt.Errorf("chat template %q is neither a built-in (hh, chatml, plain) nor a readable JSON file: %w", spec, err)
+		return ChatTemplate{}, fmt.Errorf("chat template %q is neither auto, a built-in (hh, chatml, plain), a .jinja file nor a readable JSON file: %w", spec, err)
 	}
 	var t ChatTemplate
 	dec := json.NewDecoder(strings.NewReader(string(b)))
@@ -89,10 +127,52 @@ func ParseChatTemplate(spec string) (ChatTemplate, error) {
 	return t, nil
 }
 
-// String is the template as JSON, as recorded in file metadata.
+// String is the template as recorded in file metadata: a built-in or JSON
+// template as JSON; a Jinja template by name, the sha256 of its text and
+// its extra variables.
 func (t ChatTemplate) String() string {
+	if t.IsJinja() {
+		c, err := t.compile()
+		fp := "?"
+		if err == nil {
+			fp = c.Fingerprint()
+		}
+		b, _ := json.Marshal(struct {
+			Name   string `json:"name"`
+			SHA256 string `json:"sha256"`
+			Kwargs string `json:"kwargs,omitempty"`
+		}{t.Name, fp, t.Kwargs})
+		return string(b)
+	}
 	b, _ := json.Marshal(t)
 	return string(b)
+}
+
+// Chat is a Jinja template compiled, for a bare render; an error for a
+// built-in or JSON template.
+func (t ChatTemplate) Chat() (*chattemplate.Chat, error) {
+	if !t.IsJinja() {
+		return nil, fmt.Errorf("chat template %s is not a Jinja template; a bare render needs one (--chat-template auto with a model that has one, or a .jinja file)", t.Name)
+	}
+	return t.compile()
+}
+
+// compiledTemplates holds each Jinja template compiled once per process.
+var compiledTemplates onceCache[string, *chattemplate.Chat]
+
+// compile is the Jinja template, compiled (once per process).
+func (t ChatTemplate) compile() (*chattemplate.Chat, error) {
+	key := t.Name + "\x00" + t.Jinja + "\x00" + t.TokenizerConfig
+	return compiledTemplates.get(key, func() (*chattemplate.Chat, error) {
+		if t.Jinja != "" {
+			return chattemplate.NewChat(t.Name, t.Jinja, []byte(t.TokenizerConfig))
+		}
+		c, ok, err := chattemplate.FromTokenizerConfig(t.Name, []byte(t.TokenizerConfig))
+		if err == nil && !ok {
+			err = fmt.Errorf("%s has no chat_template", t.Name)
+		}
+		return c, err
+	})
 }
 
 func (t ChatTemplate) turn(m message) string {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/srdpo/srdpo/model/chattemplate"
 	"github.com/srdpo/srdpo/schemas"
 )
 
@@ -67,6 +68,9 @@ const (
 	ReasonBadID              = "bad_id"              // id field not a non-empty string or integer
 	ReasonDuplicateID        = "duplicate_id"        // another record has the same id
 	ReasonUnrecognisedRecord = "unrecognised_record" // no known format fits
+	ReasonTemplateError      = "template_error"      // the chat template raised an error (raise_exception, a bad value)
+	ReasonTemplatePrefix     = "template_prefix"     // the rendered prompt is not a prefix of the rendered conversation
+	ReasonBadTools           = "bad_tools"           // tools or chat_template_kwargs are not what a template takes
 )
 
 // recordError is why a record is dead.
@@ -84,6 +88,7 @@ func deadf(reason, format string, args ...any) *recordError {
 type parseOptions struct {
 	Format      CorpusFormat
 	Template    ChatTemplate
+	Aug         Augmentation // how p enters a conversation; Prompt "" renders no p⊕x
 	IDField     string
 	OffsetField string
 }
@@ -131,9 +136,9 @@ func parseRecord(raw []byte, o parseOptions) (schemas.Preference, *recordError) 
 	case FormatHHRLHF:
 		err = parseHH(obj, &p)
 	case FormatTRLConversational, FormatUltraFeedback:
-		err = parseConversational(obj, o.Template, &p)
+		err = parseConversational(obj, o, &p)
 	case FormatShareGPT:
-		err = parseShareGPT(obj, o.Template, &p)
+		err = parseShareGPT(obj, o, &p)
 	default:
 		err = deadf(ReasonUnrecognisedRecord, "no corpus format fits this record")
 	}
@@ -294,7 +299,13 @@ var roleAliases = map[string]string{
 	"assistant": roleAssistant, "gpt": roleAssistant, "bot": roleAssistant, "model": roleAssistant,
 }
 
-type message struct{ role, content string }
+// message is one turn: its role (aliases resolved) and text, and the
+// message as a chat template sees it (the record's object as given, or
+// {role, content} for ShareGPT's {from, value}).
+type message struct {
+	role, content string
+	value         any
+}
 
 // parseMessage reads {role, content} or ShareGPT's {from, value}.
 func parseMessage(raw json.RawMessage, where string) (message, *recordError) {
@@ -317,7 +328,20 @@ func parseMessage(raw json.RawMessage, where string) (message, *recordError) {
 	if !ok {
 		return message{}, deadf(ReasonUnknownRole, "%s has role %q (want system, user/human or assistant/gpt)", where, role)
 	}
-	return message{role: r, content: content}, nil
+	var value any
+	if roleKey == "from" {
+		d := chattemplate.NewDict()
+		d.Set("role", r)
+		d.Set("content", content)
+		value = d
+	} else {
+		v, err := chattemplate.ParseJSON(raw)
+		if err != nil {
+			return message{}, deadf(ReasonBadMessage, "%s: %v", where, err)
+		}
+		value = v
+	}
+	return message{role: r, content: content, value: value}, nil
 }
 
 func parseMessages(obj map[string]json.RawMessage, k string) ([]message, *recordError) {
@@ -343,7 +367,7 @@ func parseMessages(obj map[string]json.RawMessage, k string) ([]message, *record
 // parseConversational reads TRL conversational records (prompt and responses
 // as message lists, or full conversations with an implicit prompt) and
 // UltraFeedback binarized records (full conversations plus scores).
-func parseConversational(obj map[string]json.RawMessage, t ChatTemplate, p *schemas.Preference) *recordError {
+func parseConversational(obj map[string]json.RawMessage, o parseOptions, p *schemas.Preference) *recordError {
 	chosen, err := parseMessages(obj, "chosen")
 	if err != nil {
 		return err
@@ -362,7 +386,7 @@ func parseConversational(obj map[string]json.RawMessage, t ChatTemplate, p *sche
 		// Full conversations: the prompt is what they share. A prompt string
 		// beside them (UltraFeedback's) repeats the first user turn.
 		n := 0
-		for n < len(chosen) && n < len(rejected) && chosen[n] == rejected[n] {
+		for n < len(chosen) && n < len(rejected) && sameMessage(chosen[n], rejected[n]) {
 			n++
 		}
 		prompt, chosen, rejected = chosen[:n], chosen[n:], rejected[n:]
@@ -371,14 +395,14 @@ func parseConversational(obj map[string]json.RawMessage, t ChatTemplate, p *sche
 		if err != nil {
 			return err
 		}
-		prompt = []message{{role: roleUser, content: s}}
+		prompt = []message{userMessage(s)}
 	}
-	return renderConversation(prompt, chosen, rejected, t, p)
+	return renderConversation(conversation{prompt, chosen, rejected}, obj, o, p)
 }
 
 // parseShareGPT reads LLaMA-Factory's ShareGPT preference layout:
 // conversations (+ optional system) and chosen/rejected message objects.
-func parseShareGPT(obj map[string]json.RawMessage, t ChatTemplate, p *schemas.Preference) *recordError {
+func parseShareGPT(obj map[string]json.RawMessage, o parseOptions, p *schemas.Preference) *recordError {
 	prompt, err := parseMessages(obj, "conversations")
 	if err != nil {
 		return err
@@ -389,7 +413,7 @@ func parseShareGPT(obj map[string]json.RawMessage, t ChatTemplate, p *schemas.Pr
 			return err
 		}
 		if s != "" {
-			prompt = append([]message{{role: roleSystem, content: s}}, prompt...)
+			prompt = append([]message{newMessage(roleSystem, s)}, prompt...)
 		}
 	}
 	var responses [2][]message
@@ -407,40 +431,7 @@ func parseShareGPT(obj map[string]json.RawMessage, t ChatTemplate, p *schemas.Pr
 		}
 		responses[i] = []message{m}
 	}
-	return renderConversation(prompt, responses[0], responses[1], t, p)
-}
-
-// renderConversation checks turn order and renders with the chat template.
-func renderConversation(prompt, chosen, rejected []message, t ChatTemplate, p *schemas.Preference) *recordError {
-	if len(prompt) == 0 {
-		return deadf(ReasonEmptyPrompt, "no prompt messages")
-	}
-	if last := prompt[len(prompt)-1].role; last != roleUser {
-		return deadf(ReasonBadTurnOrder, "prompt ends with a %s turn, want user", last)
-	}
-	for _, r := range []struct {
-		name string
-		msgs []message
-	}{{"chosen", chosen}, {"rejected", rejected}} {
-		if len(r.msgs) == 0 {
-			return deadf(map[string]string{"chosen": ReasonEmptyChosen, "rejected": ReasonEmptyRejected}[r.name],
-				"%s has no messages after the prompt", r.name)
-		}
-		if r.msgs[0].role != roleAssistant {
-			return deadf(ReasonBadTurnOrder, "%s starts with a %s turn, want assistant", r.name, r.msgs[0].role)
-		}
-	}
-	p.Prompt = t.renderPrompt(prompt)
-	p.Chosen = t.renderResponse(chosen)
-	p.Rejected = t.renderResponse(rejected)
-	// Blank contents render to non-blank text; check the contents.
-	if strings.TrimSpace(chosen[0].content) == "" {
-		return deadf(ReasonEmptyChosen, "chosen response is blank")
-	}
-	if strings.TrimSpace(rejected[0].content) == "" {
-		return deadf(ReasonEmptyRejected, "rejected response is blank")
-	}
-	return nil
+	return renderConversation(conversation{prompt, responses[0], responses[1]}, obj, o, p)
 }
 
 // checkTexts applies the rules every format shares.
@@ -521,4 +512,16 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// NormaliseRecord reads one corpus record as the corpus reader does (any
+// format, or the one given), rendering conversations with the template
+// and p⊕x as aug says; the error names the dead-letter reason. srdpo
+// render shows with it what scoring would use.
+func NormaliseRecord(raw []byte, format CorpusFormat, t ChatTemplate, aug Augmentation) (schemas.Preference, error) {
+	p, err := parseRecord(raw, parseOptions{Format: format, Template: t, Aug: aug, IDField: "id", OffsetField: "offset"})
+	if err != nil {
+		return p, err
+	}
+	return p, nil
 }

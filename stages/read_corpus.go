@@ -69,6 +69,12 @@ func WithChatTemplate(t ChatTemplate) CorpusOption {
 	return func(o *corpusOptions) { o.parse.Template = t }
 }
 
+// WithAugmentation sets how p enters conversations, whose p⊕x is rendered
+// at ingestion with p in the messages (default: none rendered).
+func WithAugmentation(a Augmentation) CorpusOption {
+	return func(o *corpusOptions) { o.parse.Aug = a }
+}
+
 // WithIDField names the field holding a record's own id (default "id").
 // Records without it get a hash of their normalised content.
 func WithIDField(name string) CorpusOption {

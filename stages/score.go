@@ -46,6 +46,8 @@ type ReferenceSpec struct {
 	Tokenizer    string           // "auto", "byte" or a local tokenizer directory
 	AugPrompt    string           // p
 	AugSeparator string           // p⊕x = p + separator + x
+	AugPosition  string           // where p goes in a conversation (Augmentation.Position)
+	Tokenization string           // TokenizationSrdpo or TokenizationTRL
 	Truncation   model.Truncation // lengths left at 0 follow the model's context
 	ResponseEOS  bool             // end each response with the tokenizer's EOS
 }
@@ -107,6 +109,8 @@ func (r *Reference) Metadata() schemas.Metadata {
 		schemas.KeyMaxLength:            fmt.Sprint(t.MaxLength),
 		schemas.KeyTruncationMode:       t.Mode(),
 		schemas.KeyResponseEOS:          fmt.Sprint(r.Spec.ResponseEOS),
+		schemas.KeyAugPosition:          r.Spec.AugPosition,
+		schemas.KeyTokenization:         r.tokenization(),
 	}
 }
 
@@ -147,12 +151,15 @@ func (r *Reference) Score(rows []schemas.Preference) ([]schemas.Scored, []schema
 
 // tokenize forms a row's four sequences, before scoring.
 func (r *Reference) tokenize(p schemas.Preference) (schemas.Scored, error) {
+	if r.tokenization() == TokenizationTRL {
+		return r.tokenizeTRL(p)
+	}
 	tok, t := r.Tokenizer, r.Spec.Truncation
 	x, xCut, err := PromptIDs(tok, p.Prompt, t.MaxPromptLength, t.Prompt)
 	if err != nil {
 		return schemas.Scored{}, fmt.Errorf("prompt: %w", err)
 	}
-	ax, axCut, err := PromptIDs(tok, schemas.Augment(r.Spec.AugPrompt, r.Spec.AugSeparator, p.Prompt), t.MaxPromptLength, t.Prompt)
+	ax, axCut, err := PromptIDs(tok, r.augmented(p), t.MaxPromptLength, t.Prompt)
 	if err != nil {
 		return schemas.Scored{}, fmt.Errorf("augmented prompt: %w", err)
 	}
@@ -172,6 +179,15 @@ func (r *Reference) tokenize(p schemas.Preference) (schemas.Scored, error) {
 		PromptTokens: int32(len(x)), AugPromptTokens: int32(len(ax)), ChosenTokens: int32(len(c)), RejectedTokens: int32(len(rj)),
 		PromptTruncated: xCut, AugPromptTruncated: axCut, ChosenTruncated: cCut, RejectedTruncated: rCut,
 		ScoreChosen: p.ScoreChosen, ScoreRejected: p.ScoreRejected, Offset: p.Offset}, nil
+}
+
+// augmented is a row's p⊕x: rendered with p in its messages at ingestion
+// (conversations), else p + separator + x.
+func (r *Reference) augmented(p schemas.Preference) string {
+	if p.AugPrompt != "" {
+		return p.AugPrompt
+	}
+	return schemas.Augment(r.Spec.AugPrompt, r.Spec.AugSeparator, p.Prompt)
 }
 
 // preferenceOf is a scored row's token ids as the model scores them.
@@ -317,4 +333,14 @@ func (fn *scoreFn) flush(ctx context.Context, emit func(schemas.Scored), dead fu
 	}
 	fn.batch = fn.batch[:0]
 	return nil
+}
+
+// Sequences are a row's token ids as scoring forms them, without scoring.
+func (r *Reference) Sequences(p schemas.Preference) (schemas.Scored, error) { return r.tokenize(p) }
+
+// RenderOnly is a Reference without a model: its Sequences need only the
+// tokenizer (lengths left at 0 follow the paper's 512).
+func RenderOnly(spec ReferenceSpec, tok tokenizer.Tokenizer) *Reference {
+	spec.Truncation = spec.Truncation.ForContext(model.DefaultTruncation.MaxLength)
+	return &Reference{Spec: spec, Tokenizer: tok}
 }

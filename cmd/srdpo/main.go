@@ -27,6 +27,7 @@ var commands = []command{
 	{name: "eval", summary: evalSummary, run: runEval},
 	{name: "gen", summary: genSummary, run: runGen},
 	{name: "tokenize", summary: tokenizeSummary, run: runTokenize},
+	{name: "render", summary: renderSummary, run: runRender},
 	{name: "bench", summary: benchSummary, run: runBench},
 }
 

@@ -59,12 +59,22 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		if len(scoringFlags) > 0 {
 			return usageError(stderr, fs, fmt.Errorf("%v only apply to scoring; drop them or drop --ingest-only", scoringFlags))
 		}
+		note, err := cfg.ResolveChatTemplate(ctx, "", "")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "srdpo score: %s\n", note)
 		pipelines.BuildIngest(s, cfg)
 		fmt.Fprintf(stderr, "srdpo score: ingesting %v on runner %s\n", cfg.Corpus, runners.Name())
 	} else {
 		if err := score.Validate(); err != nil {
 			return usageError(stderr, fs, err)
 		}
+		note, err := cfg.ResolveChatTemplate(ctx, score.Reference.ModelDir, score.Reference.Tokenizer)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "srdpo score: %s\n", note)
 		fmt.Fprintf(stderr, "srdpo score: loading the reference model %s\n", score.Reference.ModelDir)
 		if _, _, err := pipelines.BuildScore(ctx, s, cfg, score); err != nil {
 			return err
