@@ -9,10 +9,10 @@ import (
 // came from. Prompt is the text x the responses continue; multi-turn
 // histories have already been rendered into it by the chat template.
 type Preference struct {
-	ID            string   `arrow:"id"`       // given by the corpus, or a hash of the content
-	Prompt        string   `arrow:"prompt"`   // x
-	Chosen        string   `arrow:"chosen"`   // y+
-	Rejected      string   `arrow:"rejected"` // y−
+	ID            string   `arrow:"id"`         // given by the corpus, or a hash of the content
+	Prompt        string   `arrow:"prompt"`     // x
+	Chosen        string   `arrow:"chosen"`     // y+
+	Rejected      string   `arrow:"rejected"`   // y−
 	AugPrompt     string   `arrow:"aug_prompt"` // p⊕x rendered from a conversation with p in its messages; "" for text records (p + sep + x)
 	SourceFormat  string   `arrow:"source_format"`
 	ScoreChosen   *float64 `arrow:"score_chosen"`   // gold score, when the corpus ships one
