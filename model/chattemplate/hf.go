@@ -139,10 +139,15 @@ func (c *Chat) Names() []string {
 	return out
 }
 
-// Fingerprint is the sha256 of the template text (of every named template,
-// with its name, for the list form).
+// Fingerprint is the sha256 of the template text, as sha256sum gives it
+// for chat_template.jinja (for the list form, of every named template with
+// its name: name NUL text NUL, in name order).
 func (c *Chat) Fingerprint() string {
 	h := sha256.New()
+	if t, ok := c.texts[""]; ok && len(c.texts) == 1 {
+		h.Write([]byte(t))
+		return hex.EncodeToString(h.Sum(nil))
+	}
 	for _, n := range c.Names() {
 		if n != "" {
 			fmt.Fprintf(h, "%s\x00", n)
