@@ -81,3 +81,37 @@ func TestLimitsAreSettable(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// tokenizer_config.json's list of named templates: "tool_use" when tools
+// are given and it exists, else "default"; a name picks one; without a
+// default the error lists the names (transformers' get_chat_template).
+func TestNamedTemplates(t *testing.T) {
+	cfg := `{"bos_token": {"content": "<s>", "__type": "AddedToken"}, "chat_template": [
+		{"name": "default", "template": "D{{ bos_token }}"}, {"name": "tool_use", "template": "T{{ tools | length }}"}, {"name": "rag", "template": "R"}]}`
+	c, ok, err := FromTokenizerConfig("cfg", []byte(cfg))
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	for _, r := range []struct {
+		req  Request
+		want string
+	}{
+		{Request{}, "D<s>"},
+		{Request{Tools: []any{"a", "b"}}, "T2"},
+		{Request{Name: "rag"}, "R"},
+	} {
+		if got, err := c.Apply(r.req); err != nil || got != r.want {
+			t.Errorf("%+v: %q, %v; want %q", r.req, got, err, r.want)
+		}
+	}
+	if _, err := c.Apply(Request{Name: "nope"}); err == nil || !strings.Contains(err.Error(), "default, rag, tool_use") {
+		t.Errorf("unknown name: %v", err)
+	}
+	c, _, _ = FromTokenizerConfig("cfg", []byte(`{"chat_template": [{"name": "a", "template": "A"}, {"name": "b", "template": "B"}]}`))
+	if _, err := c.Apply(Request{}); err == nil || !strings.Contains(err.Error(), "none named default (it has a, b)") {
+		t.Errorf("no default: %v", err)
+	}
+	if _, ok, err := FromTokenizerConfig("cfg", []byte(`{"eos_token": "</s>"}`)); ok || err != nil {
+		t.Errorf("a config without a template: %v %v", ok, err)
+	}
+}
