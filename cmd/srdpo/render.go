@@ -28,7 +28,26 @@ type renderConfig struct {
 	score  pipelines.ScoreConfig
 }
 
+// renderIO is the part of srdpo render --help that says what goes in and out.
+const renderIO = `
+Input, one JSON object a line:
+  a corpus record in any format srdpo score reads (trl_standard, trl_conversational, hh_rlhf, sharegpt,
+  ultrafeedback; its "tools" and "chat_template_kwargs" fields reach the template), or a bare render:
+  {"messages": [...], "add_generation_prompt": true|false, "tools": [...], "chat_template_kwargs": {...}}
+Output, one JSON object a line:
+  for a record: {"prompt", "chosen", "rejected", "aug_prompt", "prompt_ids", "chosen_ids", "rejected_ids",
+  "aug_prompt_ids"}: the text and ids scoring uses on x and on p⊕x;
+  for a bare render: {"text"}; for a line that fails: {"error"} (and the next line is read).
+Example:
+  echo '{"messages": [{"role": "user", "content": "Hi"}], "add_generation_prompt": true}' | srdpo render --model DIR
+`
+
 func (c *renderConfig) RegisterFlags(fs *flag.FlagSet) {
+	usage := fs.Usage
+	fs.Usage = func() {
+		usage()
+		fmt.Fprint(fs.Output(), renderIO)
+	}
 	c.ingest = pipelines.DefaultIngestConfig()
 	c.score = pipelines.DefaultScoreConfig()
 	all := flag.NewFlagSet("", flag.ContinueOnError)
