@@ -70,6 +70,9 @@ func (c ScoreConfig) Validate() error {
 	if err := stages.CheckTokenization(c.Reference.Tokenization); err != nil {
 		return err
 	}
+	if c.Reference.Tokenization == stages.TokenizationTRL && c.Reference.ResponseEOS {
+		return fmt.Errorf("--response-eos does not apply with --tokenization trl: TRL's rule appends the EOS text to text completions itself")
+	}
 	if c.BatchPairs < 1 {
 		return fmt.Errorf("--batch-pairs %d: want at least 1", c.BatchPairs)
 	}

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+
 	"github.com/srdpo/srdpo/model/chattemplate"
+	"github.com/srdpo/srdpo/runners/gcstest"
 )
 
 // roleTemplate shows tools and a template variable, then prints each
@@ -146,3 +149,31 @@ func TestResolveChatTemplate(t *testing.T) {
 }
 
 func chatRequest() chattemplate.Request { return chattemplate.Request{} }
+
+// The model's template is found on gs:// too (fake GCS).
+func TestResolveChatTemplateOnGCS(t *testing.T) {
+	gcstest.Start(t, "models")
+	ctx := context.Background()
+	fs, err := filesystem.New(ctx, "gs://models/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := filesystem.Write(ctx, fs, "gs://models/m/tokenizer_config.json", []byte(`{"eos_token": "E", "chat_template": "gs {{ eos_token }}"}`)); err != nil {
+		t.Fatal(err)
+	}
+	c, note, err := ResolveChatTemplate(ctx, ChatTemplate{Name: AutoChatTemplate}, "gs://models/m", "auto")
+	if err != nil || !strings.Contains(note, "gs://models/m/tokenizer_config.json") {
+		t.Fatalf("%q %v", note, err)
+	}
+	chat, err := c.Chat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := chat.Apply(chatRequest()); err != nil || got != "gs E" {
+		t.Errorf("%q %v", got, err)
+	}
+	c, note, err = ResolveChatTemplate(ctx, ChatTemplate{Name: AutoChatTemplate}, "gs://models/empty", "auto")
+	if err != nil || c.Name != "hh" {
+		t.Errorf("no template on gs://: %+v %q %v", c, note, err)
+	}
+}

@@ -61,6 +61,13 @@ func TestBadUsageExits2WithAReason(t *testing.T) {
 		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o"}, "--model is required"},
 		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--model", dir, "--max-length", "10", "--max-prompt-length", "20"}, "must exceed max prompt length"},
 		{[]string{"score", "stray"}, `unexpected argument "stray"`},
+		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--model", dir, "--tokenization", "hf"}, `--tokenization "hf": want srdpo or trl`},
+		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--model", dir, "--aug-position", "middle"}, `--aug-position "middle"`},
+		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--model", dir, "--tokenization", "trl", "--response-eos"}, "--response-eos does not apply with --tokenization trl"},
+		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--chat-template-kwargs", "[1]"}, "--chat-template-kwargs: want a JSON object"},
+		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--chat-template", dir + "/none.jinja"}, "chat template"},
+		{[]string{"render"}, "give --model DIR, or --tokenizer DIR"},
+		{[]string{"render", "--tokenizer", "byte", "--tokenization", "trl", "--response-eos"}, "--response-eos does not apply"},
 	} {
 		code, _, errOut := run(c.args...)
 		if code != 2 || !strings.Contains(errOut, c.want) {

@@ -71,6 +71,9 @@ func (c *renderConfig) Validate() error {
 	if err := stages.CheckTokenization(r.Tokenization); err != nil {
 		return err
 	}
+	if r.Tokenization == stages.TokenizationTRL && r.ResponseEOS {
+		return fmt.Errorf("--response-eos does not apply with --tokenization trl: TRL's rule appends the EOS text to text completions itself")
+	}
 	if _, err := stages.ParseAugPosition(r.AugPosition); err != nil {
 		return err
 	}
