@@ -177,13 +177,13 @@ func newJinjaRender(t ChatTemplate, obj map[string]json.RawMessage) (*jinjaRende
 	}
 	r := &jinjaRender{chat: chat, name: t.Name, vars: map[string]any{}}
 	if t.Kwargs != "" {
-		if err := mergeKwargs(r.vars, []byte(t.Kwargs)); err != nil {
+		if err := chattemplate.ParseKwargs([]byte(t.Kwargs), r.vars); err != nil {
 			return nil, deadf(ReasonBadTools, "--chat-template-kwargs: %v", err)
 		}
 	}
 	// TRL's columns: tools (a list, or its JSON text) and chat_template_kwargs.
 	if raw, ok := obj["chat_template_kwargs"]; ok && string(bytes.TrimSpace(raw)) != "null" {
-		if err := mergeKwargs(r.vars, raw); err != nil {
+		if err := chattemplate.ParseKwargs(raw, r.vars); err != nil {
 			return nil, deadf(ReasonBadTools, "chat_template_kwargs: %v", err)
 		}
 	}
@@ -212,22 +212,6 @@ func parseTools(raw json.RawMessage) ([]any, error) {
 		return nil, fmt.Errorf("want a list of tool schemas")
 	}
 	return l, nil
-}
-
-// mergeKwargs adds a JSON object's fields to vars.
-func mergeKwargs(vars map[string]any, raw []byte) error {
-	v, err := chattemplate.ParseJSON(raw)
-	if err != nil {
-		return err
-	}
-	d, ok := v.(*chattemplate.Dict)
-	if !ok {
-		return fmt.Errorf("want a JSON object")
-	}
-	for _, k := range d.Keys() {
-		vars[k.(string)], _ = d.Get(k)
-	}
-	return nil
 }
 
 func (r *jinjaRender) render(msgs []message, addGenerationPrompt bool) (string, *recordError) {

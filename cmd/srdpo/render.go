@@ -194,7 +194,7 @@ func bareRender(obj map[string]json.RawMessage, t stages.ChatTemplate) (any, err
 	}
 	req := chattemplate.Request{Kwargs: map[string]any{}}
 	if t.Kwargs != "" {
-		if err := addKwargs(req.Kwargs, []byte(t.Kwargs)); err != nil {
+		if err := chattemplate.ParseKwargs([]byte(t.Kwargs), req.Kwargs); err != nil {
 			return nil, err
 		}
 	}
@@ -225,7 +225,7 @@ func bareRender(obj map[string]json.RawMessage, t stages.ChatTemplate) (any, err
 				req.Tools = l
 			}
 		case "chat_template_kwargs":
-			if err := addKwargs(req.Kwargs, raw); err != nil {
+			if err := chattemplate.ParseKwargs(raw, req.Kwargs); err != nil {
 				return nil, err
 			}
 		default:
@@ -237,19 +237,4 @@ func bareRender(obj map[string]json.RawMessage, t stages.ChatTemplate) (any, err
 		return nil, err
 	}
 	return map[string]string{"text": text}, nil
-}
-
-func addKwargs(into map[string]any, raw []byte) error {
-	v, err := chattemplate.ParseJSON(raw)
-	if err != nil {
-		return err
-	}
-	d, ok := v.(*chattemplate.Dict)
-	if !ok {
-		return fmt.Errorf("chat_template_kwargs: want a JSON object")
-	}
-	for _, k := range d.Keys() {
-		into[k.(string)], _ = d.Get(k)
-	}
-	return nil
 }

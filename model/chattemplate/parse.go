@@ -291,38 +291,52 @@ func (p *parser) ifStatement() (node, error) {
 			return nil, err
 		}
 		n.conds, n.bodies = append(n.conds, c), append(n.bodies, body)
-		switch kw {
-		case "elif":
-			continue
-		case "else":
-			if err := p.expectEnd(); err != nil {
-				return nil, err
-			}
-			n.els, err = p.until("endif")
+		if kw != "elif" {
+			n.els, err = p.elseThenEnd(kw, "endif")
 			return n, err
-		case "endif":
-			return n, p.expectEnd()
 		}
-		return nil, p.errorf("expected {%% endif %%}, got %s", orEOF(kw))
 	}
 }
 
-func (p *parser) forStatement() (node, error) {
-	n := &forNode{line: p.peek().line}
+// elseThenEnd finishes a block whose body ended at tag kw: an {% else %}
+// body then {% end %}, or {% end %} alone.
+func (p *parser) elseThenEnd(kw, end string) ([]node, error) {
+	switch kw {
+	case "else":
+		if err := p.expectEnd(); err != nil {
+			return nil, err
+		}
+		return p.until(end)
+	case end:
+		return nil, p.expectEnd()
+	}
+	return nil, p.errorf("expected {%% %s %%}, got %s", end, orEOF(kw))
+}
+
+// names parses "a" or "a, b, …".
+func (p *parser) names() ([]string, error) {
+	var out []string
 	for {
 		t, err := p.name()
 		if err != nil {
 			return nil, err
 		}
-		n.targets = append(n.targets, t)
+		out = append(out, t)
 		if !p.skipOp(",") {
-			break
+			return out, nil
 		}
+	}
+}
+
+func (p *parser) forStatement() (node, error) {
+	n := &forNode{line: p.peek().line}
+	var err error
+	if n.targets, err = p.names(); err != nil {
+		return nil, err
 	}
 	if !p.skipName("in") {
 		return nil, p.errorf("expected 'in' in a for tag, got %s", p.peek())
 	}
-	var err error
 	if n.iter, err = p.tuple(false); err != nil {
 		return nil, err
 	}
@@ -340,17 +354,8 @@ func (p *parser) forStatement() (node, error) {
 		return nil, err
 	}
 	n.body = body
-	switch kw {
-	case "else":
-		if err := p.expectEnd(); err != nil {
-			return nil, err
-		}
-		n.els, err = p.until("endfor")
-		return n, err
-	case "endfor":
-		return n, p.expectEnd()
-	}
-	return nil, p.errorf("expected {%% endfor %%}, got %s", orEOF(kw))
+	n.els, err = p.elseThenEnd(kw, "endfor")
+	return n, err
 }
 
 func (p *parser) setStatement() (node, error) {
@@ -366,15 +371,14 @@ func (p *parser) setStatement() (node, error) {
 			return nil, err
 		}
 		n.ns, n.targets = first, []string{attr}
+	case p.skipOp(","):
+		rest, err := p.names()
+		if err != nil {
+			return nil, err
+		}
+		n.targets = append([]string{first}, rest...)
 	default:
 		n.targets = []string{first}
-		for p.skipOp(",") {
-			t, err := p.name()
-			if err != nil {
-				return nil, err
-			}
-			n.targets = append(n.targets, t)
-		}
 	}
 	if p.skipOp("=") {
 		if n.x, err = p.tuple(true); err != nil {

@@ -120,6 +120,23 @@ func ParseJSON(data []byte) (any, error) {
 	return v, nil
 }
 
+// ParseKwargs reads a JSON object of template variables (TRL's
+// chat_template_kwargs) into vars, over what is there.
+func ParseKwargs(raw []byte, vars map[string]any) error {
+	v, err := ParseJSON(raw)
+	if err != nil {
+		return err
+	}
+	d, ok := v.(*Dict)
+	if !ok {
+		return fmt.Errorf("want a JSON object of template variables")
+	}
+	for _, k := range d.Keys() {
+		vars[k.(string)], _ = d.Get(k)
+	}
+	return nil
+}
+
 // maxJSONDepth bounds nesting, as Python's recursion limit does.
 const maxJSONDepth = 500
 
