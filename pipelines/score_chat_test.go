@@ -63,74 +63,9 @@ func readTRLReference(t *testing.T, file string) map[string]trlReference {
 // copy of the records, stages/testdata/trl/records_aug.jsonl). A record's
 // tools and chat_template_kwargs reach the template.
 func TestScoreConversationsWithTheModelsTemplate(t *testing.T) {
-	backend, _ := model.Backend()
-	m, err := model.New(model.Config{Family: model.FamilyQwen3, Vocab: 151936, Context: 1024, Layers: 1, Heads: 2, KVHeads: 1, HeadDim: 8,
-		Width: 16, Inner: 24, NormEps: 1e-6, RopeTheta: 1e6, DType: model.Float32}, 3, backend)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "qwen3")
-	if err := m.ExportHF(dir); err != nil {
-		t.Fatal(err)
-	}
-	tokDir := tokenizertest.Dir(t, "qwen3")
-	var config []byte
-	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
-		b, err := os.ReadFile(filepath.Join(tokDir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		config = b
-	}
-	var cfg struct {
-		ChatTemplate string `json:"chat_template"`
-	}
-	if err := json.Unmarshal(config, &cfg); err != nil || cfg.ChatTemplate == "" {
-		t.Fatalf("qwen3's tokenizer_config.json has no chat_template: %v", err)
-	}
-	templateSHA := sha256.Sum256([]byte(cfg.ChatTemplate))
-
-	records := []string{"chat_system", "chat_multiturn", "chat_cjk_emoji_no_thinking", "chat_tools"}
-	var corpus strings.Builder
-	f, err := os.Open("../stages/testdata/trl/records.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var r struct{ ID string }
-		_ = json.Unmarshal(sc.Bytes(), &r)
-		if slices.Contains(records, r.ID) {
-			corpus.Write(sc.Bytes())
-			corpus.WriteByte('\n')
-		}
-	}
-	f.Close()
-	in := filepath.Join(t.TempDir(), "chats.jsonl")
-	if err := os.WriteFile(in, []byte(corpus.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	spec := stages.ReferenceSpec{ModelDir: dir, Tokenizer: "auto", AugPrompt: "Please answer well.", AugSeparator: " ",
-		AugPosition: stages.AugLastUser, Tokenization: stages.TokenizationTRL,
-		Truncation: model.Truncation{MaxPromptLength: 512, MaxLength: 1024, Prompt: model.KeepEnd, Response: model.KeepStart}}
-	out := filepath.Join(t.TempDir(), "scored")
-	c := DefaultIngestConfig()
-	c.Out, c.Shards, c.Corpus = out, 1, []string{in}
-	p, s := beam.NewPipelineWithRoot()
-	if _, _, err := BuildScore(context.Background(), s, c, ScoreConfig{Reference: spec, BatchPairs: 64}); err != nil {
-		t.Fatal(err)
-	}
-	ptest.RunAndValidate(t, p)
-
-	rows := readAll[schemas.Scored](t, out, schemas.ScoredRows)
-	if len(rows) != len(records) {
-		t.Fatalf("%d rows scored, want %d", len(rows), len(records))
-	}
+	out, rows := scoreQwen3Conversations(t)
+	templateSHA := sha256.Sum256([]byte(qwen3ChatTemplate(t)))
+	out = strings.TrimSuffix(out, schemas.ManifestSuffix)
 	x := readTRLReference(t, "../stages/testdata/trl/expected.jsonl")
 	aug := readTRLReference(t, "../stages/testdata/trl/expected_aug.jsonl")
 	for _, r := range rows {
@@ -171,4 +106,92 @@ func manifestMetadata(t *testing.T, prefix string) schemas.Metadata {
 		t.Fatal(err)
 	}
 	return m.Metadata
+}
+
+// qwen3Records are the conversational records of stages/testdata/trl.
+var qwen3Records = []string{"chat_system", "chat_multiturn", "chat_cjk_emoji_no_thinking", "chat_tools"}
+
+// qwen3ChatTemplate is the chat template of the shipped Qwen3 config.
+func qwen3ChatTemplate(t *testing.T) string {
+	t.Helper()
+	var cfg struct {
+		ChatTemplate string `json:"chat_template"`
+	}
+	b, err := os.ReadFile(filepath.Join(tokenizertest.Testdata(), "qwen3", "tokenizer_config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil || cfg.ChatTemplate == "" {
+		t.Fatalf("qwen3's tokenizer_config.json has no chat_template: %v", err)
+	}
+	return cfg.ChatTemplate
+}
+
+// scoreQwen3Conversations scores the conversational records of
+// stages/testdata/trl with a tiny Qwen3-family model directory carrying
+// Qwen3's tokenizer and template, with --tokenization trl and p
+// "Please answer well." at the last user message; it returns the
+// manifest and the rows.
+func scoreQwen3Conversations(t *testing.T) (string, []schemas.Scored) {
+	t.Helper()
+
+	backend, _ := model.Backend()
+	m, err := model.New(model.Config{Family: model.FamilyQwen3, Vocab: 151936, Context: 1024, Layers: 1, Heads: 2, KVHeads: 1, HeadDim: 8,
+		Width: 16, Inner: 24, NormEps: 1e-6, RopeTheta: 1e6, DType: model.Float32}, 3, backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "qwen3")
+	if err := m.ExportHF(dir); err != nil {
+		t.Fatal(err)
+	}
+	tokDir := tokenizertest.Dir(t, "qwen3")
+	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		b, err := os.ReadFile(filepath.Join(tokDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var corpus strings.Builder
+	f, err := os.Open("../stages/testdata/trl/records.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var r struct{ ID string }
+		_ = json.Unmarshal(sc.Bytes(), &r)
+		if slices.Contains(qwen3Records, r.ID) {
+			corpus.Write(sc.Bytes())
+			corpus.WriteByte('\n')
+		}
+	}
+	f.Close()
+	in := filepath.Join(t.TempDir(), "chats.jsonl")
+	if err := os.WriteFile(in, []byte(corpus.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	spec := stages.ReferenceSpec{ModelDir: dir, Tokenizer: "auto", AugPrompt: "Please answer well.", AugSeparator: " ",
+		AugPosition: stages.AugLastUser, Tokenization: stages.TokenizationTRL,
+		Truncation: model.Truncation{MaxPromptLength: 512, MaxLength: 1024, Prompt: model.KeepEnd, Response: model.KeepStart}}
+	out := filepath.Join(t.TempDir(), "scored")
+	c := DefaultIngestConfig()
+	c.Out, c.Shards, c.Corpus = out, 1, []string{in}
+	p, s := beam.NewPipelineWithRoot()
+	if _, _, err := BuildScore(context.Background(), s, c, ScoreConfig{Reference: spec, BatchPairs: 64}); err != nil {
+		t.Fatal(err)
+	}
+	ptest.RunAndValidate(t, p)
+
+	rows := readAll[schemas.Scored](t, out, schemas.ScoredRows)
+	if len(rows) != len(qwen3Records) {
+		t.Fatalf("%d rows scored, want %d", len(rows), len(qwen3Records))
+	}
+	return out + schemas.ManifestSuffix, rows
 }

@@ -13,6 +13,7 @@ type Preference struct {
 	Prompt        string   `arrow:"prompt"`     // x
 	Chosen        string   `arrow:"chosen"`     // y+
 	Rejected      string   `arrow:"rejected"`   // y−
+	Messages      string   `arrow:"messages"`   // a conversation's messages as given, JSON {"prompt": […], "chosen": […], "rejected": […]}; "" for text records
 	AugPrompt     string   `arrow:"aug_prompt"` // p⊕x rendered from a conversation with p in its messages; "" for text records (p + sep + x)
 	SourceFormat  string   `arrow:"source_format"`
 	ScoreChosen   *float64 `arrow:"score_chosen"`   // gold score, when the corpus ships one
@@ -37,8 +38,8 @@ func (p Preference) Validate() error {
 			return invalid(c.col, "not valid UTF-8")
 		}
 	}
-	if !utf8.ValidString(p.AugPrompt) {
-		return invalid("aug_prompt", "not valid UTF-8")
+	if !utf8.ValidString(p.AugPrompt) || !utf8.ValidString(p.Messages) {
+		return invalid("aug_prompt", "aug_prompt or messages is not valid UTF-8")
 	}
 	if p.Chosen == p.Rejected {
 		return invalid("rejected", "identical to chosen")

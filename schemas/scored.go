@@ -8,6 +8,15 @@ import "math"
 type Scored struct {
 	ID string `arrow:"id"`
 
+	// The pair as ingested, for exports: the text (a conversation's as its
+	// chat template rendered it), its messages as given (JSON, "" for text
+	// records) and the corpus format.
+	Prompt       string `arrow:"prompt"`
+	Chosen       string `arrow:"chosen"`
+	Rejected     string `arrow:"rejected"`
+	Messages     string `arrow:"messages"`
+	SourceFormat string `arrow:"source_format"`
+
 	PromptIDs    []int32 `arrow:"prompt_ids"`     // x, after truncation
 	AugPromptIDs []int32 `arrow:"aug_prompt_ids"` // p⊕x, after truncation
 	ChosenIDs    []int32 `arrow:"chosen_ids"`     // y+, after truncation
@@ -34,7 +43,7 @@ type Scored struct {
 }
 
 // ScoredRows is the Arrow contract of scored shards.
-var ScoredRows = newTable("scored", "1", Scored{})
+var ScoredRows = newTable("scored", "2", Scored{})
 
 func (s Scored) Key() string { return s.ID }
 

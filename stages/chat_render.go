@@ -20,6 +20,26 @@ import (
 // conversation is a record's messages: the prompt and each response.
 type conversation struct{ prompt, chosen, rejected []message }
 
+// json is the conversation's messages as given, for the scored rows.
+func (c conversation) json() (string, *recordError) {
+	d := chattemplate.NewDict()
+	for _, part := range []struct {
+		name string
+		msgs []message
+	}{{"prompt", c.prompt}, {"chosen", c.chosen}, {"rejected", c.rejected}} {
+		l := make([]any, len(part.msgs))
+		for i, m := range part.msgs {
+			l[i] = m.value
+		}
+		d.Set(part.name, l)
+	}
+	s, err := chattemplate.ToJSON(d)
+	if err != nil {
+		return "", deadf(ReasonBadMessage, "%v", err)
+	}
+	return s, nil
+}
+
 // Augmentation says how p enters a conversation to form p⊕x.
 type Augmentation struct {
 	Prompt    string // p; "" forms no p⊕x at ingestion
@@ -129,6 +149,11 @@ func renderConversation(c conversation, obj map[string]json.RawMessage, o parseO
 	if strings.TrimSpace(c.rejected[0].content) == "" {
 		return deadf(ReasonEmptyRejected, "rejected response is blank")
 	}
+	msgs, rerr := c.json()
+	if rerr != nil {
+		return rerr
+	}
+	p.Messages = msgs
 	t := o.Template
 	if !t.IsJinja() {
 		p.Prompt = t.renderPrompt(c.prompt)

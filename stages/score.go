@@ -175,7 +175,8 @@ func (r *Reference) tokenize(p schemas.Preference) (schemas.Scored, error) {
 	if len(x) == 0 || len(ax) == 0 || len(c) == 0 || len(rj) == 0 {
 		return schemas.Scored{}, fmt.Errorf("a part tokenises to nothing (prompt %d, augmented %d, chosen %d, rejected %d tokens)", len(x), len(ax), len(c), len(rj))
 	}
-	return schemas.Scored{ID: p.ID, PromptIDs: x, AugPromptIDs: ax, ChosenIDs: c, RejectedIDs: rj,
+	return schemas.Scored{ID: p.ID, Prompt: p.Prompt, Chosen: p.Chosen, Rejected: p.Rejected, Messages: p.Messages, SourceFormat: p.SourceFormat,
+		PromptIDs: x, AugPromptIDs: ax, ChosenIDs: c, RejectedIDs: rj,
 		PromptTokens: int32(len(x)), AugPromptTokens: int32(len(ax)), ChosenTokens: int32(len(c)), RejectedTokens: int32(len(rj)),
 		PromptTruncated: xCut, AugPromptTruncated: axCut, ChosenTruncated: cCut, RejectedTruncated: rCut,
 		ScoreChosen: p.ScoreChosen, ScoreRejected: p.ScoreRejected, Offset: p.Offset}, nil

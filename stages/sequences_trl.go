@@ -112,7 +112,8 @@ func (r *Reference) tokenizeTRL(p schemas.Preference) (schemas.Scored, error) {
 	if n := len(ax) + max(len(c), len(rj)); r.Model != nil && n > r.Model.Config.Context {
 		return schemas.Scored{}, fmt.Errorf("p⊕x and its response take %d tokens, more than the model's context of %d", n, r.Model.Config.Context)
 	}
-	return schemas.Scored{ID: p.ID, PromptIDs: x, AugPromptIDs: ax, ChosenIDs: c, RejectedIDs: rj,
+	return schemas.Scored{ID: p.ID, Prompt: p.Prompt, Chosen: p.Chosen, Rejected: p.Rejected, Messages: p.Messages, SourceFormat: p.SourceFormat,
+		PromptIDs: x, AugPromptIDs: ax, ChosenIDs: c, RejectedIDs: rj,
 		PromptTokens: int32(len(x)), AugPromptTokens: int32(len(ax)), ChosenTokens: int32(len(c)), RejectedTokens: int32(len(rj)),
 		ChosenTruncated: cCut, RejectedTruncated: rCut,
 		ScoreChosen: p.ScoreChosen, ScoreRejected: p.ScoreRejected, Offset: p.Offset}, nil

@@ -28,6 +28,7 @@ var commands = []command{
 	{name: "gen", summary: genSummary, run: runGen},
 	{name: "tokenize", summary: tokenizeSummary, run: runTokenize},
 	{name: "render", summary: renderSummary, run: runRender},
+	{name: "export", summary: exportSummary, run: runExport},
 	{name: "bench", summary: benchSummary, run: runBench},
 }
 

@@ -67,6 +67,10 @@ func TestBadUsageExits2WithAReason(t *testing.T) {
 		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--chat-template-kwargs", "[1]"}, "--chat-template-kwargs: want a JSON object"},
 		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--chat-template", dir + "/none.jinja"}, "chat template"},
 		{[]string{"render"}, "give --model DIR, or --tokenizer DIR"},
+		{[]string{"export", "--out", dir + "/hf"}, "--shards is required"},
+		{[]string{"export", "--shards", dir + "/s", "--out", dir + "/hf", "--format", "csv"}, `--format "csv": want hf-dataset`},
+		{[]string{"export", "--shards", dir + "/s", "--out", dir + "/hf", "--test-fraction", "1"}, "--test-fraction 1"},
+		{[]string{"score", "--ingest-only", "--corpus", "a.jsonl", "--out", dir + "/o", "--hf-dataset", dir + "/hf"}, "--hf-dataset exports scored pairs"},
 		{[]string{"render", "--tokenizer", "byte", "--tokenization", "trl", "--response-eos"}, "--response-eos does not apply"},
 	} {
 		code, _, errOut := run(c.args...)

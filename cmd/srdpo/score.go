@@ -23,6 +23,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	score := pipelines.DefaultScoreConfig()
 	score.RegisterFlags(fs)
 	ingestOnly := fs.Bool("ingest-only", false, "read, normalise and validate the corpus, write preference rows (table \"preference\") and dead letters, and stop before scoring")
+	hfDataset := fs.String("hf-dataset", "", "also write the scored pairs as a Hugging Face dataset folder here (local or gs://), as srdpo export --format hf-dataset does, once the job is done")
 	heapProfile := fs.String("heap-profile", "", "write a Go heap profile of this process at its peak heap to this file (go tool pprof): where memory goes on the in-process runner")
 	runners.AddBeamFlags(fs)
 	if err := parseFlags(fs, args, stdout); err != nil {
@@ -32,6 +33,14 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 
 	if err := cfg.Validate(); err != nil {
 		return usageError(stderr, fs, err)
+	}
+	if *hfDataset != "" {
+		if *ingestOnly {
+			return usageError(stderr, fs, fmt.Errorf("--hf-dataset exports scored pairs; drop it or drop --ingest-only"))
+		}
+		if err := runners.CheckPath(*hfDataset); err != nil {
+			return usageError(stderr, fs, fmt.Errorf("--hf-dataset: %w", err))
+		}
 	}
 	ctx := context.Background()
 	perIn := pipelines.ScoreBytesPerCorpusByte
@@ -129,6 +138,13 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		verb = "ingested"
 	}
 	fmt.Fprintf(stdout, "%s into %s-*%s (manifest %s.manifest.json)\n", verb, cfg.Out, cfg.Format.Ext(), cfg.Out)
+	if *hfDataset != "" {
+		ec := pipelines.DefaultExportConfig()
+		ec.Shards, ec.Out = cfg.Out, *hfDataset
+		if err := export(ctx, ec, stdout, stderr); err != nil {
+			return err
+		}
+	}
 	pipelines.PrintSummary(stdout, counters, wall)
 	if n := counters[stages.CounterTokensScored]; n > 0 {
 		fmt.Fprintf(stdout, "  %-28s %.0f\n", "tokens_per_sec", float64(n)/wall.Seconds())

@@ -40,6 +40,15 @@ func filterToJSON(r *renderer, x any, args []any, kw *Dict) (any, error) {
 	return b.String(), nil
 }
 
+// ToJSON is a template value as compact JSON (object keys in their order,
+// non-ASCII kept), as json.dumps(x, ensure_ascii=False, separators=(",", ":")).
+func ToJSON(x any) (string, error) {
+	r := &renderer{limits: DefaultLimits, out: &strings.Builder{}}
+	var b strings.Builder
+	err := jsonOptions{itemSep: ",", keySep: ":"}.write(&b, x, 0, r)
+	return b.String(), err
+}
+
 type jsonOptions struct {
 	ensureASCII, indented, sortKeys bool
 	indent, itemSep, keySep         string

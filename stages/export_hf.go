@@ -1,0 +1,426 @@
+package stages
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+
+	"github.com/srdpo/srdpo/schemas"
+)
+
+// HFExport says how scored shards become a Hugging Face dataset folder.
+type HFExport struct {
+	Out          string  // the folder, local or gs://; it must not hold a dataset already
+	TestFraction float64 // pairs held out as the "test" split, by heldOut's rule on the id (the training stage's); 0: train only
+	RowsPerFile  int64   // rows a Parquet file holds at most (default 100,000)
+	Config       string  // the config's name in the card (default "default")
+}
+
+// HFExportResult is what an export wrote.
+type HFExportResult struct {
+	Rows  map[string]int64 // by split
+	Files []string         // relative to Out, in order
+	TRL   bool             // the TRL columns were written (scored with --tokenization trl)
+}
+
+// hfBatchRows is how many rows go into one Arrow record batch.
+const hfBatchRows = 1024
+
+// ExportHFDataset writes the scored shards of pattern as a dataset folder
+// that `datasets` loads as it is: data/{split}-{i:05d}-of-{n:05d}.parquet
+// with the "huggingface" features metadata, and a README.md card. Columns:
+// prompt, chosen, rejected as the corpus gave them (strings, or message
+// lists of role and content); with --tokenization trl, TRL's prompt_ids,
+// chosen_ids, rejected_ids (int64 lists) and ref_chosen_logps,
+// ref_rejected_logps (float32 sums over completion tokens); and srdpo's own
+// columns, all named srdpo_*. Rows go in id order; memory does not grow
+// with the corpus (two passes over the shards, a record batch at a time).
+func ExportHFDataset(ctx context.Context, pattern string, o HFExport) (HFExportResult, error) {
+	if o.RowsPerFile <= 0 {
+		o.RowsPerFile = 100_000
+	}
+	if o.Config == "" {
+		o.Config = "default"
+	}
+	if o.TestFraction < 0 || o.TestFraction >= 1 {
+		return HFExportResult{}, fmt.Errorf("test fraction %g: want 0 ≤ f < 1", o.TestFraction)
+	}
+	store, err := openScored(ctx, pattern)
+	if err != nil {
+		return HFExportResult{}, err
+	}
+	defer store.Close()
+	res := HFExportResult{Rows: map[string]int64{}, TRL: store.md.Get(schemas.KeyTokenization) == TokenizationTRL}
+	// Pass 1: the text columns' form and the splits' sizes.
+	conv, seen := false, false
+	err = store.walk(func(_ rowAt, r schemas.Scored) error {
+		c := r.Messages != ""
+		if seen && c != conv {
+			return fmt.Errorf("row %s: the shards mix text and conversational records; a dataset column holds one type (export them apart)", r.ID)
+		}
+		conv, seen = c, true
+		if c {
+			if _, err := hfMessages(r); err != nil {
+				return err
+			}
+		}
+		res.Rows[hfSplitOf(r.ID, o.TestFraction)]++
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if !seen {
+		return res, fmt.Errorf("%s holds no rows", pattern)
+	}
+	if err := checkNoDataset(ctx, o.Out); err != nil {
+		return res, err
+	}
+	cols := hfColumns(conv, res.TRL)
+	featuresJSON, err := hfFeaturesJSON(cols)
+	if err != nil {
+		return res, err
+	}
+	schema := arrow.NewSchema(hfArrowFields(cols), func() *arrow.Metadata {
+		m := arrow.NewMetadata([]string{"huggingface"}, []string{featuresJSON})
+		return &m
+	}())
+	// Pass 2: the rows, each split into its files.
+	fs, err := filesystem.New(ctx, o.Out)
+	if err != nil {
+		return res, err
+	}
+	defer fs.Close()
+	writers := map[string]*hfSplitWriter{}
+	var order []string
+	for _, name := range []string{"train", "test"} {
+		if n := res.Rows[name]; n > 0 {
+			writers[name] = &hfSplitWriter{ctx: ctx, fs: fs, out: o.Out, schema: schema, cols: cols, split: name,
+				files: int((n + o.RowsPerFile - 1) / o.RowsPerFile), perFile: o.RowsPerFile}
+			order = append(order, name)
+		}
+	}
+	err = store.walk(func(_ rowAt, r schemas.Scored) error {
+		return writers[hfSplitOf(r.ID, o.TestFraction)].add(r)
+	})
+	for _, name := range order {
+		if cerr := writers[name].close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return res, err
+	}
+	var splits []hfSplit
+	for _, name := range order {
+		w := writers[name]
+		res.Files = append(res.Files, w.written...)
+		splits = append(splits, hfSplit{name: name, rows: res.Rows[name], files: w.files, bytes: w.bytes})
+	}
+	card := hfCard(o.Config, cols, splits, hfProvenance(store.md, res.TRL))
+	if err := writeFile(ctx, fs, joinPath(o.Out, "README.md"), []byte(card)); err != nil {
+		return res, err
+	}
+	res.Files = append(res.Files, "README.md")
+	return res, nil
+}
+
+// hfSplitOf is a pair's split: "test" for the held-out ones.
+func hfSplitOf(id string, testFraction float64) string {
+	if testFraction > 0 && heldOut(id, testFraction) {
+		return "test"
+	}
+	return "train"
+}
+
+// checkNoDataset refuses a folder that already holds exported files: a
+// second export with other file counts would leave a mixture.
+func checkNoDataset(ctx context.Context, out string) error {
+	for _, name := range []string{"README.md", "data/*.parquet"} {
+		fs, err := filesystem.New(ctx, joinPath(out, name))
+		if err != nil {
+			return err
+		}
+		found, err := fs.List(ctx, joinPath(out, name))
+		fs.Close()
+		if err == nil && len(found) > 0 {
+			return fmt.Errorf("%s already holds a dataset (%s); export into a new folder", out, found[0])
+		}
+	}
+	return nil
+}
+
+// hfColumns are the exported columns in order.
+func hfColumns(conv, trl bool) []hfColumn {
+	text := arrow.DataType(arrow.BinaryTypes.String)
+	if conv {
+		text = arrow.ListOf(arrow.StructOf(
+			arrow.Field{Name: "content", Type: arrow.BinaryTypes.String, Nullable: true},
+			arrow.Field{Name: "role", Type: arrow.BinaryTypes.String, Nullable: true}))
+	}
+	ids := arrow.ListOf(arrow.PrimitiveTypes.Int64)
+	f64 := arrow.PrimitiveTypes.Float64
+	cols := []hfColumn{{"prompt", text}, {"chosen", text}, {"rejected", text}}
+	idPrefix := "srdpo_"
+	if trl {
+		idPrefix = ""
+	}
+	cols = append(cols, hfColumn{idPrefix + "prompt_ids", ids}, hfColumn{idPrefix + "chosen_ids", ids}, hfColumn{idPrefix + "rejected_ids", ids})
+	if trl {
+		cols = append(cols, hfColumn{"ref_chosen_logps", arrow.PrimitiveTypes.Float32}, hfColumn{"ref_rejected_logps", arrow.PrimitiveTypes.Float32})
+	}
+	return append(cols,
+		hfColumn{"srdpo_id", arrow.BinaryTypes.String},
+		hfColumn{"srdpo_aug_prompt_ids", ids},
+		hfColumn{"srdpo_ref_chosen_logps", f64}, hfColumn{"srdpo_ref_rejected_logps", f64},
+		hfColumn{"srdpo_ref_chosen_logps_aug", f64}, hfColumn{"srdpo_ref_rejected_logps_aug", f64},
+		hfColumn{"srdpo_score_chosen", f64}, hfColumn{"srdpo_score_rejected", f64}, hfColumn{"srdpo_offset", f64},
+		hfColumn{"srdpo_source_format", arrow.BinaryTypes.String})
+}
+
+func hfArrowFields(cols []hfColumn) []arrow.Field {
+	out := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		out[i] = arrow.Field{Name: c.name, Type: c.typ, Nullable: true}
+	}
+	return out
+}
+
+// hfProvenance is what the card records of the scoring run.
+func hfProvenance(md schemas.Metadata, trl bool) map[string]string {
+	out := map[string]string{"reference dtype": "float32 (sums accumulated in float64)"}
+	for _, k := range []string{schemas.KeyModelFingerprint, schemas.KeyTokenizerFingerprint, schemas.KeyChatTemplate,
+		schemas.KeyTokenization, schemas.KeyMaxLength, schemas.KeyMaxPromptLength, schemas.KeyTruncationMode,
+		schemas.KeyAugPrompt, schemas.KeyAugSeparator, schemas.KeyAugPosition, schemas.KeyResponseEOS, schemas.KeyToolVersion} {
+		if v := md.Get(k); v != "" {
+			out[k] = v
+		}
+	}
+	if !trl {
+		out["note"] = "scored with --tokenization srdpo: the ids and sums are srdpo's rule, not TRL's; score with --tokenization trl for a TRL run"
+	}
+	return out
+}
+
+// hfMessages are a conversational row's messages as role and content.
+func hfMessages(r schemas.Scored) ([3][][2]string, error) {
+	var raw map[string][]map[string]any
+	var out [3][][2]string
+	if err := json.Unmarshal([]byte(r.Messages), &raw); err != nil {
+		return out, fmt.Errorf("row %s: messages: %v", r.ID, err)
+	}
+	for i, part := range []string{"prompt", "chosen", "rejected"} {
+		for _, m := range raw[part] {
+			role, ok1 := m["role"].(string)
+			content, ok2 := m["content"].(string)
+			if !ok1 || !ok2 {
+				return out, fmt.Errorf("row %s: a %s message without string role and content", r.ID, part)
+			}
+			for k := range m {
+				if k != "role" && k != "content" {
+					return out, fmt.Errorf("row %s: a %s message has the field %q; only role and content are exported", r.ID, part, k)
+				}
+			}
+			out[i] = append(out[i], [2]string{content, role})
+		}
+	}
+	return out, nil
+}
+
+// hfSplitWriter writes one split's files, a record batch at a time.
+type hfSplitWriter struct {
+	ctx     context.Context
+	fs      filesystem.Interface
+	out     string
+	schema  *arrow.Schema
+	cols    []hfColumn
+	split   string
+	files   int
+	perFile int64
+
+	file    int   // index of the open file
+	inFile  int64 // rows in the open file
+	batch   []schemas.Scored
+	w       *pqarrow.FileWriter
+	sink    *countingWriter
+	tmp     string
+	written []string
+	bytes   int64
+}
+
+type countingWriter struct {
+	w io.WriteCloser
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (w *hfSplitWriter) name(i int) string {
+	return fmt.Sprintf("data/%s-%05d-of-%05d.parquet", w.split, i, w.files)
+}
+
+func (w *hfSplitWriter) add(r schemas.Scored) error {
+	if w.w == nil {
+		if err := w.open(); err != nil {
+			return err
+		}
+	}
+	w.batch = append(w.batch, r)
+	w.inFile++
+	if len(w.batch) == hfBatchRows || w.inFile == w.perFile {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	if w.inFile == w.perFile {
+		return w.finish()
+	}
+	return nil
+}
+
+func (w *hfSplitWriter) open() error {
+	final := joinPath(w.out, w.name(w.file))
+	w.tmp = final + ".tmp"
+	if !strings.Contains(w.out, "://") {
+		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+			return err
+		}
+	}
+	f, err := w.fs.OpenWrite(w.ctx, w.tmp)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", final, err)
+	}
+	w.sink = &countingWriter{w: f}
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy))
+	// pqarrow closes the writer it is handed; shield ours.
+	pw, err := pqarrow.NewFileWriter(w.schema, struct{ io.Writer }{w.sink}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		f.Close()
+		return err
+	}
+	w.w, w.inFile = pw, 0
+	return nil
+}
+
+// finish closes the open file and gives it its final name.
+func (w *hfSplitWriter) finish() error {
+	if err := w.w.Close(); err != nil {
+		return err
+	}
+	if err := w.sink.w.Close(); err != nil {
+		return err
+	}
+	final := joinPath(w.out, w.name(w.file))
+	if err := renameFile(w.ctx, w.fs, w.tmp, final); err != nil {
+		return err
+	}
+	w.written = append(w.written, w.name(w.file))
+	w.bytes += w.sink.n
+	w.w, w.file = nil, w.file+1
+	return nil
+}
+
+func (w *hfSplitWriter) close() error {
+	if w.w == nil {
+		return nil
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	return w.finish()
+}
+
+// flush writes the gathered rows as one record batch.
+func (w *hfSplitWriter) flush() error {
+	if len(w.batch) == 0 {
+		return nil
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, w.schema)
+	defer b.Release()
+	for _, r := range w.batch {
+		if err := appendHFRow(b, w.cols, r); err != nil {
+			return err
+		}
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	w.batch = w.batch[:0]
+	return w.w.WriteBuffered(rec)
+}
+
+// appendHFRow appends one scored row to the builder's columns.
+func appendHFRow(b *array.RecordBuilder, cols []hfColumn, r schemas.Scored) error {
+	var msgs [3][][2]string
+	if r.Messages != "" {
+		var err error
+		if msgs, err = hfMessages(r); err != nil {
+			return err
+		}
+	}
+	texts := map[string]string{"prompt": r.Prompt, "chosen": r.Chosen, "rejected": r.Rejected}
+	parts := map[string]int{"prompt": 0, "chosen": 1, "rejected": 2}
+	ids := map[string][]int32{"prompt_ids": r.PromptIDs, "chosen_ids": r.ChosenIDs, "rejected_ids": r.RejectedIDs, "aug_prompt_ids": r.AugPromptIDs}
+	floats := map[string]*float64{"srdpo_ref_chosen_logps": &r.RefLogpChosen, "srdpo_ref_rejected_logps": &r.RefLogpRejected,
+		"srdpo_ref_chosen_logps_aug": &r.RefLogpChosenAug, "srdpo_ref_rejected_logps_aug": &r.RefLogpRejectedAug,
+		"srdpo_score_chosen": r.ScoreChosen, "srdpo_score_rejected": r.ScoreRejected, "srdpo_offset": r.Offset}
+	for i, c := range cols {
+		fb := b.Field(i)
+		switch {
+		case c.name == "prompt" || c.name == "chosen" || c.name == "rejected":
+			if r.Messages == "" {
+				fb.(*array.StringBuilder).Append(texts[c.name])
+				continue
+			}
+			lb := fb.(*array.ListBuilder)
+			sb := lb.ValueBuilder().(*array.StructBuilder)
+			lb.Append(true)
+			for _, m := range msgs[parts[c.name]] {
+				sb.Append(true)
+				sb.FieldBuilder(0).(*array.StringBuilder).Append(m[0])
+				sb.FieldBuilder(1).(*array.StringBuilder).Append(m[1])
+			}
+		case strings.HasSuffix(c.name, "_ids"):
+			lb := fb.(*array.ListBuilder)
+			vb := lb.ValueBuilder().(*array.Int64Builder)
+			lb.Append(true)
+			for _, id := range ids[strings.TrimPrefix(c.name, "srdpo_")] {
+				vb.Append(int64(id))
+			}
+		case c.name == "ref_chosen_logps":
+			fb.(*array.Float32Builder).Append(float32(r.RefLogpChosen))
+		case c.name == "ref_rejected_logps":
+			fb.(*array.Float32Builder).Append(float32(r.RefLogpRejected))
+		case c.name == "srdpo_id":
+			fb.(*array.StringBuilder).Append(r.ID)
+		case c.name == "srdpo_source_format":
+			fb.(*array.StringBuilder).Append(r.SourceFormat)
+		default:
+			v, ok := floats[c.name]
+			if !ok {
+				return fmt.Errorf("no value for column %s", c.name)
+			}
+			if v == nil {
+				fb.AppendNull()
+			} else {
+				fb.(*array.Float64Builder).Append(*v)
+			}
+		}
+	}
+	return nil
+}
