@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"os"
-	"reflect"
-	"strconv"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
