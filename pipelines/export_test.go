@@ -19,6 +19,9 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
 	"github.com/srdpo/srdpo/schemas"
 )
 
@@ -198,6 +201,28 @@ func TestExportHFDataset(t *testing.T) {
 		"num_examples: " + itoa(wantSplit["train"])} {
 		if !strings.Contains(string(card), want) {
 			t.Errorf("the card lacks %q:\n%s", want, card)
+		}
+	}
+	// The folder reads back as a corpus (the dataset folder layout, message
+	// lists from Parquet, ids from srdpo_id): the same conversations.
+	ic := DefaultIngestConfig()
+	ic.Corpus, ic.Out, ic.Shards, ic.IDField = []string{dir}, filepath.Join(t.TempDir(), "prefs"), 1, "srdpo_id"
+	if err := ic.ResolveCorpus(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.ResolveChatTemplate(context.Background(), "", ""); err != nil {
+		t.Fatal(err)
+	}
+	pipe, scope := beam.NewPipelineWithRoot()
+	BuildIngest(scope, ic)
+	ptest.RunAndValidate(t, pipe)
+	back := readAll[schemas.Preference](t, ic.Out, schemas.Preferences)
+	if len(back) != len(rows) {
+		t.Fatalf("%d rows read back from the dataset, want %d", len(back), len(rows))
+	}
+	for _, p := range back {
+		if !jsonEqual(t, []byte(p.Messages), byID[p.ID].Messages) {
+			t.Errorf("%s: read back %s, want %s", p.ID, p.Messages, byID[p.ID].Messages)
 		}
 	}
 	// A second export into the same folder is refused, and leaves it whole.

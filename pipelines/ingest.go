@@ -18,7 +18,8 @@ import (
 // IngestConfig is what ingestion needs: where the corpus is, how to read it
 // and where the normalised rows and dead letters go.
 type IngestConfig struct {
-	Corpus         []string // files or globs, local or gs://
+	Corpus         []string // files, globs or dataset folders, local or gs://
+	CorpusSplit    string   // with a dataset folder, read only this split's files
 	Out            string   // output prefix
 	Format         schemas.Format
 	Shards         int // 0: auto, from the corpus's size and ShardMB
@@ -45,7 +46,8 @@ func DefaultIngestConfig() IngestConfig {
 
 // RegisterFlags binds the ingestion settings to flags.
 func (c *IngestConfig) RegisterFlags(fs *flag.FlagSet) {
-	fs.Var((*StringList)(&c.Corpus), "corpus", "preference corpus: a file or glob, local or gs:// (.jsonl, .ndjson, .json, .parquet, each optionally .gz); repeat or comma-separate for several")
+	fs.Var((*StringList)(&c.Corpus), "corpus", "preference corpus: a file, a glob, or a Hugging Face dataset folder (a Hub repository as downloaded: data/*.parquet, or one config's folder), local or gs:// (.jsonl, .ndjson, .json, .parquet, each optionally .gz); repeat or comma-separate for several")
+	fs.StringVar(&c.CorpusSplit, "corpus-split", c.CorpusSplit, "with a dataset folder as --corpus, read only this split's files (train_prefs, test, …: files named by the split, as the Hub names them); empty: every split")
 	fs.StringVar(&c.Out, "out", c.Out, "output prefix, local or gs://: shards are <out>-00000-of-0000N.<format>, with <out>.manifest.json and dead letters in <out>.deadletters-*.jsonl")
 	fs.Var(shardFormatFlag{&c.Format}, "format", "shard format: arrow (Arrow IPC) or parquet")
 	fs.Var(shardsFlag{&c.Shards}, "shards", "number of output shards, or auto (the corpus's size over --shard-mb); rows go to a shard by a hash of their id")
@@ -137,6 +139,21 @@ func (c IngestConfig) ResolveShards(ctx context.Context, outPerIn float64) (shar
 	target := float64(c.ShardMB) * (1 << 20)
 	shards = int(math.Ceil(float64(corpusBytes) * outPerIn / target))
 	return min(max(shards, 1), 99999), corpusBytes, nil
+}
+
+// ResolveCorpus turns dataset folders in --corpus into their data files
+// (one config; a folder of several is refused with their names).
+func (c *IngestConfig) ResolveCorpus(ctx context.Context) error {
+	var out []string
+	for _, p := range c.Corpus {
+		files, err := stages.DatasetFiles(ctx, p, c.CorpusSplit)
+		if err != nil {
+			return fmt.Errorf("--corpus: %w", err)
+		}
+		out = append(out, files...)
+	}
+	c.Corpus = out
+	return nil
 }
 
 // ResolveChatTemplate settles --chat-template auto against the model and

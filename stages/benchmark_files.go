@@ -171,6 +171,10 @@ func benchmarkFiles(ctx context.Context, p string, task *benchmarks.Task) (evalF
 	if len(all) == 0 {
 		return nil, nil, fmt.Errorf("no .parquet or .jsonl files at %s", p)
 	}
+	if configs := datasetConfigs(dir, all); len(configs) > 1 {
+		names := configNames(configs)
+		return nil, nil, fmt.Errorf("%s holds several dataset configs (%s): name the one %s is evaluated on, e.g. %s%s", p, strings.Join(names, ", "), task.Name, dir, names[0])
+	}
 	for _, f := range all {
 		rel := strings.TrimPrefix(f, dir)
 		switch {

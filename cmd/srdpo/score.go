@@ -43,6 +43,9 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	ctx := context.Background()
+	if err := cfg.ResolveCorpus(ctx); err != nil {
+		return usageError(stderr, fs, err)
+	}
 	perIn := pipelines.ScoreBytesPerCorpusByte
 	if *ingestOnly {
 		perIn = pipelines.IngestBytesPerCorpusByte
