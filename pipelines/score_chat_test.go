@@ -133,6 +133,13 @@ func qwen3ChatTemplate(t *testing.T) string {
 // "Please answer well." at the last user message; it returns the
 // manifest and the rows.
 func scoreQwen3Conversations(t *testing.T) (string, []schemas.Scored) {
+	manifest, rows, _ := scoreQwen3ConversationsWithModel(t)
+	return manifest, rows
+}
+
+// scoreQwen3ConversationsWithModel is scoreQwen3Conversations that also
+// returns the model directory.
+func scoreQwen3ConversationsWithModel(t *testing.T) (string, []schemas.Scored, string) {
 	t.Helper()
 
 	backend, _ := model.Backend()
@@ -193,5 +200,5 @@ func scoreQwen3Conversations(t *testing.T) (string, []schemas.Scored) {
 	if len(rows) != len(qwen3Records) {
 		t.Fatalf("%d rows scored, want %d", len(rows), len(qwen3Records))
 	}
-	return out + schemas.ManifestSuffix, rows
+	return out + schemas.ManifestSuffix, rows, dir
 }

@@ -131,7 +131,8 @@ func direct(t *testing.T, spec stages.ReferenceSpec, p schemas.Preference) schem
 			t.Errorf("row %s sequence %d: shared %v, separate rows %v (relative difference %.2g)", p.ID, i, v, sep[i].Sum, d/math.Abs(sep[i].Sum))
 		}
 	}
-	return schemas.Scored{ID: p.ID, PromptIDs: x, AugPromptIDs: ax, ChosenIDs: c, RejectedIDs: r,
+	return schemas.Scored{ID: p.ID, Prompt: p.Prompt, Chosen: p.Chosen, Rejected: p.Rejected, Messages: p.Messages, SourceFormat: p.SourceFormat,
+		PromptIDs: x, AugPromptIDs: ax, ChosenIDs: c, RejectedIDs: r,
 		PromptTokens: int32(len(x)), AugPromptTokens: int32(len(ax)), ChosenTokens: int32(len(c)), RejectedTokens: int32(len(r)),
 		PromptTruncated: xc, AugPromptTruncated: axc, ChosenTruncated: cc, RejectedTruncated: rc,
 		RefLogpChosen: lp[0].Chosen, RefLogpRejected: lp[0].Rejected, RefLogpChosenAug: lp[0].ChosenAug, RefLogpRejectedAug: lp[0].RejectedAug,

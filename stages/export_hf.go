@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -93,10 +94,14 @@ func ExportHFDataset(ctx context.Context, pattern string, o HFExport) (HFExportR
 	if err != nil {
 		return res, err
 	}
-	schema := arrow.NewSchema(hfArrowFields(cols), func() *arrow.Metadata {
-		m := arrow.NewMetadata([]string{"huggingface"}, []string{featuresJSON})
-		return &m
-	}())
+	// Each file carries the features and srdpo's provenance, so a dataset
+	// brought back to srdpo train is checked against the model as shards are.
+	keys, vals := []string{"huggingface"}, []string{featuresJSON}
+	for _, k := range sortedMetadataKeys(store.md) {
+		keys, vals = append(keys, k), append(vals, store.md[k])
+	}
+	md := arrow.NewMetadata(keys, vals)
+	schema := arrow.NewSchema(hfArrowFields(cols), &md)
 	// Pass 2: the rows, each split into its files.
 	fs, err := filesystem.New(ctx, o.Out)
 	if err != nil {
@@ -135,6 +140,15 @@ func ExportHFDataset(ctx context.Context, pattern string, o HFExport) (HFExportR
 	}
 	res.Files = append(res.Files, "README.md")
 	return res, nil
+}
+
+func sortedMetadataKeys(md schemas.Metadata) []string {
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // hfSplitOf is a pair's split: "test" for the held-out ones.

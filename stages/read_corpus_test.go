@@ -39,6 +39,13 @@ func pref(id, format, prompt, chosen, rejected string) schemas.Preference {
 	return schemas.Preference{ID: id, Prompt: prompt, Chosen: chosen, Rejected: rejected, SourceFormat: format}
 }
 
+// withMessages is p with its conversation's messages as given (what scored
+// rows and exports carry), compact JSON written out by hand.
+func withMessages(p schemas.Preference, messages string) schemas.Preference {
+	p.Messages = messages
+	return p
+}
+
 func withScores(p schemas.Preference, c, r float64) schemas.Preference {
 	p.ScoreChosen, p.ScoreRejected = &c, &r
 	return p
@@ -57,9 +64,12 @@ var (
 		}(),
 	}
 	wantConversational = []schemas.Preference{
-		pref("conv-1", "trl_conversational",
+		withMessages(pref("conv-1", "trl_conversational",
 			"You are terse.\n\nHuman: Name a colour.\n\nAssistant: Blue.\n\nHuman: Another?\n\nAssistant:", " Red.", " Blue again."),
-		pref("42", "trl_conversational", "\n\nHuman: ¿Qué tal?\n\nAssistant:", " Bien, gracias.", " No sé."),
+			`{"prompt":[{"role":"system","content":"You are terse."},{"role":"user","content":"Name a colour."},{"role":"assistant","content":"Blue."},{"role":"user","content":"Another?"}],`+
+				`"chosen":[{"role":"assistant","content":"Red."}],"rejected":[{"role":"assistant","content":"Blue again."}]}`),
+		withMessages(pref("42", "trl_conversational", "\n\nHuman: ¿Qué tal?\n\nAssistant:", " Bien, gracias.", " No sé."),
+			`{"prompt":[{"role":"user","content":"¿Qué tal?"}],"chosen":[{"role":"assistant","content":"Bien, gracias."}],"rejected":[{"role":"assistant","content":"No sé."}]}`),
 	}
 	wantHH = []schemas.Preference{
 		pref("", "hh_rlhf", "\n\nHuman: Hi there\n\nAssistant: Hello! How can I help?\n\nHuman: Tell me a joke.\n\nAssistant:",
@@ -67,12 +77,17 @@ var (
 		pref("", "hh_rlhf", "\n\nHuman: Ça va ?\n\nAssistant:", " Oui, merci !", " Non."),
 	}
 	wantShareGPT = []schemas.Preference{
-		pref("", "sharegpt", "\n\nHuman: Write a haiku about rain.\n\nAssistant:", " Soft rain on the roof", " Rain is wet."),
-		pref("sg-2", "sharegpt", "あなたは親切です。\n\nHuman: こんにちは\n\nAssistant: こんにちは！\n\nHuman: 元気？\n\nAssistant:", " 元気です 😊", " …"),
+		withMessages(pref("", "sharegpt", "\n\nHuman: Write a haiku about rain.\n\nAssistant:", " Soft rain on the roof", " Rain is wet."),
+			`{"prompt":[{"role":"user","content":"Write a haiku about rain."}],"chosen":[{"role":"assistant","content":"Soft rain on the roof"}],"rejected":[{"role":"assistant","content":"Rain is wet."}]}`),
+		withMessages(pref("sg-2", "sharegpt", "あなたは親切です。\n\nHuman: こんにちは\n\nAssistant: こんにちは！\n\nHuman: 元気？\n\nAssistant:", " 元気です 😊", " …"),
+			`{"prompt":[{"role":"system","content":"あなたは親切です。"},{"role":"user","content":"こんにちは"},{"role":"assistant","content":"こんにちは！"},{"role":"user","content":"元気？"}],`+
+				`"chosen":[{"role":"assistant","content":"元気です 😊"}],"rejected":[{"role":"assistant","content":"…"}]}`),
 	}
 	wantUltraFeedback = []schemas.Preference{
-		withScores(pref("", "ultrafeedback", "\n\nHuman: How many legs does a spider have?\n\nAssistant:", " Eight.", " Six."), 9, 2.5),
-		withScores(pref("", "ultrafeedback", "\n\nHuman: Spell 'naïve'.\n\nAssistant:", " n-a-ï-v-e", " n-a-i-v-e"), 8, 7.75),
+		withMessages(withScores(pref("", "ultrafeedback", "\n\nHuman: How many legs does a spider have?\n\nAssistant:", " Eight.", " Six."), 9, 2.5),
+			`{"prompt":[{"content":"How many legs does a spider have?","role":"user"}],"chosen":[{"content":"Eight.","role":"assistant"}],"rejected":[{"content":"Six.","role":"assistant"}]}`),
+		withMessages(withScores(pref("", "ultrafeedback", "\n\nHuman: Spell 'naïve'.\n\nAssistant:", " n-a-ï-v-e", " n-a-i-v-e"), 8, 7.75),
+			`{"prompt":[{"content":"Spell 'naïve'.","role":"user"}],"chosen":[{"content":"n-a-ï-v-e","role":"assistant"}],"rejected":[{"content":"n-a-i-v-e","role":"assistant"}]}`),
 	}
 )
 
@@ -131,12 +146,12 @@ func TestReadCorpusForcedFormat(t *testing.T) {
 
 func TestReadCorpusChatTemplate(t *testing.T) {
 	chatml := []schemas.Preference{
-		pref("conv-1", "trl_conversational",
+		withMessages(pref("conv-1", "trl_conversational",
 			"<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nName a colour.<|im_end|>\n"+
 				"<|im_start|>assistant\nBlue.<|im_end|>\n<|im_start|>user\nAnother?<|im_end|>\n<|im_start|>assistant\n",
-			"Red.<|im_end|>", "Blue again.<|im_end|>"),
-		pref("42", "trl_conversational", "<|im_start|>user\n¿Qué tal?<|im_end|>\n<|im_start|>assistant\n",
-			"Bien, gracias.<|im_end|>", "No sé.<|im_end|>"),
+			"Red.<|im_end|>", "Blue again.<|im_end|>"), wantConversational[0].Messages),
+		withMessages(pref("42", "trl_conversational", "<|im_start|>user\n¿Qué tal?<|im_end|>\n<|im_start|>assistant\n",
+			"Bien, gracias.<|im_end|>", "No sé.<|im_end|>"), wantConversational[1].Messages),
 	}
 	readCorpus(t, fixtures+"trl_conversational.json", chatml, nil, WithChatTemplate(builtinTemplates["chatml"]))
 
@@ -148,8 +163,9 @@ func TestReadCorpusChatTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	custom := []schemas.Preference{
-		pref("conv-1", "trl_conversational", "[S]You are terse.[U]Name a colour.[A]Blue.[U]Another?[A]", "Red.[E]", "Blue again.[E]"),
-		pref("42", "trl_conversational", "[U]¿Qué tal?[A]", "Bien, gracias.[E]", "No sé.[E]"),
+		withMessages(pref("conv-1", "trl_conversational", "[S]You are terse.[U]Name a colour.[A]Blue.[U]Another?[A]", "Red.[E]", "Blue again.[E]"),
+			wantConversational[0].Messages),
+		withMessages(pref("42", "trl_conversational", "[U]¿Qué tal?[A]", "Bien, gracias.[E]", "No sé.[E]"), wantConversational[1].Messages),
 	}
 	readCorpus(t, fixtures+"trl_conversational.json", custom, nil, WithChatTemplate(tmpl))
 	os.WriteFile(path, []byte(`{"user":"no placeholder"}`), 0o644)
@@ -262,7 +278,8 @@ func TestReadCorpusDeadLetters(t *testing.T) {
 	good := []schemas.Preference{
 		pref("good-1", "trl_standard", "Say yes.", " Yes.", " No."),
 		pref("dup-1", "trl_standard", "First of two.", " a", " b"),
-		pref("good-2", "sharegpt", "\n\nHuman: Count to two.\n\nAssistant:", " 1, 2", " 2, 1"),
+		withMessages(pref("good-2", "sharegpt", "\n\nHuman: Count to two.\n\nAssistant:", " 1, 2", " 2, 1"),
+			`{"prompt":[{"role":"user","content":"Count to two."}],"chosen":[{"role":"assistant","content":"1, 2"}],"rejected":[{"role":"assistant","content":"2, 1"}]}`),
 		func() schemas.Preference {
 			p := pref("good-3", "trl_standard", "p", "a", "b")
 			off := -1.5

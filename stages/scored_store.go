@@ -25,6 +25,12 @@ type scoredStore struct {
 	shards  []rowSource
 	closers []func() error
 	md      schemas.Metadata
+	dataset bool // a Hugging Face dataset folder, not srdpo's shards
+}
+
+// sortRowsByKey orders decoded rows by id, as shards are.
+func sortRowsByKey(rows rowsInMemory) {
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Key() < rows[j].Key() })
 }
 
 // rowSource is a shard's rows by position.
@@ -49,6 +55,14 @@ type rowAt struct {
 // gs://), which must share one set of metadata and each hold the row
 // count their manifest says.
 func openScored(ctx context.Context, pattern string) (*scoredStore, error) {
+	if isDatasetFolder(ctx, pattern) {
+		rows, md, err := openHFDataset(ctx, pattern)
+		if err != nil {
+			return nil, err
+		}
+		sortRowsByKey(rows)
+		return &scoredStore{shards: []rowSource{rows}, md: md, dataset: true}, nil
+	}
 	refs, err := listShards(ctx, pattern)
 	if err != nil {
 		return nil, err

@@ -33,6 +33,9 @@ func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResul
 		return TrainResult{}, err
 	}
 	defer r.store.Close()
+	if r.note != "" {
+		fmt.Fprintln(progress, r.note)
+	}
 	start, metrics, err := r.resume(progress)
 	if err != nil {
 		return TrainResult{}, err
@@ -51,6 +54,7 @@ type training struct {
 	opt      model.Optim
 	shardsFP string
 	policy   *model.GPT
+	note     string // said in the log before training
 }
 
 // openTraining opens the shards (mapped, not read into memory), checks
@@ -84,15 +88,25 @@ func openTraining(ctx context.Context, cfg TrainConfig) (r *training, err error)
 	if err != nil {
 		return nil, err
 	}
-	if want := md.Get(schemas.KeyModelFingerprint); got != want {
-		return nil, fmt.Errorf("the shards were scored with model %s, but %s is model %s: train from the reference the shards were scored with", short(want), cfg.Model, short(got))
-	}
-	if got, want := tok.Fingerprint(), md.Get(schemas.KeyTokenizerFingerprint); got != want {
-		return nil, fmt.Errorf("the shards were tokenised with tokenizer %s, but the tokenizer here is %s", short(want), short(got))
-	}
 	r = &training{cfg: cfg, store: store, policy: policy, opt: cfg.Optim}
+	unverified := store.dataset && md.Get(schemas.KeyModelFingerprint) == ""
+	switch {
+	case unverified:
+		// A dataset made elsewhere (TRL) says nothing of how its columns
+		// were made: say so, and train on them as they are.
+		r.note = fmt.Sprintf("srdpo train: %s carries no srdpo provenance: nothing shows that its ref_chosen_logps / ref_rejected_logps were computed by %s with this tokenizer, chat template and max_length; training on them as they are", cfg.Shards, cfg.Model)
+	case md.Get(schemas.KeyModelFingerprint) != got:
+		return nil, fmt.Errorf("the shards were scored with model %s, but %s is model %s: train from the reference the shards were scored with", short(md.Get(schemas.KeyModelFingerprint)), cfg.Model, short(got))
+	case tok.Fingerprint() != md.Get(schemas.KeyTokenizerFingerprint):
+		return nil, fmt.Errorf("the shards were tokenised with tokenizer %s, but the tokenizer here is %s", short(md.Get(schemas.KeyTokenizerFingerprint)), short(tok.Fingerprint()))
+	}
 	if r.train, r.eval, r.shardsFP, err = store.split(cfg.EvalFraction); err != nil {
 		return nil, err
+	}
+	if cfg.Loss.SelfRefined() {
+		if err := r.checkAugSide(); err != nil {
+			return nil, err
+		}
 	}
 	if len(r.train) == 0 {
 		return nil, fmt.Errorf("no training pairs (%d rows, eval fraction %g)", len(r.train)+len(r.eval), cfg.EvalFraction)
@@ -211,6 +225,23 @@ func (r *training) loop(ctx context.Context, progress io.Writer, start int, metr
 
 // StepsDir is where --keep-every keeps policies along training.
 const StepsDir = "steps"
+
+// checkAugSide refuses a self-refining loss on pairs without their p⊕x side
+// (a dataset precomputed by TRL has none).
+func (r *training) checkAugSide() error {
+	for _, set := range [][]rowAt{r.train, r.eval} {
+		for _, at := range set {
+			row, err := r.store.row(at)
+			if err != nil {
+				return err
+			}
+			if len(row.AugPromptIDs) == 0 {
+				return fmt.Errorf("pair %s has no p⊕x side (a dataset precomputed by TRL carries only x's): %s needs it; train dpo or ipo, or score the corpus with srdpo score", row.ID, r.cfg.Loss.Type)
+			}
+		}
+	}
+	return nil
+}
 
 // StepDir is the kept policy of a step: <out>/steps/<step, 6 digits>.
 func StepDir(out string, step int) string {
