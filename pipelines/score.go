@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
@@ -20,6 +21,7 @@ import (
 type ScoreConfig struct {
 	Reference  stages.ReferenceSpec
 	BatchPairs int
+	Reuse      string // --reuse: an earlier scored set (its prefix, manifest or a glob)
 }
 
 // DefaultScoreConfig has the paper's p and maximum lengths; Model is the
@@ -38,6 +40,7 @@ func (c *ScoreConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&r.ModelDir, "model", r.ModelDir, "reference model directory, local or gs://: an srdpo checkpoint or a Hugging Face directory (config.json + safetensors) of GPT-2, Llama/Mistral/SmolLM, Qwen2, Qwen3 or GPT-NeoX")
 	fs.StringVar(&r.Tokenizer, "tokenizer", r.Tokenizer, "tokenizer: auto (the model directory's tokenizer.json (+ tokenizer_config.json), else its vocab.json + merges.txt, else bytes), byte, or a directory (local or gs://) holding those files; prompts start with the tokenizer's BOS when its post-processor adds one")
 	fs.BoolVar(&r.ResponseEOS, "response-eos", r.ResponseEOS, "end each response with the tokenizer's EOS token (TRL does for non-conversational rows); recorded in the shards' metadata")
+	fs.StringVar(&c.Reuse, "reuse", c.Reuse, "an earlier scored set (its --out prefix, local or gs://): when it was scored with this run's model, tokenizer, chat template, p, lengths and rule, its rows whose id and content are unchanged are carried over and only new or changed records are scored (counters pairs_reused, reuse_missed_new, reuse_missed_changed); with any of those settings changed, nothing is reused and the log says which")
 	fs.IntVar(&c.BatchPairs, "batch-pairs", c.BatchPairs, "pairs a worker gathers before scoring them; changes memory and speed, never the scores")
 	fs.StringVar(&r.AugPrompt, "aug-prompt", r.AugPrompt, "the augmentation prompt p put in front of x to form p⊕x; the default is the paper's")
 	fs.StringVar(&r.AugSeparator, "aug-sep", r.AugSeparator, "the text joining p and x: p⊕x = p + sep + x (for a conversation, p + sep + the content of the message p goes into)")
@@ -86,6 +89,52 @@ func (c ScoreConfig) Validate() error {
 	return t.Validate()
 }
 
+// ScoreMetadata is the metadata a scoring run writes on its shards: the
+// ingestion's and the reference's (loaded once per process).
+func ScoreMetadata(ctx context.Context, c IngestConfig, sc ScoreConfig) (schemas.Metadata, error) {
+	if c.ChatTemplate.Name == stages.AutoChatTemplate {
+		if _, err := c.ResolveChatTemplate(ctx, sc.Reference.ModelDir, sc.Reference.Tokenizer); err != nil {
+			return nil, err
+		}
+	}
+	ref, err := stages.LoadReference(ctx, sc.Reference)
+	if err != nil {
+		return nil, fmt.Errorf("loading the reference model %s: %w", sc.Reference.ModelDir, err)
+	}
+	md := c.Metadata()
+	for k, v := range ref.Metadata() {
+		md = md.With(k, v)
+	}
+	return md.With(schemas.KeySchemaVersion, schemas.ScoredRows.Version), nil
+}
+
+// ResolveReuse settles --reuse against this run's settings: the earlier
+// set is used when they are the same, and the line for the log says what
+// happens either way.
+func (sc *ScoreConfig) ResolveReuse(ctx context.Context, c IngestConfig) (string, error) {
+	if sc.Reuse == "" {
+		return "", nil
+	}
+	md, err := ScoreMetadata(ctx, c, *sc)
+	if err != nil {
+		return "", err
+	}
+	pattern := shardsPattern(sc.Reuse)
+	if pattern == c.Out+schemas.ManifestSuffix {
+		return "", fmt.Errorf("--reuse %s is the set this run writes: give the new set another --out", sc.Reuse)
+	}
+	diff, err := stages.ReuseSettings(ctx, pattern, md)
+	if err != nil {
+		return "", err
+	}
+	if len(diff) > 0 {
+		sc.Reference.Reuse = ""
+		return fmt.Sprintf("--reuse %s: reusing nothing, the earlier set was scored with other settings: %s", sc.Reuse, strings.Join(diff, "; ")), nil
+	}
+	sc.Reference.Reuse = pattern
+	return fmt.Sprintf("--reuse %s: rows whose id and content are unchanged are carried over; the rest are scored", sc.Reuse), nil
+}
+
 // sideFlag reads a truncation side.
 type sideFlag model.Side
 
@@ -105,18 +154,14 @@ func (s *sideFlag) Set(v string) error {
 // fingerprint in every shard's metadata; workers load it once per process.
 func BuildScore(ctx context.Context, s beam.Scope, c IngestConfig, sc ScoreConfig) (manifest, deadManifest beam.PCollection, err error) {
 	spec := sc.Reference
-	ref, err := stages.LoadReference(ctx, spec)
-	if err != nil {
-		return manifest, deadManifest, fmt.Errorf("loading the reference model %s: %w", spec.ModelDir, err)
-	}
 	if c.ChatTemplate.Name == stages.AutoChatTemplate {
 		if _, err := c.ResolveChatTemplate(ctx, spec.ModelDir, spec.Tokenizer); err != nil {
 			return manifest, deadManifest, err
 		}
 	}
-	md := c.Metadata()
-	for k, v := range ref.Metadata() {
-		md = md.With(k, v)
+	md, err := ScoreMetadata(ctx, c, sc)
+	if err != nil {
+		return manifest, deadManifest, err
 	}
 	s = s.Scope("score")
 	rows, dead := c.ReadCorpus(s, stages.Augmentation{Prompt: spec.AugPrompt, Separator: spec.AugSeparator, Position: spec.AugPosition})

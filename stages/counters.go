@@ -33,4 +33,9 @@ const (
 	CounterTokensScored  = "tokens_scored"
 	CounterRowsTruncated = "rows_truncated"
 	CounterScoringDead   = "scoring_dead"
+	// With --reuse: pairs carried over from the earlier set, and why the
+	// others were scored (new ids, or content that changed).
+	CounterPairsReused  = "pairs_reused"
+	CounterReuseNew     = "reuse_missed_new"
+	CounterReuseChanged = "reuse_missed_changed"
 )

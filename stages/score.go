@@ -48,6 +48,10 @@ type ReferenceSpec struct {
 	AugSeparator string           // p⊕x = p + separator + x
 	AugPosition  string           // where p goes in a conversation (Augmentation.Position)
 	Tokenization string           // TokenizationSrdpo or TokenizationTRL
+	// Reuse is an earlier scored set whose settings are this run's
+	// (ReuseSettings): its rows of the same id and content are carried
+	// over instead of scored. Empty: score every row.
+	Reuse string
 	Truncation   model.Truncation // lengths left at 0 follow the model's context
 	ResponseEOS  bool             // end each response with the tokenizer's EOS
 }
@@ -265,9 +269,11 @@ type scoreFn struct {
 	BatchPairs int
 
 	ref                            *Reference
-	failID                         string // FaultScoreIDEnv, read once in Setup
+	reuse                          *reuseIndex // nil without Spec.Reuse
+	failID                         string      // FaultScoreIDEnv, read once in Setup
 	batch                          []schemas.Preference
 	pairs, tokens, truncated, dead beam.Counter
+	reused, missNew, missChanged   beam.Counter
 }
 
 func (fn *scoreFn) Setup(ctx context.Context) error {
@@ -281,7 +287,42 @@ func (fn *scoreFn) Setup(ctx context.Context) error {
 	fn.tokens = beam.NewCounter(CounterNamespace, CounterTokensScored)
 	fn.truncated = beam.NewCounter(CounterNamespace, CounterRowsTruncated)
 	fn.dead = beam.NewCounter(CounterNamespace, CounterScoringDead)
+	if fn.Spec.Reuse != "" {
+		if fn.reuse, err = loadReuseIndex(ctx, fn.Spec.Reuse); err != nil {
+			return err
+		}
+		fn.reused = beam.NewCounter(CounterNamespace, CounterPairsReused)
+		fn.missNew = beam.NewCounter(CounterNamespace, CounterReuseNew)
+		fn.missChanged = beam.NewCounter(CounterNamespace, CounterReuseChanged)
+	}
 	return nil
+}
+
+// carryOver emits the batch's rows the earlier set already holds and
+// returns the others, to be scored.
+func (fn *scoreFn) carryOver(ctx context.Context, emit func(schemas.Scored)) ([]schemas.Preference, error) {
+	if fn.reuse == nil {
+		return fn.batch, nil
+	}
+	var rest []schemas.Preference
+	for _, p := range fn.batch {
+		r, miss, err := fn.reuse.lookup(p)
+		if err != nil {
+			return nil, err
+		}
+		switch miss {
+		case "":
+			fn.reused.Inc(ctx, 1)
+			emit(r)
+			continue
+		case CounterReuseNew:
+			fn.missNew.Inc(ctx, 1)
+		default:
+			fn.missChanged.Inc(ctx, 1)
+		}
+		rest = append(rest, p)
+	}
+	return rest, nil
 }
 
 func (fn *scoreFn) StartBundle(_ context.Context, _ func(schemas.Scored), _ func(schemas.DeadLetter)) {
@@ -307,7 +348,11 @@ func (fn *scoreFn) flush(ctx context.Context, emit func(schemas.Scored), dead fu
 	if len(fn.batch) == 0 {
 		return nil
 	}
-	scored, refused, err := fn.ref.Score(fn.batch)
+	todo, err := fn.carryOver(ctx, emit)
+	if err != nil {
+		return err
+	}
+	scored, refused, err := fn.ref.Score(todo)
 	if err != nil {
 		return err
 	}

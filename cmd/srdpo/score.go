@@ -88,6 +88,11 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "srdpo score: %s\n", note)
 		fmt.Fprintf(stderr, "srdpo score: loading the reference model %s\n", score.Reference.ModelDir)
+		if note, err := score.ResolveReuse(ctx, cfg); err != nil {
+			return err
+		} else if note != "" {
+			fmt.Fprintf(stderr, "srdpo score: %s\n", note)
+		}
 		if _, _, err := pipelines.BuildScore(ctx, s, cfg, score); err != nil {
 			return err
 		}
