@@ -42,18 +42,18 @@ func ScoredInProcess() (pairs, tokens int64) {
 // ReferenceSpec names the frozen reference model and how its inputs are
 // formed. It is serialised into Beam DoFns.
 type ReferenceSpec struct {
-	ModelDir     string           // local or gs://
-	Tokenizer    string           // "auto", "byte" or a local tokenizer directory
-	AugPrompt    string           // p
-	AugSeparator string           // p⊕x = p + separator + x
-	AugPosition  string           // where p goes in a conversation (Augmentation.Position)
-	Tokenization string           // TokenizationSrdpo or TokenizationTRL
+	ModelDir     string // local or gs://
+	Tokenizer    string // "auto", "byte" or a local tokenizer directory
+	AugPrompt    string // p
+	AugSeparator string // p⊕x = p + separator + x
+	AugPosition  string // where p goes in a conversation (Augmentation.Position)
+	Tokenization string // TokenizationSrdpo or TokenizationTRL
 	// Reuse is an earlier scored set whose settings are this run's
 	// (ReuseSettings): its rows of the same id and content are carried
 	// over instead of scored. Empty: score every row.
-	Reuse string
-	Truncation   model.Truncation // lengths left at 0 follow the model's context
-	ResponseEOS  bool             // end each response with the tokenizer's EOS
+	Reuse       string
+	Truncation  model.Truncation // lengths left at 0 follow the model's context
+	ResponseEOS bool             // end each response with the tokenizer's EOS
 }
 
 // Reference is a loaded reference model with its tokenizer.
