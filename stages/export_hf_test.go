@@ -1,0 +1,162 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/srdpo/srdpo/schemas"
+)
+
+// hfFixture is a scored set written by hand: two conversational pairs,
+// the second with gold scores, as --tokenization trl would have scored them.
+func hfFixture(t *testing.T, dir string) string {
+	t.Helper()
+	f := func(v float64) *float64 { return &v }
+	rows := []schemas.Row{
+		schemas.Scored{ID: "a", Prompt: "<u>Hi<e><a>", Chosen: "Hello!<e>", Rejected: "Go.<e>",
+			Messages:     `{"prompt":[{"role":"user","content":"Hi"}],"chosen":[{"role":"assistant","content":"Hello!"}],"rejected":[{"role":"assistant","content":"Go."}]}`,
+			SourceFormat: "trl_conversational", PromptIDs: []int32{1, 2, 3}, AugPromptIDs: []int32{1, 9, 2, 3}, ChosenIDs: []int32{4, 5}, RejectedIDs: []int32{6},
+			PromptTokens: 3, AugPromptTokens: 4, ChosenTokens: 2, RejectedTokens: 1,
+			RefLogpChosen: -3.25, RefLogpRejected: -7.1, RefLogpChosenAug: -3.125, RefLogpRejectedAug: -7.5},
+		schemas.Scored{ID: "b", Prompt: "<s>S<e><u>Q 日本<e><a>", Chosen: "A 😀<e>", Rejected: "B<e>",
+			Messages:     `{"prompt":[{"role":"system","content":"S"},{"role":"user","content":"Q 日本"}],"chosen":[{"role":"assistant","content":"A 😀"}],"rejected":[{"role":"assistant","content":"B"}]}`,
+			SourceFormat: "ultrafeedback", PromptIDs: []int32{7, 151643}, AugPromptIDs: []int32{7, 8, 151643}, ChosenIDs: []int32{10, 11, 12}, RejectedIDs: []int32{13, 14},
+			PromptTokens: 2, AugPromptTokens: 3, ChosenTokens: 3, RejectedTokens: 2,
+			RefLogpChosen: -1.0 / 3, RefLogpRejected: -12.75, RefLogpChosenAug: -0.5, RefLogpRejectedAug: -12.0,
+			ScoreChosen: f(8.5), ScoreRejected: f(2)},
+	}
+	md := schemas.NewMetadata().With(schemas.KeyTokenization, TokenizationTRL).With(schemas.KeyModelFingerprint, "m0").
+		With(schemas.KeyTokenizerFingerprint, "t0").With(schemas.KeyMaxLength, "1024").With(schemas.KeyToolVersion, "test")
+	var buf bytes.Buffer
+	if err := schemas.WriteFile(&buf, schemas.FormatArrow, schemas.ScoredRows, md, rows); err != nil {
+		t.Fatal(err)
+	}
+	shard := filepath.Join(dir, "scored-00000-of-00001.arrow")
+	if err := os.WriteFile(shard, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return shard
+}
+
+// keepExportEnv, when set, names a folder the export test leaves its
+// output in, for testdata/hfdataset/read_parquet.mjs to read.
+const keepExportEnv = "SRDPO_KEEP_HF_EXPORT"
+
+// The export of a hand-made scored set, read back by a third-party reader
+// (hyparquet, testdata/hfdataset/read_parquet.mjs, whose output is
+// testdata/hfdataset/expected.json): the files are byte for byte those it
+// read, their "huggingface" metadata is datasets' features JSON for every
+// column, and the rows hold the fixture's values in TRL's columns and
+// srdpo's (float32 ref_*_logps, exact float64 copies, message lists).
+func TestExportReadByAThirdPartyReader(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "hf")
+	if keep := os.Getenv(keepExportEnv); keep != "" {
+		out = keep
+	}
+	if _, err := ExportHFDataset(context.Background(), hfFixture(t, dir), HFExport{Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("testdata/hfdataset/expected.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		Files []struct {
+			Path     string
+			SHA256   string
+			Metadata map[string]string
+			Rows     []map[string]any
+		}
+	}
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(want.Files) != 1 || want.Files[0].Path != "data/train-00000-of-00001.parquet" {
+		t.Fatalf("expected.json lists %+v", want.Files)
+	}
+	w := want.Files[0]
+	data, err := os.ReadFile(filepath.Join(out, w.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != w.SHA256 {
+		t.Fatalf("%s is not the file hyparquet read (sha256 %x, want %s): rerun read_parquet.mjs", w.Path, sum, w.SHA256)
+	}
+	var features struct {
+		Info struct{ Features map[string]any }
+	}
+	if err := json.Unmarshal([]byte(w.Metadata["huggingface"]), &features); err != nil {
+		t.Fatal(err)
+	}
+	value := func(dtype string) any { return map[string]any{"dtype": dtype, "_type": "Value"} }
+	seq := func(dtype string) any { return map[string]any{"feature": value(dtype), "_type": "Sequence"} }
+	msgs := []any{map[string]any{"content": value("string"), "role": value("string")}}
+	wantFeatures := map[string]any{
+		"prompt": msgs, "chosen": msgs, "rejected": msgs,
+		"prompt_ids": seq("int64"), "chosen_ids": seq("int64"), "rejected_ids": seq("int64"),
+		"ref_chosen_logps": value("float32"), "ref_rejected_logps": value("float32"),
+		"srdpo_id": value("string"), "srdpo_aug_prompt_ids": seq("int64"),
+		"srdpo_ref_chosen_logps": value("float64"), "srdpo_ref_rejected_logps": value("float64"),
+		"srdpo_ref_chosen_logps_aug": value("float64"), "srdpo_ref_rejected_logps_aug": value("float64"),
+		"srdpo_score_chosen": value("float64"), "srdpo_score_rejected": value("float64"), "srdpo_offset": value("float64"),
+		"srdpo_source_format": value("string"),
+	}
+	if !reflect.DeepEqual(features.Info.Features, wantFeatures) {
+		t.Errorf("features\n got  %v\n want %v", features.Info.Features, wantFeatures)
+	}
+	if w.Metadata[schemas.KeyModelFingerprint] != "m0" || w.Metadata[schemas.KeyTokenization] != "trl" {
+		t.Errorf("srdpo's provenance is not in the file's metadata: %v", w.Metadata)
+	}
+	if len(w.Rows) != 2 {
+		t.Fatalf("%d rows", len(w.Rows))
+	}
+	ids := func(v any) []int32 {
+		var out []int32
+		for _, x := range v.([]any) {
+			out = append(out, int32(x.(float64)))
+		}
+		return out
+	}
+	a, bRow := w.Rows[0], w.Rows[1]
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"a.srdpo_id", a["srdpo_id"], "a"},
+		{"a.prompt_ids", ids(a["prompt_ids"]), []int32{1, 2, 3}},
+		{"a.chosen_ids", ids(a["chosen_ids"]), []int32{4, 5}},
+		{"a.rejected_ids", ids(a["rejected_ids"]), []int32{6}},
+		{"a.srdpo_aug_prompt_ids", ids(a["srdpo_aug_prompt_ids"]), []int32{1, 9, 2, 3}},
+		{"a.ref_chosen_logps", a["ref_chosen_logps"], -3.25},
+		{"a.srdpo_ref_rejected_logps_aug", a["srdpo_ref_rejected_logps_aug"], -7.5},
+		{"a.srdpo_score_chosen", a["srdpo_score_chosen"], nil},
+		{"a.chosen", a["chosen"], []any{map[string]any{"content": "Hello!", "role": "assistant"}}},
+		{"b.prompt", bRow["prompt"], []any{map[string]any{"content": "S", "role": "system"}, map[string]any{"content": "Q 日本", "role": "user"}}},
+		{"b.chosen", bRow["chosen"], []any{map[string]any{"content": "A 😀", "role": "assistant"}}},
+		{"b.prompt_ids", ids(bRow["prompt_ids"]), []int32{7, 151643}},
+		{"b.ref_chosen_logps (float32 of -1/3)", bRow["ref_chosen_logps"], float64(float32(-1.0 / 3))},
+		{"b.srdpo_ref_chosen_logps (float64 of -1/3)", bRow["srdpo_ref_chosen_logps"], -1.0 / 3},
+		{"b.ref_rejected_logps", bRow["ref_rejected_logps"], -12.75},
+		{"b.srdpo_score_chosen", bRow["srdpo_score_chosen"], 8.5},
+		{"b.srdpo_source_format", bRow["srdpo_source_format"], "ultrafeedback"},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			if g, ok := c.got.(float64); ok {
+				if w, ok := c.want.(float64); ok && math.Float64bits(g) == math.Float64bits(w) {
+					continue
+				}
+			}
+			t.Errorf("%s: hyparquet read %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
