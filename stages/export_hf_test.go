@@ -10,8 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
+	"strings"
 	"testing"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+
+	"github.com/srdpo/srdpo/runners/gcstest"
 	"github.com/srdpo/srdpo/schemas"
 )
 
@@ -158,5 +163,51 @@ func TestExportReadByAThirdPartyReader(t *testing.T) {
 			}
 			t.Errorf("%s: hyparquet read %v, want %v", c.name, c.got, c.want)
 		}
+	}
+}
+
+// The export writes to gs:// (fake GCS) as it writes locally, and refuses
+// a folder that already holds a dataset there too.
+func TestExportToGCS(t *testing.T) {
+	gcstest.Start(t, "datasets")
+	ctx := context.Background()
+	shard := hfFixture(t, t.TempDir())
+	res, err := ExportHFDataset(ctx, shard, HFExport{Out: "gs://datasets/uf", TestFraction: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := filesystem.New(ctx, "gs://datasets/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	names, err := fs.List(ctx, "gs://datasets/uf/**")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, f := range res.Files {
+		want = append(want, "gs://datasets/uf/"+f)
+	}
+	sort.Strings(names)
+	sort.Strings(want)
+	if !reflect.DeepEqual(names, want) || len(names) < 2 {
+		t.Errorf("objects %v, want %v (no temporary ones left)", names, want)
+	}
+	local := filepath.Join(t.TempDir(), "local")
+	if _, err := ExportHFDataset(ctx, shard, HFExport{Out: local, TestFraction: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Files {
+		remote, err := filesystem.Read(ctx, fs, "gs://datasets/uf/"+f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l, _ := os.ReadFile(filepath.Join(local, f)); !bytes.Equal(l, remote) {
+			t.Errorf("%s differs between gs:// and a local folder", f)
+		}
+	}
+	if _, err := ExportHFDataset(ctx, shard, HFExport{Out: "gs://datasets/uf"}); err == nil || !strings.Contains(err.Error(), "already holds a dataset") {
+		t.Errorf("a second export into gs://datasets/uf: %v", err)
 	}
 }
