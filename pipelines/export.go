@@ -20,11 +20,12 @@ type ExportConfig struct {
 	TestFraction float64
 	RowsPerFile  int64
 	Config       string
+	Split        string
 }
 
 // DefaultExportConfig has every setting at its default.
 func DefaultExportConfig() ExportConfig {
-	return ExportConfig{Format: "hf-dataset", RowsPerFile: 100_000, Config: "default"}
+	return ExportConfig{Format: "hf-dataset", RowsPerFile: 100_000, Config: "default", Split: "train"}
 }
 
 // RegisterFlags binds the settings to flags.
@@ -35,6 +36,7 @@ func (c *ExportConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.TestFraction, "test-fraction", c.TestFraction, "pairs held out as the \"test\" split, chosen by a hash of the pair's id: the same pairs srdpo train --eval-fraction holds out; 0: one \"train\" split")
 	fs.Int64Var(&c.RowsPerFile, "rows-per-file", c.RowsPerFile, "rows a Parquet file holds at most")
 	fs.StringVar(&c.Config, "config", c.Config, "the config's name in the dataset card")
+	fs.StringVar(&c.Split, "split", c.Split, "the split the pairs go to (train_prefs, test, …); a folder that holds other splits with the same columns gains this one, so a corpus's splits scored apart are exported as they were given")
 }
 
 // shardsPattern is a manifest, a glob or a shard as given, and srdpo
@@ -73,5 +75,6 @@ func (c ExportConfig) Validate() error {
 
 // Export writes the dataset folder.
 func (c ExportConfig) Export(ctx context.Context) (stages.HFExportResult, error) {
-	return stages.ExportHFDataset(ctx, shardsPattern(c.Shards), stages.HFExport{Out: c.Out, TestFraction: c.TestFraction, RowsPerFile: c.RowsPerFile, Config: c.Config})
+	return stages.ExportHFDataset(ctx, shardsPattern(c.Shards), stages.HFExport{Out: c.Out, TestFraction: c.TestFraction, RowsPerFile: c.RowsPerFile,
+		Config: c.Config, Split: c.Split})
 }

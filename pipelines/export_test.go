@@ -226,7 +226,7 @@ func TestExportHFDataset(t *testing.T) {
 		}
 	}
 	// A second export into the same folder is refused, and leaves it whole.
-	if _, err := c.Export(context.Background()); err == nil || !strings.Contains(err.Error(), "already holds a dataset") {
+	if _, err := c.Export(context.Background()); err == nil || !strings.Contains(err.Error(), "already holds the split") {
 		t.Errorf("export over a dataset: %v", err)
 	}
 }

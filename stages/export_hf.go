@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
@@ -27,6 +29,11 @@ type HFExport struct {
 	TestFraction float64 // pairs held out as the "test" split, by heldOut's rule on the id (the training stage's); 0: train only
 	RowsPerFile  int64   // rows a Parquet file holds at most (default 100,000)
 	Config       string  // the config's name in the card (default "default")
+	// Split names the split the rows go to (default "train"; the held-out
+	// ones go to "test"). A folder holding other splits of the same
+	// features gains this one, and the card lists them all: a corpus's
+	// splits scored apart are exported as they were given.
+	Split string
 }
 
 // HFExportResult is what an export wrote.
@@ -55,6 +62,12 @@ func ExportHFDataset(ctx context.Context, pattern string, o HFExport) (HFExportR
 	if o.Config == "" {
 		o.Config = "default"
 	}
+	if o.Split == "" {
+		o.Split = "train"
+	}
+	if !validSplitName(o.Split) || o.TestFraction > 0 && o.Split == "test" {
+		return HFExportResult{}, fmt.Errorf("split name %q: want letters, digits and _ (and not \"test\" with a test fraction)", o.Split)
+	}
 	if o.TestFraction < 0 || o.TestFraction >= 1 {
 		return HFExportResult{}, fmt.Errorf("test fraction %g: want 0 ≤ f < 1", o.TestFraction)
 	}
@@ -77,7 +90,7 @@ func ExportHFDataset(ctx context.Context, pattern string, o HFExport) (HFExportR
 				return err
 			}
 		}
-		res.Rows[hfSplitOf(r.ID, o.TestFraction)]++
+		res.Rows[hfSplitOf(r.ID, o.TestFraction, o.Split)]++
 		return nil
 	})
 	if err != nil {
@@ -86,11 +99,12 @@ func ExportHFDataset(ctx context.Context, pattern string, o HFExport) (HFExportR
 	if !seen {
 		return res, fmt.Errorf("%s holds no rows", pattern)
 	}
-	if err := checkNoDataset(ctx, o.Out); err != nil {
-		return res, err
-	}
 	cols := hfColumns(conv, res.TRL)
 	featuresJSON, err := hfFeaturesJSON(cols)
+	if err != nil {
+		return res, err
+	}
+	others, err := existingSplits(ctx, o.Out, res.Rows, featuresJSON)
 	if err != nil {
 		return res, err
 	}
@@ -110,7 +124,7 @@ func ExportHFDataset(ctx context.Context, pattern string, o HFExport) (HFExportR
 	defer fs.Close()
 	writers := map[string]*hfSplitWriter{}
 	var order []string
-	for _, name := range []string{"train", "test"} {
+	for _, name := range []string{o.Split, "test"} {
 		if n := res.Rows[name]; n > 0 {
 			writers[name] = &hfSplitWriter{ctx: ctx, fs: fs, out: o.Out, schema: schema, cols: cols, split: name,
 				files: int((n + o.RowsPerFile - 1) / o.RowsPerFile), perFile: o.RowsPerFile}
@@ -118,7 +132,7 @@ func ExportHFDataset(ctx context.Context, pattern string, o HFExport) (HFExportR
 		}
 	}
 	err = store.walk(func(_ rowAt, r schemas.Scored) error {
-		return writers[hfSplitOf(r.ID, o.TestFraction)].add(r)
+		return writers[hfSplitOf(r.ID, o.TestFraction, o.Split)].add(r)
 	})
 	for _, name := range order {
 		if cerr := writers[name].close(); err == nil {
@@ -128,12 +142,13 @@ func ExportHFDataset(ctx context.Context, pattern string, o HFExport) (HFExportR
 	if err != nil {
 		return res, err
 	}
-	var splits []hfSplit
+	splits := others
 	for _, name := range order {
 		w := writers[name]
 		res.Files = append(res.Files, w.written...)
 		splits = append(splits, hfSplit{name: name, rows: res.Rows[name], files: w.files, bytes: w.bytes})
 	}
+	sort.Slice(splits, func(i, j int) bool { return splits[i].name < splits[j].name })
 	card := hfCard(o.Config, cols, splits, hfProvenance(store.md, res.TRL))
 	if err := writeFile(ctx, fs, joinPath(o.Out, "README.md"), []byte(card)); err != nil {
 		return res, err
@@ -151,29 +166,78 @@ func sortedMetadataKeys(md schemas.Metadata) []string {
 	return keys
 }
 
-// hfSplitOf is a pair's split: "test" for the held-out ones.
-func hfSplitOf(id string, testFraction float64) string {
+// hfSplitOf is a pair's split: "test" for the held-out ones, else split.
+func hfSplitOf(id string, testFraction float64, split string) string {
 	if testFraction > 0 && heldOut(id, testFraction) {
 		return "test"
 	}
-	return "train"
+	return split
 }
 
-// checkNoDataset refuses a folder that already holds exported files: a
-// second export with other file counts would leave a mixture.
-func checkNoDataset(ctx context.Context, out string) error {
-	for _, name := range []string{"README.md", "data/*.parquet"} {
-		fs, err := filesystem.New(ctx, joinPath(out, name))
-		if err != nil {
-			return err
-		}
-		found, err := fs.List(ctx, joinPath(out, name))
-		fs.Close()
-		if err == nil && len(found) > 0 {
-			return fmt.Errorf("%s already holds a dataset (%s); export into a new folder", out, found[0])
+func validSplitName(s string) bool {
+	for _, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
 		}
 	}
-	return nil
+	return s != ""
+}
+
+// existingSplits are the splits a folder already holds: none of them may
+// be one this export writes, and their files must have these features.
+// Their sizes go into the card beside the new splits'.
+func existingSplits(ctx context.Context, out string, ours map[string]int64, featuresJSON string) ([]hfSplit, error) {
+	pattern := joinPath(out, "data/*.parquet")
+	fs, err := filesystem.New(ctx, pattern)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Close()
+	files, err := fs.List(ctx, pattern)
+	if err != nil {
+		return nil, nil // nothing there yet
+	}
+	sort.Strings(files)
+	bySplit := map[string]*hfSplit{}
+	var order []string
+	for _, f := range files {
+		base := f[strings.LastIndex(f, "/")+1:]
+		name, _, ok := strings.Cut(base, "-")
+		if !ok {
+			return nil, fmt.Errorf("%s: not a split's file (want data/{split}-NNNNN-of-NNNNN.parquet)", f)
+		}
+		if _, clash := ours[name]; clash {
+			return nil, fmt.Errorf("%s already holds the split %q (%s); export into a new folder or under another --split", out, name, f)
+		}
+		data, err := filesystem.Read(ctx, fs, f)
+		if err != nil {
+			return nil, err
+		}
+		pf, err := file.NewParquetReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		got := pf.MetaData().KeyValueMetadata().FindValue("huggingface")
+		rows := pf.NumRows()
+		pf.Close()
+		if got == nil || *got != featuresJSON {
+			return nil, fmt.Errorf("%s holds a split with other columns (%s): export into a new folder", out, f)
+		}
+		s, ok := bySplit[name]
+		if !ok {
+			s = &hfSplit{name: name}
+			bySplit[name] = s
+			order = append(order, name)
+		}
+		s.rows += rows
+		s.files++
+		s.bytes += int64(len(data))
+	}
+	var splits []hfSplit
+	for _, name := range order {
+		splits = append(splits, *bySplit[name])
+	}
+	return splits, nil
 }
 
 // hfColumns are the exported columns in order.

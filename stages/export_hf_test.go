@@ -207,7 +207,64 @@ func TestExportToGCS(t *testing.T) {
 			t.Errorf("%s differs between gs:// and a local folder", f)
 		}
 	}
-	if _, err := ExportHFDataset(ctx, shard, HFExport{Out: "gs://datasets/uf"}); err == nil || !strings.Contains(err.Error(), "already holds a dataset") {
+	if _, err := ExportHFDataset(ctx, shard, HFExport{Out: "gs://datasets/uf"}); err == nil || !strings.Contains(err.Error(), "already holds the split") {
 		t.Errorf("a second export into gs://datasets/uf: %v", err)
+	}
+}
+
+// A corpus's splits scored apart export as they were given: a second
+// export under another --split joins the folder and the card lists both;
+// the same split again, or a split of other columns, is refused.
+func TestExportSplitsAsGiven(t *testing.T) {
+	ctx := context.Background()
+	out := filepath.Join(t.TempDir(), "hf")
+	shard := hfFixture(t, t.TempDir())
+	if _, err := ExportHFDataset(ctx, shard, HFExport{Out: out, Split: "train_prefs"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ExportHFDataset(ctx, shard, HFExport{Out: out, Split: "test_prefs", RowsPerFile: 1}); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "data", "*.parquet"))
+	for i := range files {
+		files[i] = filepath.Base(files[i])
+	}
+	sort.Strings(files)
+	want := []string{"test_prefs-00000-of-00002.parquet", "test_prefs-00001-of-00002.parquet", "train_prefs-00000-of-00001.parquet"}
+	if !reflect.DeepEqual(files, want) {
+		t.Errorf("files %v, want %v", files, want)
+	}
+	card, _ := os.ReadFile(filepath.Join(out, "README.md"))
+	for _, s := range []string{"  - split: test_prefs\n    path: data/test_prefs-*\n  - split: train_prefs\n    path: data/train_prefs-*\n",
+		"  - name: test_prefs\n", "  - name: train_prefs\n", "    num_examples: 2\n"} {
+		if !strings.Contains(string(card), s) {
+			t.Errorf("the card lacks %q:\n%s", s, card)
+		}
+	}
+	if _, err := ExportHFDataset(ctx, shard, HFExport{Out: out, Split: "train_prefs"}); err == nil || !strings.Contains(err.Error(), `already holds the split "train_prefs"`) {
+		t.Errorf("the same split again: %v", err)
+	}
+	// A text (not conversational) set has other columns.
+	text := hfFixture(t, t.TempDir())
+	rows, _, err := readShard(ctx, shardRef{Path: text, Rows: -1}, schemas.ScoredRows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	for i := range rows {
+		r := rows[i].(schemas.Scored)
+		r.Messages = ""
+		rows[i] = r
+	}
+	md := schemas.NewMetadata().With(schemas.KeyTokenization, TokenizationTRL)
+	if err := schemas.WriteFile(&buf, schemas.FormatArrow, schemas.ScoredRows, md, rows); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(text, buf.Bytes(), 0o644)
+	if _, err := ExportHFDataset(ctx, text, HFExport{Out: out, Split: "validation"}); err == nil || !strings.Contains(err.Error(), "other columns") {
+		t.Errorf("a split of other columns: %v", err)
+	}
+	if _, err := ExportHFDataset(ctx, shard, HFExport{Out: filepath.Join(t.TempDir(), "x"), Split: "bad/name"}); err == nil {
+		t.Error("a split name with a slash was taken")
 	}
 }
