@@ -510,21 +510,20 @@ func (p *parser) expression(condexpr bool) (expr, error) {
 }
 
 func (p *parser) or() (expr, error) {
-	x, err := p.and()
-	for err == nil && p.skipName("or") {
-		var y expr
-		y, err = p.and()
-		x = &orExpr{x, y}
-	}
-	return x, err
+	return p.joined("or", p.and, func(a, b expr) expr { return &orExpr{a, b} })
 }
 
 func (p *parser) and() (expr, error) {
-	x, err := p.not()
-	for err == nil && p.skipName("and") {
+	return p.joined("and", p.not, func(a, b expr) expr { return &andExpr{a, b} })
+}
+
+// joined parses operands joined by a keyword, left to right.
+func (p *parser) joined(word string, next func() (expr, error), join func(a, b expr) expr) (expr, error) {
+	x, err := next()
+	for err == nil && p.skipName(word) {
 		var y expr
-		y, err = p.not()
-		x = &andExpr{x, y}
+		y, err = next()
+		x = join(x, y)
 	}
 	return x, err
 }
