@@ -193,7 +193,8 @@ func (r *seedRun) run(ctx context.Context) error {
 }
 
 // trainReference trains the reference by SFT on the task's corpus, where
-// p⊕x gets exact answers, and makes the sampler of its responses.
+// p⊕x gets better responses than x (at most --aug-corruptions corruptions),
+// and makes the sampler of its responses.
 func (r *seedRun) trainReference(sftPath string) error {
 	c := r.c
 	fmt.Fprintf(r.progress, "srdpo run: seed %d: SFT of the reference (%d steps)\n", r.seed, c.SFT.Steps)

@@ -165,7 +165,8 @@ func TestGridFlags(t *testing.T) {
 		{[]string{"--temperature", "0"}, "--temperature 0: want > 0"},
 		{[]string{"--methods", "kto"}, `unknown method "kto"`},
 		{[]string{"--parallel", "0"}, "--parallel 0"},
-		{[]string{"--aug-corruptions", "4"}, "--aug-corruptions 4: want 0 to 3"},
+		{[]string{"--aug-corruptions", "4"}, "--aug-corruptions 4: want 0 to 2"},
+		{[]string{"--aug-corruptions", "3"}, "--aug-corruptions 3: want 0 to 2 (x's responses have up to 3, and p⊕x must teach better ones)"},
 		{[]string{"--first-seed", "0"}, "--first-seed 0: want at least 1"},
 	} {
 		if _, err := parse(bad.args...); err == nil || !strings.Contains(err.Error(), bad.want) {

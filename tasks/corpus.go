@@ -21,7 +21,8 @@ const plainCorruptions = 3
 
 // sftExamples makes the reference model's training set: for each word, x
 // with a response of mixed quality (0 to 3 corruptions), and p⊕x with a
-// better one (0 to cfg.AugCorruptions; by default the exact answer) — so the
+// better one (0 to cfg.AugCorruptions corruptions: by default at most one,
+// exact answers with AugCorruptions 0, the first design) — so the
 // SFT model learns that p⊕x leads to better responses, the stand-in for an
 // instruction-tuned model's knowledge that makes Δπ meaningful.
 func sftExamples(cfg GenConfig, words []string, rng *rand.Rand) []SFTExample {

@@ -52,7 +52,7 @@ func (c *GenConfig) RegisterSizeFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.HeldoutPairs, "heldout-pairs", c.HeldoutPairs, "preference pairs on other words, for held-out evaluation (heldout.jsonl)")
 	fs.IntVar(&c.EvalPrompts, "eval-prompts", c.EvalPrompts, "held-out prompts for evaluation")
 	fs.IntVar(&c.AugCorruptions, "aug-corruptions", c.AugCorruptions,
-		"the most corruptions of an SFT response on p⊕x (x's responses have 0 to 3); 0 teaches exact answers on p⊕x, the first design, where Δπ does not follow quality")
+		"the most corruptions of an SFT response on p⊕x, 0 to 2 (x's responses have 0 to 3, and p⊕x must teach better ones); 0 teaches exact answers on p⊕x, the first design, where Δπ does not follow quality")
 }
 
 // TemperatureUsage is the help of the label temperature's flag.
@@ -81,9 +81,11 @@ func (c GenConfig) ValidateSettings() error {
 	if c.SFTWords < 1 || c.Pairs < 1 || c.EvalPrompts < 0 || c.HeldoutPairs < 0 || c.Temperature <= 0 {
 		return fmt.Errorf("gen: want sft words ≥ 1, pairs ≥ 1, held-out pairs and eval prompts ≥ 0, and a positive temperature")
 	}
-	if c.AugCorruptions < 0 || c.AugCorruptions > plainCorruptions {
-		return fmt.Errorf("gen: --aug-corruptions %d: want 0 to %d (x's responses have up to %[2]d, and p⊕x must teach better ones)",
-			c.AugCorruptions, plainCorruptions)
+	// p⊕x must teach better responses than x: as many corruptions as x's
+	// (3) would make the two the same computation, the design's premise gone.
+	if c.AugCorruptions < 0 || c.AugCorruptions >= plainCorruptions {
+		return fmt.Errorf("gen: --aug-corruptions %d: want 0 to %d (x's responses have up to %d, and p⊕x must teach better ones)",
+			c.AugCorruptions, plainCorruptions-1, plainCorruptions)
 	}
 	return nil
 }
