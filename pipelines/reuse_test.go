@@ -8,9 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
-
 	"github.com/srdpo/srdpo/stages"
 )
 
@@ -42,11 +39,7 @@ func scoreRun(t *testing.T, spec stages.ReferenceSpec, corpusFile, out, reuse st
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, s := beam.NewPipelineWithRoot()
-	if _, _, err := BuildScore(context.Background(), s, c, sc); err != nil {
-		t.Fatal(err)
-	}
-	return stages.Counters(ptest.RunAndValidate(t, p)), note
+	return scoreFiles(t, sc, out, c.Shards, corpusFile), note
 }
 
 // filesUnder reads every file of an output (prefix*) by name.

@@ -2,7 +2,6 @@ package pipelines
 
 import (
 	"bufio"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,9 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/tokenizer/tokenizertest"
@@ -83,7 +79,7 @@ func TestScoreConversationsWithTheModelsTemplate(t *testing.T) {
 			t.Errorf("%s: p⊕x ids\n got  %v\n want %v", r.ID, r.AugPromptIDs, wantAug)
 		}
 	}
-	md := manifestMetadata(t, out)
+	md := readManifest(t, out).Metadata
 	if got := md.Get(schemas.KeyChatTemplate); !strings.Contains(got, hex.EncodeToString(templateSHA[:])) || !strings.Contains(got, "tokenizer_config.json") {
 		t.Errorf("chat template metadata %q does not name the model's template and its sha256", got)
 	}
@@ -93,19 +89,6 @@ func TestScoreConversationsWithTheModelsTemplate(t *testing.T) {
 	if got := md.Get(schemas.KeyAugPosition); got != stages.AugLastUser {
 		t.Errorf("aug position metadata %q", got)
 	}
-}
-
-func manifestMetadata(t *testing.T, prefix string) schemas.Metadata {
-	t.Helper()
-	b, err := os.ReadFile(prefix + schemas.ManifestSuffix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := schemas.ParseManifest(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m.Metadata
 }
 
 // qwen3Records are the conversational records of stages/testdata/trl.
@@ -188,14 +171,7 @@ func scoreQwen3ConversationsWithModel(t *testing.T) (string, []schemas.Scored, s
 		AugPosition: stages.AugLastUser, Tokenization: stages.TokenizationTRL,
 		Truncation: model.Truncation{MaxPromptLength: 512, MaxLength: 1024, Prompt: model.KeepEnd, Response: model.KeepStart}}
 	out := filepath.Join(t.TempDir(), "scored")
-	c := DefaultIngestConfig()
-	c.Out, c.Shards, c.Corpus = out, 1, []string{in}
-	p, s := beam.NewPipelineWithRoot()
-	if _, _, err := BuildScore(context.Background(), s, c, ScoreConfig{Reference: spec, BatchPairs: 64}); err != nil {
-		t.Fatal(err)
-	}
-	ptest.RunAndValidate(t, p)
-
+	scoreFiles(t, ScoreConfig{Reference: spec, BatchPairs: 64}, out, 1, in)
 	rows := readAll[schemas.Scored](t, out, schemas.ScoredRows)
 	if len(rows) != len(qwen3Records) {
 		t.Fatalf("%d rows scored, want %d", len(rows), len(qwen3Records))

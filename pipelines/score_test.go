@@ -67,7 +67,21 @@ func readPreferences(t *testing.T, files ...string) []schemas.Preference {
 	return readAll[schemas.Preference](t, out, schemas.Preferences)
 }
 
-func readAll[T schemas.Row](t *testing.T, prefix string, tb *schemas.Table) []T {
+// scoreFiles runs the scoring job of sc on corpus files into out (shards
+// shards) on prism and returns its counters.
+func scoreFiles(t *testing.T, sc ScoreConfig, out string, shards int, files ...string) map[string]int64 {
+	t.Helper()
+	c := DefaultIngestConfig()
+	c.Out, c.Shards, c.Corpus = out, shards, files
+	p, s := beam.NewPipelineWithRoot()
+	if _, _, err := BuildScore(context.Background(), s, c, sc); err != nil {
+		t.Fatal(err)
+	}
+	return stages.Counters(ptest.RunAndValidate(t, p))
+}
+
+// readManifest reads an output's manifest.
+func readManifest(t *testing.T, prefix string) schemas.Manifest {
 	t.Helper()
 	b, err := os.ReadFile(prefix + schemas.ManifestSuffix)
 	if err != nil {
@@ -77,6 +91,12 @@ func readAll[T schemas.Row](t *testing.T, prefix string, tb *schemas.Table) []T 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+func readAll[T schemas.Row](t *testing.T, prefix string, tb *schemas.Table) []T {
+	t.Helper()
+	m := readManifest(t, prefix)
 	var out []T
 	for _, sh := range m.Shards {
 		data, err := os.ReadFile(filepath.Join(filepath.Dir(prefix), sh.Name))

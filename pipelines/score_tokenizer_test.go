@@ -9,9 +9,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
-
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/tokenizer/tokenizertest"
 	"github.com/srdpo/srdpo/schemas"
@@ -55,13 +52,7 @@ func TestScoreWithTokenizerJSON(t *testing.T) {
 	spec := stages.ReferenceSpec{ModelDir: dir, Tokenizer: "auto", AugPrompt: "Answer well.", AugSeparator: " ", ResponseEOS: true,
 		Truncation: model.Truncation{MaxPromptLength: 24, MaxLength: 48, Prompt: model.KeepEnd, Response: model.KeepStart}}
 	out := filepath.Join(t.TempDir(), "scored")
-	c := DefaultIngestConfig()
-	c.Out, c.Shards, c.Corpus = out, 1, []string{in}
-	p, s := beam.NewPipelineWithRoot()
-	if _, _, err := BuildScore(context.Background(), s, c, ScoreConfig{Reference: spec, BatchPairs: 64}); err != nil {
-		t.Fatal(err)
-	}
-	ptest.RunAndValidate(t, p)
+	scoreFiles(t, ScoreConfig{Reference: spec, BatchPairs: 64}, out, 1, in)
 	rows := readAll[schemas.Scored](t, out, schemas.ScoredRows)
 	// HF's ids with add_special_tokens=True for the prompts (BOS = 1), and
 	// =False for the responses, then EOS = 2.
