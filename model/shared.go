@@ -240,9 +240,11 @@ func (s *SharedScorer) LogProbs(items []Shared) ([][]SeqLogProb, error) {
 }
 
 // Preference is a preference pair's token ids: the prompt x, the augmented
-// prompt p⊕x and the two responses.
+// prompt p⊕x and the two responses. PlainGiven leaves the x side unscored
+// (its sums come from elsewhere; PairLogps reports them as 0).
 type Preference struct {
 	Prompt, AugPrompt, Chosen, Rejected []int32
+	PlainGiven                          bool
 }
 
 // items lays a pair out as Shared items: x with both responses and p⊕x
@@ -254,6 +256,9 @@ func (p Preference) items(context int) []Shared {
 			return []Shared{{Prompt: prompt, Responses: [][]int32{p.Chosen, p.Rejected}}}
 		}
 		return []Shared{{Prompt: prompt, Responses: [][]int32{p.Chosen}}, {Prompt: prompt, Responses: [][]int32{p.Rejected}}}
+	}
+	if p.PlainGiven {
+		return both(p.AugPrompt)
 	}
 	return append(both(p.Prompt), both(p.AugPrompt)...)
 }
@@ -276,9 +281,14 @@ func (s *SharedScorer) PairLogps(pairs []Preference) ([]PairLogps, error) {
 			flat = append(flat, r.Sum)
 		}
 	}
-	for i := range out {
-		f := flat[4*i:]
-		out[i] = PairLogps{Chosen: f[0], Rejected: f[1], ChosenAug: f[2], RejectedAug: f[3]}
+	for i, p := range pairs {
+		if p.PlainGiven {
+			out[i] = PairLogps{ChosenAug: flat[0], RejectedAug: flat[1]}
+			flat = flat[2:]
+			continue
+		}
+		out[i] = PairLogps{Chosen: flat[0], Rejected: flat[1], ChosenAug: flat[2], RejectedAug: flat[3]}
+		flat = flat[4:]
 	}
 	return out, nil
 }

@@ -78,7 +78,7 @@ func (s Spread) into(f Figure) Figure {
 func BenchFigures() []string {
 	return []string{"backend", "forward-64", "forward-128", "forward-256",
 		"train-step-64", "train-step-128", "train-step-256", "preference-step", "scoring", "tokenizer", "gpt2-small-gpt2", "gpt2-small-llama",
-		"scoring-mix-256", "scoring-mix-gpt2-small", "steps-mix-256", "steps-mix-gpt2-small", "corpus-scale"}
+		"scoring-mix-256", "scoring-mix-gpt2-small", "steps-mix-256", "steps-mix-gpt2-small", "corpus-scale", "reuse-index"}
 }
 
 // BenchConfig is what srdpo bench measures and where it writes.
@@ -139,6 +139,8 @@ func Bench(ctx context.Context, group string, runs int) ([]Figure, error) {
 		return benchScoringMix(group, gpt2SmallConfig(model.FamilyGPT2), 8, runs)
 	case "corpus-scale":
 		return benchCorpusScale([]int{10_000, 100_000, 1_000_000})
+	case "reuse-index":
+		return benchReuseIndex(ctx, 1_000_000)
 	case "steps-mix-256":
 		return benchStepsMix(group, mix256Config(), 4, runs)
 	case "steps-mix-gpt2-small":

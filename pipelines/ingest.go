@@ -177,12 +177,13 @@ func (c IngestConfig) Metadata() schemas.Metadata {
 }
 
 // ReadCorpus adds the corpus reading of c to the pipeline; conversations'
-// p⊕x are rendered as aug says (its Prompt "": none).
-func (c IngestConfig) ReadCorpus(s beam.Scope, aug stages.Augmentation) (rows, dead beam.PCollection) {
-	return stages.ReadCorpusAll(s, beam.CreateList(s, c.Corpus),
+// p⊕x are rendered as aug says (its Prompt "": none); extra options follow.
+func (c IngestConfig) ReadCorpus(s beam.Scope, aug stages.Augmentation, extra ...stages.CorpusOption) (rows, dead beam.PCollection) {
+	opts := append([]stages.CorpusOption{
 		stages.WithCorpusFormat(c.CorpusFormat), stages.WithChatTemplate(c.ChatTemplate), stages.WithAugmentation(aug),
 		stages.WithIDField(c.IDField), stages.WithOffsetField(c.OffsetField),
-		stages.WithMaxRecordBytes(c.MaxRecordBytes), stages.WithSplitBytes(int64(c.SplitMB)<<20))
+		stages.WithMaxRecordBytes(c.MaxRecordBytes), stages.WithSplitBytes(int64(c.SplitMB) << 20)}, extra...)
+	return stages.ReadCorpusAll(s, beam.CreateList(s, c.Corpus), opts...)
 }
 
 // WriteDeadLetters writes dead letters as one JSONL file people can read.

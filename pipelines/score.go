@@ -41,6 +41,7 @@ func (c *ScoreConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&r.Tokenizer, "tokenizer", r.Tokenizer, "tokenizer: auto (the model directory's tokenizer.json (+ tokenizer_config.json), else its vocab.json + merges.txt, else bytes), byte, or a directory (local or gs://) holding those files; prompts start with the tokenizer's BOS when its post-processor adds one")
 	fs.BoolVar(&r.ResponseEOS, "response-eos", r.ResponseEOS, "end each response with the tokenizer's EOS token (TRL does for non-conversational rows); recorded in the shards' metadata")
 	fs.StringVar(&c.Reuse, "reuse", c.Reuse, "an earlier scored set (its --out prefix, local or gs://): when it was scored with this run's model, tokenizer, chat template, p, lengths and rule, its rows whose id and content are unchanged are carried over and only new or changed records are scored (counters pairs_reused, reuse_missed_new, reuse_missed_changed); with any of those settings changed, nothing is reused and the log says which")
+	fs.BoolVar(&r.RefFromCorpus, "ref-from-corpus", r.RefFromCorpus, "take the x-side reference sums from the corpus's ref_chosen_logps / ref_rejected_logps columns (a dataset TRL precomputed) and score only the p⊕x side, after the given chosen_ids / rejected_ids when present; needs --tokenization trl; the given prompt_ids must equal this tokenizer's and template's encoding of the prompt (else the row is a dead letter, given_ids_mismatch), records without the columns are dead letters (no_given_ref); the model, dtype and --max-length that made the sums cannot be checked, which the metadata and the log say")
 	fs.IntVar(&c.BatchPairs, "batch-pairs", c.BatchPairs, "pairs a worker gathers before scoring them; changes memory and speed, never the scores")
 	fs.StringVar(&r.AugPrompt, "aug-prompt", r.AugPrompt, "the augmentation prompt p put in front of x to form p⊕x; the default is the paper's")
 	fs.StringVar(&r.AugSeparator, "aug-sep", r.AugSeparator, "the text joining p and x: p⊕x = p + sep + x (for a conversation, p + sep + the content of the message p goes into)")
@@ -75,6 +76,12 @@ func (c ScoreConfig) Validate() error {
 	}
 	if c.Reference.Tokenization == stages.TokenizationTRL && c.Reference.ResponseEOS {
 		return fmt.Errorf("--response-eos does not apply with --tokenization trl: TRL's rule appends the EOS text to text completions itself")
+	}
+	if c.Reference.RefFromCorpus && c.Reference.Tokenization != stages.TokenizationTRL {
+		return fmt.Errorf("--ref-from-corpus needs --tokenization trl: the given sums are over TRL's ids")
+	}
+	if c.Reference.RefFromCorpus && c.Reuse != "" {
+		return fmt.Errorf("--ref-from-corpus with --reuse: a given sum can change while a record's text does not, so rows cannot be carried over; drop one")
 	}
 	if c.BatchPairs < 1 {
 		return fmt.Errorf("--batch-pairs %d: want at least 1", c.BatchPairs)
@@ -164,7 +171,11 @@ func BuildScore(ctx context.Context, s beam.Scope, c IngestConfig, sc ScoreConfi
 		return manifest, deadManifest, err
 	}
 	s = s.Scope("score")
-	rows, dead := c.ReadCorpus(s, stages.Augmentation{Prompt: spec.AugPrompt, Separator: spec.AugSeparator, Position: spec.AugPosition})
+	var extra []stages.CorpusOption
+	if spec.RefFromCorpus {
+		extra = append(extra, stages.WithGivenRef())
+	}
+	rows, dead := c.ReadCorpus(s, stages.Augmentation{Prompt: spec.AugPrompt, Separator: spec.AugSeparator, Position: spec.AugPosition}, extra...)
 	scored, scoreDead := stages.ScorePreferences(s, spec, rows, stages.WithBatchPairs(sc.BatchPairs))
 	manifest = stages.WriteShards(s, c.Out, schemas.ScoredRows, md, scored,
 		stages.WithShards(c.Shards), stages.WithFormat(c.Format))

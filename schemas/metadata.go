@@ -26,6 +26,7 @@ const (
 	KeyResponseEOS          = "srdpo.response_eos"  // "true" when responses end with EOS
 	KeyAugPosition          = "srdpo.aug_position"  // where p goes in a conversation
 	KeyTokenization         = "srdpo.tokenization"  // the rule that formed the token ids: srdpo or trl
+	KeyRefSource            = "srdpo.ref_source"    // "corpus": the x-side sums were given by the corpus (--ref-from-corpus); absent: scored
 )
 
 // DefaultAugPrompt is p, verbatim from the paper (arXiv 2405.21040).

@@ -72,7 +72,7 @@ func TestJSONLUsesColumnNames(t *testing.T) {
 	if err := WriteFile(&buf, FormatJSONL, Preferences, NewMetadata(), samplePreferences()[:1]); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"aug_prompt":"","chosen":" 4","id":"a","messages":"","offset":null,"prompt":"2+2?","rejected":" 5","score_chosen":9,"score_rejected":1.5,"source_format":"trl_standard"}`
+	want := `{"aug_prompt":"","chosen":" 4","given_chosen_ids":[],"given_prompt_ids":[],"given_ref_chosen_logps":null,"given_ref_rejected_logps":null,"given_rejected_ids":[],"id":"a","messages":"","offset":null,"prompt":"2+2?","rejected":" 5","score_chosen":9,"score_rejected":1.5,"source_format":"trl_standard"}`
 	if got := strings.TrimSpace(buf.String()); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}

@@ -289,6 +289,9 @@ func setValue(dst reflect.Value, k kind, arr arrow.Array, i int) error {
 	case kindInt32List:
 		l := arr.(*array.List)
 		start, end := l.ValueOffsets(i)
+		if start == end {
+			break // an empty list reads as nil, as it was most likely written
+		}
 		vals := l.ListValues().(*array.Int32).Int32Values()[start:end]
 		dst.Set(reflect.ValueOf(append([]int32{}, vals...)))
 	}

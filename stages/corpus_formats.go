@@ -91,6 +91,7 @@ type parseOptions struct {
 	Aug         Augmentation // how p enters a conversation; Prompt "" renders no p⊕x
 	IDField     string
 	OffsetField string
+	GivenRef    bool // keep a precomputed reference's columns (given_ref.go)
 }
 
 // hhAssistant is where HH-RLHF dialogues are split.
@@ -162,6 +163,11 @@ func parseRecord(raw []byte, o parseOptions) (schemas.Preference, *recordError) 
 				return p, deadf(ReasonWrongType, "field %q: %v", o.OffsetField, err)
 			}
 			p.Offset = &f
+		}
+	}
+	if o.GivenRef {
+		if err := parseGivenRef(obj, &p); err != nil {
+			return p, err
 		}
 	}
 	if p.ID, err = recordID(obj, o.IDField, p); err != nil {

@@ -87,6 +87,13 @@ func WithOffsetField(name string) CorpusOption {
 	return func(o *corpusOptions) { o.parse.OffsetField = name }
 }
 
+// WithGivenRef keeps the precomputed reference columns of a dataset TRL
+// made (ref_*_logps and *_ids; given_ref.go), for scoring with
+// --ref-from-corpus. Without it they are ignored.
+func WithGivenRef() CorpusOption {
+	return func(o *corpusOptions) { o.parse.GivenRef = true }
+}
+
 // WithSplitBytes sets the size above which an uncompressed JSON Lines
 // file is read in chunks of about that size (default DefaultSplitBytes),
 // so that several workers can read one big file.

@@ -91,3 +91,24 @@ func ReuseSettings(ctx context.Context, pattern string, md schemas.Metadata) ([]
 	}
 	return diff, nil
 }
+
+// ReuseIndexRows loads an earlier scored set's --reuse index as a worker
+// does (once per process) and says how many rows it holds; srdpo bench
+// measures its memory with it.
+func ReuseIndexRows(ctx context.Context, pattern string) (int, error) {
+	idx, err := loadReuseIndex(ctx, pattern)
+	if err != nil {
+		return 0, err
+	}
+	return len(idx.at), nil
+}
+
+// ReuseLookup looks p up in a loaded --reuse index: the earlier row when
+// it can be carried over; miss says why not otherwise.
+func ReuseLookup(ctx context.Context, pattern string, p schemas.Preference) (r schemas.Scored, miss string, err error) {
+	idx, err := loadReuseIndex(ctx, pattern)
+	if err != nil {
+		return r, "", err
+	}
+	return idx.lookup(p)
+}

@@ -2,6 +2,7 @@ package stages
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -54,6 +55,9 @@ type ReferenceSpec struct {
 	Reuse       string
 	Truncation  model.Truncation // lengths left at 0 follow the model's context
 	ResponseEOS bool             // end each response with the tokenizer's EOS
+	// RefFromCorpus takes the x-side sums from the rows' given columns and
+	// scores only p⊕x (given_ref.go).
+	RefFromCorpus bool
 }
 
 // Reference is a loaded reference model with its tokenizer.
@@ -104,7 +108,7 @@ func loadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) 
 // Metadata is the provenance the reference adds to scored files.
 func (r *Reference) Metadata() schemas.Metadata {
 	t := r.Spec.Truncation
-	return schemas.Metadata{
+	md := schemas.Metadata{
 		schemas.KeyModelFingerprint:     r.Fingerprint,
 		schemas.KeyTokenizerFingerprint: r.Tokenizer.Fingerprint(),
 		schemas.KeyAugPrompt:            r.Spec.AugPrompt,
@@ -116,6 +120,10 @@ func (r *Reference) Metadata() schemas.Metadata {
 		schemas.KeyAugPosition:          r.Spec.AugPosition,
 		schemas.KeyTokenization:         r.tokenization(),
 	}
+	if r.Spec.RefFromCorpus {
+		md[schemas.KeyRefSource] = RefSourceCorpus
+	}
+	return md
 }
 
 // Score tokenises, truncates and scores preference rows: log π_ref of each
@@ -127,14 +135,30 @@ func (r *Reference) Metadata() schemas.Metadata {
 func (r *Reference) Score(rows []schemas.Preference) ([]schemas.Scored, []schemas.DeadLetter, error) {
 	out := make([]schemas.Scored, 0, len(rows))
 	var dead []schemas.DeadLetter
+	var given [][2]float64 // the given x-side sums of out's rows, with RefFromCorpus
 	for _, p := range rows {
-		s, err := r.tokenize(p)
+		reason := ReasonTokenize
+		var s schemas.Scored
+		var err error
+		switch {
+		case !r.Spec.RefFromCorpus:
+			s, err = r.tokenize(p)
+		case p.GivenRefChosen == nil:
+			reason, err = ReasonNoGivenRef, fmt.Errorf("--ref-from-corpus, and the record has no ref_chosen_logps / ref_rejected_logps")
+		default:
+			if s, err = r.tokenizeGiven(p); errors.As(err, new(*errGivenIDs)) {
+				reason = ReasonGivenIDsMismatch
+			}
+		}
 		if err != nil {
-			dead = append(dead, schemas.DeadLetter{Source: "scoring:" + p.ID, Offset: -1, Reason: ReasonTokenize,
+			dead = append(dead, schemas.DeadLetter{Source: "scoring:" + p.ID, Offset: -1, Reason: reason,
 				Detail: fmt.Sprintf("row %s: %v", p.ID, err), Raw: p.ID})
 			continue
 		}
 		out = append(out, s)
+		if r.Spec.RefFromCorpus {
+			given = append(given, [2]float64{*p.GivenRefChosen, *p.GivenRefRejected})
+		}
 	}
 	if len(out) == 0 {
 		return out, dead, nil
@@ -142,12 +166,16 @@ func (r *Reference) Score(rows []schemas.Preference) ([]schemas.Scored, []schema
 	pairs := make([]model.Preference, len(out))
 	for i, s := range out {
 		pairs[i] = preferenceOf(s)
+		pairs[i].PlainGiven = r.Spec.RefFromCorpus
 	}
 	lp, err := r.scorer.PairLogps(pairs)
 	if err != nil {
 		return nil, nil, err
 	}
 	for i := range out {
+		if given != nil {
+			lp[i].Chosen, lp[i].Rejected = given[i][0], given[i][1]
+		}
 		setRefLogps(&out[i], lp[i])
 	}
 	return out, dead, nil
@@ -225,6 +253,15 @@ func invalidScoreReason(s schemas.Scored) string {
 // response after x and after p⊕x.
 func TokensScored(s schemas.Scored) int64 {
 	return int64(2*(s.PromptTokens+s.AugPromptTokens) + 2*(s.ChosenTokens+s.RejectedTokens))
+}
+
+// tokensScored is TokensScored of this reference: the p⊕x side only when
+// the x side's sums were given.
+func (r *Reference) tokensScored(s schemas.Scored) int64 {
+	if r.Spec.RefFromCorpus {
+		return int64(2*s.AugPromptTokens + s.ChosenTokens + s.RejectedTokens)
+	}
+	return TokensScored(s)
 }
 
 // ScoreOption configures ScorePreferences.
@@ -367,7 +404,7 @@ func (fn *scoreFn) flush(ctx context.Context, emit func(schemas.Scored), dead fu
 				Detail: fmt.Sprintf("row %s: %v", s.ID, err), Raw: s.ID})
 			continue
 		}
-		n := TokensScored(s)
+		n := fn.ref.tokensScored(s)
 		fn.pairs.Inc(ctx, 1)
 		fn.tokens.Inc(ctx, n)
 		scoredHere.pairs.Add(1)

@@ -100,6 +100,9 @@ func openTraining(ctx context.Context, cfg TrainConfig) (r *training, err error)
 	case tok.Fingerprint() != md.Get(schemas.KeyTokenizerFingerprint):
 		return nil, fmt.Errorf("the shards were tokenised with tokenizer %s, but the tokenizer here is %s", short(md.Get(schemas.KeyTokenizerFingerprint)), short(tok.Fingerprint()))
 	}
+	if md.Get(schemas.KeyRefSource) == RefSourceCorpus {
+		r.note = fmt.Sprintf("srdpo train: the x-side sums of %s were given by the corpus scored (--ref-from-corpus), not computed by srdpo: their p⊕x sums are %s's, but nothing shows which model, dtype or max_length made ref_chosen_logps / ref_rejected_logps", cfg.Shards, short(md.Get(schemas.KeyModelFingerprint)))
+	}
 	if r.train, r.eval, r.shardsFP, err = store.split(cfg.EvalFraction); err != nil {
 		return nil, err
 	}
@@ -236,7 +239,7 @@ func (r *training) checkAugSide() error {
 				return err
 			}
 			if len(row.AugPromptIDs) == 0 {
-				return fmt.Errorf("pair %s has no p⊕x side (a dataset precomputed by TRL carries only x's): %s needs it; train dpo or ipo, or score the corpus with srdpo score", row.ID, r.cfg.Loss.Type)
+				return fmt.Errorf("pair %s has no p⊕x side (a dataset precomputed by TRL carries only x's): %s needs it; train dpo or ipo, or score its p⊕x side with srdpo score --tokenization trl --ref-from-corpus", row.ID, r.cfg.Loss.Type)
 			}
 		}
 	}

@@ -64,6 +64,8 @@ func TestBadUsageExits2WithAReason(t *testing.T) {
 		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--model", dir, "--tokenization", "hf"}, `--tokenization "hf": want srdpo or trl`},
 		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--model", dir, "--aug-position", "middle"}, `--aug-position "middle"`},
 		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--model", dir, "--tokenization", "trl", "--response-eos"}, "--response-eos does not apply with --tokenization trl"},
+		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--model", dir, "--ref-from-corpus"}, "--ref-from-corpus needs --tokenization trl"},
+		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--model", dir, "--tokenization", "trl", "--ref-from-corpus", "--reuse", dir + "/old"}, "--ref-from-corpus with --reuse"},
 		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--chat-template-kwargs", "[1]"}, "--chat-template-kwargs: want a JSON object"},
 		{[]string{"score", "--corpus", "a.jsonl", "--out", dir + "/o", "--chat-template", dir + "/none.jinja"}, "chat template"},
 		{[]string{"render"}, "give --model DIR, or --tokenizer DIR"},

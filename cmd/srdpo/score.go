@@ -157,6 +157,9 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	if n := counters[stages.CounterTokensScored]; n > 0 {
 		fmt.Fprintf(stdout, "  %-28s %.0f\n", "tokens_per_sec", float64(n)/wall.Seconds())
 	}
+	if score.Reference.RefFromCorpus {
+		fmt.Fprintf(stderr, "srdpo score: --ref-from-corpus: the x-side sums of %d pairs are the corpus's ref_chosen_logps / ref_rejected_logps as given; only p⊕x was scored. Nothing shows which model, dtype or max_length made them: they must be this reference's for Sr-DPO's margins to mean anything\n", counters[stages.CounterPairsScored])
+	}
 	if n := counters[stages.CounterRecordsDead]; n > 0 {
 		fmt.Fprintf(stderr, "srdpo score: %d records were unusable; see %s-*.jsonl\n", n, pipelines.DeadLetterPrefix(cfg.Out))
 	}
