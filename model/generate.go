@@ -102,11 +102,60 @@ func (m *GPT) NewGenerator() (*Generator, error) {
 
 // Generate continues each prompt; it returns the new tokens of each, without
 // the EOS that ended it. Rows stop at EOS, at MaxNewTokens, when cfg.Stop
-// says so, or when the context is full.
+// says so, or when the context is full. Row i draws from its own random
+// stream (cfg.Seed, i): see Sample for streams that do not depend on the
+// batch.
 func (gen *Generator) Generate(prompts [][]int32, cfg GenerateConfig) ([][]int32, error) {
+	samples, err := gen.Sample(prompts, nil, nil, cfg)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]int32, len(samples))
+	for i, s := range samples {
+		out[i] = s.Tokens
+	}
+	return out, nil
+}
+
+// Sample is one continuation drawn by Generator.Sample, with what the
+// evaluation needs of it: its log-probability under the decoding
+// distribution q (the model's next-token distribution at the temperature,
+// restricted to top-k / top-p; at temperature 1 without them, the model's
+// own π) and under a reference, and the exact KL(q‖π_ref) summed over its
+// positions. The positions are those of every token drawn, the EOS that
+// ended the row included: the stop is a draw too.
+type Sample struct {
+	Tokens    []int32 // the new tokens, without an EOS that ended the row
+	Ended     string  // EndedEOS, EndedStop, EndedLength or EndedContext
+	Positions int     // tokens drawn: len(Tokens), plus one for an EOS
+	LogQ      float64 // Σ log q(y_t | x, y<t)
+	LogRef    float64 // Σ log π_ref(y_t | x, y<t); 0 without a reference
+	KL        float64 // Σ_t KL(q_t ‖ π_ref,t), exact over the vocabulary; 0 without a reference
+}
+
+// Why a row stopped.
+const (
+	EndedEOS     = "eos"
+	EndedStop    = "stop"    // cfg.Stop said so (a stop string)
+	EndedLength  = "length"  // MaxNewTokens drawn
+	EndedContext = "context" // the context is full
+)
+
+// Sample continues each prompt as Generate does. Row i draws from the
+// random stream (cfg.Seed, keys[i]) — keys nil: (cfg.Seed, i) — so that a
+// row's tokens depend on its key, not on the rows beside it: the same key
+// gives the same sample in any batch. With ref, the reference runs along
+// the same tokens (its own cache) and each Sample carries LogRef and KL.
+func (gen *Generator) Sample(prompts [][]int32, keys []uint64, ref *Generator, cfg GenerateConfig) ([]Sample, error) {
 	c := gen.m.Config
 	if len(prompts) == 0 {
 		return nil, nil
+	}
+	if keys != nil && len(keys) != len(prompts) {
+		return nil, fmt.Errorf("%d keys for %d prompts", len(keys), len(prompts))
+	}
+	if ref != nil && (ref.m.Config.Vocab != c.Vocab || ref.m.Config.Context != c.Context) {
+		return nil, fmt.Errorf("the reference's vocabulary %d / context %d differ from the policy's %d / %d", ref.m.Config.Vocab, ref.m.Config.Context, c.Vocab, c.Context)
 	}
 	longest := 0
 	for i, p := range prompts {
@@ -122,13 +171,31 @@ func (gen *Generator) Generate(prompts [][]int32, cfg GenerateConfig) ([][]int32
 		copy(tokens[i*length:], p)
 		last[i] = int32(len(p) - 1)
 	}
-	res, err := gen.prefill.Exec(tensors.FromFlatDataAndDimensions(tokens, rows, length), tensors.FromFlatDataAndDimensions(last, rows))
-	if err != nil {
-		return nil, err
+	type state struct {
+		exec           *Generator
+		logits         []float64
+		kCache, vCache *tensors.Tensor
 	}
-	logits, kCache, vCache := toFloat64(res[0]), res[1], res[2]
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x6e6))
-	out := make([][]int32, len(prompts))
+	models := []*state{{exec: gen}}
+	if ref != nil {
+		models = append(models, &state{exec: ref})
+	}
+	for _, m := range models {
+		res, err := m.exec.prefill.Exec(tensors.FromFlatDataAndDimensions(tokens, rows, length), tensors.FromFlatDataAndDimensions(last, rows))
+		if err != nil {
+			return nil, err
+		}
+		m.logits, m.kCache, m.vCache = toFloat64(res[0]), res[1], res[2]
+	}
+	rngs := make([]*rand.Rand, len(prompts))
+	for i := range rngs {
+		key := uint64(i)
+		if keys != nil {
+			key = keys[i]
+		}
+		rngs[i] = rand.New(rand.NewPCG(cfg.Seed, key))
+	}
+	out := make([]Sample, len(prompts))
 	done := make([]bool, rows)
 	for i := len(prompts); i < rows; i++ {
 		done[i] = true // padding rows
@@ -141,34 +208,66 @@ func (gen *Generator) Generate(prompts [][]int32, cfg GenerateConfig) ([][]int32
 			if done[i] {
 				continue
 			}
-			tok := sample(logits[i*c.Vocab:(i+1)*c.Vocab], cfg, rng)
+			s := &out[i]
+			q := decoding(models[0].logits[i*c.Vocab:(i+1)*c.Vocab], cfg)
+			tok := q.draw(rngs[i])
+			s.Positions++
+			s.LogQ += q.logProb(tok)
+			if ref != nil {
+				lr := logSoftmax(models[1].logits[i*c.Vocab : (i+1)*c.Vocab])
+				s.LogRef += lr[tok]
+				s.KL += q.kl(lr)
+			}
 			if tok == cfg.EOS {
-				done[i] = true
+				done[i], s.Ended = true, EndedEOS
 				continue
 			}
-			out[i] = append(out[i], tok)
-			next[i], pos[i] = tok, int32(len(prompts[i])+len(out[i])-1)
-			if int(pos[i]) >= c.Context-1 || len(out[i]) >= cfg.MaxNewTokens || cfg.Stop != nil && cfg.Stop(i, out[i]) {
-				done[i] = true // no room for another token, or enough of them
-				continue
+			s.Tokens = append(s.Tokens, tok)
+			next[i], pos[i] = tok, int32(len(prompts[i])+len(s.Tokens)-1)
+			switch {
+			case cfg.Stop != nil && cfg.Stop(i, s.Tokens):
+				done[i], s.Ended = true, EndedStop
+			case len(s.Tokens) >= cfg.MaxNewTokens:
+				done[i], s.Ended = true, EndedLength
+			case int(pos[i]) >= c.Context-1:
+				done[i], s.Ended = true, EndedContext // no room for another token
+			default:
+				active = true
 			}
-			active = true
 		}
 		if !active {
 			break
 		}
-		res, err := gen.step.Exec(tensors.FromFlatDataAndDimensions(next, rows), tensors.FromFlatDataAndDimensions(pos, rows), kCache, vCache)
-		if err != nil {
-			return nil, err
+		for _, m := range models {
+			res, err := m.exec.step.Exec(tensors.FromFlatDataAndDimensions(next, rows), tensors.FromFlatDataAndDimensions(pos, rows), m.kCache, m.vCache)
+			if err != nil {
+				return nil, err
+			}
+			m.logits, m.kCache, m.vCache = toFloat64(res[0]), res[1], res[2]
 		}
-		logits, kCache, vCache = toFloat64(res[0]), res[1], res[2]
+	}
+	for i := range out {
+		if out[i].Ended == "" {
+			out[i].Ended = EndedLength // MaxNewTokens 0
+		}
 	}
 	return out, nil
 }
 
-// sample picks a token from logits: greedy at temperature 0, else from the
-// softmax at the temperature, restricted to the top-k and top-p tokens.
-func sample(logits []float64, cfg GenerateConfig, rng *rand.Rand) int32 {
+// dist is a decoding distribution over some token ids, in descending
+// order of probability, with their log-probabilities.
+type dist struct {
+	ids      []int
+	logProbs []float64
+}
+
+// decoding is the distribution a token is drawn from: a point mass on the
+// most likely token at temperature 0 (the first of equals), else the
+// softmax at the temperature restricted to the top-k tokens, then to the
+// smallest set holding top-p of the probability. At temperature 1 without
+// a restriction its log-probabilities are logSoftmax's, bit for bit, so
+// that a policy equal to the reference has a KL of exactly 0.
+func decoding(logits []float64, cfg GenerateConfig) dist {
 	if cfg.Temperature <= 0 {
 		best := 0
 		for i, l := range logits {
@@ -176,42 +275,108 @@ func sample(logits []float64, cfg GenerateConfig, rng *rand.Rand) int32 {
 				best = i
 			}
 		}
-		return int32(best)
+		return dist{ids: []int{best}, logProbs: []float64{0}}
 	}
-	order := make([]int, len(logits))
+	scaled := logits
+	if cfg.Temperature != 1 {
+		scaled = make([]float64, len(logits))
+		for i, l := range logits {
+			scaled[i] = l / cfg.Temperature
+		}
+	}
+	lp := logSoftmax(scaled)
+	order := make([]int, len(lp))
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool { return logits[order[a]] > logits[order[b]] })
-	if cfg.TopK > 0 && cfg.TopK < len(order) {
-		order = order[:cfg.TopK]
-	}
-	probs := make([]float64, len(order))
-	var z float64
-	for i, id := range order {
-		probs[i] = math.Exp((logits[id] - logits[order[0]]) / cfg.Temperature)
-		z += probs[i]
+	sort.SliceStable(order, func(a, b int) bool { return lp[order[a]] > lp[order[b]] })
+	cut := len(order)
+	if cfg.TopK > 0 && cfg.TopK < cut {
+		cut = cfg.TopK
 	}
 	if cfg.TopP > 0 && cfg.TopP < 1 {
-		var cum float64
-		for i := range probs {
-			cum += probs[i] / z
+		var mass, cum float64
+		for _, id := range order[:cut] {
+			mass += math.Exp(lp[id])
+		}
+		for i, id := range order[:cut] {
+			cum += math.Exp(lp[id]) / mass
 			if cum >= cfg.TopP {
-				order, probs = order[:i+1], probs[:i+1]
+				cut = i + 1
 				break
 			}
 		}
-		z = 0
-		for _, p := range probs {
-			z += p
-		}
 	}
-	u := rng.Float64() * z
-	for i, p := range probs {
+	d := dist{ids: order[:cut], logProbs: make([]float64, cut)}
+	var lz float64 // log of the kept mass: 0 when nothing was cut
+	if cut < len(order) {
+		var mass float64
+		for _, id := range d.ids {
+			mass += math.Exp(lp[id])
+		}
+		lz = math.Log(mass)
+	}
+	for i, id := range d.ids {
+		d.logProbs[i] = lp[id] - lz
+	}
+	return d
+}
+
+// draw picks a token with one uniform number from rng.
+func (d dist) draw(rng *rand.Rand) int32 {
+	if len(d.ids) == 1 {
+		return int32(d.ids[0])
+	}
+	u := rng.Float64()
+	for i, l := range d.logProbs {
+		p := math.Exp(l)
 		if u < p {
-			return int32(order[i])
+			return int32(d.ids[i])
 		}
 		u -= p
 	}
-	return int32(order[len(order)-1])
+	return int32(d.ids[len(d.ids)-1])
+}
+
+func (d dist) logProb(tok int32) float64 {
+	for i, id := range d.ids {
+		if int32(id) == tok {
+			return d.logProbs[i]
+		}
+	}
+	return math.Inf(-1)
+}
+
+// kl is KL(d ‖ p) for p given as log-probabilities over the vocabulary.
+func (d dist) kl(logP []float64) float64 {
+	var s float64
+	for i, id := range d.ids {
+		if q := math.Exp(d.logProbs[i]); q > 0 {
+			s += q * (d.logProbs[i] - logP[id])
+		}
+	}
+	return s
+}
+
+// logSoftmax is log softmax(logits) in float64.
+func logSoftmax(logits []float64) []float64 {
+	m := math.Inf(-1)
+	for _, l := range logits {
+		m = max(m, l)
+	}
+	var z float64
+	for _, l := range logits {
+		z += math.Exp(l - m)
+	}
+	lz := m + math.Log(z)
+	out := make([]float64, len(logits))
+	for i, l := range logits {
+		out[i] = l - lz
+	}
+	return out
+}
+
+// sample picks a token from logits as a row of Generate does.
+func sample(logits []float64, cfg GenerateConfig, rng *rand.Rand) int32 {
+	return decoding(logits, cfg).draw(rng)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +18,7 @@ import (
 	"github.com/srdpo/srdpo/runners"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/stages"
+	"github.com/srdpo/srdpo/tasks"
 )
 
 // EvalConfig is the evaluation job: policies, what they are evaluated on,
@@ -31,7 +33,8 @@ type EvalConfig struct {
 // the tokenizer found beside the reference; the reference, the prompts
 // and Out are the caller's.
 func DefaultEvalConfig() EvalConfig {
-	return EvalConfig{Spec: stages.EvalSpec{Tokenizer: tokenizer.SpecAuto, Beta: 0.1, Seed: 1, MaxNew: 24, DocsPerElement: 256}}
+	return EvalConfig{Spec: stages.EvalSpec{Tokenizer: tokenizer.SpecAuto, Beta: 0.1, Seed: 1, MaxNew: 24, DocsPerElement: 256,
+		Samples: 8, Temperature: 1, TopP: 1, Stop: tasks.Stop, SampleBatch: stages.DefaultSampleBatch}}
 }
 
 // RegisterFlags binds the evaluation settings to flags.
@@ -46,8 +49,14 @@ func (c *EvalConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&sp.Fewshot, "fewshot", sp.Fewshot, "few-shot examples in front of each multiple-choice context")
 	fs.Float64Var(&sp.Beta, "beta", sp.Beta, "β of Δπ = β·h_p")
 	fs.BoolVar(&sp.PerToken, "per-token-margins", sp.PerToken, "take h and Δπ on per-token means, as IPO trained with --ipo-norm mean does")
-	fs.Int64Var(&sp.Seed, "seed", sp.Seed, "decoding seed (greedy decoding uses none), recorded in every row")
+	fs.Int64Var(&sp.Seed, "seed", sp.Seed, "sampling seed, recorded in every row: with a prompt's id and a sample's index it is all of a response's randomness, so results do not depend on batching or the runner")
 	fs.IntVar(&sp.MaxNew, "max-new", sp.MaxNew, "new tokens per generation")
+	fs.IntVar(&sp.Samples, "samples", sp.Samples, "responses sampled per prompt: gold_reward's mean, win rates and KL are means over them, with *_stderr rows (standard errors over prompts); gold_reward_greedy has the greedy figures")
+	fs.Float64Var(&sp.Temperature, "temperature", sp.Temperature, "sampling temperature (1: draw from π itself, which the KL then measures; otherwise the KL is the decoding distribution's)")
+	fs.IntVar(&sp.TopK, "top-k", sp.TopK, "sample from the k most likely tokens; 0: all")
+	fs.Float64Var(&sp.TopP, "top-p", sp.TopP, "sample from the smallest set of tokens holding this much probability; 1: all")
+	fs.Var(&stopFlag{list: &sp.Stop}, "stop", `a stop string (repeat for more; escapes such as \n are read): a response ends after the first in its text, kept in it; the tokenizer's EOS ends it too (default: a newline, which ends the known-reward task's responses; --stop '' for none)`)
+	fs.IntVar(&sp.SampleBatch, "sample-batch", sp.SampleBatch, "responses generated together; changes memory and speed, never the samples")
 	fs.StringVar(&c.Out, "out", c.Out, "local output directory: eval-00000-of-00001.arrow, report.md and plots")
 	fs.Var((*benchmarkList)(&sp.Benchmarks), "benchmark", "NAME=PATH: an lm-eval-harness task ("+strings.Join(benchmarkNames(), ", ")+
 		") from the dataset's own files: a Parquet/JSONL file, a glob, or the downloaded folder (local or gs://), whose test/validation files are evaluated and train/dev files give the few-shot examples (repeat or comma-separate)")
@@ -162,6 +171,12 @@ func (c EvalConfig) Validate() error {
 	if sp.Limit < 0 || sp.DocsPerElement < 1 || sp.MaxGenTokens < 0 {
 		return fmt.Errorf("--limit %d, --docs-per-element %d, --max-gen-tokens %d: want ≥ 0, ≥ 1, ≥ 0", sp.Limit, sp.DocsPerElement, sp.MaxGenTokens)
 	}
+	if sp.Samples < 1 || sp.SampleBatch < 1 || sp.MaxNew < 1 {
+		return fmt.Errorf("--samples %d, --sample-batch %d, --max-new %d: want at least 1 each", sp.Samples, sp.SampleBatch, sp.MaxNew)
+	}
+	if sp.Temperature < 0 || sp.TopK < 0 || sp.TopP < 0 || sp.TopP > 1 || math.IsNaN(sp.Temperature) || math.IsNaN(sp.TopP) {
+		return fmt.Errorf("--temperature %v, --top-k %d, --top-p %v: want ≥ 0, ≥ 0 and within [0, 1]", sp.Temperature, sp.TopK, sp.TopP)
+	}
 	return nil
 }
 
@@ -252,4 +267,34 @@ func TrainingMetrics(policies []stages.PolicyRef) (map[string][]schemas.Metric, 
 		sort.Slice(out[p.Name], func(i, j int) bool { return out[p.Name][i].Step < out[p.Name][j].Step })
 	}
 	return out, nil
+}
+
+// stopFlag reads repeated --stop strings: the first replaces the default,
+// each is taken whole (commas included) with Go's escapes read, and ""
+// leaves none.
+type stopFlag struct {
+	list *[]string
+	set  bool
+}
+
+func (f *stopFlag) String() string {
+	if f.list == nil {
+		return ""
+	}
+	return strconv.Quote(strings.Join(*f.list, ""))
+}
+
+func (f *stopFlag) Set(v string) error {
+	if !f.set {
+		*f.list, f.set = nil, true
+	}
+	if v == "" {
+		return nil
+	}
+	s, err := strconv.Unquote(`"` + strings.ReplaceAll(v, `"`, `\"`) + `"`)
+	if err != nil {
+		return fmt.Errorf("%q: not a string with Go escapes: %v", v, err)
+	}
+	*f.list = append(*f.list, s)
+	return nil
 }

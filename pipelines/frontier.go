@@ -195,7 +195,7 @@ func frontierTable(rows []schemas.Eval) string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("| KL per token |")
+	b.WriteString("| KL(π‖π_ref) |")
 	for _, m := range f.Methods {
 		fmt.Fprintf(&b, " %s |", m)
 	}

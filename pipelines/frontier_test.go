@@ -30,7 +30,7 @@ func TestFrontierTable(t *testing.T) {
 	add(2, "sr-dpo", 0.8, 1.8)
 	got := frontierTable(rows)
 	for _, want := range []string{
-		"| KL per token | dpo | sr-dpo | sr-dpo − dpo |",
+		"| KL(π‖π_ref) | dpo | sr-dpo | sr-dpo − dpo |",
 		"| 0.2000 | 1.125 | 1.300 | +0.175 [-0.143, +0.493] |",
 		"| 0.4000 | 1.200 | 1.450 |",
 		"at KL 0.2000, sr-dpo − dpo = +0.175 [-0.143, +0.493] over 2 seeds: not distinguishable from zero",

@@ -90,12 +90,20 @@ func meanFloat(v []float64) float64 {
 	return s / float64(len(v))
 }
 
+// samplingCaption says what the gold reward, win and KL figures are.
+const samplingCaption = "Gold reward, win rates and KL(π‖π_ref) are means over responses sampled from each policy at temperature 1 " +
+	"(`--eval-samples` per held-out prompt, seeded by prompt and sample, ± the standard error over prompts with one seed; " +
+	"[min, max] over seeds with several). KL(π‖π_ref) is each response's sum over its positions of the exact KL between the " +
+	"policy's and the reference's next-token distributions (results: `kl_to_reference`; the Monte-Carlo Σ log π/π_ref is " +
+	"`kl_to_reference_mc`; standard errors in the rows' `stderr`). The greedy response's gold reward is under `gold_reward_greedy`."
+
 // reportColumns are the figures of the report's main table.
 var reportColumns = []struct{ title, benchmark, metric string }{
 	{"gold reward", "gold_reward", "mean"},
 	{"win vs reference", "gold_reward", "win_rate_vs_reference"},
 	{"win vs DPO", "gold_reward", "win_rate_vs_dpo"},
-	{"KL to reference", "gold_reward", "kl_to_reference"},
+	{"KL(π‖π_ref)", "gold_reward", "kl_to_reference"},
+	{"greedy gold reward", "gold_reward_greedy", "mean"},
 	{"pref. accuracy", "preferences", "accuracy"},
 	{"Pearson(gap, ref p-margin)", "quality_correlation", "pearson_ref_p_margin"},
 	{"Pearson(gap, h)", "quality_correlation", "pearson_h"},
@@ -119,6 +127,9 @@ func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.M
 	var md strings.Builder
 	fmt.Fprintf(&md, "# srdpo report\n\n%d policies, %d seed(s). %s\n\n", len(policies), seeds, cellsCaption(seeds))
 	md.WriteString(table)
+	if table != "" {
+		md.WriteString("\n" + samplingCaption + "\n")
+	}
 	if frontier := frontierTable(rows); frontier != "" {
 		md.WriteString("\n## Gold reward at matched KL\n\n" + frontierCaption + "\n\n")
 		md.WriteString(frontier)
@@ -217,7 +228,11 @@ func mainTable(figs map[figureKey]overSeeds, policies []string) string {
 			case s.Seeds > 1:
 				fmt.Fprintf(&table, " %.3f [%.3f, %.3f] |", s.Mean, s.Min, s.Max)
 			default:
-				fmt.Fprintf(&table, " %.3f |", s.Mean)
+				if s.Stderr > 0 {
+					fmt.Fprintf(&table, " %.3f ± %.3f |", s.Mean, s.Stderr)
+				} else {
+					fmt.Fprintf(&table, " %.3f |", s.Mean)
+				}
 			}
 		}
 		table.WriteString("\n")

@@ -38,6 +38,7 @@ type RunConfig struct {
 	Train      stages.TrainConfig // of every cell: optimiser, batch, steps (β and λ are the grid's)
 	Grid       Grid               // label temperatures, β, λ and methods: every combination is trained
 	MaxNew     int                // new tokens per generation in the evaluation
+	Samples    int                // responses sampled per held-out prompt (temperature 1) for the gold reward and KL
 	Curve      int                // evaluations along each cell's training, the last one its end
 	Parallel   int                // cells trained side by side
 }
@@ -64,6 +65,7 @@ func DefaultRunConfig() RunConfig {
 		Train:      train,
 		Grid:       Grid{Temperatures: []float64{task.Temperature}, Betas: []float64{0.1}, Lambdas: []float64{0.5}, Methods: Methods()},
 		MaxNew:     16,
+		Samples:    8,
 		Curve:      5,
 		Parallel:   1,
 	}
@@ -81,6 +83,7 @@ func (c *RunConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.Train.Optim.LR, "lr", c.Train.Optim.LR, "Adam learning rate of the preference training (constant)")
 	c.Grid.RegisterFlags(fs)
 	fs.IntVar(&c.Reference.Width, "width", c.Reference.Width, "width of the reference (2 layers, byte vocabulary, context 64)")
+	fs.IntVar(&c.Samples, "eval-samples", c.Samples, "responses sampled from each policy per held-out prompt (temperature 1, seeded by prompt and sample): the gold reward, win rates and KL(π‖π_ref) are means over them, with standard errors over prompts")
 	fs.IntVar(&c.Curve, "curve-points", c.Curve, "evaluations along each cell's training (every train-steps/N steps, the last at the end): the gold reward–KL curves")
 	fs.IntVar(&c.Parallel, "parallel", c.Parallel, "cells trained side by side (each training also uses every core)")
 }
@@ -92,6 +95,9 @@ func (c RunConfig) Validate() error {
 	}
 	if c.Seeds < 1 || c.SFT.Steps < 1 || c.Train.Steps < 1 || c.Task.Pairs < 1 || c.Task.EvalPrompts < 1 || c.Train.BatchSize < 1 {
 		return fmt.Errorf("seeds, steps, pairs, prompts and batch size must be positive")
+	}
+	if c.Samples < 1 {
+		return fmt.Errorf("--eval-samples %d: want at least 1", c.Samples)
 	}
 	if c.Curve < 1 {
 		return fmt.Errorf("--curve-points %d: want at least 1 (the end of training)", c.Curve)
@@ -278,7 +284,8 @@ func (r *seedRun) runGroup(ctx context.Context, g group, dir string, task tasks.
 	fmt.Fprintf(r.progress, "srdpo run: seed %d: %sevaluating %d policies\n", r.seed, r.c.Grid.groupPrefix(g), len(policies)+1)
 	ev := EvalConfig{Out: filepath.Join(dir, "eval"), Policies: policies, Spec: stages.EvalSpec{
 		Reference: r.refDir, Tokenizer: tokenizer.SpecByte, Prompts: filepath.Join(task.Out, "eval_prompts.jsonl"), Shards: scored["heldout"],
-		Beta: g.Beta, Seed: int64(r.seed), MaxNew: r.c.MaxNew}}
+		Beta: g.Beta, Seed: int64(r.seed), MaxNew: r.c.MaxNew,
+		Samples: r.c.Samples, Temperature: 1, Stop: tasks.Stop, SampleBatch: stages.DefaultSampleBatch}}
 	evals, _, err := RunEval(ctx, ev)
 	if err != nil {
 		return err
@@ -311,18 +318,29 @@ func (r *seedRun) trainCell(ctx context.Context, cell Cell, dir, shards string) 
 	tc := r.c.Train
 	tc.Shards, tc.Model, tc.Out, tc.Seed = shards, r.refDir, filepath.Join(dir, r.c.Grid.cellDir(cell)), r.seed
 	tc.Loss.Type, tc.Loss.Beta, tc.Loss.Lambda, tc.LogEvery = cell.Method, cell.Beta, cell.Lambda, max(1, tc.Steps/20)
-	if points := min(r.c.Curve, tc.Steps); points > 1 {
-		tc.KeepEvery = tc.Steps / points
-	}
+	tc.KeepEvery, tc.KeepAt = 0, CurveSteps(tc.Steps, r.c.Curve)
 	if _, err := stages.Train(ctx, tc, io.Discard); err != nil {
 		return nil, fmt.Errorf("training %s: %w", name, err)
 	}
 	r.clock.done(workTrainStep, tc.Steps)
 	var policies []stages.PolicyRef
-	for step := tc.KeepEvery; tc.KeepEvery > 0 && step < tc.Steps; step += tc.KeepEvery {
+	for _, step := range tc.KeepAt {
 		policies = append(policies, stages.PolicyRef{Name: CurvePolicy(name, step), Dir: stages.StepDir(tc.Out, step)})
 	}
 	return append(policies, stages.PolicyRef{Name: name, Dir: filepath.Join(tc.Out, stages.CheckpointDir)}), nil
+}
+
+// CurveSteps are the steps before the end at which a cell of steps steps
+// is evaluated for a curve of points points (the end the last): evenly
+// spaced, round(k·steps/n) for k = 1 … n−1 with n = min(points, steps), so
+// that the curve has exactly n points.
+func CurveSteps(steps, points int) []int {
+	n := min(points, steps)
+	var out []int
+	for k := 1; k < n; k++ {
+		out = append(out, (2*k*steps+n)/(2*n)) // round(k·steps/n), halves up
+	}
+	return out
 }
 
 // CurvePolicy names a method's policy kept at a step along its training:

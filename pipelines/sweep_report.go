@@ -135,7 +135,8 @@ func WriteSweepReport(dir string, c RunConfig, rows []schemas.SweepRow, metrics 
 	return text.String(), nil
 }
 
-const frontierCaption = "Each method evaluated along its training (`--curve-points`) and at its end, a curve from the reference (KL 0); " +
+const frontierCaption = "Each method evaluated along its training (`--curve-points`) and at its end, a curve from the reference (KL 0) " +
+	"in sampled gold reward against KL(π‖π_ref) (sequence-level, on samples: see above); " +
 	"its gold reward at each KL interpolated linearly between evaluations (the first segment to reach it), the mean over seeds; " +
 	"the KL values are fractions of the KL every curve of every seed reaches. Differences are paired by seed (same task, reference " +
 	"and data order): the mean and a 95% paired Student-t interval over seeds."
@@ -214,7 +215,7 @@ func alongTable(evals []schemas.Eval, steps int) string {
 		{"preferences", "accuracy"}, {"quality_correlation", "pearson_h"}, {"quality_correlation", "pearson_delta"},
 		{"quality_correlation", "partial_delta_given_h"}}
 	var b strings.Builder
-	b.WriteString("| policy | step | gold reward | KL to reference | pref. accuracy | Pearson(gap, h) | Pearson(gap, Δπ) | partial r(gap, Δπ \\| h) |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| policy | step | gold reward | KL(π‖π_ref) | pref. accuracy | Pearson(gap, h) | Pearson(gap, Δπ) | partial r(gap, Δπ \\| h) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, p := range ps {
 		fmt.Fprintf(&b, "| %s | %d |", p.method, p.step)
 		for _, c := range cols {

@@ -12,21 +12,26 @@ import (
 // The figures of the evaluation (docs/design.md §5), computed for one policy
 // against the reference. The evaluation pipeline arranges them into rows.
 
-// GoldEval is how a policy's own generations fare under the true reward.
+// GoldEval is how a policy's greedy generations fare under the true
+// reward.
 type GoldEval struct {
 	Rewards   []float64 // r*(x, y) per prompt
 	Responses []string
-	KL        float64 // mean over generated tokens of log π − log π_ref
-	Tokens    int
+	// LogRatio is the mean over generated tokens of log π − log π_ref
+	// along the greedy outputs: not an estimate of KL(π‖π_ref) (it can be
+	// negative); the sampled evaluation gives that. NaN when no token was
+	// generated.
+	LogRatio float64
+	Tokens   int
 }
 
 // MeanReward is the mean gold reward.
 func (g GoldEval) MeanReward() float64 { return meanOf(g.Rewards) }
 
-// Gold generates a response to each prompt with the policy (same decoding
-// settings and seed for every policy), scores it with reward, and
-// estimates KL(π‖π_ref) on those tokens.
-func Gold(policy, ref *model.GPT, tok tokenizer.Tokenizer, prompts []string, reward func(x, y string) (float64, error), cfg model.GenerateConfig) (GoldEval, error) {
+// Gold decodes a response to each prompt greedily with the policy, ending
+// it at the tokenizer's EOS or after the first stop string (kept in the
+// text), scores it with reward, and measures log π − log π_ref along it.
+func Gold(policy, ref *model.GPT, tok tokenizer.Tokenizer, prompts []string, reward func(x, y string) (float64, error), maxNew int, stop []string) (GoldEval, error) {
 	gen, err := policy.NewGenerator()
 	if err != nil {
 		return GoldEval{}, err
@@ -37,17 +42,14 @@ func Gold(policy, ref *model.GPT, tok tokenizer.Tokenizer, prompts []string, rew
 			return GoldEval{}, fmt.Errorf("prompt %d: %w", i, err)
 		}
 	}
-	out, err := gen.Generate(ids, cfg)
+	out, err := gen.Generate(ids, model.GenerateConfig{MaxNewTokens: maxNew, EOS: tok.EOS(), Stop: stopStrings(tok, stop)})
 	if err != nil {
 		return GoldEval{}, err
 	}
-	var g GoldEval
+	g := GoldEval{LogRatio: math.NaN()}
 	var pairs []model.Pair
 	for i, o := range out {
-		y := tok.Decode(o)
-		if cfg.EOS >= 0 && cfg.EOS < 256 {
-			y += string(rune(cfg.EOS)) // the stop token is part of the response's frame
-		}
+		y := responseText(tok, o, stop)
 		r, err := reward(prompts[i], y)
 		if err != nil {
 			return g, fmt.Errorf("prompt %d: %w", i, err)
@@ -73,7 +75,7 @@ func Gold(policy, ref *model.GPT, tok tokenizer.Tokenizer, prompts []string, rew
 		diff += lp[i].Sum - lr[i].Sum
 		g.Tokens += lp[i].Tokens
 	}
-	g.KL = diff / float64(g.Tokens)
+	g.LogRatio = diff / float64(g.Tokens)
 	return g, nil
 }
 

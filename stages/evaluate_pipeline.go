@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/tasks"
 )
@@ -30,10 +30,13 @@ func init() {
 	beam.RegisterType(reflectTypeOf[policyReward]())
 }
 
-// policyReward is one policy's gold reward on one prompt.
+// policyReward is one policy's gold rewards on one prompt: of its greedy
+// response and of each sample (sample j of every policy drawn with the
+// same random stream).
 type policyReward struct {
-	Policy string
-	Reward float64
+	Policy  string
+	Greedy  float64
+	Sampled []float64
 }
 
 // WinRateAgainst are the policies every other one is compared with.
@@ -55,8 +58,17 @@ type EvalSpec struct {
 	Fewshot   int      // few-shot examples in front of each MC context
 	Beta      float64  // β of Δπ = β·h_p
 	PerToken  bool     // h and Δπ on per-token means (policies trained with IPO and --ipo-norm mean)
-	Seed      int64    // recorded in every row; the decoding seed
+	Seed      int64    // recorded in every row; the sampling seed
 	MaxNew    int      // new tokens per generation
+
+	// Sampled evaluation (the gold_reward rows; greedy ones are
+	// gold_reward_greedy).
+	Samples     int      // responses per prompt
+	Temperature float64  // 1: draw from π itself
+	TopK        int      // 0: all tokens
+	TopP        float64  // 0 or 1: all tokens
+	Stop        []string // stop strings, besides the tokenizer's EOS
+	SampleBatch int      // responses generated together
 
 	Benchmarks     []BenchmarkSpec // lm-eval-harness tasks from the datasets' files
 	Limit          int             // documents per benchmark (MMLU: per subject); 0 for all
@@ -83,6 +95,12 @@ type evalPolicyFn struct {
 	Spec EvalSpec
 }
 
+// sampleSpec is how the sampled evaluation draws responses.
+func (sp EvalSpec) sampleSpec() SampleSpec {
+	return SampleSpec{Samples: sp.Samples, Temperature: sp.Temperature, TopK: sp.TopK, TopP: sp.TopP, MaxNew: sp.MaxNew,
+		Seed: uint64(sp.Seed), Stop: sp.Stop, BatchRows: max(sp.SampleBatch, 1)}
+}
+
 func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit func(schemas.Eval), reward func(string, policyReward)) error {
 	policy, tok, err := loadModel(ctx, p.Dir, fn.Spec.Tokenizer)
 	if err != nil {
@@ -92,26 +110,41 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 	if err != nil {
 		return err
 	}
-	row := func(bench, metric string, v float64, n int) {
+	rowSE := func(bench, metric string, v, se float64, n int) {
 		if math.IsNaN(v) {
 			return // undefined, as a correlation with a constant (h = 0 at π = π_ref): no row
 		}
-		emit(schemas.Eval{Policy: p.Name, Benchmark: bench, Metric: metric, Value: v, N: int64(n), Seed: fn.Spec.Seed})
+		if math.IsNaN(se) {
+			se = 0 // fewer than two prompts
+		}
+		emit(schemas.Eval{Policy: p.Name, Benchmark: bench, Metric: metric, Value: v, N: int64(n), Seed: fn.Spec.Seed, Stderr: se})
 	}
+	row := func(bench, metric string, v float64, n int) { rowSE(bench, metric, v, 0, n) }
 	if fn.Spec.Prompts != "" {
 		ids, prompts, err := readPrompts(ctx, fn.Spec.Prompts)
 		if err != nil {
 			return err
 		}
-		g, err := Gold(policy, ref, tok, prompts, tasks.Reward, model.GenerateConfig{MaxNewTokens: fn.Spec.MaxNew,
-			Seed: uint64(fn.Spec.Seed), EOS: int32('\n')})
+		g, err := Gold(policy, ref, tok, prompts, tasks.Reward, fn.Spec.MaxNew, fn.Spec.Stop)
 		if err != nil {
 			return fmt.Errorf("policy %s: %w", p.Name, err)
 		}
-		row("gold_reward", "mean", g.MeanReward(), len(prompts))
-		row("gold_reward", "kl_to_reference", g.KL, g.Tokens)
-		for i, r := range g.Rewards { // keyed by prompt, for the win rates
-			reward(ids[i], policyReward{Policy: p.Name, Reward: r})
+		row("gold_reward_greedy", "mean", g.MeanReward(), len(prompts))
+		row("gold_reward_greedy", "log_ratio_per_token", g.LogRatio, g.Tokens) // no row when nothing was generated
+		e, err := Sampled(policy, ref, tok, ids, prompts, tasks.Reward, fn.Spec.sampleSpec())
+		if err != nil {
+			return fmt.Errorf("policy %s: %w", p.Name, err)
+		}
+		n := len(prompts) * fn.Spec.Samples
+		for _, f := range []struct {
+			metric string
+			values [][]float64
+		}{{"mean", e.Rewards}, {"kl_to_reference", e.KL}, {"kl_to_reference_mc", e.KLMC}} {
+			m, se := MeanSE(f.values)
+			rowSE("gold_reward", f.metric, m, se, n)
+		}
+		for i := range prompts { // keyed by prompt, for the win rates
+			reward(ids[i], policyReward{Policy: p.Name, Greedy: g.Rewards[i], Sampled: e.Rewards[i]})
 		}
 	}
 	if fn.Spec.Shards != "" {
@@ -155,15 +188,16 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 }
 
 // winsFn compares, on one prompt, every policy with each of WinRateAgainst
-// present: 1 for a higher reward, ½ for a tie, 0 for a lower one, keyed
-// "policy\x00opponent".
+// present — greedy response with greedy response, sample j with sample j —
+// 1 for a higher reward, ½ for a tie, 0 for a lower one, averaged over
+// the prompt's samples; keyed "policy\x00opponent\x00benchmark".
 type winsFn struct{}
 
 func (fn *winsFn) ProcessElement(prompt string, iter func(*policyReward) bool, emit func(string, float64)) {
-	byPolicy := map[string]float64{}
+	byPolicy := map[string]policyReward{}
 	var r policyReward
 	for iter(&r) {
-		byPolicy[r.Policy] = r.Reward
+		byPolicy[r.Policy] = r
 	}
 	for p, mine := range byPolicy {
 		for _, o := range WinRateAgainst {
@@ -171,33 +205,55 @@ func (fn *winsFn) ProcessElement(prompt string, iter func(*policyReward) bool, e
 			if !ok || o == p {
 				continue
 			}
-			w := 0.0
-			switch {
-			case mine > theirs:
-				w = 1
-			case mine == theirs:
-				w = 0.5
+			emit(p+"\x00"+o+"\x00gold_reward_greedy", win(mine.Greedy, theirs.Greedy))
+			if n := min(len(mine.Sampled), len(theirs.Sampled)); n > 0 {
+				var w float64
+				for j := 0; j < n; j++ {
+					w += win(mine.Sampled[j], theirs.Sampled[j])
+				}
+				emit(p+"\x00"+o+"\x00gold_reward", w/float64(n))
 			}
-			emit(p+"\x00"+o, w)
 		}
 	}
 }
 
-// winRateFn averages the wins of one policy against one opponent.
+// win is 1, ½ or 0 as a beats, ties or loses to b.
+func win(a, b float64) float64 {
+	switch {
+	case a > b:
+		return 1
+	case a == b:
+		return 0.5
+	}
+	return 0
+}
+
+// winRateFn averages one policy's wins against one opponent over prompts,
+// with the standard error over prompts.
 type winRateFn struct {
 	Seed int64
 }
 
 func (fn *winRateFn) ProcessElement(key string, iter func(*float64) bool, emit func(schemas.Eval)) {
-	var sum float64
-	n := 0
+	var ws []float64
 	var w float64
 	for iter(&w) {
-		sum += w
-		n++
+		ws = append(ws, w)
 	}
-	p, o, _ := strings.Cut(key, "\x00")
-	emit(schemas.Eval{Policy: p, Benchmark: "gold_reward", Metric: "win_rate_vs_" + o, Value: sum / float64(n), N: int64(n), Seed: fn.Seed})
+	// Summed in ascending order: the same figure whatever order a runner
+	// groups the prompts in.
+	sort.Float64s(ws)
+	perPrompt := make([][]float64, len(ws))
+	for i, w := range ws {
+		perPrompt[i] = []float64{w}
+	}
+	parts := strings.SplitN(key, "\x00", 3)
+	p, o, bench := parts[0], parts[1], parts[2]
+	m, se := MeanSE(perPrompt)
+	if math.IsNaN(se) {
+		se = 0 // one prompt
+	}
+	emit(schemas.Eval{Policy: p, Benchmark: bench, Metric: "win_rate_vs_" + o, Value: m, N: int64(len(perPrompt)), Seed: fn.Seed, Stderr: se})
 }
 
 func readAllFile(ctx context.Context, path string) ([]byte, error) {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -14,7 +15,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/tasks"
 )
@@ -29,11 +29,11 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 	})
 	dir := t.TempDir()
 	var prompts strings.Builder
-	var xs []string
+	var xs, ids []string
 	for i, w := range tasks.Words(5, 8) {
 		id := fmt.Sprintf("e%d", i)
 		fmt.Fprintf(&prompts, `{"id": %q, "prompt": %q}`+"\n", id, tasks.Prompt(w))
-		xs = append(xs, tasks.Prompt(w))
+		xs, ids = append(xs, tasks.Prompt(w)), append(ids, id)
 	}
 	os.WriteFile(filepath.Join(dir, "prompts.jsonl"), []byte(prompts.String()), 0o644)
 	// A second policy: the reference after a few training steps.
@@ -43,7 +43,8 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	es := EvalSpec{Reference: spec.ModelDir, Tokenizer: "auto", Prompts: filepath.Join(dir, "prompts.jsonl"), Shards: shards,
-		MCTasks: []string{"testdata/mc/animals.jsonl"}, Fewshot: 1, Beta: 0.1, Seed: 3, MaxNew: 12}
+		MCTasks: []string{"testdata/mc/animals.jsonl"}, Fewshot: 1, Beta: 0.1, Seed: 3, MaxNew: 12,
+		Samples: 3, Temperature: 1, Stop: tasks.Stop, SampleBatch: 4}
 	policies := []PolicyRef{{Name: "reference", Dir: spec.ModelDir}, {Name: "dpo", Dir: filepath.Join(dir, "dpo", "checkpoint")}}
 
 	// The same figures, computed directly.
@@ -51,17 +52,22 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 	rows, _, _ := readScored(ctx, shards)
 	items, _ := readMC(ctx, "testdata/mc/animals.jsonl")
 	var want []schemas.Eval
-	rewards := map[string][]float64{}
+	greedy, sampled := map[string][]float64{}, map[string][][]float64{}
 	for _, p := range policies {
 		m, tok, err := loadModel(ctx, p.Dir, "auto")
 		if err != nil {
 			t.Fatal(err)
 		}
-		g, err := Gold(m, ref, tok, xs, tasks.Reward, model.GenerateConfig{MaxNewTokens: 12, Seed: 3, EOS: '\n'})
+		g, err := Gold(m, ref, tok, xs, tasks.Reward, 12, tasks.Stop)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rewards[p.Name] = g.Rewards
+		// Batches of 5 here, of 4 in the pipeline: the samples are the same.
+		se, err := Sampled(m, ref, tok, ids, xs, tasks.Reward, SampleSpec{Samples: 3, Temperature: 1, MaxNew: 12, Seed: 3, Stop: tasks.Stop, BatchRows: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		greedy[p.Name], sampled[p.Name] = g.Rewards, se.Rewards
 		e, _ := Preferences(m, rows, 0.1, false)
 		mc, _ := MultipleChoice(m, tok, items, 1)
 		add := func(bench, metric string, v float64, n int) {
@@ -70,8 +76,15 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 			}
 			want = append(want, schemas.Eval{Policy: p.Name, Benchmark: bench, Metric: metric, Value: v, N: int64(n), Seed: 3})
 		}
-		add("gold_reward", "mean", g.MeanReward(), len(xs))
-		add("gold_reward", "kl_to_reference", g.KL, g.Tokens)
+		add("gold_reward_greedy", "mean", g.MeanReward(), len(xs))
+		add("gold_reward_greedy", "log_ratio_per_token", g.LogRatio, g.Tokens)
+		for _, f := range []struct {
+			metric string
+			values [][]float64
+		}{{"mean", se.Rewards}, {"kl_to_reference", se.KL}, {"kl_to_reference_mc", se.KLMC}} {
+			m, s := MeanSE(f.values)
+			want = append(want, schemas.Eval{Policy: p.Name, Benchmark: "gold_reward", Metric: f.metric, Value: m, N: 24, Seed: 3, Stderr: s})
+		}
 		add("preferences", "accuracy", e.Accuracy, e.N)
 		if p.Name == "reference" {
 			c, err := RefPromptCorrelation(rows)
@@ -89,18 +102,52 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 		add("animals", "acc", mc.Acc, mc.N)
 		add("animals", "acc_norm", mc.AccNorm, mc.N)
 	}
-	wDR, _ := WinRate(rewards["dpo"], rewards["reference"])
-	wRD, _ := WinRate(rewards["reference"], rewards["dpo"])
-	want = append(want,
-		schemas.Eval{Policy: "dpo", Benchmark: "gold_reward", Metric: "win_rate_vs_reference", Value: wDR, N: 8, Seed: 3},
-		schemas.Eval{Policy: "reference", Benchmark: "gold_reward", Metric: "win_rate_vs_dpo", Value: wRD, N: 8, Seed: 3})
+	// Win rates by hand: per prompt, the share of pairs (greedy with
+	// greedy, sample j with sample j) won, ties half; the mean over prompts
+	// and its standard error (sd over prompts / √8).
+	winRows := func(bench, p, o string, perPrompt []float64) {
+		sort.Float64s(perPrompt) // summed in ascending order, as the pipeline does
+		var m, ss float64
+		for _, w := range perPrompt {
+			m += w
+		}
+		m /= float64(len(perPrompt))
+		for _, w := range perPrompt {
+			ss += (w - m) * (w - m)
+		}
+		want = append(want, schemas.Eval{Policy: p, Benchmark: bench, Metric: "win_rate_vs_" + o, Value: m, N: 8, Seed: 3, Stderr: math.Sqrt(ss/7) / math.Sqrt(8)})
+	}
+	score := func(a, b float64) float64 {
+		if a > b {
+			return 1
+		} else if a == b {
+			return 0.5
+		}
+		return 0
+	}
+	for _, po := range [][2]string{{"dpo", "reference"}, {"reference", "dpo"}} {
+		p, o := po[0], po[1]
+		var g, s []float64
+		for i := range xs {
+			g = append(g, score(greedy[p][i], greedy[o][i]))
+			var w float64
+			for j := 0; j < 3; j++ {
+				w += score(sampled[p][i][j], sampled[o][i][j])
+			}
+			s = append(s, w/3)
+		}
+		winRows("gold_reward_greedy", p, o, g)
+		winRows("gold_reward", p, o, s)
+	}
+	wDR, _ := WinRate(greedy["dpo"], greedy["reference"])
+	wRD, _ := WinRate(greedy["reference"], greedy["dpo"])
 	if wDR+wRD != 1 {
 		t.Fatalf("win rates %g and %g do not add up to 1", wDR, wRD)
 	}
 	// Values known without the functions above: the reference against
 	// itself has KL 0 and no pair with h > 0 (h = 0 at π = π_ref).
 	for _, w := range want {
-		if w.Policy == "reference" && (w.Metric == "kl_to_reference" || w.Metric == "accuracy") && w.Value != 0 {
+		if w.Policy == "reference" && (strings.HasPrefix(w.Metric, "kl_to_reference") || w.Metric == "log_ratio_per_token" || w.Metric == "accuracy") && w.Value != 0 {
 			t.Errorf("%s %s = %g, want 0", w.Policy, w.Metric, w.Value)
 		}
 	}

@@ -33,15 +33,14 @@ func TestGoldAgainstItself(t *testing.T) {
 	for _, w := range tasks.Words(1, 6) {
 		prompts = append(prompts, tasks.Prompt(w))
 	}
-	gen := model.GenerateConfig{MaxNewTokens: 10, EOS: '\n'}
-	ga, err := Gold(a, b, tokenizer.Byte{}, prompts, tasks.Reward, gen)
+	ga, err := Gold(a, b, tokenizer.Byte{}, prompts, tasks.Reward, 10, tasks.Stop)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gb, _ := Gold(b, a, tokenizer.Byte{}, prompts, tasks.Reward, gen)
+	gb, _ := Gold(b, a, tokenizer.Byte{}, prompts, tasks.Reward, 10, tasks.Stop)
 	w, _ := WinRate(ga.Rewards, gb.Rewards)
-	if ga.KL != 0 || ga.Tokens == 0 || w != 0.5 || len(ga.Responses) != 6 {
-		t.Errorf("KL %g over %d tokens, win rate %g", ga.KL, ga.Tokens, w)
+	if ga.LogRatio != 0 || ga.Tokens == 0 || w != 0.5 || len(ga.Responses) != 6 {
+		t.Errorf("log ratio %g over %d tokens, win rate %g", ga.LogRatio, ga.Tokens, w)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -207,7 +208,7 @@ func (r *training) loop(ctx context.Context, progress io.Writer, start int, metr
 			}
 			metrics = append(metrics, metricRow("eval", done, epoch, es))
 		}
-		if cfg.KeepEvery > 0 && done%cfg.KeepEvery == 0 && done < total {
+		if (cfg.KeepEvery > 0 && done%cfg.KeepEvery == 0 || slices.Contains(cfg.KeepAt, done)) && done < total {
 			if err := r.policy.Save(StepDir(cfg.Out, done)); err != nil {
 				return TrainResult{}, fmt.Errorf("keeping the policy of step %d: %w", done, err)
 			}

@@ -39,6 +39,7 @@ type TrainConfig struct {
 	LogEvery        int     // steps between metric rows
 	CheckpointEvery int     // steps between checkpoints; one is always written at the end
 	KeepEvery       int     // also keep the policy every K steps in Out/steps/<step>, for curves; 0: never
+	KeepAt          []int   // also keep the policy at these steps (as KeepEvery does)
 	Resume          bool    // continue from Out/checkpoint if there is one
 	ExportHF        bool    // also write the final policy to Out/hf as a Hugging Face directory
 }

@@ -9,6 +9,10 @@ import (
 
 const promptPrefix, promptSuffix = "Reverse: ", "\nA:"
 
+// Stop are the stop strings of the task's responses, " word\n": a
+// newline ends one, whatever the tokenizer.
+var Stop = []string{"\n"}
+
 // Prompt is x for a word.
 func Prompt(word string) string { return promptPrefix + word + promptSuffix }
 

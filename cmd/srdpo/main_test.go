@@ -351,7 +351,7 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("%s kept at step 2: %v", m, err)
 		}
 	}
-	if !strings.Contains(stdout, "| KL per token |") || !strings.Contains(stdout, "sr-dpo − dpo") || !strings.Contains(stdout, "over 2 seeds") {
+	if !strings.Contains(stdout, "| KL(π‖π_ref) |") || !strings.Contains(stdout, "sr-dpo − dpo") || !strings.Contains(stdout, "over 2 seeds") {
 		t.Errorf("no matched-KL table with paired intervals:\n%s", stdout)
 	}
 	for _, want := range []string{"| reference |", "| dpo |", "| ipo |", "| sr-dpo |", "| sr-ipo |", "2 seed(s)"} {
