@@ -202,7 +202,7 @@ type cellStep struct {
 // row is an evaluation row of the policy as a sweep row.
 func (cs cellStep) row(e schemas.Eval) schemas.SweepRow {
 	return schemas.SweepRow{Seed: e.Seed, LabelTemperature: cs.Temperature, Beta: cs.Beta, Lambda: cs.Lambda,
-		Method: string(cs.Method), Step: int64(cs.Step), Benchmark: e.Benchmark, Metric: e.Metric, Value: e.Value, N: e.N}
+		Method: string(cs.Method), Step: int64(cs.Step), Benchmark: e.Benchmark, Metric: e.Metric, Value: e.Value, N: e.N, Stderr: e.Stderr}
 }
 
 // cellMetrics are each cell's training metrics, of every seed.
@@ -274,7 +274,10 @@ func newRunClock(c RunConfig, w io.Writer) *runClock {
 			workEval: seeds * float64(len(c.Grid.groups())+cells*points)},
 		finished: map[work]float64{},
 		scale: map[work]float64{workSFT: width * float64(c.SFT.Steps) / 2000, workTrainStep: width * float64(c.Train.BatchSize) / 32,
-			workEval: width * float64(c.Task.EvalPrompts+c.Task.HeldoutPairs) / 400},
+			// A sampled response (with the reference along it) costs about
+			// what the greedy one does (measured: 21 evaluations of 200
+			// prompts × (1 + 8) responses and 200 pairs in 78 s).
+			workEval: width * (float64(c.Task.EvalPrompts*(1+c.Samples)) + float64(c.Task.HeldoutPairs)) / 400},
 	}
 }
 

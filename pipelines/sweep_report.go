@@ -67,7 +67,7 @@ func groupEvals(c RunConfig, g group, rows []schemas.SweepRow) []schemas.Eval {
 				name = CurvePolicy(name, int(r.Step))
 			}
 		}
-		out = append(out, schemas.Eval{Policy: name, Benchmark: r.Benchmark, Metric: r.Metric, Value: r.Value, N: r.N, Seed: r.Seed})
+		out = append(out, schemas.Eval{Policy: name, Benchmark: r.Benchmark, Metric: r.Metric, Value: r.Value, N: r.N, Seed: r.Seed, Stderr: r.Stderr})
 	}
 	return out
 }

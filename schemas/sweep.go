@@ -20,10 +20,11 @@ type SweepRow struct {
 	Metric           string  `arrow:"metric"`
 	Value            float64 `arrow:"value"`
 	N                int64   `arrow:"n"`
+	Stderr           float64 `arrow:"stderr"` // as in Eval; 0 where none
 }
 
 // Sweeps is the Arrow contract of sweep rows.
-var Sweeps = newTable("sweep", "1", SweepRow{})
+var Sweeps = newTable("sweep", "2", SweepRow{})
 
 // Key orders rows by cell, then seed, step and figure.
 func (r SweepRow) Key() string {
@@ -50,6 +51,8 @@ func (r SweepRow) Validate() error {
 		return invalid("value", "NaN")
 	case r.N < 0:
 		return invalid("n", "negative (%d)", r.N)
+	case !(r.Stderr >= 0):
+		return invalid("stderr", "%v, want ≥ 0", r.Stderr)
 	}
 	return nil
 }
