@@ -213,3 +213,60 @@ func (r *RewardModel) Rewards(seqs [][]int32) ([]float64, error) {
 	}
 	return out, nil
 }
+
+// ExportReward writes net with a score head as transformers writes a
+// *ForSequenceClassification checkpoint of one label: the decoder's
+// tensors (no LM head), score.weight [1, hidden], and a config.json naming
+// the family's architecture, id2label {"0": "LABEL_0"} and pad_token_id
+// (pad < 0: none). GPT-2's decoder tensors take the "transformer." prefix.
+func ExportReward(net *GPT, score []float64, pad int32, dir string) error {
+	c := net.Config
+	if len(score) != c.Width {
+		return fmt.Errorf("score has %d weights, want the width %d", len(score), c.Width)
+	}
+	if err := net.ExportHF(dir); err != nil {
+		return err
+	}
+	weights, err := net.Weights()
+	if err != nil {
+		return err
+	}
+	tensors := map[string]Tensor{"score.weight": {Shape: []int{1, c.Width}, Data: score}}
+	gpt2 := c.Family.orDefault() == FamilyGPT2
+	for name, v := range weights {
+		if name == c.layout().head {
+			continue
+		}
+		stored := name
+		if gpt2 {
+			stored = "transformer." + name
+		}
+		tensors[stored] = Tensor{Shape: c.WeightShape(name), Data: v}
+	}
+	for _, f := range []string{"model.safetensors", "model.safetensors.index.json"} {
+		os.Remove(filepath.Join(dir, f))
+	}
+	if err := writeHFWeights(dir, tensors, DefaultShardBytes); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return err
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return err
+	}
+	arch := map[Family]string{FamilyGPT2: "GPT2ForSequenceClassification", FamilyLlama: "LlamaForSequenceClassification",
+		FamilyQwen2: "Qwen2ForSequenceClassification", FamilyQwen3: "Qwen3ForSequenceClassification",
+		FamilyNeoX: "GPTNeoXForSequenceClassification"}[c.Family.orDefault()]
+	cfg["architectures"], cfg["id2label"], cfg["label2id"] = []string{arch}, map[string]string{"0": "LABEL_0"}, map[string]int{"LABEL_0": 0}
+	if pad >= 0 {
+		cfg["pad_token_id"] = pad
+	}
+	b, err = json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomically(filepath.Join(dir, "config.json"), append(b, '\n'))
+}

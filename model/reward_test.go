@@ -138,3 +138,51 @@ func TestImportRewardRefuses(t *testing.T) {
 		t.Errorf("two labels: %v", err)
 	}
 }
+
+// A GPT-2 reward model (GPT2ForSequenceClassification: the decoder under
+// "transformer.", written by ExportReward) equals GPT-2's plain-Go float64
+// forward pass (referenceLogits, its head's row 0 replaced by score) at
+// the pooled position.
+func TestGPT2RewardModelEqualsReference(t *testing.T) {
+	c := Config{Vocab: 37, Context: 16, Layers: 2, Heads: 4, Width: 16, NormEps: 1e-5, TiedHead: true, DType: Float64}
+	m := randomWeights(t, c, 9)
+	score := make([]float64, c.Width)
+	for i := range score {
+		score[i] = float64(float32(0.3 * float64(i%5-2)))
+	}
+	dir := t.TempDir()
+	if err := ExportReward(m, score, 2, dir); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	if !strings.Contains(string(b), "GPT2ForSequenceClassification") {
+		t.Fatalf("config.json: %s", b)
+	}
+	backend, _ := Backend()
+	rm, err := ImportReward(dir, backend, Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := m.Weights()
+	for _, v := range w {
+		for i := range v {
+			v[i] = float64(float32(v[i]))
+		}
+	}
+	ref := c
+	ref.TiedHead = false
+	head := make([]float64, c.Vocab*c.Width)
+	copy(head, score)
+	w["lm_head.weight"] = head
+	seqs := [][]int32{{3, 5, 9, 11, 4}, {3, 5, 9, 2, 2}}
+	got, err := rm.Rewards(seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range seqs {
+		at := []int{4, 2}[i]
+		if want := referenceLogits(ref, w, s)[at][0]; math.Abs(got[i]-want) > 1e-9*math.Max(1, math.Abs(want)) {
+			t.Errorf("sequence %v: reward %.12g, want %.12g", s, got[i], want)
+		}
+	}
+}

@@ -104,6 +104,11 @@ var reportColumns = []struct{ title, benchmark, metric string }{
 	{"win vs DPO", "gold_reward", "win_rate_vs_dpo"},
 	{"KL(π‖π_ref)", "gold_reward", "kl_to_reference"},
 	{"greedy gold reward", "gold_reward_greedy", "mean"},
+	{"RM reward", "reward_model", "mean"},
+	{"RM win vs reference", "reward_model", "win_rate_vs_reference"},
+	{"RM KL(π‖π_ref)", "reward_model", "kl_to_reference"},
+	{"Pearson(RM gap, Δπ)", "reward_model_correlation", "pearson_delta"},
+	{"partial r(RM gap, Δπ \\| h)", "reward_model_correlation", "partial_delta_given_h"},
 	{"pref. accuracy", "preferences", "accuracy"},
 	{"Pearson(gap, ref p-margin)", "quality_correlation", "pearson_ref_p_margin"},
 	{"Pearson(gap, h)", "quality_correlation", "pearson_h"},
@@ -198,29 +203,31 @@ func cellsCaption(seeds int) string {
 // of reportColumns, each the mean over seeds with [min, max] when there
 // are several.
 func mainTable(figs map[figureKey]overSeeds, policies []string) string {
-	found := false
-	for _, p := range policies {
-		for _, c := range reportColumns {
-			_, ok := figs[figureKey{p, c.benchmark, c.metric}]
-			found = found || ok
+	var columns []struct{ title, benchmark, metric string } // those some policy has
+	for _, c := range reportColumns {
+		for _, p := range policies {
+			if _, ok := figs[figureKey{p, c.benchmark, c.metric}]; ok {
+				columns = append(columns, c)
+				break
+			}
 		}
 	}
-	if !found {
+	if len(columns) == 0 {
 		return "" // a benchmark-only evaluation
 	}
 	var table strings.Builder
 	table.WriteString("| policy |")
-	for _, c := range reportColumns {
+	for _, c := range columns {
 		table.WriteString(" " + c.title + " |")
 	}
 	table.WriteString("\n|---|")
-	for range reportColumns {
+	for range columns {
 		table.WriteString("---|")
 	}
 	table.WriteString("\n")
 	for _, p := range policies {
 		table.WriteString("| " + p + " |")
-		for _, c := range reportColumns {
+		for _, c := range columns {
 			s, ok := figs[figureKey{p, c.benchmark, c.metric}]
 			switch {
 			case !ok:

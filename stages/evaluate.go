@@ -139,16 +139,31 @@ func RefPromptCorrelation(rows []schemas.Scored) (float64, error) {
 	return Pearson(gap, margin)
 }
 
-// Preferences evaluates a policy on scored rows that carry gold scores. h
-// and Δπ = β·h_p are taken as the policy's loss took them: on sums, or on
-// per-token means when perToken (IPO with --ipo-norm mean).
+// Preferences evaluates a policy on scored rows that carry gold scores,
+// against the true gap r*(y+) − r*(y−).
 func Preferences(policy *model.GPT, rows []schemas.Scored, beta float64, perToken bool) (PreferenceEval, error) {
-	var e PreferenceEval
-	pairs := make([]model.Preference, len(rows))
+	gaps := make([]float64, len(rows))
 	for i, r := range rows {
 		if r.ScoreChosen == nil {
-			return e, fmt.Errorf("row %s has no gold scores", r.ID)
+			return PreferenceEval{}, fmt.Errorf("row %s has no gold scores", r.ID)
 		}
+		gaps[i] = *r.ScoreChosen - *r.ScoreRejected
+	}
+	return PreferencesAgainst(policy, rows, gaps, beta, perToken)
+}
+
+// PreferencesAgainst evaluates a policy on scored rows: its accuracy, and,
+// when gaps are given (a judge's quality gap of each row), the
+// correlations of h and Δπ with them. h and Δπ = β·h_p are taken as the
+// policy's loss took them: on sums, or on per-token means when perToken
+// (IPO with --ipo-norm mean).
+func PreferencesAgainst(policy *model.GPT, rows []schemas.Scored, gaps []float64, beta float64, perToken bool) (PreferenceEval, error) {
+	var e PreferenceEval
+	if gaps != nil && len(gaps) != len(rows) {
+		return e, fmt.Errorf("%d gaps for %d rows", len(gaps), len(rows))
+	}
+	pairs := make([]model.Preference, len(rows))
+	for i, r := range rows {
 		pairs[i] = preferenceOf(r)
 	}
 	// Scored as the reference's sums were (shared prompts, the same
@@ -163,13 +178,21 @@ func Preferences(policy *model.GPT, rows []schemas.Scored, beta float64, perToke
 	}
 	for i, r := range rows {
 		h, hp := model.HostMargins(lp[i], RefLogps(r), int(r.ChosenTokens), int(r.RejectedTokens), perToken)
-		e.H, e.Delta, e.Gap = append(e.H, h), append(e.Delta, beta*hp), append(e.Gap, *r.ScoreChosen-*r.ScoreRejected)
+		e.H, e.Delta = append(e.H, h), append(e.Delta, beta*hp)
 		if h > 0 {
 			e.Accuracy++
 		}
 	}
 	e.N = len(rows)
 	e.Accuracy /= float64(e.N)
+	if gaps == nil {
+		for j := range e.Pearson {
+			e.Pearson[j], e.Spearman[j], e.Kendall[j] = math.NaN(), math.NaN(), math.NaN()
+		}
+		e.PartialDelta = math.NaN()
+		return e, nil
+	}
+	e.Gap = gaps
 	for j, xs := range [][]float64{e.H, e.Delta} {
 		var err error
 		if e.Pearson[j], err = Pearson(e.Gap, xs); err != nil {

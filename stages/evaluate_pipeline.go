@@ -35,6 +35,7 @@ func init() {
 // same random stream).
 type policyReward struct {
 	Policy  string
+	Bench   string // the judge's benchmark: gold_reward or reward_model
 	Greedy  float64
 	Sampled []float64
 }
@@ -69,6 +70,13 @@ type EvalSpec struct {
 	TopP        float64  // 0 or 1: all tokens
 	Stop        []string // stop strings, besides the tokenizer's EOS
 	SampleBatch int      // responses generated together
+
+	// RewardModel, when set, is the judge (a *ForSequenceClassification
+	// directory): responses are scored by it (benchmark reward_model), and
+	// the held-out pairs' Table-4 correlations are taken against its gap
+	// (reward_model_correlation) beside the gold ones where rows have gold
+	// scores.
+	RewardModel string
 
 	Benchmarks     []BenchmarkSpec // lm-eval-harness tasks from the datasets' files
 	Limit          int             // documents per benchmark (MMLU: per subject); 0 for all
@@ -120,18 +128,28 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 		emit(schemas.Eval{Policy: p.Name, Benchmark: bench, Metric: metric, Value: v, N: int64(n), Seed: fn.Spec.Seed, Stderr: se})
 	}
 	row := func(bench, metric string, v float64, n int) { rowSE(bench, metric, v, 0, n) }
+	var judge *RewardJudge
+	if fn.Spec.RewardModel != "" {
+		if judge, err = LoadRewardJudge(ctx, fn.Spec.RewardModel); err != nil {
+			return err
+		}
+	}
 	if fn.Spec.Prompts != "" {
 		ids, prompts, err := readPrompts(ctx, fn.Spec.Prompts)
 		if err != nil {
 			return err
 		}
-		g, err := Gold(policy, ref, tok, prompts, tasks.Reward, fn.Spec.MaxNew, fn.Spec.Stop)
+		judgeFn, bench := tasks.Reward, "gold_reward"
+		if judge != nil {
+			judgeFn, bench = judge.Reward, "reward_model"
+		}
+		g, err := Gold(policy, ref, tok, prompts, judgeFn, fn.Spec.MaxNew, fn.Spec.Stop)
 		if err != nil {
 			return fmt.Errorf("policy %s: %w", p.Name, err)
 		}
-		row("gold_reward_greedy", "mean", g.MeanReward(), len(prompts))
-		row("gold_reward_greedy", "log_ratio_per_token", g.LogRatio, g.Tokens) // no row when nothing was generated
-		e, err := Sampled(policy, ref, tok, ids, prompts, tasks.Reward, fn.Spec.sampleSpec())
+		row(bench+"_greedy", "mean", g.MeanReward(), len(prompts))
+		row(bench+"_greedy", "log_ratio_per_token", g.LogRatio, g.Tokens) // no row when nothing was generated
+		e, err := Sampled(policy, ref, tok, ids, prompts, judgeFn, fn.Spec.sampleSpec())
 		if err != nil {
 			return fmt.Errorf("policy %s: %w", p.Name, err)
 		}
@@ -141,10 +159,10 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 			values [][]float64
 		}{{"mean", e.Rewards}, {"kl_to_reference", e.KL}, {"kl_to_reference_mc", e.KLMC}} {
 			m, se := MeanSE(f.values)
-			rowSE("gold_reward", f.metric, m, se, n)
+			rowSE(bench, f.metric, m, se, n)
 		}
 		for i := range prompts { // keyed by prompt, for the win rates
-			reward(ids[i], policyReward{Policy: p.Name, Greedy: g.Rewards[i], Sampled: e.Rewards[i]})
+			reward(ids[i], policyReward{Policy: p.Name, Bench: bench, Greedy: g.Rewards[i], Sampled: e.Rewards[i]})
 		}
 	}
 	if fn.Spec.Shards != "" {
@@ -152,24 +170,51 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 		if err != nil {
 			return err
 		}
-		e, err := Preferences(policy, scored, fn.Spec.Beta, fn.Spec.PerToken)
+		var gold []float64 // the true gaps, when every row has gold scores
+		for _, r := range scored {
+			if r.ScoreChosen == nil {
+				gold = nil
+				break
+			}
+			gold = append(gold, *r.ScoreChosen-*r.ScoreRejected)
+		}
+		if gold == nil && judge == nil {
+			return fmt.Errorf("--shards %s: the rows carry no gold scores; give --reward-model to judge them", fn.Spec.Shards)
+		}
+		e, err := PreferencesAgainst(policy, scored, gold, fn.Spec.Beta, fn.Spec.PerToken)
 		if err != nil {
 			return fmt.Errorf("policy %s: %w", p.Name, err)
 		}
 		row("preferences", "accuracy", e.Accuracy, e.N)
-		if p.Name == "reference" { // a property of the reference and the shards: once
-			c, err := RefPromptCorrelation(scored)
+		correlations := func(bench string, e PreferenceEval) {
+			for j, what := range []string{"h", "delta"} {
+				row(bench, "pearson_"+what, e.Pearson[j], e.N)
+				row(bench, "spearman_"+what, e.Spearman[j], e.N)
+				row(bench, "kendall_"+what, e.Kendall[j], e.N)
+			}
+			row(bench, "partial_delta_given_h", e.PartialDelta, e.N)
+		}
+		if gold != nil {
+			if p.Name == "reference" { // a property of the reference and the shards: once
+				c, err := RefPromptCorrelation(scored)
+				if err != nil {
+					return err
+				}
+				row("quality_correlation", "pearson_ref_p_margin", c, len(scored))
+			}
+			correlations("quality_correlation", e)
+		}
+		if judge != nil {
+			gaps, err := judge.Gaps(scored)
 			if err != nil {
 				return err
 			}
-			row("quality_correlation", "pearson_ref_p_margin", c, len(scored))
+			je, err := PreferencesAgainst(policy, scored, gaps, fn.Spec.Beta, fn.Spec.PerToken)
+			if err != nil {
+				return fmt.Errorf("policy %s: %w", p.Name, err)
+			}
+			correlations("reward_model_correlation", je)
 		}
-		for j, what := range []string{"h", "delta"} {
-			row("quality_correlation", "pearson_"+what, e.Pearson[j], e.N)
-			row("quality_correlation", "spearman_"+what, e.Spearman[j], e.N)
-			row("quality_correlation", "kendall_"+what, e.Kendall[j], e.N)
-		}
-		row("quality_correlation", "partial_delta_given_h", e.PartialDelta, e.N)
 	}
 	for _, path := range fn.Spec.MCTasks {
 		items, err := readMC(ctx, path)
@@ -205,13 +250,13 @@ func (fn *winsFn) ProcessElement(prompt string, iter func(*policyReward) bool, e
 			if !ok || o == p {
 				continue
 			}
-			emit(p+"\x00"+o+"\x00gold_reward_greedy", win(mine.Greedy, theirs.Greedy))
+			emit(p+"\x00"+o+"\x00"+mine.Bench+"_greedy", win(mine.Greedy, theirs.Greedy))
 			if n := min(len(mine.Sampled), len(theirs.Sampled)); n > 0 {
 				var w float64
 				for j := 0; j < n; j++ {
 					w += win(mine.Sampled[j], theirs.Sampled[j])
 				}
-				emit(p+"\x00"+o+"\x00gold_reward", w/float64(n))
+				emit(p+"\x00"+o+"\x00"+mine.Bench, w/float64(n))
 			}
 		}
 	}
