@@ -193,8 +193,8 @@ func cellsCaption(seeds int) string {
 	if seeds > 1 {
 		spread = ", [min, max] over seeds"
 	}
-	return "Each cell: the mean over seeds" + spread + ". Win rates count ties as one half; KL is the mean of log π − log π_ref " +
-		"over the policy's generated tokens; the correlations are with the true quality gap r*(y+) − r*(y−) on held-out pairs " +
+	return "Each cell: the mean over seeds" + spread + ". Win rates count ties as one half; gold reward, win rates and " +
+		"KL(π‖π_ref) are on sampled responses (below the table); the correlations are with the true quality gap r*(y+) − r*(y−) on held-out pairs " +
 		"(the paper's Table 4); partial r(gap, Δπ | h) is the correlation of Δπ with the gap once h is taken out of both, " +
 		"what Δπ tells about quality beyond the margin the loss already has."
 }
@@ -316,7 +316,13 @@ func leaderboardTable(figs map[figureKey]overSeeds, policies []string) string {
 func benchmarkTable(figs map[figureKey]overSeeds) string {
 	var extra []figureKey
 	for k := range figs {
-		if k.benchmark != "gold_reward" && k.benchmark != "preferences" && k.benchmark != "quality_correlation" {
+		// The evaluation's own figures are the main table's and
+		// results' (greedy ones, the Monte-Carlo KL, a reward model's).
+		own := false
+		for _, prefix := range []string{"gold_reward", "reward_model", "preferences", "quality_correlation"} {
+			own = own || strings.HasPrefix(k.benchmark, prefix)
+		}
+		if !own {
 			extra = append(extra, k)
 		}
 	}
