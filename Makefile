@@ -7,7 +7,7 @@ export GOEXPERIMENT := simd
 GO ?= go
 BIN := bin/srdpo
 
-.PHONY: all build test vet run experiment experiment-exact experiment-replicate bench worker clean
+.PHONY: all build test vet fuzz run experiment experiment-exact experiment-replicate bench worker clean
 
 all: build
 
@@ -21,6 +21,17 @@ vet:
 # in-process fake-gcs-server; nothing reaches the network.
 test: vet
 	$(GO) test -count=1 -timeout 14m ./...
+
+# Every fuzz target of the parsers of outside files, FUZZTIME each (make
+# test runs each on its seeds only). Findings go to the package's
+# testdata/fuzz/<Target>, where make test replays them.
+FUZZTIME ?= 30s
+FUZZ_TARGETS = ./model:FuzzSafetensors ./model:FuzzConfigJSON ./model/chattemplate:FuzzRender \
+	./model/tokenizer:FuzzTokenizerJSON ./schemas:FuzzReadFile ./stages:FuzzCorpusRecord
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) || exit 1; done
 
 # The end-to-end job on the embedded known-reward task: make run SEEDS=3.
 SEEDS ?= 1

@@ -77,14 +77,65 @@ func openSafetensors(path string) (*safetensorsFile, error) {
 		if dtypeSize(e.DType) == 0 {
 			continue // integer buffers (attention masks of old GPT-2 files) are not weights
 		}
-		count := int64(product(e.Shape))
-		if e.Offsets[0] < 0 || e.Offsets[1] > s.size || e.Offsets[1]-e.Offsets[0] != count*dtypeSize(e.DType) {
+		// The shape is checked against the data section before anything
+		// is allocated from it: no negative dimension, no product past
+		// what the file holds (which also rules out overflow).
+		count, ok := boundedCount(e.Shape, s.size/dtypeSize(e.DType))
+		if !ok {
+			f.Close()
+			return nil, fmt.Errorf("%s: tensor %s: shape %v does not fit the file's %d data bytes", path, name, e.Shape, s.size)
+		}
+		if e.Offsets[0] < 0 || e.Offsets[1] < e.Offsets[0] || e.Offsets[1] > s.size || e.Offsets[1]-e.Offsets[0] != count*dtypeSize(e.DType) {
 			f.Close()
 			return nil, fmt.Errorf("%s: tensor %s: offsets %v do not hold %d %s values", path, name, e.Offsets, count, e.DType)
 		}
 		s.entries[name] = e
 	}
+	if a, b, ok := overlapping(s.entries); ok {
+		f.Close()
+		return nil, fmt.Errorf("%s: tensors %s and %s overlap in the data section", path, a, b)
+	}
 	return s, nil
+}
+
+// boundedCount is the product of dims when every one is non-negative and
+// the product is at most limit.
+func boundedCount(dims []int, limit int64) (int64, bool) {
+	n := int64(1)
+	for _, d := range dims {
+		if d < 0 {
+			return 0, false
+		}
+		if d == 0 {
+			n = 0
+			continue
+		}
+		if n > limit/int64(d) {
+			return 0, false
+		}
+		n *= int64(d)
+	}
+	return n, n <= limit
+}
+
+// overlapping names two tensors whose byte ranges overlap, if any.
+func overlapping(entries map[string]safetensorsEntry) (string, string, bool) {
+	names := make([]string, 0, len(entries))
+	for n, e := range entries {
+		if e.Offsets[1] > e.Offsets[0] {
+			names = append(names, n)
+		}
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := entries[names[i]].Offsets, entries[names[j]].Offsets
+		return a[0] < b[0] || a[0] == b[0] && names[i] < names[j]
+	})
+	for i := 1; i < len(names); i++ {
+		if entries[names[i]].Offsets[0] < entries[names[i-1]].Offsets[1] {
+			return names[i-1], names[i], true
+		}
+	}
+	return "", "", false
 }
 
 func (s *safetensorsFile) Close() error { return s.f.Close() }
