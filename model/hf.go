@@ -42,18 +42,7 @@ func ImportHF(dir string, backend compute.Backend, dtype DType) (*GPT, error) {
 	if err != nil {
 		return nil, err
 	}
-	var kind struct {
-		ModelType string `json:"model_type"`
-	}
-	if err := json.Unmarshal(b, &kind); err != nil {
-		return nil, fmt.Errorf("%s/config.json: %w", dir, err)
-	}
-	var cfg Config
-	if kind.ModelType != "" && kind.ModelType != "gpt2" {
-		cfg, err = familyConfig(b, dtype)
-	} else {
-		cfg, err = gpt2Config(b, dtype)
-	}
+	cfg, err := hfModelConfig(b, dtype)
 	if err != nil {
 		return nil, fmt.Errorf("%s/config.json: %w", dir, err)
 	}
@@ -69,17 +58,36 @@ func ImportHF(dir string, backend compute.Backend, dtype DType) (*GPT, error) {
 	// Tensor by tensor, straight into the model's dtype: the file and a
 	// float64 copy of the weights are never held at once.
 	return fromSource(cfg, backend, func(name string, shape []int) (*tensors.Tensor, error) {
-		src := where[name]
-		n := product(shape)
-		if cfg.DType == Float64 {
-			v := make([]float64, n)
-			err := src.file.read(src.name, func(i int, x float64) { v[i] = x })
-			return tensors.FromFlatDataAndDimensions(v, shape...), err
-		}
-		v := make([]float32, n)
-		err := src.file.read(src.name, func(i int, x float64) { v[i] = float32(x) })
-		return tensors.FromFlatDataAndDimensions(v, shape...), err
+		return readWeight(where[name], cfg.DType, shape)
 	})
+}
+
+// hfModelConfig maps a config.json of any supported family (GPT-2 when it
+// names no model_type).
+func hfModelConfig(b []byte, dtype DType) (Config, error) {
+	var kind struct {
+		ModelType string `json:"model_type"`
+	}
+	if err := json.Unmarshal(b, &kind); err != nil {
+		return Config{}, err
+	}
+	if kind.ModelType != "" && kind.ModelType != "gpt2" {
+		return familyConfig(b, dtype)
+	}
+	return gpt2Config(b, dtype)
+}
+
+// readWeight reads a tensor straight into dtype.
+func readWeight(src weightSource, dtype DType, shape []int) (*tensors.Tensor, error) {
+	n := product(shape)
+	if dtype == Float64 {
+		v := make([]float64, n)
+		err := src.file.read(src.name, func(i int, x float64) { v[i] = x })
+		return tensors.FromFlatDataAndDimensions(v, shape...), err
+	}
+	v := make([]float32, n)
+	err := src.file.read(src.name, func(i int, x float64) { v[i] = float32(x) })
+	return tensors.FromFlatDataAndDimensions(v, shape...), err
 }
 
 // gpt2Config maps a GPT-2 config.json, refusing what srdpo's GPT-2 does

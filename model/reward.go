@@ -70,18 +70,7 @@ func ImportReward(dir string, backend compute.Backend, dtype DType) (*RewardMode
 	if labels != 1 {
 		return nil, fmt.Errorf("%s: %d labels: a reward model has one (num_labels 1)", dir, labels)
 	}
-	var kind struct {
-		ModelType string `json:"model_type"`
-	}
-	if err := json.Unmarshal(b, &kind); err != nil {
-		return nil, fmt.Errorf("%s/config.json: %w", dir, err)
-	}
-	var cfg Config
-	if kind.ModelType != "" && kind.ModelType != "gpt2" {
-		cfg, err = familyConfig(b, dtype)
-	} else {
-		cfg, err = gpt2Config(b, dtype)
-	}
+	cfg, err := hfModelConfig(b, dtype)
 	if err != nil {
 		return nil, fmt.Errorf("%s/config.json: %w", dir, err)
 	}
@@ -124,19 +113,6 @@ func ImportReward(dir string, backend compute.Backend, dtype DType) (*RewardMode
 		return nil, err
 	}
 	return newRewardModel(net, score, pad)
-}
-
-// readWeight reads a tensor straight into dtype.
-func readWeight(src weightSource, dtype DType, shape []int) (*tensors.Tensor, error) {
-	n := product(shape)
-	if dtype == Float64 {
-		v := make([]float64, n)
-		err := src.file.read(src.name, func(i int, x float64) { v[i] = x })
-		return tensors.FromFlatDataAndDimensions(v, shape...), err
-	}
-	v := make([]float32, n)
-	err := src.file.read(src.name, func(i int, x float64) { v[i] = float32(x) })
-	return tensors.FromFlatDataAndDimensions(v, shape...), err
 }
 
 func newRewardModel(net *GPT, score []float64, pad int32) (*RewardModel, error) {

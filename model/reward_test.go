@@ -51,6 +51,27 @@ func writeRewardDir(t *testing.T, m *GPT, score []float64, arch string, pad *int
 	return dir
 }
 
+// scoreHeadWeights are m's weights as the checkpoint holds them (F32) with
+// an untied LM head whose row 0 is score and the rest 0, and the config to
+// read them with: logit 0 of the reference forward pass is then the
+// reward at each position.
+func scoreHeadWeights(m *GPT, score []float64) (map[string][]float64, Config) {
+	w, _ := m.Weights()
+	for _, v := range w {
+		for i := range v {
+			v[i] = float64(float32(v[i]))
+		}
+	}
+	ref := m.Config
+	ref.TiedHead = false
+	head := make([]float64, ref.Vocab*ref.Width)
+	for i, x := range score {
+		head[i] = float64(float32(x))
+	}
+	w[ref.layout().head] = head
+	return w, ref
+}
+
 // A reward model's score is transformers': the plain-Go float64
 // transcription of the families' modeling code (familyReferenceLogits,
 // with the LM head's row 0 replaced by score.weight, so that logit 0 at a
@@ -70,20 +91,7 @@ func TestRewardModelEqualsReference(t *testing.T) {
 		}
 		arch := map[Family]string{FamilyLlama: "LlamaForSequenceClassification", FamilyQwen2: "Qwen2ForSequenceClassification",
 			FamilyQwen3: "Qwen3ForSequenceClassification", FamilyNeoX: "GPTNeoXForSequenceClassification"}[c.Family]
-		// The checkpoint holds F32 values: the reference takes them so.
-		w, _ := m.Weights()
-		for _, v := range w {
-			for i := range v {
-				v[i] = float64(float32(v[i]))
-			}
-		}
-		ref := c
-		ref.TiedHead = false
-		head := make([]float64, c.Vocab*c.Width)
-		for i, x := range score {
-			head[i] = float64(float32(x))
-		}
-		w[ref.layout().head] = head
+		w, ref := scoreHeadWeights(m, score)
 		for _, pad := range []*int{nil, &two} {
 			dir := writeRewardDir(t, m, score, arch, pad)
 			backend, _ := Backend()
@@ -163,17 +171,7 @@ func TestGPT2RewardModelEqualsReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, _ := m.Weights()
-	for _, v := range w {
-		for i := range v {
-			v[i] = float64(float32(v[i]))
-		}
-	}
-	ref := c
-	ref.TiedHead = false
-	head := make([]float64, c.Vocab*c.Width)
-	copy(head, score)
-	w["lm_head.weight"] = head
+	w, ref := scoreHeadWeights(m, score)
 	seqs := [][]int32{{3, 5, 9, 11, 4}, {3, 5, 9, 2, 2}}
 	got, err := rm.Rewards(seqs)
 	if err != nil {

@@ -28,10 +28,10 @@ func FuzzSafetensors(f *testing.F) {
 	b, _ := os.ReadFile(good)
 	f.Add(b)
 	for _, h := range []string{
-		`{"a":{"dtype":"F32","shape":[-1,4],"data_offsets":[16,0]}}`,                                        // a negative dimension
-		`{"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,0]}}`,                     // a product that overflows
+		`{"a":{"dtype":"F32","shape":[-1,4],"data_offsets":[16,0]}}`,                                                    // a negative dimension
+		`{"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,0]}}`,                                  // a product that overflows
 		`{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}`, // overlap
-		`{"a":{"dtype":"F64","shape":[1000000000],"data_offsets":[0,8000000000]}}`,                         // past the end
+		`{"a":{"dtype":"F64","shape":[1000000000],"data_offsets":[0,8000000000]}}`,                                      // past the end
 		`{"__metadata__":{"x":"y"},"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}}`,
 		`[1,2]`, `{"a":1}`, strings.Repeat("[", 10000),
 	} {

@@ -117,22 +117,14 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 		}
 		want = append(want, schemas.Eval{Policy: p, Benchmark: bench, Metric: "win_rate_vs_" + o, Value: m, N: 8, Seed: 3, Stderr: math.Sqrt(ss/7) / math.Sqrt(8)})
 	}
-	score := func(a, b float64) float64 {
-		if a > b {
-			return 1
-		} else if a == b {
-			return 0.5
-		}
-		return 0
-	}
 	for _, po := range [][2]string{{"dpo", "reference"}, {"reference", "dpo"}} {
 		p, o := po[0], po[1]
 		var g, s []float64
 		for i := range xs {
-			g = append(g, score(greedy[p][i], greedy[o][i]))
+			g = append(g, winScore(greedy[p][i], greedy[o][i]))
 			var w float64
 			for j := 0; j < 3; j++ {
-				w += score(sampled[p][i][j], sampled[o][i][j])
+				w += winScore(sampled[p][i][j], sampled[o][i][j])
 			}
 			s = append(s, w/3)
 		}
@@ -169,4 +161,14 @@ func TestReadPromptsLongLine(t *testing.T) {
 	if err != nil || len(prompts) != 2 || prompts[0] != long || ids[1] != "b" {
 		t.Errorf("%d prompts, %v", len(prompts), err)
 	}
+}
+
+// winScore is one comparison of a win rate, by hand: 1 won, ½ tied, 0 lost.
+func winScore(a, b float64) float64 {
+	if a > b {
+		return 1
+	} else if a == b {
+		return 0.5
+	}
+	return 0
 }

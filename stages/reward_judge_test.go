@@ -138,22 +138,14 @@ func TestEvaluateWithRewardModel(t *testing.T) {
 			}
 		}
 	}
-	score2 := func(a, b float64) float64 {
-		if a > b {
-			return 1
-		} else if a == b {
-			return 0.5
-		}
-		return 0
-	}
 	for _, po := range [][2]string{{"dpo", "reference"}, {"reference", "dpo"}} {
 		for _, bench := range []string{"reward_model", "reward_model_greedy"} {
 			var ws []float64
 			for i := range xs {
 				if bench == "reward_model" {
-					ws = append(ws, (score2(sampled[po[0]][i][0], sampled[po[1]][i][0])+score2(sampled[po[0]][i][1], sampled[po[1]][i][1]))/2)
+					ws = append(ws, (winScore(sampled[po[0]][i][0], sampled[po[1]][i][0])+winScore(sampled[po[0]][i][1], sampled[po[1]][i][1]))/2)
 				} else {
-					ws = append(ws, score2(greedy[po[0]][i], greedy[po[1]][i]))
+					ws = append(ws, winScore(greedy[po[0]][i], greedy[po[1]][i]))
 				}
 			}
 			sort.Float64s(ws)

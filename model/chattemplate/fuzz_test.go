@@ -24,8 +24,8 @@ func FuzzRender(f *testing.F) {
 	for _, src := range []string{
 		`{% for m in messages %}{{ m.role }}: {{ m.content }}{% endfor %}`,
 		`{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}`, // a loop that would not end
-		`{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}`,                             // unbounded recursion
-		`{% set s = "x" %}{% for i in range(60) %}{% set s = s ~ s %}{% endfor %}{{ s }}`,    // doubling output
+		`{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}`,                            // unbounded recursion
+		`{% set s = "x" %}{% for i in range(60) %}{% set s = s ~ s %}{% endfor %}{{ s }}`,   // doubling output
 		`{{ raise_exception("no") }}`, `{{ messages[0].__class__ }}`, `{% if %}`,
 	} {
 		f.Add(src)
