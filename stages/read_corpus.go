@@ -219,19 +219,23 @@ func readCorpusChunk(ctx context.Context, c corpusChunk, maxRecordBytes int, emi
 		return fmt.Errorf("opening %s: %w", name, err) // I/O: the runner retries
 	}
 	defer rc.Close()
+	var in io.Reader = rc
+	if isGzip(name) {
+		in = limitExpansion(rc, f.Metadata.Size, GzipMaxRatio, GzipMinLimit)
+	}
 	out := func(r rawRecord) {
 		r.Source = name
 		emit(r)
 	}
 	switch {
 	case kind == ".parquet":
-		err = readParquetRecords(rc, out) // not through a bufio.Reader: a local file is read in place
+		err = readParquetRecords(in, out) // not through a bufio.Reader: a local file is read in place
 	case c.Range.Start > 0: // a later range of a JSON Lines file
-		if err = skipTo(rc, c.Range.Start); err == nil {
-			err = readLineRange(bufio.NewReaderSize(rc, corpusChunkBytes), c.Range, maxRecordBytes, out)
+		if err = skipTo(in, c.Range.Start); err == nil {
+			err = readLineRange(bufio.NewReaderSize(in, corpusChunkBytes), c.Range, maxRecordBytes, out)
 		}
 	default:
-		br := bufio.NewReaderSize(rc, corpusChunkBytes)
+		br := bufio.NewReaderSize(in, corpusChunkBytes)
 		r := c.Range
 		r.Start = skipBOM(br)
 		if kind == ".json" && firstByte(br) == '[' {
