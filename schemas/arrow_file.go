@@ -22,8 +22,18 @@ type ArrowFile struct {
 }
 
 // OpenArrowFile reads the footer and batch sizes of the file in data and
-// checks its schema against tb.
-func OpenArrowFile(data []byte, tb *Table) (*ArrowFile, error) {
+// checks its schema against tb. A file whose metadata makes arrow-go's
+// reader fail out of bounds is an error, as in ReadFile.
+func OpenArrowFile(data []byte, tb *Table) (f *ArrowFile, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			f, err = nil, fmt.Errorf("not a readable Arrow file of table %s: its metadata is malformed (%v)", tb.Name, p)
+		}
+	}()
+	return openArrowFile(data, tb)
+}
+
+func openArrowFile(data []byte, tb *Table) (*ArrowFile, error) {
 	r, err := ipc.NewMappedFileReader(data)
 	if err != nil {
 		return nil, fmt.Errorf("not an Arrow IPC file: %w", err)
@@ -50,8 +60,18 @@ func (f *ArrowFile) Rows() int64 { return f.starts[len(f.starts)-1] }
 // Metadata is the file's schema metadata.
 func (f *ArrowFile) Metadata() Metadata { return f.md }
 
-// Row decodes row i (0-based), validated.
-func (f *ArrowFile) Row(i int64) (Row, error) {
+// Row decodes row i (0-based), validated; a batch whose buffers do not
+// hold what its metadata says is an error.
+func (f *ArrowFile) Row(i int64) (r Row, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = nil, fmt.Errorf("%s: row %d: the file's batch is malformed (%v)", f.tb.Name, i, p)
+		}
+	}()
+	return f.row(i)
+}
+
+func (f *ArrowFile) row(i int64) (Row, error) {
 	if i < 0 || i >= f.Rows() {
 		return nil, fmt.Errorf("%s: row %d of %d", f.tb.Name, i, f.Rows())
 	}

@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// FuzzReadFile: any bytes read as an Arrow or Parquet shard of any table
-// give valid rows or an error — never a panic (offsets past the buffers,
+// FuzzReadFile: any bytes read as an Arrow or Parquet shard of any table,
+// whole or mapped in place, give valid rows or an error — never a panic (offsets past the buffers,
 // lengths the file cannot hold, schemas of another table).
 func FuzzReadFile(f *testing.F) {
 	md := NewMetadata().With(KeyAugPrompt, DefaultAugPrompt)
@@ -31,6 +31,12 @@ func FuzzReadFile(f *testing.F) {
 	tables := []*Table{Preferences, ScoredRows, Metrics, Evals, Sweeps, DeadLetters}
 	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
 		tb := tables[int(which)%len(tables)]
+		if af, err := OpenArrowFile(data, tb); err == nil { // as shards are read in place
+			for i := int64(0); i < af.Rows() && i < 1000; i++ {
+				af.Row(i)
+			}
+			af.Close()
+		}
 		for _, fm := range []Format{FormatArrow, FormatParquet} {
 			rows, _, err := ReadFile(data, fm, tb)
 			if err != nil {

@@ -317,12 +317,16 @@ func readRecords(ctx context.Context, name string) ([][]byte, error) {
 	}
 	defer rc.Close()
 	var r io.Reader = rc
-	if strings.HasSuffix(strings.ToLower(name), ".gz") {
+	if isGzip(name) {
 		zr, err := gzip.NewReader(rc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		r = zr
+		size, err := fs.Size(ctx, name)
+		if err != nil {
+			size = 0 // the floor alone bounds it
+		}
+		r = limitExpansion(zr, size, GzipMaxRatio, GzipMinLimit)
 	}
 	var out [][]byte
 	var over error
