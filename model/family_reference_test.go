@@ -20,8 +20,23 @@ import (
 // o_proj, the residual (NeoX: parallel or sequential), the post-attention
 // norm and the MLP (SwiGLU, or NeoX's exact GELU); the final norm; the head.
 func familyReferenceLogits(c Config, w map[string][]float64, seq []int32) [][]float64 {
-	T, d, H, KV, hd := len(seq), c.Width, c.Heads, c.kvHeads(), c.headDim()
+	// The dimensions as transformers derives them from the config, not by
+	// the code under test: head_dim given or hidden_size // heads;
+	// num_key_value_heads given or the heads; NeoX rotates
+	// int(head_size · rotary_pct) dimensions of each head, the others all.
+	T, d, H := len(seq), c.Width, c.Heads
+	hd, KV := c.HeadDim, c.KVHeads
+	if hd == 0 {
+		hd = d / H
+	}
+	if KV == 0 {
+		KV = H
+	}
 	neox := c.Family == FamilyNeoX
+	r := hd
+	if neox {
+		r = int(float64(hd) * c.RotaryPct)
+	}
 	name := func(f string, l int) string { return fmt.Sprintf(f, l) }
 	prefix := "model.layers.%d."
 	if neox {
@@ -80,7 +95,6 @@ func familyReferenceLogits(c Config, w map[string][]float64, seq []int32) [][]fl
 	}
 	// Rotary: inv_freq_i = 1/θ^(2i/r); emb = cat(freqs, freqs);
 	// x·cos + rotate_half(x)·sin, rotate_half(x) = cat(−x[r/2:], x[:r/2]).
-	r := c.rotaryDims()
 	rope := func(x []float64, pos int) []float64 {
 		out := append([]float64(nil), x...)
 		for j := 0; j < r; j++ {
@@ -226,12 +240,14 @@ func familyConfigs() map[string]Config {
 	base := Config{Vocab: 37, Context: 16, Layers: 2, Heads: 4, Width: 16, NormEps: 1e-6, DType: Float64, RopeTheta: 10000, Inner: 24}
 	with := func(f func(*Config)) Config { c := base; f(&c); return c }
 	return map[string]Config{
-		"llama MHA tied":       with(func(c *Config) { c.Family, c.TiedHead = FamilyLlama, true }),
-		"llama GQA 4:2":        with(func(c *Config) { c.Family, c.KVHeads = FamilyLlama, 2 }),
-		"llama MQA, head_dim":  with(func(c *Config) { c.Family, c.KVHeads, c.HeadDim, c.AttnBias, c.MLPBias = FamilyLlama, 1, 6, true, true }),
-		"qwen2 biases, tied":   with(func(c *Config) { c.Family, c.KVHeads, c.TiedHead, c.RopeTheta = FamilyQwen2, 2, true, 1e6 }),
-		"qwen3 q/k norms":      with(func(c *Config) { c.Family, c.KVHeads, c.HeadDim = FamilyQwen3, 2, 8 }),
-		"neox parallel, 25%":   with(func(c *Config) { c.Family, c.RotaryPct, c.ParallelResidual, c.NormEps = FamilyNeoX, 0.5, true, 1e-5 }),
+		"llama MHA tied":      with(func(c *Config) { c.Family, c.TiedHead = FamilyLlama, true }),
+		"llama GQA 4:2":       with(func(c *Config) { c.Family, c.KVHeads = FamilyLlama, 2 }),
+		"llama MQA, head_dim": with(func(c *Config) { c.Family, c.KVHeads, c.HeadDim, c.AttnBias, c.MLPBias = FamilyLlama, 1, 6, true, true }),
+		"qwen2 biases, tied":  with(func(c *Config) { c.Family, c.KVHeads, c.TiedHead, c.RopeTheta = FamilyQwen2, 2, true, 1e6 }),
+		"qwen3 q/k norms":     with(func(c *Config) { c.Family, c.KVHeads, c.HeadDim = FamilyQwen3, 2, 8 }),
+		"neox parallel, 25%": with(func(c *Config) {
+			c.Family, c.Heads, c.RotaryPct, c.ParallelResidual, c.NormEps = FamilyNeoX, 2, 0.25, true, 1e-5
+		}),
 		"neox sequential, all": with(func(c *Config) { c.Family, c.RotaryPct, c.NormEps = FamilyNeoX, 1, 1e-5 }),
 	}
 }
