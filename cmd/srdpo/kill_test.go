@@ -76,6 +76,7 @@ func TestTrainSurvivesKills(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2026, 12))
 	done, killedAt, restarts := false, 0, 0
 	var reached []int // the checkpoint's step after each kill
+	segment := 0      // the checkpoint's step after the last kill since the run last finished
 	base := startup * 4 / 5
 	for attempt := 0; !done && attempt < 4*kills; attempt++ {
 		cmd := exec.Command(bin, args(killed)...)
@@ -103,11 +104,20 @@ func TestTrainSurvivesKills(t *testing.T) {
 				}
 				os.RemoveAll(killed)
 				restarts++
+				segment = 0
 			case <-time.After(delay):
 				cmd.Process.Signal(syscall.SIGKILL)
 				<-exited
 				killedAt++
 				step := checkpointStep(killed)
+				// Each restart resumes from the checkpoint's step, so the
+				// checkpoint never goes back (a restart from step 0, without
+				// --resume, would overwrite it with an earlier one — and still
+				// end bit-identical, which is why the end alone proves nothing).
+				if step < segment {
+					t.Fatalf("kill %d: the checkpoint went back from step %d to %d: the restart did not resume", killedAt, segment, step)
+				}
+				segment = step
 				switch {
 				case len(reached) > 0 && step == reached[len(reached)-1]:
 					base += startup / 10
