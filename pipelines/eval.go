@@ -52,7 +52,7 @@ func (c *EvalConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&sp.PerToken, "per-token-margins", sp.PerToken, "take h and Δπ on per-token means, as IPO trained with --ipo-norm mean does")
 	fs.Int64Var(&sp.Seed, "seed", sp.Seed, "sampling seed, recorded in every row: with a prompt's id and a sample's index it is all of a response's randomness, so results do not depend on batching or the runner")
 	fs.IntVar(&sp.MaxNew, "max-new", sp.MaxNew, "new tokens per generation")
-	fs.IntVar(&sp.Samples, "samples", sp.Samples, "responses sampled per prompt: gold_reward's mean, win rates and KL are means over them, with *_stderr rows (standard errors over prompts); gold_reward_greedy has the greedy figures")
+	fs.IntVar(&sp.Samples, "samples", sp.Samples, "responses sampled per prompt: gold_reward's mean, win rates and KL are means over them, with their standard errors over prompts in the rows' stderr; gold_reward_greedy has the greedy figures")
 	fs.Float64Var(&sp.Temperature, "temperature", sp.Temperature, "sampling temperature (1: draw from π itself, which the KL then measures; otherwise the KL is the decoding distribution's)")
 	fs.IntVar(&sp.TopK, "top-k", sp.TopK, "sample from the k most likely tokens; 0: all")
 	fs.Float64Var(&sp.TopP, "top-p", sp.TopP, "sample from the smallest set of tokens holding this much probability; 1: all")

@@ -91,8 +91,8 @@ func meanFloat(v []float64) float64 {
 }
 
 // samplingCaption says what the gold reward, win and KL figures are.
-const samplingCaption = "Gold reward, win rates and KL(π‖π_ref) are means over responses sampled from each policy at temperature 1 " +
-	"(`--eval-samples` per held-out prompt, seeded by prompt and sample, ± the standard error over prompts with one seed; " +
+const samplingCaption = "Gold reward, win rates and KL(π‖π_ref) are means over responses sampled from each policy, at temperature 1 " +
+	"unless the evaluation says otherwise (`--samples` of srdpo eval, `--eval-samples` of srdpo run, per held-out prompt, seeded by prompt and sample, ± the standard error over prompts with one seed; " +
 	"[min, max] over seeds with several). KL(π‖π_ref) is each response's sum over its positions of the exact KL between the " +
 	"policy's and the reference's next-token distributions (results: `kl_to_reference`; the Monte-Carlo Σ log π/π_ref is " +
 	"`kl_to_reference_mc`; standard errors in the rows' `stderr`). The greedy response's gold reward is under `gold_reward_greedy`."

@@ -95,12 +95,7 @@ func WinRate(a, b []float64) (float64, error) {
 	}
 	var w float64
 	for i := range a {
-		switch {
-		case a[i] > b[i]:
-			w++
-		case a[i] == b[i]:
-			w += 0.5
-		}
+		w += win(a[i], b[i])
 	}
 	return w / float64(len(a)), nil
 }
@@ -142,14 +137,24 @@ func RefPromptCorrelation(rows []schemas.Scored) (float64, error) {
 // Preferences evaluates a policy on scored rows that carry gold scores,
 // against the true gap r*(y+) − r*(y−).
 func Preferences(policy *model.GPT, rows []schemas.Scored, beta float64, perToken bool) (PreferenceEval, error) {
-	gaps := make([]float64, len(rows))
+	gaps, missing := goldGaps(rows)
+	if missing != "" {
+		return PreferenceEval{}, fmt.Errorf("row %s has no gold scores", missing)
+	}
+	return PreferencesAgainst(policy, rows, gaps, beta, perToken)
+}
+
+// goldGaps are the rows' true gaps r*(y+) − r*(y−); missing names the
+// first row without gold scores (then gaps is nil).
+func goldGaps(rows []schemas.Scored) (gaps []float64, missing string) {
+	gaps = make([]float64, len(rows))
 	for i, r := range rows {
 		if r.ScoreChosen == nil {
-			return PreferenceEval{}, fmt.Errorf("row %s has no gold scores", r.ID)
+			return nil, r.ID
 		}
 		gaps[i] = *r.ScoreChosen - *r.ScoreRejected
 	}
-	return PreferencesAgainst(policy, rows, gaps, beta, perToken)
+	return gaps, ""
 }
 
 // PreferencesAgainst evaluates a policy on scored rows: its accuracy, and,
@@ -159,9 +164,6 @@ func Preferences(policy *model.GPT, rows []schemas.Scored, beta float64, perToke
 // (IPO with --ipo-norm mean).
 func PreferencesAgainst(policy *model.GPT, rows []schemas.Scored, gaps []float64, beta float64, perToken bool) (PreferenceEval, error) {
 	var e PreferenceEval
-	if gaps != nil && len(gaps) != len(rows) {
-		return e, fmt.Errorf("%d gaps for %d rows", len(gaps), len(rows))
-	}
 	pairs := make([]model.Preference, len(rows))
 	for i, r := range rows {
 		pairs[i] = preferenceOf(r)
@@ -185,6 +187,17 @@ func PreferencesAgainst(policy *model.GPT, rows []schemas.Scored, gaps []float64
 	}
 	e.N = len(rows)
 	e.Accuracy /= float64(e.N)
+	return e.Against(gaps)
+}
+
+// Against is e with the correlations of its h and Δπ with gaps, another
+// judge's quality gap of the same rows (NaN for none): the policy's
+// margins are not computed again.
+func (e PreferenceEval) Against(gaps []float64) (PreferenceEval, error) {
+	if gaps != nil && len(gaps) != len(e.H) {
+		return e, fmt.Errorf("%d gaps for %d rows", len(gaps), len(e.H))
+	}
+	e.Gap = gaps
 	if gaps == nil {
 		for j := range e.Pearson {
 			e.Pearson[j], e.Spearman[j], e.Kendall[j] = math.NaN(), math.NaN(), math.NaN()
@@ -192,7 +205,6 @@ func PreferencesAgainst(policy *model.GPT, rows []schemas.Scored, gaps []float64
 		e.PartialDelta = math.NaN()
 		return e, nil
 	}
-	e.Gap = gaps
 	for j, xs := range [][]float64{e.H, e.Delta} {
 		var err error
 		if e.Pearson[j], err = Pearson(e.Gap, xs); err != nil {

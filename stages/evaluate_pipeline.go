@@ -170,15 +170,8 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 		if err != nil {
 			return err
 		}
-		var gold []float64 // the true gaps, when every row has gold scores
-		for _, r := range scored {
-			if r.ScoreChosen == nil {
-				gold = nil
-				break
-			}
-			gold = append(gold, *r.ScoreChosen-*r.ScoreRejected)
-		}
-		if gold == nil && judge == nil {
+		gold, missing := goldGaps(scored) // the true gaps, when every row has gold scores
+		if missing != "" && judge == nil {
 			return fmt.Errorf("--shards %s: the rows carry no gold scores; give --reward-model to judge them", fn.Spec.Shards)
 		}
 		e, err := PreferencesAgainst(policy, scored, gold, fn.Spec.Beta, fn.Spec.PerToken)
@@ -194,7 +187,7 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 			}
 			row(bench, "partial_delta_given_h", e.PartialDelta, e.N)
 		}
-		if gold != nil {
+		if missing == "" {
 			if p.Name == "reference" { // a property of the reference and the shards: once
 				c, err := RefPromptCorrelation(scored)
 				if err != nil {
@@ -209,7 +202,7 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 			if err != nil {
 				return err
 			}
-			je, err := PreferencesAgainst(policy, scored, gaps, fn.Spec.Beta, fn.Spec.PerToken)
+			je, err := e.Against(gaps)
 			if err != nil {
 				return fmt.Errorf("policy %s: %w", p.Name, err)
 			}
@@ -280,7 +273,7 @@ type winRateFn struct {
 }
 
 func (fn *winRateFn) ProcessElement(key string, iter func(*float64) bool, emit func(schemas.Eval)) {
-	var ws []float64
+	var ws []float64 // a value per prompt
 	var w float64
 	for iter(&w) {
 		ws = append(ws, w)
@@ -288,17 +281,13 @@ func (fn *winRateFn) ProcessElement(key string, iter func(*float64) bool, emit f
 	// Summed in ascending order: the same figure whatever order a runner
 	// groups the prompts in.
 	sort.Float64s(ws)
-	perPrompt := make([][]float64, len(ws))
-	for i, w := range ws {
-		perPrompt[i] = []float64{w}
-	}
 	parts := strings.SplitN(key, "\x00", 3)
 	p, o, bench := parts[0], parts[1], parts[2]
-	m, se := MeanSE(perPrompt)
+	m, se := meanStderr(ws)
 	if math.IsNaN(se) {
 		se = 0 // one prompt
 	}
-	emit(schemas.Eval{Policy: p, Benchmark: bench, Metric: "win_rate_vs_" + o, Value: m, N: int64(len(perPrompt)), Seed: fn.Seed, Stderr: se})
+	emit(schemas.Eval{Policy: p, Benchmark: bench, Metric: "win_rate_vs_" + o, Value: m, N: int64(len(ws)), Seed: fn.Seed, Stderr: se})
 }
 
 func readAllFile(ctx context.Context, path string) ([]byte, error) {

@@ -82,14 +82,14 @@ func Sampled(policy, ref *model.GPT, tok tokenizer.Tokenizer, ids, prompts []str
 			all = append(all, row{i, j})
 		}
 	}
+	cfg := model.GenerateConfig{MaxNewTokens: spec.MaxNew, Temperature: spec.Temperature, TopK: spec.TopK, TopP: spec.TopP,
+		Seed: spec.Seed, EOS: tok.EOS(), Stop: stopStrings(tok, spec.Stop)}
 	for lo := 0; lo < len(all); lo += spec.BatchRows {
 		batch := all[lo:min(lo+spec.BatchRows, len(all))]
 		in, keys := make([][]int32, len(batch)), make([]uint64, len(batch))
 		for k, r := range batch {
 			in[k], keys[k] = promptIDs[r.prompt], sampleKey(ids[r.prompt], r.sample)
 		}
-		cfg := model.GenerateConfig{MaxNewTokens: spec.MaxNew, Temperature: spec.Temperature, TopK: spec.TopK, TopP: spec.TopP,
-			Seed: spec.Seed, EOS: tok.EOS(), Stop: stopStrings(tok, spec.Stop)}
 		out, err := gen.Sample(in, keys, refGen, cfg)
 		if err != nil {
 			return e, err
@@ -165,18 +165,27 @@ func MeanSE(perPrompt [][]float64) (mean, se float64) {
 	if n == 0 {
 		return math.NaN(), math.NaN()
 	}
-	mean = sum / float64(n)
-	p := len(means)
-	if p < 2 {
+	_, se = meanStderr(means)
+	return sum / float64(n), se
+}
+
+// meanStderr is the mean of xs and its standard error, the sample
+// standard deviation over √n (NaN for fewer than two values).
+func meanStderr(xs []float64) (mean, se float64) {
+	n := len(xs)
+	if n == 0 {
+		return math.NaN(), math.NaN()
+	}
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(n)
+	if n < 2 {
 		return mean, math.NaN()
 	}
-	var mm, ss float64
-	for _, m := range means {
-		mm += m
+	var ss float64
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
 	}
-	mm /= float64(p)
-	for _, m := range means {
-		ss += (m - mm) * (m - mm)
-	}
-	return mean, math.Sqrt(ss/float64(p-1)) / math.Sqrt(float64(p))
+	return mean, math.Sqrt(ss/float64(n-1)) / math.Sqrt(float64(n))
 }
