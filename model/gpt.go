@@ -163,6 +163,12 @@ func (m *GPT) w(g *Graph, name string) *Node {
 // (int32). Attention is causal: position t sees positions 0..t only, so
 // right padding never changes the logits of the real tokens before it.
 func (m *GPT) Logits(tokens *Node) *Node {
+	return m.head(m.causalHidden(tokens))
+}
+
+// causalHidden is the network up to the head over tokens [B, T] at
+// positions 0…T−1, attending causally: [B, T, d] before the final norm.
+func (m *GPT) causalHidden(tokens *Node) *Node {
 	g := tokens.Graph()
 	b, t := tokens.Shape().Dimensions[0], tokens.Shape().Dimensions[1]
 	if t > m.Config.Context {
@@ -173,7 +179,7 @@ func (m *GPT) Logits(tokens *Node) *Node {
 	for l := 0; l < m.Config.Layers; l++ {
 		x = m.layer(l, x, rot, causalSelf)
 	}
-	return m.head(x)
+	return x
 }
 
 // causalSelf attends a sequence to itself causally; the nil mask tells

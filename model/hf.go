@@ -123,9 +123,6 @@ func (m *GPT) ExportHF(dir string) error { return m.ExportHFSharded(dir, Default
 
 // ExportHFSharded is ExportHF with shards of at most maxShardBytes.
 func (m *GPT) ExportHFSharded(dir string, maxShardBytes int64) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	c := m.Config
 	weights, err := m.Weights()
 	if err != nil {
@@ -135,27 +132,33 @@ func (m *GPT) ExportHFSharded(dir string, maxShardBytes int64) error {
 	for name, v := range weights {
 		tensors[name] = Tensor{Shape: c.WeightShape(name), Data: v}
 	}
+	b, err := hfConfigJSON(c)
+	if err != nil {
+		return err
+	}
+	return writeHFDir(dir, tensors, b, maxShardBytes)
+}
+
+// hfConfigJSON is the config.json of a causal LM of c's family.
+func hfConfigJSON(c Config) ([]byte, error) {
 	if c.Family.orDefault() != FamilyGPT2 {
-		b, err := familyConfigJSON(c)
-		if err != nil {
-			return err
-		}
-		if err := writeHFWeights(dir, tensors, maxShardBytes); err != nil {
-			return err
-		}
-		return writeFileAtomically(filepath.Join(dir, "config.json"), append(b, '\n'))
+		return familyConfigJSON(c)
 	}
 	tied := c.TiedHead
 	inner := 4 * c.Width
 	hc := hfConfig{ModelType: "gpt2", Architectures: []string{"GPT2LMHeadModel"}, Activation: "gelu_new",
 		VocabSize: c.Vocab, NPositions: c.Context, NCtx: c.Context, NEmbd: c.Width, NLayer: c.Layers, NHead: c.Heads,
 		NInner: &inner, LayerNormEps: c.NormEps, TieWordEmbeddings: &tied}
-	b, err := json.MarshalIndent(hc, "", "  ")
-	if err != nil {
+	return json.MarshalIndent(hc, "", "  ")
+}
+
+// writeHFDir writes tensors and config.json (last) into dir.
+func writeHFDir(dir string, tensors map[string]Tensor, config []byte, maxShardBytes int64) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	if err := writeHFWeights(dir, tensors, maxShardBytes); err != nil {
 		return err
 	}
-	return writeFileAtomically(filepath.Join(dir, "config.json"), append(b, '\n'))
+	return writeFileAtomically(filepath.Join(dir, "config.json"), append(config, '\n'))
 }

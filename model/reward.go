@@ -119,13 +119,8 @@ func newRewardModel(net *GPT, score []float64, pad int32) (*RewardModel, error) 
 	exec, err := model.NewExec(net.Backend, net.Store, func(scope *model.Scope, tokens, at *Node) *Node {
 		g := tokens.Graph()
 		net.Store.SetTraining(g, true)
-		b, t := tokens.Shape().Dimensions[0], tokens.Shape().Dimensions[1]
-		positions := Iota(g, shapes.Make(dtypes.Int32, b, t), 1)
-		x, rot := net.embed(tokens, positions), net.rotation(positions)
-		for l := 0; l < net.Config.Layers; l++ {
-			x = net.layer(l, x, rot, causalSelf)
-		}
-		rows := Iota(g, shapes.Make(dtypes.Int32, b), 0)
+		x := net.causalHidden(tokens)
+		rows := Iota(g, shapes.Make(dtypes.Int32, tokens.Shape().Dimensions[0]), 0)
 		last := Gather(x, Stack([]*Node{rows, at}, -1)) // [B, d]
 		return net.norm(net.Config.layout().finalNorm, last)
 	})
@@ -192,16 +187,16 @@ func (r *RewardModel) Rewards(seqs [][]int32) ([]float64, error) {
 
 // ExportReward writes net with a score head as transformers writes a
 // *ForSequenceClassification checkpoint of one label: the decoder's
-// tensors (no LM head), score.weight [1, hidden], and a config.json naming
-// the family's architecture, id2label {"0": "LABEL_0"} and pad_token_id
-// (pad < 0: none). GPT-2's decoder tensors take the "transformer." prefix.
+// tensors (no LM head), score.weight [1, hidden], and the causal LM's
+// config.json with the architecture's head renamed (LlamaForCausalLM →
+// LlamaForSequenceClassification, GPT2LMHeadModel →
+// GPT2ForSequenceClassification), id2label {"0": "LABEL_0"} and
+// pad_token_id (pad < 0: none). GPT-2's decoder tensors take the
+// "transformer." prefix.
 func ExportReward(net *GPT, score []float64, pad int32, dir string) error {
 	c := net.Config
 	if len(score) != c.Width {
 		return fmt.Errorf("score has %d weights, want the width %d", len(score), c.Width)
-	}
-	if err := net.ExportHF(dir); err != nil {
-		return err
 	}
 	weights, err := net.Weights()
 	if err != nil {
@@ -219,13 +214,7 @@ func ExportReward(net *GPT, score []float64, pad int32, dir string) error {
 		}
 		tensors[stored] = Tensor{Shape: c.WeightShape(name), Data: v}
 	}
-	for _, f := range []string{"model.safetensors", "model.safetensors.index.json"} {
-		os.Remove(filepath.Join(dir, f))
-	}
-	if err := writeHFWeights(dir, tensors, DefaultShardBytes); err != nil {
-		return err
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	b, err := hfConfigJSON(c)
 	if err != nil {
 		return err
 	}
@@ -233,16 +222,14 @@ func ExportReward(net *GPT, score []float64, pad int32, dir string) error {
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return err
 	}
-	arch := map[Family]string{FamilyGPT2: "GPT2ForSequenceClassification", FamilyLlama: "LlamaForSequenceClassification",
-		FamilyQwen2: "Qwen2ForSequenceClassification", FamilyQwen3: "Qwen3ForSequenceClassification",
-		FamilyNeoX: "GPTNeoXForSequenceClassification"}[c.Family.orDefault()]
-	cfg["architectures"], cfg["id2label"], cfg["label2id"] = []string{arch}, map[string]string{"0": "LABEL_0"}, map[string]int{"LABEL_0": 0}
+	causal := cfg["architectures"].([]any)[0].(string)
+	base := strings.TrimSuffix(strings.TrimSuffix(causal, "ForCausalLM"), "LMHeadModel")
+	cfg["architectures"], cfg["id2label"], cfg["label2id"] = []string{base + "ForSequenceClassification"}, map[string]string{"0": "LABEL_0"}, map[string]int{"LABEL_0": 0}
 	if pad >= 0 {
 		cfg["pad_token_id"] = pad
 	}
-	b, err = json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
+	if b, err = json.MarshalIndent(cfg, "", "  "); err != nil {
 		return err
 	}
-	return writeFileAtomically(filepath.Join(dir, "config.json"), append(b, '\n'))
+	return writeHFDir(dir, tensors, b, DefaultShardBytes)
 }
