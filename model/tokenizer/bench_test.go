@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // BenchmarkEncode measures encoding throughput (bytes of text per second)
@@ -57,7 +58,7 @@ func BenchmarkSplit(b *testing.B) {
 				b.SetBytes(1 << 20)
 				for i := 0; i < b.N; i++ {
 					for _, r := range records {
-						if _, err := p.p.find(r); err != nil {
+						if _, err := p.p.find(r, time.Now().Add(time.Hour)); err != nil {
 							b.Fatal(err)
 						}
 					}

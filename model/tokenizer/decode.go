@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -126,8 +127,10 @@ type replaceDecoder struct {
 
 func (d replaceDecoder) decodeChain(tokens []string) []string {
 	out := make([]string, len(tokens))
+	until := time.Now().Add(DefaultEncodeBudget)
 	for i, t := range tokens {
-		out[i], _ = replace{d.pattern, d.content}.normalize(t)
+		// Past the budget a token is kept as it is (normalize returns it).
+		out[i], _ = replace{d.pattern, d.content}.normalize(t, until)
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"time"
 	"unicode/utf8"
 )
 
@@ -21,6 +22,10 @@ type HF struct {
 	vocabSize       int
 	eos             int32
 	fingerprint     string
+
+	// EncodeBudget bounds the regular-expression work of one Encode; zero
+	// means DefaultEncodeBudget.
+	EncodeBudget time.Duration
 }
 
 // tokenizerConfig holds what srdpo reads of tokenizer_config.json.
@@ -133,7 +138,7 @@ func parseHF(tokenizerJSON, configJSON []byte) (*HF, error) {
 			// Matched against its own normalized form, as HF does.
 			n := *a
 			if t.normalizer != nil {
-				if n.Content, err = t.normalizer.normalize(a.Content); err != nil {
+				if n.Content, err = t.normalizer.normalize(a.Content, time.Now().Add(DefaultEncodeBudget)); err != nil {
 					return nil, err
 				}
 			}
@@ -260,6 +265,11 @@ func (t *HF) Encode(text string) ([]int32, error) {
 	if !utf8.ValidString(text) {
 		return nil, fmt.Errorf("text is not valid UTF-8: %q", clip(text))
 	}
+	budget := t.EncodeBudget
+	if budget <= 0 {
+		budget = DefaultEncodeBudget
+	}
+	until := time.Now().Add(budget)
 	ids := make([]int32, 0, len(text)/3)
 	for _, p := range t.raw.split(piece{text: text, atStart: true, token: -1}) {
 		if p.token >= 0 {
@@ -268,7 +278,7 @@ func (t *HF) Encode(text string) ([]int32, error) {
 		}
 		if t.normalizer != nil {
 			var err error
-			if p.text, err = t.normalizer.normalize(p.text); err != nil {
+			if p.text, err = t.normalizer.normalize(p.text, until); err != nil {
 				return nil, err
 			}
 		}
@@ -283,7 +293,7 @@ func (t *HF) Encode(text string) ([]int32, error) {
 			words := []piece{q}
 			if t.pre != nil {
 				var err error
-				if words, err = t.pre.split(q); err != nil {
+				if words, err = t.pre.split(q, until); err != nil {
 					return nil, err
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
@@ -12,19 +13,19 @@ import (
 // normalizer rewrites a piece of text before pre-tokenisation (HF's
 // normalizers; offsets are not tracked, so only the text is kept).
 type normalizer interface {
-	normalize(s string) (string, error)
+	normalize(s string, until time.Time) (string, error)
 }
 
 type unicodeNorm struct{ form norm.Form }
 
 const formNFC = norm.NFC
 
-func (n unicodeNorm) normalize(s string) (string, error) { return n.form.String(s), nil }
+func (n unicodeNorm) normalize(s string, _ time.Time) (string, error) { return n.form.String(s), nil }
 
 // prepend adds its text in front of a non-empty piece.
 type prepend struct{ text string }
 
-func (n prepend) normalize(s string) (string, error) {
+func (n prepend) normalize(s string, _ time.Time) (string, error) {
 	if s == "" {
 		return s, nil
 	}
@@ -37,11 +38,11 @@ type replace struct {
 	content string
 }
 
-func (n replace) normalize(s string) (string, error) {
+func (n replace) normalize(s string, until time.Time) (string, error) {
 	if n.pattern.literal {
 		return strings.ReplaceAll(s, n.pattern.source, n.content), nil
 	}
-	matches, err := n.pattern.find(s)
+	matches, err := n.pattern.find(s, until)
 	if err != nil || len(matches) == 0 {
 		return s, err
 	}
@@ -60,7 +61,7 @@ func (n replace) normalize(s string) (string, error) {
 // char::is_whitespace, the Unicode White_Space property).
 type strip struct{ left, right bool }
 
-func (n strip) normalize(s string) (string, error) {
+func (n strip) normalize(s string, _ time.Time) (string, error) {
 	if n.left {
 		s = strings.TrimLeftFunc(s, unicode.IsSpace)
 	}
@@ -72,10 +73,10 @@ func (n strip) normalize(s string) (string, error) {
 
 type normalizerSequence []normalizer
 
-func (seq normalizerSequence) normalize(s string) (string, error) {
+func (seq normalizerSequence) normalize(s string, until time.Time) (string, error) {
 	var err error
 	for _, n := range seq {
-		if s, err = n.normalize(s); err != nil {
+		if s, err = n.normalize(s, until); err != nil {
 			return "", err
 		}
 	}

@@ -4,13 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
 
 // preTokenizer cuts a piece into the words the model encodes one by one.
 type preTokenizer interface {
-	split(p piece) ([]piece, error)
+	split(p piece, until time.Time) ([]piece, error)
 }
 
 // gpt2Pattern is the pattern ByteLevel splits with when use_regex is set.
@@ -51,13 +52,13 @@ type byteLevel struct {
 	re             *pattern // nil without use_regex
 }
 
-func (bl byteLevel) split(p piece) ([]piece, error) {
+func (bl byteLevel) split(p piece, until time.Time) ([]piece, error) {
 	if bl.addPrefixSpace && !strings.HasPrefix(p.text, " ") {
 		p.text = " " + p.text
 	}
 	parts := []piece{p}
 	if bl.re != nil {
-		matches, err := bl.re.find(p.text)
+		matches, err := bl.re.find(p.text, until)
 		if err != nil {
 			return nil, err
 		}
@@ -76,8 +77,8 @@ type splitPattern struct {
 	invert   bool
 }
 
-func (sp splitPattern) split(p piece) ([]piece, error) {
-	matches, err := sp.pattern.find(p.text)
+func (sp splitPattern) split(p piece, until time.Time) ([]piece, error) {
+	matches, err := sp.pattern.find(p.text, until)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ type runeClass struct {
 	behavior behavior
 }
 
-func (rc runeClass) split(p piece) ([]piece, error) {
+func (rc runeClass) split(p piece, _ time.Time) ([]piece, error) {
 	return splitPiece(p, runeMatches(p.text, rc.in), false, rc.behavior), nil
 }
 
@@ -120,7 +121,7 @@ type metaspace struct {
 	split_      bool
 }
 
-func (m metaspace) split(p piece) ([]piece, error) {
+func (m metaspace) split(p piece, _ time.Time) ([]piece, error) {
 	p.text = strings.ReplaceAll(p.text, " ", m.replacement)
 	if !strings.HasPrefix(p.text, m.replacement) &&
 		(m.scheme == prependAlways || (m.scheme == prependFirst && p.atStart)) {
@@ -135,12 +136,12 @@ func (m metaspace) split(p piece) ([]piece, error) {
 
 type preTokenizerSequence []preTokenizer
 
-func (seq preTokenizerSequence) split(p piece) ([]piece, error) {
+func (seq preTokenizerSequence) split(p piece, until time.Time) ([]piece, error) {
 	parts := []piece{p}
 	for _, pt := range seq {
 		var next []piece
 		for _, q := range parts {
-			sub, err := pt.split(q)
+			sub, err := pt.split(q, until)
 			if err != nil {
 				return nil, err
 			}

@@ -1,15 +1,24 @@
 package tokenizer
 
 import (
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/dlclark/regexp2"
 )
 
-// matchTimeout bounds one regex match, so that a pattern that backtracks
-// badly on some input fails with an error instead of hanging a worker.
-const matchTimeout = 30 * time.Second
+// DefaultEncodeBudget bounds the regular-expression work of one Encode
+// (one record's text). A tokenizer.json regex that backtracks
+// catastrophically on some input then fails that record with an error,
+// which scoring dead-letters, instead of stalling the worker. The
+// patterns of real tokenizers take milliseconds on a 1 MiB record.
+const DefaultEncodeBudget = 10 * time.Second
+
+// ErrBudget is wrapped by the error of an Encode that ran out of its
+// time budget.
+var ErrBudget = errors.New("the tokenizer's regular expressions ran past the time budget of one text")
 
 // pattern finds the spans a Split, Replace or the ByteLevel
 // pre-tokenizer works on. HF's tokenizers use Oniguruma; the patterns in
@@ -18,17 +27,16 @@ const matchTimeout = 30 * time.Second
 type pattern struct {
 	source  string
 	literal bool
-	re      *regexp2.Regexp
+	re      *sync.Pool          // of *regexp2.Regexp: each match sets its own timeout
 	fast    func(string) []span // a hand-written matcher of the same pattern, or nil
 }
 
 func newRegexPattern(src string) (*pattern, error) {
-	re, err := regexp2.Compile(src, regexp2.None)
-	if err != nil {
+	if _, err := regexp2.Compile(src, regexp2.None); err != nil {
 		return nil, fmt.Errorf("regex %q: %w", src, err)
 	}
-	re.MatchTimeout = matchTimeout
-	return &pattern{source: src, re: re, fast: fastSplits[src]}, nil
+	pool := &sync.Pool{New: func() any { return regexp2.MustCompile(src, regexp2.None) }}
+	return &pattern{source: src, re: pool, fast: fastSplits[src]}, nil
 }
 
 func newLiteralPattern(s string) *pattern { return &pattern{source: s, literal: true} }
@@ -37,8 +45,9 @@ func newLiteralPattern(s string) *pattern { return &pattern{source: s, literal: 
 type span struct{ start, end int }
 
 // find returns the non-overlapping, non-empty matches in s, left to right,
-// as byte offsets.
-func (p *pattern) find(s string) ([]span, error) {
+// as byte offsets. Matching stops at until, the budget of the text being
+// encoded, give or take the regexp2 clock's granularity (about 100 ms).
+func (p *pattern) find(s string, until time.Time) ([]span, error) {
 	var out []span
 	if p.literal {
 		if p.source == "" {
@@ -66,12 +75,22 @@ func (p *pattern) find(s string) ([]span, error) {
 		o += runeLen(r)
 	}
 	offs[len(runes)] = o
-	m, err := p.re.FindRunesMatch(runes)
-	for ; m != nil && err == nil; m, err = p.re.FindNextMatch(m) {
-		if m.Length == 0 {
-			continue
+	re := p.re.Get().(*regexp2.Regexp)
+	defer p.re.Put(re)
+	// Each match may use what is left of the text's budget.
+	remaining := func() time.Duration { return max(time.Until(until), time.Millisecond) }
+	re.MatchTimeout = remaining()
+	m, err := re.FindRunesMatch(runes)
+	for m != nil && err == nil {
+		if m.Length > 0 {
+			out = append(out, span{offs[m.Index], offs[m.Index+m.Length]})
 		}
-		out = append(out, span{offs[m.Index], offs[m.Index+m.Length]})
+		re.MatchTimeout = remaining()
+		m, err = re.FindNextMatch(m)
+	}
+	if err != nil && !time.Now().Before(until) {
+		// regexp2's timeout error holds the whole input: the excerpt is enough.
+		err = ErrBudget
 	}
 	if err != nil {
 		return nil, fmt.Errorf("regex %q on %q: %w", p.source, clip(s), err)
