@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -239,7 +240,11 @@ func openHFWeights(dir string) (*hfWeights, error) {
 		}
 		weightMap = idx.WeightMap
 		seen := map[string]bool{}
-		for _, f := range weightMap {
+		for _, t := range slices.Sorted(maps.Keys(weightMap)) {
+			f := weightMap[t]
+			if !isShardName(f) {
+				return nil, fmt.Errorf("%s: weight_map puts %s in %q, which is not a .safetensors file name of the model's directory", index, t, f)
+			}
 			if !seen[f] {
 				seen[f] = true
 				names = append(names, f)
@@ -269,6 +274,13 @@ func openHFWeights(dir string) (*hfWeights, error) {
 		}
 	}
 	return w, nil
+}
+
+// isShardName tells a file name the index may give: a .safetensors file
+// in the model's own directory, so that a crafted index cannot make the
+// loader read elsewhere ("../", absolute paths, separators).
+func isShardName(f string) bool {
+	return strings.HasSuffix(f, ".safetensors") && filepath.IsLocal(f) && filepath.Base(f) == f && !strings.ContainsAny(f, `/\`)
 }
 
 func (w *hfWeights) Close() error {

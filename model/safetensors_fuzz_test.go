@@ -56,3 +56,48 @@ func FuzzSafetensors(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSafetensorsIndex: any model.safetensors.index.json opens the shards
+// it names or is an error, never a panic, and never opens a file outside
+// the model's directory (a safetensors file waits one level up, where
+// "../outside.safetensors" would find it).
+func FuzzSafetensorsIndex(f *testing.F) {
+	root := f.TempDir()
+	dir := filepath.Join(root, "model")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		f.Fatal(err)
+	}
+	for name, tensors := range map[string]map[string]Tensor{
+		filepath.Join(dir, "model-00001-of-00002.safetensors"): {"a": {Shape: []int{2}, Data: []float64{1, 2}}},
+		filepath.Join(dir, "model-00002-of-00002.safetensors"): {"b": {Shape: []int{1}, Data: []float64{3}}},
+		filepath.Join(root, "outside.safetensors"):             {"c": {Shape: []int{1}, Data: []float64{4}}},
+	} {
+		if err := WriteSafetensors(name, tensors, nil); err != nil {
+			f.Fatal(err)
+		}
+	}
+	for _, s := range []string{
+		`{"metadata":{"total_size":12},"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}}`,
+		`{"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors","c":"../outside.safetensors"}}`,
+		`{"weight_map":{"c":"` + filepath.Join(root, "outside.safetensors") + `"}}`,
+		`{"weight_map":{"a":"model-00002-of-00002.safetensors"}}`,
+		`{"weight_map":{"a":"."}}`, `{"weight_map":[]}`, `null`, strings.Repeat(`{"a":`, 10000),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, index []byte) {
+		if err := os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), index, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w, err := openHFWeights(dir)
+		if err != nil {
+			return
+		}
+		defer w.Close()
+		for _, sf := range w.files {
+			if filepath.Dir(sf.path) != dir {
+				t.Errorf("the index made the loader open %s, outside %s", sf.path, dir)
+			}
+		}
+	})
+}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -111,7 +111,14 @@ func LocalDir(ctx context.Context, dir string) (string, error) {
 		return "", err
 	}
 	for _, name := range names {
-		dst := path.Join(local, strings.TrimPrefix(name, prefix))
+		rel := strings.TrimPrefix(name, prefix)
+		if !filepath.IsLocal(rel) || strings.Contains(rel, `\`) {
+			// An object name may hold "..": it must not place a file
+			// outside the copy.
+			os.RemoveAll(local)
+			return "", fmt.Errorf("%s: the object name %q would leave the model's directory", dir, rel)
+		}
+		dst := filepath.Join(local, filepath.FromSlash(rel))
 		if err := copyOut(ctx, fs, name, dst); err != nil {
 			os.RemoveAll(local)
 			return "", err
@@ -123,7 +130,7 @@ func LocalDir(ctx context.Context, dir string) (string, error) {
 // copyOut streams one remote file to a local path: a model's multi-GB
 // shards never sit in memory whole.
 func copyOut(ctx context.Context, fs filesystem.Interface, name, dst string) error {
-	if err := os.MkdirAll(path.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
 	r, err := fs.OpenRead(ctx, name)
