@@ -26,7 +26,8 @@ test: vet
 # test runs each on its seeds only). Findings go to the package's
 # testdata/fuzz/<Target>, where make test replays them.
 FUZZTIME ?= 30s
-FUZZ_TARGETS = ./model:FuzzSafetensors ./model:FuzzConfigJSON ./model/chattemplate:FuzzRender \
+FUZZ_TARGETS = ./model:FuzzSafetensors ./model:FuzzSafetensorsIndex ./model:FuzzConfigJSON ./model:FuzzCheckpoint \
+	./model/chattemplate:FuzzRender \
 	./model/tokenizer:FuzzTokenizerJSON ./schemas:FuzzReadFile ./stages:FuzzCorpusRecord
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \

@@ -66,6 +66,9 @@ func Load(dir string, backend compute.Backend) (*GPT, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkCheckpointFiles(filepath.Join(dir, checkpointWeights)); err != nil {
+		return nil, err
+	}
 	store := model.NewStore()
 	if _, err := checkpoint.Load(store).Dir(filepath.Join(dir, checkpointWeights)).Immediate().Done(); err != nil {
 		return nil, fmt.Errorf("loading %s: %w", dir, err)

@@ -4,17 +4,18 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/srdpo/srdpo/bounds"
 )
 
-// A compressed corpus may expand at most so much: deflate reaches about
-// 1,000:1 on a run of one byte, so a small .gz can hold gigabytes of
-// blank lines (a decompression bomb) that would keep a job reading and
-// writing dead letters for hours. Real corpora compress 3–20:1.
+// A compressed corpus may expand at most bounds.ExpansionLimit: a small
+// .gz can hold gigabytes of blank lines (a decompression bomb) that would
+// keep a job reading and writing dead letters for hours.
 const (
 	// GzipMaxRatio bounds the decompressed size over the compressed one.
-	GzipMaxRatio = 100
+	GzipMaxRatio = bounds.MaxExpansionRatio
 	// GzipMinLimit is the least a file may expand to, whatever its size.
-	GzipMinLimit = 256 << 20
+	GzipMinLimit = bounds.MinExpansionLimit
 )
 
 // errExpansion is a compressed file that expands past its limit.
@@ -34,11 +35,7 @@ type expansionLimited struct {
 }
 
 func limitExpansion(r io.Reader, compressed, ratio, floor int64) *expansionLimited {
-	limit := floor
-	if compressed > 0 && compressed <= (1<<62)/ratio {
-		limit = max(floor, compressed*ratio)
-	}
-	return &expansionLimited{r: r, compressed: compressed, limit: limit}
+	return &expansionLimited{r: r, compressed: compressed, limit: bounds.ExpansionLimit(compressed, ratio, floor)}
 }
 
 func (l *expansionLimited) Read(p []byte) (int, error) {
