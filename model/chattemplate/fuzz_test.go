@@ -26,12 +26,13 @@ func FuzzRender(f *testing.F) {
 		`{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}`, // a loop that would not end
 		`{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}`,                            // unbounded recursion
 		`{% set s = "x" %}{% for i in range(60) %}{% set s = s ~ s %}{% endfor %}{{ s }}`,   // doubling output
+		`{% set d = {[1]: 2} %}`, `{{ {(1, 2): 3} }}`, // unhashable keys
 		`{{ raise_exception("no") }}`, `{{ messages[0].__class__ }}`, `{% if %}`,
 	} {
 		f.Add(src)
 	}
 	limits := Limits{Work: 200_000, Output: 1 << 20, Depth: 50}
-	vars := map[string]any{"messages": []any{map[string]any{"role": "user", "content": "hi"}, map[string]any{"role": "assistant", "content": "hello"}},
+	vars := map[string]any{"messages": FromJSON([]any{map[string]any{"role": "user", "content": "hi"}, map[string]any{"role": "assistant", "content": "hello"}}),
 		"add_generation_prompt": true, "bos_token": "<s>", "eos_token": "</s>"}
 	f.Fuzz(func(t *testing.T, src string) {
 		tpl, err := Compile(src)

@@ -62,7 +62,16 @@ func (t *Template) WithClock(now func() time.Time) *Template {
 
 // Render renders the template with the given variables (values as FromJSON
 // makes them).
-func (t *Template) Render(vars map[string]any) (string, error) {
+func (t *Template) Render(vars map[string]any) (_ string, err error) {
+	defer func() {
+		switch p := recover().(type) {
+		case nil:
+		case unhashable:
+			err = failf("unhashable type: '%s'", p.typ)
+		default:
+			panic(p)
+		}
+	}()
 	var out strings.Builder
 	r := &renderer{limits: t.limits, out: &out}
 	s := newScope(nil)
@@ -76,7 +85,7 @@ func (t *Template) Render(vars map[string]any) (string, error) {
 	for k, v := range vars {
 		top.vars[k] = v
 	}
-	err := r.execAll(t.nodes, top)
+	err = r.execAll(t.nodes, top)
 	switch err {
 	case nil:
 		return out.String(), nil

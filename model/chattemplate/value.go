@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -89,8 +90,15 @@ func (d *Dict) Keys() []any {
 	return d.keys
 }
 
+// unhashable is the panic of a dict key Python could not hash (a list, a
+// dict, here also a tuple): Render turns it into Python's TypeError.
+type unhashable struct{ typ string }
+
 // dictKey makes Python-equal keys one Go map key (1 == 1.0 == True).
 func dictKey(k any) any {
+	if t := reflect.TypeOf(k); t != nil && (!t.Comparable() || t == reflect.TypeFor[*Dict]()) {
+		panic(unhashable{typeName(k)})
+	}
 	switch v := k.(type) {
 	case bool:
 		if v {
@@ -463,6 +471,11 @@ func equal(a, b any) bool {
 			}
 		}
 		return true
+	}
+	if ta := reflect.TypeOf(a); ta != reflect.TypeOf(b) || !ta.Comparable() {
+		// Values FromJSON did not make (Go maps given to Render): == on
+		// them would panic.
+		return ta == reflect.TypeOf(b) && reflect.DeepEqual(a, b)
 	}
 	return a == b
 }
