@@ -28,7 +28,8 @@ test: vet
 FUZZTIME ?= 30s
 FUZZ_TARGETS = ./model:FuzzSafetensors ./model:FuzzSafetensorsIndex ./model:FuzzConfigJSON ./model:FuzzCheckpoint \
 	./model/chattemplate:FuzzRender \
-	./model/tokenizer:FuzzTokenizerJSON ./schemas:FuzzReadFile ./stages:FuzzCorpusRecord
+	./model/tokenizer:FuzzTokenizerJSON ./schemas:FuzzReadFile ./stages:FuzzCorpusRecord \
+	./benchmarks:FuzzBenchmarkDocument
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "== $$pkg $$name ($(FUZZTIME))"; \
