@@ -1,0 +1,162 @@
+// Command make writes the hostile corpus of cmd/srdpo's TestHostileInputs:
+// one folder per attack, each a model directory, a corpus or shards that
+// srdpo must refuse with a clear error in bounded time and memory. The
+// valid parts (a tiny GPT-2 in Hugging Face's layout, one scored shard)
+// are made by srdpo's writers; each attack is then written byte by byte.
+//
+//	go run ./cmd/srdpo/testdata/hostile/make   # from the repository root
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/schemas"
+)
+
+const root = "cmd/srdpo/testdata/hostile"
+
+func main() {
+	tmp, err := os.MkdirTemp("", "hostile-")
+	check(err)
+	defer os.RemoveAll(tmp)
+	backend, err := model.Backend()
+	check(err)
+	m, err := model.New(model.Config{Vocab: 272, Context: 64, Layers: 1, Heads: 2, Width: 8, NormEps: 1e-5, TiedHead: true, DType: model.Float32}, 1, backend)
+	check(err)
+	check(m.ExportHF(tmp))
+	config := read(filepath.Join(tmp, "config.json"))
+	header, data := splitSafetensors(read(filepath.Join(tmp, "model.safetensors")))
+	valid := joinSafetensors(header, data)
+
+	modelDir := func(name string, files map[string][]byte) {
+		dir := filepath.Join(root, name, "model")
+		if _, ok := files["config.json"]; !ok {
+			files["config.json"] = config
+		}
+		for _, f := range []string{"config.json", "model.safetensors", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json"} {
+			if b, ok := files[f]; ok {
+				write(filepath.Join(dir, f), b)
+			}
+		}
+	}
+	withHeader := func(edit func(h map[string]map[string]any)) []byte {
+		h := map[string]map[string]any{}
+		check(json.Unmarshal(header, &h))
+		edit(h)
+		b, err := json.Marshal(h)
+		check(err)
+		return joinSafetensors(b, data)
+	}
+
+	// A header that claims 2^62 bytes.
+	modelDir("header-2e62", map[string][]byte{"model.safetensors": append(binary.LittleEndian.AppendUint64(nil, 1<<62), header...)})
+	// A tensor whose offsets end past the data section.
+	modelDir("offsets-past-end", map[string][]byte{"model.safetensors": withHeader(func(h map[string]map[string]any) {
+		h["wte.weight"]["data_offsets"] = []int64{0, int64(len(data)) + 1<<40}
+	})})
+	// Two tensors on the same bytes.
+	modelDir("overlapping-tensors", map[string][]byte{"model.safetensors": withHeader(func(h map[string]map[string]any) {
+		h["wpe.weight"]["data_offsets"], h["wpe.weight"]["shape"] = h["wte.weight"]["data_offsets"], h["wte.weight"]["shape"]
+	})})
+	// A shape whose product overflows int64.
+	modelDir("shape-overflow", map[string][]byte{"model.safetensors": withHeader(func(h map[string]map[string]any) {
+		h["wte.weight"]["shape"] = []int64{1 << 32, 1 << 32, 4}
+	})})
+	// A config with a billion-wide layer, beside the small weights.
+	var c map[string]any
+	check(json.Unmarshal(config, &c))
+	c["n_embd"], c["n_inner"] = 1_000_000_000, 4_000_000_000
+	wide, err := json.Marshal(c)
+	check(err)
+	modelDir("billion-wide-config", map[string][]byte{"config.json": wide, "model.safetensors": valid})
+	// An index that sends the loader out of the model's directory.
+	write(filepath.Join(root, "index-escape", "outside.safetensors"), valid)
+	modelDir("index-escape", map[string][]byte{"model.safetensors.index.json": []byte(`{"metadata":{},"weight_map":{"wte.weight":"../outside.safetensors"}}`)})
+	// A tokenizer.json whose split pattern backtracks catastrophically on
+	// "aaa…ab" ((a+)+$ takes 2^n steps), and a record that triggers it.
+	var tok map[string]any
+	check(json.Unmarshal(read("model/tokenizer/testdata/bpe_json/tokenizer.json"), &tok))
+	tok["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{
+		map[string]any{"type": "Split", "pattern": map[string]any{"Regex": "(a+)+$"}, "behavior": "Isolated", "invert": false},
+		map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}}}
+	tb, err := json.Marshal(tok)
+	check(err)
+	modelDir("regex-backtracking", map[string][]byte{"model.safetensors": valid, "tokenizer.json": tb})
+	write(filepath.Join(root, "regex-backtracking", "corpus.jsonl"),
+		[]byte(`{"id":"r1","prompt":"`+strings.Repeat("a", 60)+`b","chosen":"yes","rejected":"no"}`+"\n"))
+	// A chat template that loops forever, and a conversation to render.
+	modelDir("template-loop", map[string][]byte{"model.safetensors": valid,
+		"tokenizer_config.json": []byte(`{"chat_template": "{% for i in range(100000) %}{% for j in range(100000) %}{% for m in messages %}{{ m.content }}{% endfor %}{% endfor %}{% endfor %}"}`)})
+	write(filepath.Join(root, "template-loop", "corpus.jsonl"), []byte(`{"id":"c1","chosen":[{"role":"user","content":"hi"},{"role":"assistant","content":"yes"}],`+
+		`"rejected":[{"role":"user","content":"hi"},{"role":"assistant","content":"no"}]}`+"\n"))
+	// A record nested 100,000 deep.
+	write(filepath.Join(root, "deep-json", "corpus.jsonl"), []byte(`{"id":"d1","prompt":"q","chosen":`+
+		strings.Repeat("[", 100_000)+strings.Repeat("]", 100_000)+`,"rejected":"no"}`+"\n"))
+	// A gzip bomb: 300 MiB of one byte in a record that never ends.
+	var bomb bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
+	check(err)
+	zw.Write([]byte(`{"id":"b1","prompt":"`))
+	chunk := bytes.Repeat([]byte("a"), 1<<20)
+	for i := 0; i < 300; i++ {
+		zw.Write(chunk)
+	}
+	check(zw.Close())
+	write(filepath.Join(root, "gzip-bomb", "corpus.jsonl.gz"), bomb.Bytes())
+	// A scored shard whose string offsets point past its buffers.
+	write(filepath.Join(root, "arrow-offsets", "scored-00000-of-00001.arrow"), badOffsets())
+}
+
+// badOffsets writes one scored row whose prompt is "PPPPPPPP" and moves
+// the end offset of that string (the int32 8 right before the bytes, after
+// the offsets' padding) to 2^31−1.
+func badOffsets() []byte {
+	var buf bytes.Buffer
+	row := schemas.Scored{ID: "a1", Prompt: "PPPPPPPP", Chosen: "c", Rejected: "r", PromptIDs: []int32{1}, AugPromptIDs: []int32{1},
+		ChosenIDs: []int32{2}, RejectedIDs: []int32{3}, PromptTokens: 1, AugPromptTokens: 1, ChosenTokens: 1, RejectedTokens: 1}
+	check(schemas.WriteFile(&buf, schemas.FormatArrow, schemas.ScoredRows, schemas.NewMetadata(), []schemas.Row{row}))
+	b := buf.Bytes()
+	at := bytes.Index(b, []byte("PPPPPPPP"))
+	end := bytes.LastIndex(b[:max(at, 0)], []byte{8, 0, 0, 0})
+	if at < 0 || end < 0 || at-end > 16 {
+		log.Fatal("the prompt's offsets were not found")
+	}
+	binary.LittleEndian.PutUint32(b[end:], 1<<31-1)
+	return b
+}
+
+func splitSafetensors(b []byte) (header, data []byte) {
+	n := binary.LittleEndian.Uint64(b)
+	return b[8 : 8+n], b[8+n:]
+}
+
+func joinSafetensors(header, data []byte) []byte {
+	return append(append(binary.LittleEndian.AppendUint64(nil, uint64(len(header))), header...), data...)
+}
+
+func read(path string) []byte {
+	b, err := os.ReadFile(path)
+	check(err)
+	return b
+}
+
+func write(path string, b []byte) {
+	check(os.MkdirAll(filepath.Dir(path), 0o755))
+	check(os.WriteFile(path, b, 0o644))
+	fmt.Printf("%-72s %8d bytes\n", path, len(b))
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
