@@ -29,7 +29,7 @@ FUZZTIME ?= 30s
 FUZZ_TARGETS = ./model:FuzzSafetensors ./model:FuzzSafetensorsIndex ./model:FuzzConfigJSON ./model:FuzzCheckpoint \
 	./model/chattemplate:FuzzRender \
 	./model/tokenizer:FuzzTokenizerJSON ./schemas:FuzzReadFile ./stages:FuzzCorpusRecord \
-	./benchmarks:FuzzBenchmarkDocument
+	./benchmarks:FuzzBenchmarkDocument ./stages:FuzzCorpusParquet
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "== $$pkg $$name ($(FUZZTIME))"; \

@@ -25,16 +25,12 @@ type ArrowFile struct {
 // checks its schema against tb. A file whose metadata makes arrow-go's
 // reader fail out of bounds is an error, as in ReadFile.
 func OpenArrowFile(data []byte, tb *Table) (f *ArrowFile, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			f, err = nil, fmt.Errorf("not a readable Arrow file of table %s: its metadata is malformed (%v)", tb.Name, p)
-		}
-	}()
+	defer RecoverMalformed(&err, "not a readable Arrow file of table "+tb.Name)
 	return openArrowFile(data, tb)
 }
 
 func openArrowFile(data []byte, tb *Table) (*ArrowFile, error) {
-	r, err := ipc.NewMappedFileReader(data)
+	r, err := ipc.NewMappedFileReader(data, ipc.WithAllocator(FileAllocator(int64(len(data)))))
 	if err != nil {
 		return nil, fmt.Errorf("not an Arrow IPC file: %w", err)
 	}
@@ -63,11 +59,7 @@ func (f *ArrowFile) Metadata() Metadata { return f.md }
 // Row decodes row i (0-based), validated; a batch whose buffers do not
 // hold what its metadata says is an error.
 func (f *ArrowFile) Row(i int64) (r Row, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			r, err = nil, fmt.Errorf("%s: row %d: the file's batch is malformed (%v)", f.tb.Name, i, p)
-		}
-	}()
+	defer RecoverMalformed(&err, fmt.Sprintf("%s: row %d", f.tb.Name, i))
 	return f.row(i)
 }
 

@@ -203,19 +203,12 @@ func (rr *RunReader) Close() { rr.r.Release() }
 // ReadFile decodes a whole Arrow IPC or Parquet file of tb. It checks the
 // table name, schema version and columns, and validates every row.
 func ReadFile(data []byte, f Format, tb *Table) (rows []Row, md Metadata, err error) {
-	// arrow-go's readers trust a file's flatbuffer metadata (FuzzReadFile
-	// found a footer that makes them slice out of range): a crafted file
-	// is an error here, not a crash.
-	defer func() {
-		if p := recover(); p != nil {
-			rows, md, err = nil, nil, fmt.Errorf("not a readable %s file of table %s: its metadata is malformed (%v)", f, tb.Name, p)
-		}
-	}()
+	defer RecoverMalformed(&err, fmt.Sprintf("not a readable %s file of table %s", f, tb.Name))
 	return readFile(data, f, tb)
 }
 
 func readFile(data []byte, f Format, tb *Table) ([]Row, Metadata, error) {
-	mem := memory.DefaultAllocator
+	mem := FileAllocator(int64(len(data)))
 	var (
 		schema *arrow.Schema
 		recs   []arrow.RecordBatch
@@ -237,7 +230,7 @@ func readFile(data []byte, f Format, tb *Table) ([]Row, Metadata, error) {
 			recs = append(recs, rec)
 		}
 	case FormatParquet:
-		pf, err := file.NewParquetReader(bytes.NewReader(data))
+		pf, err := file.NewParquetReader(bytes.NewReader(data), file.WithReadProps(parquet.NewReaderProperties(mem)))
 		if err != nil {
 			return nil, nil, fmt.Errorf("not a Parquet file: %w", err)
 		}

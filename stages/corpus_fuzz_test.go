@@ -2,6 +2,8 @@ package stages
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,6 +46,27 @@ func FuzzCorpusRecord(f *testing.F) {
 		}
 		if verr := p.Validate(); verr != nil {
 			t.Errorf("a row that does not validate: %v\n%q", verr, raw)
+		}
+	})
+}
+
+// FuzzCorpusParquet: any bytes read as a Parquet corpus give records or
+// an error on the file, never a panic (arrow-go's reader trusts the
+// file's Thrift metadata; a panic there is an error naming the file).
+func FuzzCorpusParquet(f *testing.F) {
+	path := filepath.Join(f.TempDir(), "uf.parquet")
+	writeUltraFeedbackParquet(f, path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte("PAR1 this is not parquet PAR1"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var n int
+		err := readParquetAt(bytes.NewReader(data), int64(len(data)), func(rawRecord) { n++ })
+		if err != nil && !errors.As(err, new(*positionedError)) {
+			t.Errorf("an error not on the file: %v", err)
 		}
 	})
 }

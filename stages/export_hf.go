@@ -186,7 +186,8 @@ func validSplitName(s string) bool {
 // existingSplits are the splits a folder already holds: none of them may
 // be one this export writes, and their files must have these features.
 // Their sizes go into the card beside the new splits'.
-func existingSplits(ctx context.Context, out string, ours map[string]int64, featuresJSON string) ([]hfSplit, error) {
+func existingSplits(ctx context.Context, out string, ours map[string]int64, featuresJSON string) (_ []hfSplit, err error) {
+	defer schemas.RecoverMalformed(&err, "a Parquet file already in "+out)
 	pattern := joinPath(out, "data/*.parquet")
 	fs, err := filesystem.New(ctx, pattern)
 	if err != nil {

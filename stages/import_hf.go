@@ -10,7 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
@@ -93,7 +93,8 @@ func openHFDataset(ctx context.Context, folder string) (rowsInMemory, schemas.Me
 }
 
 // readHFParquet reads one Parquet file of TRL's columns.
-func readHFParquet(ctx context.Context, name string) ([]schemas.Row, schemas.Metadata, error) {
+func readHFParquet(ctx context.Context, name string) (_ []schemas.Row, _ schemas.Metadata, err error) {
+	defer schemas.RecoverMalformed(&err, name)
 	fs, err := filesystem.New(ctx, name)
 	if err != nil {
 		return nil, nil, err
@@ -103,7 +104,8 @@ func readHFParquet(ctx context.Context, name string) ([]schemas.Row, schemas.Met
 	if err != nil {
 		return nil, nil, err
 	}
-	pf, err := file.NewParquetReader(bytes.NewReader(data))
+	mem := schemas.FileAllocator(int64(len(data)))
+	pf, err := file.NewParquetReader(bytes.NewReader(data), file.WithReadProps(parquet.NewReaderProperties(mem)))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,7 +118,7 @@ func readHFParquet(ctx context.Context, name string) ([]schemas.Row, schemas.Met
 			md[k] = vals[i]
 		}
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1024}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1024}, mem)
 	if err != nil {
 		return nil, nil, err
 	}

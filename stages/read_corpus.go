@@ -20,7 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -472,15 +472,22 @@ func readParquetRecords(r io.Reader, emit func(rawRecord)) error {
 // readParquetAt emits the rows of a Parquet file of size bytes, a record
 // batch of parquetBatchRows at a time: memory holds one batch (and its
 // row group's pages), whatever the file's size.
-func readParquetAt(ra io.ReaderAt, size int64, emit func(rawRecord)) error {
+func readParquetAt(ra io.ReaderAt, size int64, emit func(rawRecord)) (err error) {
 	// Every failure from here on is the file's content.
 	bad := func(err error) error { return &positionedError{offset: -1, err: err} }
-	pf, err := file.NewParquetReader(io.NewSectionReader(ra, 0, size))
+	defer func() {
+		if err != nil && !errors.As(err, new(*positionedError)) {
+			err = bad(err)
+		}
+	}()
+	defer schemas.RecoverMalformed(&err, "not a readable Parquet file")
+	mem := schemas.FileAllocator(size)
+	pf, err := file.NewParquetReader(io.NewSectionReader(ra, 0, size), file.WithReadProps(parquet.NewReaderProperties(mem)))
 	if err != nil {
 		return bad(fmt.Errorf("not a readable Parquet file: %w", err))
 	}
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows}, mem)
 	if err != nil {
 		return bad(err)
 	}

@@ -200,7 +200,7 @@ func TestReadCorpusGzipParquetGlob(t *testing.T) {
 
 // writeUltraFeedbackParquet converts the JSONL fixture into Parquet with the
 // nested message-list columns UltraFeedback ships.
-func writeUltraFeedbackParquet(t *testing.T, path string) {
+func writeUltraFeedbackParquet(t testing.TB, path string) {
 	t.Helper()
 	msg := arrow.ListOf(arrow.StructOf(
 		arrow.Field{Name: "content", Type: arrow.BinaryTypes.String},
@@ -217,7 +217,7 @@ func writeUltraFeedbackParquet(t *testing.T, path string) {
 }
 
 // jsonlToParquet writes a JSONL file's records as Parquet with schema.
-func jsonlToParquet(t *testing.T, schema *arrow.Schema, src, path string) {
+func jsonlToParquet(t testing.TB, schema *arrow.Schema, src, path string) {
 	t.Helper()
 	data, err := os.ReadFile(src)
 	if err != nil {
