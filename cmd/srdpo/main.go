@@ -36,7 +36,11 @@ var commands = []command{
 var errUsage = errors.New("usage")
 
 func main() {
-	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+	code := realMain(os.Args[1:], os.Stdout, os.Stderr)
+	if os.Getenv(peakRSSEnv) != "" {
+		reportPeakRSS(os.Stderr)
+	}
+	os.Exit(code)
 }
 
 func realMain(args []string, stdout, stderr io.Writer) int {
