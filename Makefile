@@ -44,10 +44,11 @@ run: build
 # 0.03, 0.1, 0.3 × λ 0, 0.5, 1, 2 (β 0.1), every method along 200 steps,
 # on the task's default design (p⊕x's SFT responses with at most one
 # corruption). experiment-exact is the same grid on the first design (exact
-# answers on p⊕x). Each prints its estimated time first (about 40 minutes
-# here on 2 cores).
+# answers on p⊕x). Each prints its estimated time first; each runs with
+# --resume, so after an interruption the same command keeps the seeds
+# already finished (remove the output folder to start over).
 EXPERIMENT_SEEDS ?= 5
-EXPERIMENT_GRID = --seeds $(EXPERIMENT_SEEDS) --temperature 0.03,0.1,0.3 --lambda 0,0.5,1,2 --parallel 2
+EXPERIMENT_GRID = --seeds $(EXPERIMENT_SEEDS) --temperature 0.03,0.1,0.3 --lambda 0,0.5,1,2 --parallel 2 --resume
 experiment: build
 	$(BIN) run --out out/experiment $(EXPERIMENT_GRID)
 
@@ -56,9 +57,9 @@ experiment-exact: build
 
 # The replication of the one cell where a self-refining method came out
 # ahead (Sr-IPO at label temperature 0.3) on 10 fresh seeds, 6 to 15
-# (about 25 minutes).
+# (half the experiment's cells, twice its seeds).
 experiment-replicate: build
-	$(BIN) run --out out/replication --first-seed 6 --seeds 10 --temperature 0.3 --lambda 0.5,1,2 --parallel 2
+	$(BIN) run --out out/replication --first-seed 6 --seeds 10 --temperature 0.3 --lambda 0.5,1,2 --parallel 2 --resume
 
 # Performance figures, one JSON object per line, also in out/bench.json.
 bench: build

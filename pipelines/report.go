@@ -3,9 +3,11 @@ package pipelines
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -379,8 +381,10 @@ func rewardKLPlot(path string, figs map[figureKey]overSeeds, policies []string, 
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = "gold reward against KL", "KL to reference (per token)", "gold reward"
 	// Each seed's curve per method, a line from the reference through the
-	// evaluations along training to the end, in the method's colour.
-	for _, ms := range cs {
+	// evaluations along training to the end, in the method's colour; seeds
+	// in order, so that the same figures draw the same image.
+	for _, seed := range slices.Sorted(maps.Keys(cs)) {
+		ms := cs[seed]
 		for i, pol := range policies {
 			pts := ms[pol]
 			if len(pts) < 2 {

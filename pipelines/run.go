@@ -41,6 +41,7 @@ type RunConfig struct {
 	Samples    int                // responses sampled per held-out prompt (temperature 1) for the gold reward and KL
 	Curve      int                // evaluations along each cell's training, the last one its end
 	Parallel   int                // cells trained side by side
+	Resume     bool               // keep the seeds a previous run into Out finished with the same settings
 }
 
 // DefaultRunConfig is `make run`: a 2-layer byte-level reference of width
@@ -86,6 +87,7 @@ func (c *RunConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Samples, "eval-samples", c.Samples, "responses sampled from each policy per held-out prompt (temperature 1, seeded by prompt and sample): the gold reward, win rates and KL(π‖π_ref) are means over them, with standard errors over prompts")
 	fs.IntVar(&c.Curve, "curve-points", c.Curve, "evaluations along each cell's training (every train-steps/N steps, the last at the end): the gold reward–KL curves")
 	fs.IntVar(&c.Parallel, "parallel", c.Parallel, "cells trained side by side (each training also uses every core)")
+	fs.BoolVar(&c.Resume, "resume", c.Resume, "keep each seed that a previous run into --out finished with the same settings (its seed-N/"+SeedResultsFile+" and "+SeedSettingsFile+") and run only the others; a seed cut off midway is run again from its start")
 }
 
 // Validate checks the settings.
@@ -127,14 +129,34 @@ func Methods() []model.LossType {
 // per policy × step × figure) and the report, once per seed. It returns
 // the report's tables.
 func Run(ctx context.Context, c RunConfig, progress io.Writer) (string, error) {
-	clock := newRunClock(c, progress)
-	clock.estimate()
 	var rows []schemas.SweepRow
 	metrics := cellMetrics{}
+	var todo []int
 	for seed := c.FirstSeed; seed < c.FirstSeed+c.Seeds; seed++ {
+		r := newSeedRun(c, seed, progress, nil)
+		kept, err := r.finished()
+		if err != nil {
+			return "", err
+		}
+		if !kept {
+			todo = append(todo, seed)
+			continue
+		}
+		fmt.Fprintf(progress, "srdpo run: seed %d: kept from %s\n", seed, r.dir)
+		rows = append(rows, r.rows...)
+		metrics.add(r.metrics)
+	}
+	left := c
+	left.Seeds = len(todo)
+	clock := newRunClock(left, progress)
+	clock.estimate()
+	for _, seed := range todo {
 		began := time.Now()
-		r := &seedRun{c: c, seed: uint64(seed), dir: filepath.Join(c.Out, fmt.Sprintf("seed-%d", seed)), progress: progress, clock: clock}
+		r := newSeedRun(c, seed, progress, clock)
 		if err := r.run(ctx); err != nil {
+			return "", fmt.Errorf("seed %d: %w", seed, err)
+		}
+		if err := r.save(); err != nil {
 			return "", fmt.Errorf("seed %d: %w", seed, err)
 		}
 		rows = append(rows, r.rows...)
@@ -164,6 +186,10 @@ type seedRun struct {
 	metrics cellMetrics
 }
 
+func newSeedRun(c RunConfig, seed int, progress io.Writer, clock *runClock) *seedRun {
+	return &seedRun{c: c, seed: uint64(seed), dir: filepath.Join(c.Out, fmt.Sprintf("seed-%d", seed)), progress: progress, clock: clock}
+}
+
 // run trains the seed's reference, then for each label temperature writes
 // and scores the pairs, and for each β trains and evaluates the cells.
 func (r *seedRun) run(ctx context.Context) error {
@@ -190,7 +216,7 @@ func (r *seedRun) run(ctx context.Context) error {
 		}
 		for _, beta := range c.Grid.Betas {
 			g := group{Temperature: temp, Beta: beta}
-			if err := r.runGroup(ctx, g, filepath.Join(tdir, c.Grid.betaDir(beta)), task, scored); err != nil {
+			if err := r.runGroup(ctx, g, r.groupDir(g), task, scored); err != nil {
 				return fmt.Errorf("%s: %w", c.Grid.groupTitle(g), err)
 			}
 		}
@@ -298,8 +324,18 @@ func (r *seedRun) runGroup(ctx context.Context, g group, dir string, task tasks.
 		}
 		r.rows = append(r.rows, cs.row(e))
 	}
-	for i, cell := range cells {
-		ms, err := TrainingMetrics(trained[i][len(trained[i])-1:])
+	return r.readMetrics(g)
+}
+
+// readMetrics adds the training metrics of the group's cells, from the
+// folders of their ends.
+func (r *seedRun) readMetrics(g group) error {
+	if r.metrics == nil {
+		r.metrics = cellMetrics{}
+	}
+	for _, cell := range r.c.Grid.cells(g) {
+		end := stages.PolicyRef{Name: r.c.Grid.policyName(cell), Dir: filepath.Join(r.groupDir(g), r.c.Grid.cellDir(cell), stages.CheckpointDir)}
+		ms, err := TrainingMetrics([]stages.PolicyRef{end})
 		if err != nil {
 			return err
 		}
@@ -308,6 +344,11 @@ func (r *seedRun) runGroup(ctx context.Context, g group, dir string, task tasks.
 		}
 	}
 	return nil
+}
+
+// groupDir is the folder of a (label temperature, β) group of the seed.
+func (r *seedRun) groupDir(g group) string {
+	return filepath.Join(r.dir, r.c.Grid.temperatureDir(g.Temperature), r.c.Grid.betaDir(g.Beta))
 }
 
 // trainCell trains one cell from the reference and returns its policies:

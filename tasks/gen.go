@@ -33,7 +33,7 @@ type GenConfig struct {
 	// a corrupted response after p⊕x, so the policy's change there does
 	// not follow quality (docs/design.md §5). The default is 1.
 	AugCorruptions int
-	Sample         Sampler // nil: the two responses are seeded corruptions of the answer
+	Sample         Sampler `json:"-"` // nil: the two responses are seeded corruptions of the answer; a function, so not in settings files
 }
 
 // DefaultGenConfig is srdpo gen's task: 2,000 SFT words and pairs, 200
