@@ -3,6 +3,8 @@ package schemas
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"strings"
 )
 
 // Manifest lists the shards of one output and the metadata they share. It
@@ -42,7 +44,16 @@ func ParseManifest(b []byte) (Manifest, error) {
 		return m, fmt.Errorf("manifest: %w", err)
 	}
 	var n int64
-	for _, s := range m.Shards {
+	for i, s := range m.Shards {
+		// A reader opens each shard as the manifest's folder + its name:
+		// a name with a separator or "..", or an absolute one, would
+		// send a crafted manifest's reader outside the output.
+		if s.Name == "" || s.Name == "." || s.Name == ".." || strings.ContainsAny(s.Name, "/\\\x00") {
+			return m, fmt.Errorf("manifest: shard %d's name %q is not a file name in the manifest's folder", i, s.Name)
+		}
+		if s.Rows < 0 || s.Rows > math.MaxInt64-n {
+			return m, fmt.Errorf("manifest: shard %d (%s) claims %d rows", i, s.Name, s.Rows)
+		}
 		n += s.Rows
 	}
 	if n != m.Rows {

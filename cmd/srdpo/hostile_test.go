@@ -54,6 +54,8 @@ func TestHostileInputs(t *testing.T) {
 			want: []string{"index-escape/model/model.safetensors.index.json", `"../outside.safetensors", which is not a .safetensors file name of the model's directory`}},
 		{name: "arrow-offsets", args: []string{"train", "--shards", h("arrow-offsets/*.arrow"), "--model", tiny, "--steps", "2"},
 			want: []string{"arrow-offsets/scored-00000-of-00001.arrow", "string offsets out of bounds"}},
+		{name: "manifest-escape", args: []string{"train", "--shards", h("manifest-escape/scored.manifest.json"), "--model", tiny, "--steps", "2"},
+			want: []string{"manifest-escape/scored.manifest.json", `shard 0's name "../arrow-offsets/scored-00000-of-00001.arrow" is not a file name in the manifest's folder`}},
 		{name: "deep-json", args: []string{"score", "--model", tiny, "--corpus", h("deep-json/corpus.jsonl")},
 			dead: "malformed_json", want: []string{"deep-json/corpus.jsonl", "exceeded max depth"}},
 		{name: "gzip-bomb", args: []string{"score", "--model", tiny, "--corpus", h("gzip-bomb/corpus.jsonl.gz")},

@@ -112,6 +112,9 @@ func main() {
 	}
 	check(zw.Close())
 	write(filepath.Join(root, "gzip-bomb", "corpus.jsonl.gz"), bomb.Bytes())
+	// A manifest that names a shard outside its folder.
+	write(filepath.Join(root, "manifest-escape", "scored.manifest.json"), []byte(`{"table":"scored","schema_version":"1","format":"arrow","rows":1,`+
+		`"shards":[{"name":"../arrow-offsets/scored-00000-of-00001.arrow","rows":1}],"metadata":{}}`+"\n"))
 	// A scored shard whose string offsets point past its buffers.
 	write(filepath.Join(root, "arrow-offsets", "scored-00000-of-00001.arrow"), badOffsets())
 }
