@@ -33,8 +33,16 @@ type figure struct {
 }
 
 func figuresOf(rows []schemas.SweepRow, method string, lambda float64) map[figure]float64 {
+	return figuresOfGroup(rows, group{}, method, lambda)
+}
+
+// figuresOfGroup are a cell's figures; the zero group takes every group.
+func figuresOfGroup(rows []schemas.SweepRow, g group, method string, lambda float64) map[figure]float64 {
 	out := map[figure]float64{}
 	for _, r := range rows {
+		if g != (group{}) && (r.LabelTemperature != g.Temperature || r.Beta != g.Beta) {
+			continue
+		}
 		if r.Method == method && r.Lambda == lambda {
 			out[figure{r.Seed, r.Step, r.Benchmark, r.Metric}] = r.Value
 		}
@@ -43,19 +51,23 @@ func figuresOf(rows []schemas.SweepRow, method string, lambda float64) map[figur
 }
 
 // A sweep's rows are those of single runs of its cells, bit for bit, also
-// with cells trained side by side and with a run that starts at a later
-// seed; λ = 0 gives DPO's figures exactly; each policy is evaluated at
-// every K steps and at the end.
+// with cells trained side by side, with two label temperatures and two βs,
+// and with a run that starts at a later seed; λ = 0 gives DPO's figures
+// exactly; every cell of a seed sees the same data order (the pairing the
+// report's differences rest on); each policy is evaluated at every K steps
+// and at the end.
 func TestSweepRowsEqualSingleRuns(t *testing.T) {
 	ctx := context.Background()
 	grid := tinyRun(t)
 	grid.Grid.Lambdas, grid.Grid.Methods, grid.Parallel = []float64{0, 1}, []model.LossType{model.LossDPO, model.LossSrDPO}, 2
+	grid.Grid.Temperatures, grid.Grid.Betas = []float64{0.1, 0.3}, []float64{0.1, 0.2}
 	grid.Seeds = 2
 	if _, err := Run(ctx, grid, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	single := tinyRun(t)
 	single.Grid.Lambdas, single.Grid.Methods = []float64{1}, []model.LossType{model.LossSrDPO}
+	single.Grid.Temperatures, single.Grid.Betas = []float64{0.3}, []float64{0.2}
 	single.FirstSeed = 2 // seed 2 alone: the grid's second seed
 	if _, err := Run(ctx, single, io.Discard); err != nil {
 		t.Fatal(err)
@@ -68,8 +80,10 @@ func TestSweepRowsEqualSingleRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkSameDataOrder(t, grid)
 
-	want, got := figuresOf(singleRows, "sr-dpo", 1), figuresOf(gridRows, "sr-dpo", 1)
+	cell := group{Temperature: 0.3, Beta: 0.2}
+	want, got := figuresOf(singleRows, "sr-dpo", 1), figuresOfGroup(gridRows, cell, "sr-dpo", 1)
 	if len(want) < 20 {
 		t.Fatalf("the single run has %d figures of sr-dpo", len(want))
 	}
@@ -83,21 +97,27 @@ func TestSweepRowsEqualSingleRuns(t *testing.T) {
 	}
 	for f, v := range want {
 		if g, ok := got[f]; !ok || g != v {
-			t.Errorf("sr-dpo λ=1 %+v: sweep %v (present %v), single run %v", f, g, ok, v)
+			t.Errorf("sr-dpo λ=1 (temperature 0.3, β 0.2) %+v: sweep %v (present %v), single run %v", f, g, ok, v)
 		}
 	}
 	for f, v := range figuresOf(singleRows, "reference", 0) {
-		if g := figuresOf(gridRows, "reference", 0)[f]; g != v {
+		if g := figuresOfGroup(gridRows, cell, "reference", 0)[f]; g != v {
 			t.Errorf("reference %+v: sweep %v, single run %v", f, g, v)
 		}
 	}
 
-	dpo, lambda0 := figuresOf(gridRows, "dpo", 0), figuresOf(gridRows, "sr-dpo", 0)
-	for f, v := range dpo {
-		if g, ok := lambda0[f]; !ok || g != v {
-			t.Errorf("sr-dpo λ=0 %+v = %v (present %v), dpo %v", f, g, ok, v)
+	for _, g := range grid.Grid.groups() {
+		dpo, lambda0 := figuresOfGroup(gridRows, g, "dpo", 0), figuresOfGroup(gridRows, g, "sr-dpo", 0)
+		if len(dpo) < 20 {
+			t.Fatalf("group %+v has %d figures of dpo", g, len(dpo))
+		}
+		for f, v := range dpo {
+			if got, ok := lambda0[f]; !ok || got != v {
+				t.Errorf("group %+v: sr-dpo λ=0 %+v = %v (present %v), dpo %v", g, f, got, ok, v)
+			}
 		}
 	}
+	dpo := figuresOfGroup(gridRows, cell, "dpo", 0)
 	if md, err := os.ReadFile(filepath.Join(single.Out, "report.md")); err != nil || !strings.Contains(string(md), "1 seed(s) (2 to 2);") {
 		t.Errorf("the report of a run from seed 2 does not name its seed (%v):\n%.300s", err, md)
 	}
@@ -105,8 +125,8 @@ func TestSweepRowsEqualSingleRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Across the grid", "| 0.1 | 0.1 | sr-dpo λ=0 − dpo |", "| sr-dpo λ=1 |", "## Along training",
-		"| sr-dpo λ=1 | 2 |", "![Δπ and β·h over training](delta.png)"} {
+	for _, want := range []string{"## Across the grid", "| 0.3 | 0.2 | sr-dpo λ=0 − dpo |", "| sr-dpo λ=1 |", "## Along training",
+		"| sr-dpo λ=1 | 2 |", "![Δπ and β·h over training](delta-t0.3-b0.2.png)"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
@@ -120,6 +140,51 @@ func TestSweepRowsEqualSingleRuns(t *testing.T) {
 	slices.Sort(steps)
 	if !slices.Equal(steps, []int64{2, 4}) {
 		t.Errorf("dpo evaluated at steps %v, want [2 4] (every 4/2 steps and the end)", steps)
+	}
+}
+
+// checkSameDataOrder checks that every cell of each seed and label
+// temperature (the cells trained on the same scored pairs, whatever their
+// β, method and λ) trained on the same first batch: at step 1 the policy
+// is still the reference, so the batch's mean log-probabilities of the
+// chosen and rejected responses depend on nothing but which pairs it
+// holds. The two seeds' first batches differ, so the check can fail.
+func checkSameDataOrder(t *testing.T, c RunConfig) {
+	t.Helper()
+	type first struct{ chosen, rejected float64 }
+	type key struct {
+		seed        int
+		temperature float64
+	}
+	firsts := map[key]first{}
+	cells := 0
+	for seed := c.FirstSeed; seed < c.FirstSeed+c.Seeds; seed++ {
+		r := newSeedRun(c, seed, io.Discard, nil)
+		for _, g := range c.Grid.groups() {
+			if err := r.readMetrics(g); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for cell, ms := range r.metrics {
+			i := slices.IndexFunc(ms, func(m schemas.Metric) bool { return m.Split == "train" && m.Step == 1 })
+			if i < 0 {
+				t.Fatalf("seed %d: %+v has no step-1 metrics", seed, cell)
+			}
+			f, k := first{ms[i].LogpsChosen, ms[i].LogpsRejected}, key{seed, cell.Temperature}
+			if seen, ok := firsts[k]; ok && f != seen {
+				t.Errorf("seed %d: %+v's first batch has log-probs %+v, another cell's %+v: cells of a seed are not paired", seed, cell, f, seen)
+			}
+			firsts[k] = f
+			cells++
+		}
+	}
+	if want := c.Seeds * len(c.Grid.groups()) * len(c.Grid.cells(c.Grid.groups()[0])); cells != want {
+		t.Fatalf("metrics of %d cells, want %d", cells, want)
+	}
+	for _, temp := range c.Grid.Temperatures {
+		if c.Seeds > 1 && firsts[key{c.FirstSeed, temp}] == firsts[key{c.FirstSeed + 1, temp}] {
+			t.Errorf("seeds %d and %d train on the same first batch", c.FirstSeed, c.FirstSeed+1)
+		}
 	}
 }
 
