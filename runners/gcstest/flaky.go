@@ -29,6 +29,7 @@ type Proxy struct {
 	rng  *rand.Rand
 	rate float64
 	deny map[string]int
+	lose map[string]int // method → answers still to lose
 }
 
 // SetRate sets the fraction of requests that fail transiently, in four
@@ -52,6 +53,16 @@ func (p *Proxy) Deny(object string, status int) {
 		return
 	}
 	p.deny[object] = status
+}
+
+// LoseAnswers makes the next n requests of an HTTP method (say "DELETE")
+// reach the server and then lose their answer (a connection reset after
+// the server acted): the fault that only an idempotent retry survives,
+// aimed where a seeded rate would hit it only by chance.
+func (p *Proxy) LoseAnswers(method string, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lose[method] = n
 }
 
 // Injected is the number of transient faults the proxy made.
@@ -79,6 +90,7 @@ func StartFlaky(t testing.TB, seed uint64, buckets ...string) *Proxy {
 		upstream: "http://" + serve(t, freePort(t), front.Addr().String(), buckets),
 		rng:      rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
 		deny:     map[string]int{},
+		lose:     map[string]int{},
 		client:   &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 	}
 	hs := &http.Server{Handler: p}
@@ -98,9 +110,13 @@ const (
 	cutBody
 )
 
-func (p *Proxy) draw() fault {
+func (p *Proxy) draw(method string) fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.lose[method] > 0 {
+		p.lose[method]--
+		return resetAfter
+	}
 	if p.rng.Float64() >= p.rate {
 		return pass
 	}
@@ -114,7 +130,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status)
 		return
 	}
-	f := p.draw()
+	f := p.draw(r.Method)
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		reset(w)
