@@ -51,8 +51,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model config: n_positions %d must be at least 2", c.Context)
 	case c.Layers < 1:
 		return fmt.Errorf("model config: n_layer %d must be at least 1", c.Layers)
-	case c.Heads < 1 || c.Width < 1 || (c.Family.orDefault() == FamilyGPT2 && c.Width%c.Heads != 0):
-		return fmt.Errorf("model config: n_embd %d must be a positive multiple of n_head %d", c.Width, c.Heads)
+	case c.Heads < 1 || c.Width < 1 || (c.HeadDim == 0 && c.Width%c.Heads != 0):
+		hint := ""
+		if c.arch().rotary {
+			hint = " (or give head_dim)"
+		}
+		return fmt.Errorf("model config: n_embd %d must be a positive multiple of n_head %d%s", c.Width, c.Heads, hint)
 	case c.NormEps <= 0:
 		return fmt.Errorf("model config: layer_norm_epsilon %g must be positive", c.NormEps)
 	case c.Dropout != 0:
@@ -60,27 +64,28 @@ func (c Config) Validate() error {
 	case c.DType.validate() != nil:
 		return fmt.Errorf("model config: %w", c.DType.validate())
 	}
-	switch c.Family.orDefault() {
-	case FamilyGPT2:
+	a, ok := architectures[c.Family.orDefault()]
+	if !ok {
+		return fmt.Errorf("model config: family %q: want one of %v", c.Family, Families())
+	}
+	if !a.rotary {
 		if c.KVHeads != 0 || c.HeadDim != 0 || c.RopeTheta != 0 || c.RotaryPct != 0 || c.AttnBias || c.MLPBias || c.ParallelResidual ||
 			(c.Inner != 0 && c.Inner != 4*c.Width) {
-			return fmt.Errorf("model config: a GPT-2 model has none of n_kv_head, head_dim, rope_theta, rotary_pct, attention/mlp bias or parallel residual, and an MLP of 4 × n_embd")
+			return fmt.Errorf("model config: a %s model has none of n_kv_head, head_dim, rope_theta, rotary_pct, attention/mlp bias or parallel residual, and an MLP of 4 × n_embd", c.Family.orDefault())
 		}
-	case FamilyLlama, FamilyQwen2, FamilyQwen3, FamilyNeoX:
-		switch {
-		case c.RopeTheta <= 0:
-			return fmt.Errorf("model config: rope_theta %g must be positive", c.RopeTheta)
-		case c.Heads%c.kvHeads() != 0:
-			return fmt.Errorf("model config: %d heads are not a multiple of %d key/value heads", c.Heads, c.kvHeads())
-		case c.RotaryPct < 0 || c.RotaryPct > 1:
-			return fmt.Errorf("model config: rotary_pct %g: want 0 < p ≤ 1", c.RotaryPct)
-		case c.rotaryDims()%2 != 0 || c.rotaryDims() == 0:
-			return fmt.Errorf("model config: %d rotary dimensions: want an even, positive number", c.rotaryDims())
-		case c.HeadDim == 0 && c.Width%c.Heads != 0:
-			return fmt.Errorf("model config: n_embd %d is not a multiple of n_head %d (give head_dim)", c.Width, c.Heads)
-		}
-	default:
-		return fmt.Errorf("model config: family %q: want gpt2, llama, qwen2, qwen3 or gpt_neox", c.Family)
+		return nil
+	}
+	switch {
+	case c.RopeTheta <= 0:
+		return fmt.Errorf("model config: rope_theta %g must be positive", c.RopeTheta)
+	case c.Heads%c.kvHeads() != 0:
+		return fmt.Errorf("model config: %d heads are not a multiple of %d key/value heads", c.Heads, c.kvHeads())
+	case a.qkv != qkvSeparate && c.kvHeads() != c.Heads:
+		return fmt.Errorf("model config: a %s model's fused query/key/value map has as many key/value heads as heads, not %d", c.Family, c.kvHeads())
+	case c.RotaryPct < 0 || c.RotaryPct > 1:
+		return fmt.Errorf("model config: rotary_pct %g: want 0 < p ≤ 1", c.RotaryPct)
+	case c.rotaryDims()%2 != 0 || c.rotaryDims() == 0:
+		return fmt.Errorf("model config: %d rotary dimensions: want an even, positive number", c.rotaryDims())
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package model
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -25,18 +27,62 @@ func (f Family) orDefault() Family {
 	return f
 }
 
-// rotary tells whether positions enter by rotary embeddings.
-func (f Family) rotary() bool { return f.orDefault() != FamilyGPT2 }
+// normKind, mlpKind and qkvKind name the parts a family's block is built
+// of, as LitGPT's Config names them (norm_class_name, mlp_class_name, the
+// fused attention layout).
+type (
+	normKind int
+	mlpKind  int
+	qkvKind  int
+)
 
-// rmsNorm tells whether the norms are RMSNorm (no bias) rather than
-// LayerNorm.
-func (f Family) rmsNorm() bool {
-	switch f.orDefault() {
-	case FamilyLlama, FamilyQwen2, FamilyQwen3:
-		return true
-	}
-	return false
+const (
+	layerNorm normKind = iota // weight and bias
+	rmsNorm                   // weight only (LlamaRMSNorm)
+)
+
+const (
+	geluTanhMLP mlpKind = iota // fc, GELU (tanh approximation), proj: GPT-2's gelu_new
+	geluErfMLP                 // fc, GELU (exact erf), proj: GPT-NeoX's gelu
+	swiGLUMLP                  // down(silu(gate(x)) · up(x)): LLaMAMLP
+)
+
+const (
+	qkvFusedBlocks  qkvKind = iota // one map whose output is all queries, then all keys, then all values (GPT-2's c_attn)
+	qkvFusedPerHead                // one map whose output is, head by head, its query, key and value (GPT-NeoX)
+	qkvSeparate                    // q_proj, k_proj, v_proj (Llama, Qwen), which allows fewer key/value heads
+)
+
+// architecture is what a family's decoder is made of. The network reads
+// these fields, never the family's name, so a family is a row of
+// architectures (and its weight names a layout); the few settings that
+// vary within a family (GQA, head_dim, biases, parallel residual, the
+// rotary share) are Config's fields.
+type architecture struct {
+	norm    normKind
+	mlp     mlpKind
+	qkv     qkvKind
+	rotary  bool // positions by rotary embeddings; otherwise learned (layout.pos)
+	conv1D  bool // maps stored [in, out] (GPT-2's Conv1D), not [out, in] (nn.Linear)
+	biased  bool // every linear map has a bias (GPT-2, GPT-NeoX); otherwise attention_bias and mlp_bias say
+	qkvBias bool // q, k and v have biases whatever attention_bias says (Qwen2)
+	layout  layout
 }
+
+var architectures = map[Family]architecture{
+	FamilyGPT2:  {norm: layerNorm, mlp: geluTanhMLP, qkv: qkvFusedBlocks, conv1D: true, biased: true, layout: gpt2Layout},
+	FamilyNeoX:  {norm: layerNorm, mlp: geluErfMLP, qkv: qkvFusedPerHead, rotary: true, biased: true, layout: neoxLayout},
+	FamilyLlama: {norm: rmsNorm, mlp: swiGLUMLP, qkv: qkvSeparate, rotary: true, layout: llamaLayout},
+	FamilyQwen2: {norm: rmsNorm, mlp: swiGLUMLP, qkv: qkvSeparate, rotary: true, qkvBias: true, layout: llamaLayout},
+	FamilyQwen3: {norm: rmsNorm, mlp: swiGLUMLP, qkv: qkvSeparate, rotary: true, layout: qwen3Layout},
+}
+
+// Families lists the families srdpo implements, sorted.
+func Families() []Family { return slices.Sorted(maps.Keys(architectures)) }
+
+// arch is the config's family's architecture; the zero one (GPT-2's
+// layout is then empty) only for a family that Validate refuses.
+func (c Config) arch() architecture { return architectures[c.Family.orDefault()] }
 
 // layout is a family's weight names, Hugging Face's own, so that import
 // and export are renames. Layer names hold one %d.
@@ -48,32 +94,34 @@ type layout struct {
 	qNorm, kNorm                string
 	fc, proj                    string // GPT-2 and NeoX MLPs
 	gate, up, down              string // SwiGLU
+	// headPrefix is the prefix transformers' head models put before
+	// these names when the family's layout does not already hold the
+	// base model's attribute ("transformer." for GPT2LMHeadModel and
+	// GPT2ForSequenceClassification; Llama's "model." is in the names).
+	headPrefix string
 }
 
-var layouts = map[Family]layout{
-	FamilyGPT2: {embed: "wte.weight", pos: "wpe.weight", finalNorm: "ln_f", head: "lm_head.weight",
+var (
+	gpt2Layout = layout{embed: "wte.weight", pos: "wpe.weight", finalNorm: "ln_f", head: "lm_head.weight",
 		norm1: "h.%d.ln_1", norm2: "h.%d.ln_2", qkv: "h.%d.attn.c_attn", o: "h.%d.attn.c_proj",
-		fc: "h.%d.mlp.c_fc", proj: "h.%d.mlp.c_proj"},
-	FamilyNeoX: {embed: "gpt_neox.embed_in.weight", finalNorm: "gpt_neox.final_layer_norm", head: "embed_out.weight",
+		fc: "h.%d.mlp.c_fc", proj: "h.%d.mlp.c_proj", headPrefix: "transformer."}
+	neoxLayout = layout{embed: "gpt_neox.embed_in.weight", finalNorm: "gpt_neox.final_layer_norm", head: "embed_out.weight",
 		norm1: "gpt_neox.layers.%d.input_layernorm", norm2: "gpt_neox.layers.%d.post_attention_layernorm",
 		qkv: "gpt_neox.layers.%d.attention.query_key_value", o: "gpt_neox.layers.%d.attention.dense",
-		fc: "gpt_neox.layers.%d.mlp.dense_h_to_4h", proj: "gpt_neox.layers.%d.mlp.dense_4h_to_h"},
-	FamilyLlama: llamaLayout,
-	FamilyQwen2: llamaLayout,
-	FamilyQwen3: func() layout {
+		fc: "gpt_neox.layers.%d.mlp.dense_h_to_4h", proj: "gpt_neox.layers.%d.mlp.dense_4h_to_h"}
+	llamaLayout = layout{embed: "model.embed_tokens.weight", finalNorm: "model.norm", head: "lm_head.weight",
+		norm1: "model.layers.%d.input_layernorm", norm2: "model.layers.%d.post_attention_layernorm",
+		q: "model.layers.%d.self_attn.q_proj", k: "model.layers.%d.self_attn.k_proj",
+		v: "model.layers.%d.self_attn.v_proj", o: "model.layers.%d.self_attn.o_proj",
+		gate: "model.layers.%d.mlp.gate_proj", up: "model.layers.%d.mlp.up_proj", down: "model.layers.%d.mlp.down_proj"}
+	qwen3Layout = func() layout {
 		l := llamaLayout
 		l.qNorm, l.kNorm = "model.layers.%d.self_attn.q_norm", "model.layers.%d.self_attn.k_norm"
 		return l
-	}(),
-}
+	}()
+)
 
-var llamaLayout = layout{embed: "model.embed_tokens.weight", finalNorm: "model.norm", head: "lm_head.weight",
-	norm1: "model.layers.%d.input_layernorm", norm2: "model.layers.%d.post_attention_layernorm",
-	q: "model.layers.%d.self_attn.q_proj", k: "model.layers.%d.self_attn.k_proj",
-	v: "model.layers.%d.self_attn.v_proj", o: "model.layers.%d.self_attn.o_proj",
-	gate: "model.layers.%d.mlp.gate_proj", up: "model.layers.%d.mlp.up_proj", down: "model.layers.%d.mlp.down_proj"}
-
-func (c Config) layout() layout { return layouts[c.Family.orDefault()] }
+func (c Config) layout() layout { return c.arch().layout }
 
 // at fills a layer name's %d.
 func at(name string, l int) string {
@@ -108,7 +156,7 @@ func (c Config) inner() int {
 }
 
 func (c Config) rotaryDims() int {
-	if !c.Family.rotary() {
+	if !c.arch().rotary {
 		return 0
 	}
 	pct := c.RotaryPct
@@ -129,32 +177,36 @@ type projection struct {
 	residual bool // an output projection into the residual stream (scaled init)
 }
 
-// projections lists layer l's linear maps.
+// projections lists layer l's linear maps: attention's, then the MLP's.
 func (c Config) projections(l int) []projection {
-	lay, d, hd := c.layout(), c.Width, c.headDim()
-	qd, kvd := c.Heads*hd, c.kvHeads()*hd
-	switch c.Family.orDefault() {
-	case FamilyGPT2:
-		return []projection{{at(lay.qkv, l), d, 3 * d, true, true, false}, {at(lay.o, l), d, d, true, true, true},
-			{at(lay.fc, l), d, c.inner(), true, true, false}, {at(lay.proj, l), c.inner(), d, true, true, true}}
-	case FamilyNeoX:
-		return []projection{{at(lay.qkv, l), d, 3 * d, false, true, false}, {at(lay.o, l), d, d, false, true, true},
-			{at(lay.fc, l), d, c.inner(), false, true, false}, {at(lay.proj, l), c.inner(), d, false, true, true}}
-	}
-	qkvBias := c.AttnBias || c.Family == FamilyQwen2
-	return []projection{{at(lay.q, l), d, qd, false, qkvBias, false}, {at(lay.k, l), d, kvd, false, qkvBias, false},
-		{at(lay.v, l), d, kvd, false, qkvBias, false}, {at(lay.o, l), qd, d, false, c.AttnBias, true},
-		{at(lay.gate, l), d, c.inner(), false, c.MLPBias, false}, {at(lay.up, l), d, c.inner(), false, c.MLPBias, false},
-		{at(lay.down, l), c.inner(), d, false, c.MLPBias, true}}
+	return append(c.attentionProjections(l), c.mlpProjections(l)...)
 }
 
-// outIndex is the attention output projection's place in projections.
-func (c Config) outIndex() int {
-	switch c.Family.orDefault() {
-	case FamilyGPT2, FamilyNeoX:
-		return 1
+// attentionProjections are the query, key and value maps (one fused map,
+// or three), then the output map.
+func (c Config) attentionProjections(l int) []projection {
+	a, lay, d := c.arch(), c.layout(), c.Width
+	qd, kvd := c.Heads*c.headDim(), c.kvHeads()*c.headDim()
+	qkvBias := a.biased || a.qkvBias || c.AttnBias
+	var out []projection
+	if a.qkv == qkvSeparate {
+		out = []projection{{at(lay.q, l), d, qd, a.conv1D, qkvBias, false}, {at(lay.k, l), d, kvd, a.conv1D, qkvBias, false},
+			{at(lay.v, l), d, kvd, a.conv1D, qkvBias, false}}
+	} else {
+		out = []projection{{at(lay.qkv, l), d, qd + 2*kvd, a.conv1D, qkvBias, false}}
 	}
-	return 3
+	return append(out, projection{at(lay.o, l), qd, d, a.conv1D, a.biased || c.AttnBias, true})
+}
+
+// mlpProjections are the MLP's maps: fc and proj, or gate, up and down.
+func (c Config) mlpProjections(l int) []projection {
+	a, lay, d, n := c.arch(), c.layout(), c.Width, c.inner()
+	bias := a.biased || c.MLPBias
+	if a.mlp == swiGLUMLP {
+		return []projection{{at(lay.gate, l), d, n, a.conv1D, bias, false}, {at(lay.up, l), d, n, a.conv1D, bias, false},
+			{at(lay.down, l), n, d, a.conv1D, bias, true}}
+	}
+	return []projection{{at(lay.fc, l), d, n, a.conv1D, bias, false}, {at(lay.proj, l), n, d, a.conv1D, bias, true}}
 }
 
 // norms lists layer l's norms (name, width); the final norm is separate.
@@ -177,7 +229,7 @@ func (c Config) weightShapes() map[string][]int {
 	}
 	norm := func(name string, n int) {
 		shapes[name+".weight"] = []int{n}
-		if !c.Family.rmsNorm() {
+		if c.arch().norm == layerNorm {
 			shapes[name+".bias"] = []int{n}
 		}
 	}

@@ -243,7 +243,7 @@ func (m *GPT) norm(prefix string, x *Node) *Node {
 		dims[len(dims)-1] = v.Shape().Dimensions[0]
 		return Reshape(v, dims...)
 	}
-	if m.Config.Family.rmsNorm() {
+	if m.Config.arch().norm == rmsNorm {
 		ms := ReduceAndKeep(Square(x), ReduceMean, -1)
 		return Mul(Mul(x, Inverse(Sqrt(AddScalar(ms, m.Config.NormEps)))), bcast(m.w(g, prefix+".weight")))
 	}
@@ -276,15 +276,15 @@ func (m *GPT) qkv(l int, x *Node) (q, k, v *Node) {
 	c := m.Config
 	b, t := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
 	h, kvh, hd := c.Heads, c.kvHeads(), c.headDim()
-	ps := c.projections(l)
-	switch c.Family.orDefault() {
-	case FamilyGPT2:
+	ps := c.attentionProjections(l)
+	switch c.arch().qkv {
+	case qkvFusedBlocks:
 		y := m.project(ps[0], x)
 		part := func(i int) *Node {
-			return Reshape(Slice(y, AxisRange(), AxisRange(), AxisRange(i*c.Width, (i+1)*c.Width)), b, t, h, hd)
+			return Reshape(Slice(y, AxisRange(), AxisRange(), AxisRange(i*h*hd, (i+1)*h*hd)), b, t, h, hd)
 		}
 		return part(0), part(1), part(2)
-	case FamilyNeoX:
+	case qkvFusedPerHead:
 		y := Reshape(m.project(ps[0], x), b, t, h, 3*hd)
 		part := func(i int) *Node { return Slice(y, AxisRange(), AxisRange(), AxisRange(), AxisRange(i*hd, (i+1)*hd)) }
 		return part(0), part(1), part(2)
@@ -322,22 +322,23 @@ func (m *GPT) attention(l int, x *Node, rot *rotation, attend func(k, v *Node) (
 	scores = Where(mask, scores, Scalar(g, scores.DType(), -1e9))
 	att := Reshape(Softmax(scores, -1), b, kvh, rep, t, tk)
 	y := Reshape(Einsum("bgrqk,bkgd->bqgrd", att, values), b, t, h*hd)
-	return m.project(c.projections(l)[c.outIndex()], y)
+	ps := c.attentionProjections(l)
+	return m.project(ps[len(ps)-1], y)
 }
 
 // mlp is the family's feed-forward block: GPT-2's tanh GELU, NeoX's erf
 // GELU, or SwiGLU (down(silu(gate(x)) · up(x))).
 func (m *GPT) mlp(l int, x *Node) *Node {
 	c := m.Config
-	ps := c.projections(l)
-	switch c.Family.orDefault() {
-	case FamilyGPT2:
-		return m.project(ps[3], geluTanh(m.project(ps[2], x)))
-	case FamilyNeoX:
-		return m.project(ps[3], geluErf(m.project(ps[2], x)))
+	ps := c.mlpProjections(l)
+	switch c.arch().mlp {
+	case geluTanhMLP:
+		return m.project(ps[1], geluTanh(m.project(ps[0], x)))
+	case geluErfMLP:
+		return m.project(ps[1], geluErf(m.project(ps[0], x)))
 	}
-	gate, up := m.project(ps[4], x), m.project(ps[5], x)
-	return m.project(ps[6], Mul(Mul(gate, Sigmoid(gate)), up))
+	gate, up := m.project(ps[0], x), m.project(ps[1], x)
+	return m.project(ps[2], Mul(Mul(gate, Sigmoid(gate)), up))
 }
 
 // geluTanh is 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))).
@@ -363,7 +364,7 @@ type rotation struct{ cos, sin *Node }
 // float32 step).
 func (m *GPT) rotation(positions *Node) *rotation {
 	c := m.Config
-	if !c.Family.rotary() {
+	if !c.arch().rotary {
 		return nil
 	}
 	g := positions.Graph()

@@ -100,9 +100,29 @@ func (h hfFamilyConfig) rotary() (theta, share *float64, err error) {
 	return theta, share, err
 }
 
-// familyOfModelType maps Hugging Face's model_type to srdpo's family.
-var familyOfModelType = map[string]Family{
-	"llama": FamilyLlama, "mistral": FamilyLlama, "qwen2": FamilyQwen2, "qwen3": FamilyQwen3, "gpt_neox": FamilyNeoX,
+// hfModelType is a Hugging Face model_type srdpo reads (and, for the first
+// model_type of a family, writes): its family, transformers' class, and
+// the defaults of its config class for fields a config.json leaves out.
+// The differences between the families' files follow their architectures
+// (LayerNorm families say layer_norm_eps, RMSNorm ones rms_norm_eps; fully
+// biased families have no attention_bias to turn off); what does not is a
+// field here.
+type hfModelType struct {
+	family           Family
+	class            string  // the *ForCausalLM class written in architectures
+	act              string  // the hidden_act srdpo implements for it
+	normEps, theta   float64 // rms_norm_eps or layer_norm_eps, and rope_theta, when absent
+	rotaryPct        float64 // the share of a head RoPE turns when absent (1: all); 0: only all (partial_rotary_factor refused)
+	parallelResidual bool    // the config has use_parallel_residual (GPT-NeoX), true when absent; others ignore the field
+	windowPerLayer   bool    // max_window_layers says which layers use sliding_window (Qwen), rather than all (Mistral)
+}
+
+var hfModelTypes = map[string]hfModelType{
+	"llama":    {family: FamilyLlama, class: "LlamaForCausalLM", act: "silu", normEps: 1e-6, theta: 10000},
+	"mistral":  {family: FamilyLlama, class: "MistralForCausalLM", act: "silu", normEps: 1e-6, theta: 10000},
+	"qwen2":    {family: FamilyQwen2, class: "Qwen2ForCausalLM", act: "silu", normEps: 1e-6, theta: 10000, windowPerLayer: true},
+	"qwen3":    {family: FamilyQwen3, class: "Qwen3ForCausalLM", act: "silu", normEps: 1e-6, theta: 10000, windowPerLayer: true},
+	"gpt_neox": {family: FamilyNeoX, class: "GPTNeoXForCausalLM", act: "gelu", normEps: 1e-5, theta: 10000, rotaryPct: 0.25, parallelResidual: true},
 }
 
 // familyConfig maps a config.json of a rotary family to a Config, refusing
@@ -113,74 +133,62 @@ func familyConfig(b []byte, dtype DType) (Config, error) {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return Config{}, err
 	}
-	fam, ok := familyOfModelType[h.ModelType]
+	mt, ok := hfModelTypes[h.ModelType]
 	if !ok {
-		return Config{}, fmt.Errorf("model_type %q: want gpt2, llama, mistral, qwen2, qwen3 or gpt_neox", h.ModelType)
+		return Config{}, fmt.Errorf("model_type %q: want gpt2, %s", h.ModelType, strings.Join(slices.Sorted(maps.Keys(hfModelTypes)), ", "))
 	}
+	a := architectures[mt.family]
 	if s := strings.TrimSpace(string(h.RopeScaling)); s != "" && s != "null" {
 		return Config{}, fmt.Errorf("rope_scaling %s is not implemented (only unscaled rotary embeddings)", s)
 	}
-	c := Config{Family: fam, Vocab: h.VocabSize, Context: h.MaxPositionEmbeddings, Layers: h.NumHiddenLayers,
-		Heads: h.NumAttentionHeads, Width: h.HiddenSize, Inner: h.IntermediateSize, DType: dtype}
+	if h.HiddenAct != mt.act {
+		return Config{}, fmt.Errorf("hidden_act %q: %s is implemented with %s", h.HiddenAct, h.ModelType, mt.act)
+	}
+	c := Config{Family: mt.family, Vocab: h.VocabSize, Context: h.MaxPositionEmbeddings, Layers: h.NumHiddenLayers,
+		Heads: h.NumAttentionHeads, Width: h.HiddenSize, Inner: h.IntermediateSize, DType: dtype,
+		NormEps: mt.normEps, RopeTheta: mt.theta, ParallelResidual: mt.parallelResidual,
+		TiedHead: h.TieWordEmbeddings != nil && *h.TieWordEmbeddings}
 	if h.NumKeyValueHeads != nil && *h.NumKeyValueHeads != h.NumAttentionHeads {
 		c.KVHeads = *h.NumKeyValueHeads // stored only when it differs: one config, one fingerprint
 	}
 	if h.HeadDim != nil && *h.HeadDim != h.HiddenSize/max(h.NumAttentionHeads, 1) {
 		c.HeadDim = *h.HeadDim
 	}
+	eps := h.RMSNormEps
+	if a.norm == layerNorm {
+		eps = h.LayerNormEps
+	}
+	if eps != nil {
+		c.NormEps = *eps
+	}
 	theta, share, err := h.rotary()
 	if err != nil {
 		return Config{}, err
 	}
-	if fam != FamilyNeoX && share != nil && *share != 1 {
-		return Config{}, fmt.Errorf("partial_rotary_factor %g is not implemented for %s", *share, h.ModelType)
-	}
-	if fam == FamilyNeoX {
-		c.NormEps, c.RopeTheta, c.RotaryPct, c.ParallelResidual = 1e-5, 10000, 0.25, true // GPTNeoXConfig's defaults
-		if h.LayerNormEps != nil {
-			c.NormEps = *h.LayerNormEps
-		}
-		if theta != nil {
-			c.RopeTheta = *theta
-		}
-		if share != nil {
-			c.RotaryPct = *share
-		}
-		if h.UseParallelResidual != nil {
-			c.ParallelResidual = *h.UseParallelResidual
-		}
-		if h.AttentionBias != nil && !*h.AttentionBias {
-			return Config{}, fmt.Errorf("attention_bias false is not implemented for gpt_neox")
-		}
-		if h.HiddenAct != "gelu" {
-			return Config{}, fmt.Errorf("hidden_act %q: gpt_neox is implemented with gelu (exact)", h.HiddenAct)
-		}
-		c.TiedHead = h.TieWordEmbeddings != nil && *h.TieWordEmbeddings
-		return c, c.Validate()
-	}
-	c.NormEps, c.RopeTheta = 1e-6, 10000
-	if h.RMSNormEps != nil {
-		c.NormEps = *h.RMSNormEps
-	}
 	if theta != nil {
 		c.RopeTheta = *theta
 	}
-	if h.HiddenAct != "silu" {
-		return Config{}, fmt.Errorf("hidden_act %q: %s is implemented with silu", h.HiddenAct, h.ModelType)
+	switch {
+	case share != nil && *share != 1 && mt.rotaryPct == 0:
+		return Config{}, fmt.Errorf("partial_rotary_factor %g is not implemented for %s", *share, h.ModelType)
+	case share != nil && mt.rotaryPct != 0:
+		c.RotaryPct = *share
+	case mt.rotaryPct != 0:
+		c.RotaryPct = mt.rotaryPct
 	}
-	c.AttnBias = h.AttentionBias != nil && *h.AttentionBias
-	c.MLPBias = h.MLPBias != nil && *h.MLPBias
-	if c.Family == FamilyQwen2 && c.AttnBias {
-		return Config{}, fmt.Errorf("attention_bias true is not implemented for qwen2 (its q/k/v biases are always on)")
+	if mt.parallelResidual && h.UseParallelResidual != nil {
+		c.ParallelResidual = *h.UseParallelResidual
 	}
-	c.TiedHead = h.TieWordEmbeddings != nil && *h.TieWordEmbeddings
+	if err := h.biases(&c, a); err != nil {
+		return Config{}, err
+	}
 	// A sliding window shorter than the context is honoured by capping the
 	// context below it: no sequence then reaches past the window.
 	window := 0
 	if h.SlidingWindow != nil && (h.UseSlidingWindow == nil || *h.UseSlidingWindow) {
 		window = *h.SlidingWindow
-		if h.ModelType != "mistral" && h.MaxWindowLayers != nil && *h.MaxWindowLayers >= c.Layers {
-			window = 0 // Qwen: no layer uses the window
+		if mt.windowPerLayer && h.MaxWindowLayers != nil && *h.MaxWindowLayers >= c.Layers {
+			window = 0 // no layer uses the window
 		}
 	}
 	if window > 0 && window < c.Context {
@@ -189,25 +197,56 @@ func familyConfig(b []byte, dtype DType) (Config, error) {
 	return c, c.Validate()
 }
 
-// familyConfigJSON is the config.json srdpo writes for a rotary family.
+// biases reads attention_bias and mlp_bias where the architecture leaves
+// them open, and refuses the values it cannot take.
+func (h hfFamilyConfig) biases(c *Config, a architecture) error {
+	switch {
+	case a.biased && h.AttentionBias != nil && !*h.AttentionBias:
+		return fmt.Errorf("attention_bias false is not implemented for %s", h.ModelType)
+	case a.biased:
+		return nil
+	case a.qkvBias && h.AttentionBias != nil && *h.AttentionBias:
+		return fmt.Errorf("attention_bias true is not implemented for %s (its q/k/v biases are always on)", h.ModelType)
+	}
+	c.AttnBias = h.AttentionBias != nil && *h.AttentionBias
+	c.MLPBias = h.MLPBias != nil && *h.MLPBias
+	return nil
+}
+
+// familyConfigJSON is the config.json srdpo writes for a rotary family,
+// under the family's own model_type.
 func familyConfigJSON(c Config) ([]byte, error) {
-	arch := map[Family]string{FamilyLlama: "LlamaForCausalLM", FamilyQwen2: "Qwen2ForCausalLM",
-		FamilyQwen3: "Qwen3ForCausalLM", FamilyNeoX: "GPTNeoXForCausalLM"}[c.Family]
+	mt, a := hfModelTypes[string(c.Family)], c.arch()
 	kv, hd, tied := c.kvHeads(), c.headDim(), c.TiedHead
-	h := hfFamilyConfig{ModelType: string(c.Family), Architectures: []string{arch}, VocabSize: c.Vocab, HiddenSize: c.Width,
+	h := hfFamilyConfig{ModelType: string(c.Family), Architectures: []string{mt.class}, VocabSize: c.Vocab, HiddenSize: c.Width,
 		IntermediateSize: c.inner(), NumHiddenLayers: c.Layers, NumAttentionHeads: c.Heads, NumKeyValueHeads: &kv, HeadDim: &hd,
-		MaxPositionEmbeddings: c.Context, TieWordEmbeddings: &tied, TorchDType: "float32"}
+		MaxPositionEmbeddings: c.Context, TieWordEmbeddings: &tied, TorchDType: "float32", HiddenAct: mt.act}
 	theta, eps := c.RopeTheta, c.NormEps
-	if c.Family == FamilyNeoX {
-		pct, par, bias := c.RotaryPct, c.ParallelResidual, true
+	if a.norm == layerNorm {
+		h.LayerNormEps, h.RotaryEmbBase = &eps, &theta
+	} else {
+		h.RMSNormEps, h.RopeTheta = &eps, &theta
+	}
+	if mt.rotaryPct != 0 {
+		pct := c.RotaryPct
 		if pct == 0 {
 			pct = 1
 		}
-		h.HiddenAct, h.LayerNormEps, h.RotaryEmbBase, h.RotaryPct, h.UseParallelResidual, h.AttentionBias = "gelu", &eps, &theta, &pct, &par, &bias
-		h.NumKeyValueHeads, h.HeadDim = nil, nil // not GPT-NeoX's fields
+		h.RotaryPct = &pct
+	}
+	if mt.parallelResidual {
+		par := c.ParallelResidual
+		h.UseParallelResidual = &par
+	}
+	if a.biased {
+		bias := true
+		h.AttentionBias = &bias
 	} else {
 		ab, mb := c.AttnBias, c.MLPBias
-		h.HiddenAct, h.RMSNormEps, h.RopeTheta, h.AttentionBias, h.MLPBias = "silu", &eps, &theta, &ab, &mb
+		h.AttentionBias, h.MLPBias = &ab, &mb
+	}
+	if a.qkv != qkvSeparate {
+		h.NumKeyValueHeads, h.HeadDim = nil, nil // not fields of a fused family's config (GPT-NeoX)
 	}
 	return json.MarshalIndent(h, "", "  ")
 }
@@ -299,14 +338,14 @@ type weightSource struct {
 // match pairs every weight of the config with its tensor, checking shapes:
 // nothing missing, nothing unknown. Buffers (GPT-2's causal masks, NeoX's,
 // rotary inv_freq) and a tied head's copy are skipped; GPT-2 files may
-// carry the "transformer." prefix.
+// carry their head model's prefix (layout.headPrefix, GPT-2's "transformer.").
 func (w *hfWeights) match(dir string, c Config) (map[string]weightSource, error) {
 	shapes := c.weightShapes()
 	out := map[string]weightSource{}
 	for stored, f := range w.at {
 		name := stored
-		if c.Family.orDefault() == FamilyGPT2 {
-			name = strings.TrimPrefix(name, "transformer.")
+		if prefix := c.layout().headPrefix; prefix != "" {
+			name = strings.TrimPrefix(name, prefix)
 		}
 		switch {
 		case strings.HasSuffix(name, "rotary_emb.inv_freq"), strings.HasSuffix(name, ".attention.bias"),

@@ -191,8 +191,8 @@ func (r *RewardModel) Rewards(seqs [][]int32) ([]float64, error) {
 // config.json with the architecture's head renamed (LlamaForCausalLM →
 // LlamaForSequenceClassification, GPT2LMHeadModel →
 // GPT2ForSequenceClassification), id2label {"0": "LABEL_0"} and
-// pad_token_id (pad < 0: none). GPT-2's decoder tensors take the
-// "transformer." prefix.
+// pad_token_id (pad < 0: none). The decoder's tensors take the head
+// model's prefix (GPT-2's "transformer.").
 func ExportReward(net *GPT, score []float64, pad int32, dir string) error {
 	c := net.Config
 	if len(score) != c.Width {
@@ -203,15 +203,11 @@ func ExportReward(net *GPT, score []float64, pad int32, dir string) error {
 		return err
 	}
 	tensors := map[string]Tensor{"score.weight": {Shape: []int{1, c.Width}, Data: score}}
-	gpt2 := c.Family.orDefault() == FamilyGPT2
 	for name, v := range weights {
 		if name == c.layout().head {
 			continue
 		}
-		stored := name
-		if gpt2 {
-			stored = "transformer." + name
-		}
+		stored := c.layout().headPrefix + name
 		tensors[stored] = Tensor{Shape: c.WeightShape(name), Data: v}
 	}
 	b, err := hfConfigJSON(c)
