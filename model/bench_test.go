@@ -7,7 +7,7 @@ import (
 
 // benchModel is a GPT of width d as docs/design.md §8 and issue 3 measure it:
 // vocab 256, 2 layers, T = 128, batch 16.
-func benchModel(b *testing.B, d int) (*GPT, []Pair) {
+func benchModel(b *testing.B, d int) (*Decoder, []Pair) {
 	backend, err := Backend()
 	if err != nil {
 		b.Fatal(err)

@@ -18,7 +18,7 @@ import (
 
 // Fingerprint is the sha256 of the config and the weights (in name order,
 // as float64 bits): two models score alike exactly when this matches.
-func (m *GPT) Fingerprint() (string, error) {
+func (m *Decoder) Fingerprint() (string, error) {
 	h := sha256.New()
 	cfg, _ := json.Marshal(m.Config)
 	h.Write(cfg)
@@ -42,7 +42,7 @@ const checkpointWeights = "weights"
 
 // Save writes the model to dir: config.json, and the weights as a GoMLX
 // checkpoint under dir/weights.
-func (m *GPT) Save(dir string) error {
+func (m *Decoder) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func (m *GPT) Save(dir string) error {
 }
 
 // Load reads a model saved by Save.
-func Load(dir string, backend compute.Backend) (*GPT, error) {
+func Load(dir string, backend compute.Backend) (*Decoder, error) {
 	cfg, err := ReadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err
@@ -82,5 +82,5 @@ func Load(dir string, backend compute.Backend) (*GPT, error) {
 			return nil, fmt.Errorf("%s: weight %s has shape %v, the config says %v", dir, name, got, cfg.WeightShape(name))
 		}
 	}
-	return &GPT{Config: cfg, Backend: backend, Store: store}, nil
+	return &Decoder{Config: cfg, Backend: backend, Store: store}, nil
 }

@@ -51,7 +51,7 @@ func FuzzCheckpoint(f *testing.F) {
 	f.Add([]byte(`{"Variables":[{"ParameterName":"var:/x","Dimensions":[1099511627776],"DType":"Float32","Pos":0,"Length":4398046511104}]}`), raw.Bytes())
 	f.Add([]byte(`{"Variables":[{"ParameterName":"var:/x","Dimensions":[-4],"DType":"Float32","Pos":0,"Length":-16}]}`), raw.Bytes())
 	f.Add([]byte(`{"Variables":[{"ParameterName":"var:/x","Dimensions":[4294967296,4294967296],"DType":"Float64","Pos":0,"Length":0}]}`), raw.Bytes())
-	load := func(dir string, list, bin []byte) (*GPT, error) {
+	load := func(dir string, list, bin []byte) (*Decoder, error) {
 		weights := filepath.Join(dir, checkpointWeights)
 		os.Mkdir(weights, 0o755)
 		os.WriteFile(filepath.Join(dir, "config.json"), config, 0o644)

@@ -42,7 +42,7 @@ func TestSaveLoadIsExact(t *testing.T) {
 	}
 }
 
-func mustFingerprint(t testing.TB, m *GPT) string {
+func mustFingerprint(t testing.TB, m *Decoder) string {
 	t.Helper()
 	fp, err := m.Fingerprint()
 	if err != nil {
@@ -54,7 +54,7 @@ func mustFingerprint(t testing.TB, m *GPT) string {
 // A model whose weights cannot be read has no fingerprint: an error, not a
 // string that would be compared with others.
 func TestFingerprintOfUnreadableWeights(t *testing.T) {
-	m := &GPT{Config: Tiny(257), Store: model.NewStore()}
+	m := &Decoder{Config: Tiny(257), Store: model.NewStore()}
 	if fp, err := m.Fingerprint(); err == nil || fp != "" || !strings.Contains(err.Error(), "is not in the model") {
 		t.Errorf("fingerprint %q, error %v", fp, err)
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // Family names a model family: the small named differences between the
-// decoders srdpo runs, on one network (gpt.go), as LitGPT serves many
+// decoders srdpo runs, on one network (decoder.go), as LitGPT serves many
 // families with one model.py and one Config.
 type Family string
 

@@ -254,7 +254,7 @@ func familyConfigs() map[string]Config {
 
 // randomWeights gives every weight N(0, s) values, norms near 1, so that
 // every part (biases and norms included) matters.
-func randomWeights(t testing.TB, c Config, seed uint64) *GPT {
+func randomWeights(t testing.TB, c Config, seed uint64) *Decoder {
 	backend, _ := Backend()
 	m, err := New(c, seed, backend)
 	if err != nil {

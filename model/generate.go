@@ -30,13 +30,13 @@ type GenerateConfig struct {
 // through the model once (prefill), then each new token costs one position
 // of attention over the cache instead of a pass over the whole prefix.
 type Generator struct {
-	m       *GPT
+	m       *Decoder
 	prefill *model.Exec
 	step    *model.Exec
 }
 
 // NewGenerator compiles lazily, once per batch shape.
-func (m *GPT) NewGenerator() (*Generator, error) {
+func (m *Decoder) NewGenerator() (*Generator, error) {
 	c := m.Config
 	kvh, dh := c.kvHeads(), c.headDim()
 	prefill, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, tokens, last *Node) (*Node, *Node, *Node) {

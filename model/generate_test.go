@@ -10,7 +10,7 @@ import (
 
 // naiveGreedy re-runs the whole sequence through the network for every new
 // token: what the cache must reproduce.
-func naiveGreedy(t *testing.T, m *GPT, prompt []int32, n int) []int32 {
+func naiveGreedy(t *testing.T, m *Decoder, prompt []int32, n int) []int32 {
 	seq := append([]int32{}, prompt...)
 	var out []int32
 	for i := 0; i < n && len(seq) < m.Config.Context; i++ {
@@ -38,7 +38,7 @@ func TestFamilyGenerateWithCacheEqualsFullRecompute(t *testing.T) {
 	}
 }
 
-func checkCachedGeneration(t *testing.T, m *GPT, prompts [][]int32) {
+func checkCachedGeneration(t *testing.T, m *Decoder, prompts [][]int32) {
 	gen, err := m.NewGenerator()
 	if err != nil {
 		t.Fatal(err)

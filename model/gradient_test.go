@@ -40,7 +40,7 @@ func TestFamilyGradientsMatchFiniteDifferences(t *testing.T) {
 
 // checkGradients compares the gradient of summed response log-probs with
 // central finite differences at a few entries of each named weight.
-func checkGradients(t *testing.T, m *GPT, names []string, length int) {
+func checkGradients(t *testing.T, m *Decoder, names []string, length int) {
 	pairs := randomPairs(22, 3, m.Config.Vocab, length)
 	b, err := NewBatch(pairs, 4, length)
 	if err != nil {

@@ -37,7 +37,7 @@ type hfConfig struct {
 // computation in a way srdpo does not implement, is an error naming it.
 // Dropout settings are not used (srdpo computes exact log-probs, as TRL
 // does with dropout disabled).
-func ImportHF(dir string, backend compute.Backend, dtype DType) (*GPT, error) {
+func ImportHF(dir string, backend compute.Backend, dtype DType) (*Decoder, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err
@@ -119,10 +119,10 @@ const DefaultShardBytes = 5_000_000_000
 
 // ExportHF writes the model as a Hugging Face directory of its family:
 // config.json and model.safetensors (F32), sharded above DefaultShardBytes.
-func (m *GPT) ExportHF(dir string) error { return m.ExportHFSharded(dir, DefaultShardBytes) }
+func (m *Decoder) ExportHF(dir string) error { return m.ExportHFSharded(dir, DefaultShardBytes) }
 
 // ExportHFSharded is ExportHF with shards of at most maxShardBytes.
-func (m *GPT) ExportHFSharded(dir string, maxShardBytes int64) error {
+func (m *Decoder) ExportHFSharded(dir string, maxShardBytes int64) error {
 	c := m.Config
 	weights, err := m.Weights()
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 // checkpoint (config.json + weights/) or a Hugging Face GPT-2 export
 // (config.json + model.safetensors). dtype applies to Hugging Face
 // imports; an srdpo checkpoint keeps the dtype it was saved with.
-func LoadDir(dir string, backend compute.Backend, dtype DType) (*GPT, error) {
+func LoadDir(dir string, backend compute.Backend, dtype DType) (*Decoder, error) {
 	if _, err := os.Stat(filepath.Join(dir, checkpointWeights)); err == nil {
 		return Load(dir, backend)
 	}

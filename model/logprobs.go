@@ -74,14 +74,14 @@ func NewBatch(pairs []Pair, rows, length int) (Batch, error) {
 // ResponseLogProbs is the graph of the per-row sums of response-token
 // log-probs and their counts, for tokens [B, T], targets [B, T, 3] and mask
 // [B, T]. Scoring and training both build on it.
-func (m *GPT) ResponseLogProbs(tokens, targets, mask *Node) (sum, count *Node) {
+func (m *Decoder) ResponseLogProbs(tokens, targets, mask *Node) (sum, count *Node) {
 	logp := LogSoftmax(m.Logits(tokens), -1) // [B, T, V]
 	tok := Gather(logp, targets)             // [B, T]: log π(next token | prefix)
 	return ReduceSum(Mul(tok, mask), 1), ReduceSum(mask, 1)
 }
 
 // inputs converts a batch to tensors in the model's dtype.
-func (m *GPT) inputs(b Batch) []any {
+func (m *Decoder) inputs(b Batch) []any {
 	return []any{
 		tensors.FromFlatDataAndDimensions(b.Tokens, b.Rows, b.Len),
 		tensors.FromFlatDataAndDimensions(b.Targets, b.Rows, b.Len, 3),
@@ -93,14 +93,14 @@ func (m *GPT) inputs(b Batch) []any {
 // token budget and padding each batch to one of a few fixed shapes, so the
 // backend compiles a handful of graphs rather than one per length.
 type Scorer struct {
-	m      *GPT
+	m      *Decoder
 	exec   *model.Exec
 	budget int
 }
 
 // NewScorer makes a scorer that puts about budgetTokens (rows × padded
 // length, rows a power of two, one row at least) in one forward pass.
-func (m *GPT) NewScorer(budgetTokens int) (*Scorer, error) {
+func (m *Decoder) NewScorer(budgetTokens int) (*Scorer, error) {
 	if budgetTokens < 1 {
 		return nil, fmt.Errorf("token budget %d: want at least 1", budgetTokens)
 	}
@@ -123,7 +123,7 @@ func (m *GPT) NewScorer(budgetTokens int) (*Scorer, error) {
 // (half with powers of two alone, which made a p⊕x of 80 tokens cost a
 // pass of 128), and with rows padded to powers of two a run compiles at
 // most a few dozen shapes, most runs far fewer.
-func (m *GPT) LengthBuckets() []int {
+func (m *Decoder) LengthBuckets() []int {
 	var out []int
 	for l := 16; l < m.Config.Context; l *= 2 {
 		out = append(out, l)
@@ -134,7 +134,7 @@ func (m *GPT) LengthBuckets() []int {
 	return append(out, m.Config.Context)
 }
 
-func (m *GPT) bucket(n int) int {
+func (m *Decoder) bucket(n int) int {
 	for _, l := range m.LengthBuckets() {
 		if n <= l {
 			return l

@@ -10,7 +10,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
-func tinyModel(t testing.TB, dtype DType, seed uint64) *GPT {
+func tinyModel(t testing.TB, dtype DType, seed uint64) *Decoder {
 	t.Helper()
 	backend, err := Backend()
 	if err != nil {
@@ -42,7 +42,7 @@ func randomPairs(seed uint64, n, vocab, maxLen int) []Pair {
 }
 
 // logits runs the network on one unpadded sequence.
-func logits(t testing.TB, m *GPT, seq []int32) [][]float64 {
+func logits(t testing.TB, m *Decoder, seq []int32) [][]float64 {
 	t.Helper()
 	exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, tokens *Node) *Node {
 		m.Store.SetTraining(tokens.Graph(), true)
@@ -65,7 +65,7 @@ func logits(t testing.TB, m *GPT, seq []int32) [][]float64 {
 }
 
 // direct is log π(response | prompt) from the logits, by the formula.
-func direct(t testing.TB, m *GPT, p Pair) float64 {
+func direct(t testing.TB, m *Decoder, p Pair) float64 {
 	seq := append(append([]int32{}, p.Prompt...), p.Response...)
 	lg := logits(t, m, seq)
 	var sum float64

@@ -76,7 +76,7 @@ func (o Optim) LearningRate(step int) float64 {
 }
 
 // initOptimizerState creates the optimiser's variables (zeros) if absent.
-func (m *GPT) initOptimizerState() error {
+func (m *Decoder) initOptimizerState() error {
 	if m.Store.GetVariable("/optim/step") != nil {
 		return nil
 	}
@@ -98,7 +98,7 @@ func (m *GPT) initOptimizerState() error {
 	return nil
 }
 
-func (m *GPT) zeros(shape []int) *tensors.Tensor {
+func (m *Decoder) zeros(shape []int) *tensors.Tensor {
 	return tensorOf(m.Config.DType, make([]float64, product(shape)), shape...)
 }
 
@@ -107,12 +107,12 @@ func (m *GPT) zeros(shape []int) *tensors.Tensor {
 // (a scalar input). It returns the gradient norm before clipping. When the
 // loss or the norm is not finite, every variable keeps its value: no NaN
 // reaches the weights or the optimiser state.
-func (m *GPT) applyOptimizer(o Optim, loss, lr *Node) *Node {
+func (m *Decoder) applyOptimizer(o Optim, loss, lr *Node) *Node {
 	return m.applyGradients(o, m.gradients(loss), IsFinite(loss), lr)
 }
 
 // gradients of loss with respect to every weight, in WeightNames order.
-func (m *GPT) gradients(loss *Node) []*Node {
+func (m *Decoder) gradients(loss *Node) []*Node {
 	g := loss.Graph()
 	names := m.Config.WeightNames()
 	weights := make([]*Node, len(names))
@@ -124,7 +124,7 @@ func (m *GPT) gradients(loss *Node) []*Node {
 
 // accumulate adds loss's gradients to the accumulators ("/accum/…") when
 // the loss is finite; applyAccumulated later applies and clears them.
-func (m *GPT) accumulate(loss *Node) {
+func (m *Decoder) accumulate(loss *Node) {
 	g := loss.Graph()
 	finite := IsFinite(loss)
 	for i, gr := range m.gradients(loss) {
@@ -136,7 +136,7 @@ func (m *GPT) accumulate(loss *Node) {
 
 // applyAccumulated takes one optimiser step with the accumulated gradients
 // and clears them; it returns their norm.
-func (m *GPT) applyAccumulated(o Optim, lr *Node) *Node {
+func (m *Decoder) applyAccumulated(o Optim, lr *Node) *Node {
 	g := lr.Graph()
 	var grads []*Node
 	for _, name := range m.Config.WeightNames() {
@@ -149,7 +149,7 @@ func (m *GPT) applyAccumulated(o Optim, lr *Node) *Node {
 
 // initAccumulators creates the gradient accumulators (zeros) if absent.
 // Checkpoints are taken between steps, where they are always zero.
-func (m *GPT) initAccumulators() error {
+func (m *Decoder) initAccumulators() error {
 	for _, name := range m.Config.WeightNames() {
 		if m.Store.GetVariable("/accum"+weightPath(name)) != nil {
 			continue
@@ -164,7 +164,7 @@ func (m *GPT) initAccumulators() error {
 }
 
 // clearAccumulators zeroes the accumulators, after a refused micro-batch.
-func (m *GPT) clearAccumulators() {
+func (m *Decoder) clearAccumulators() {
 	for _, name := range m.Config.WeightNames() {
 		if v := m.Store.GetVariable("/accum" + weightPath(name)); v != nil {
 			v.MustSetValue(m.zeros(m.Config.WeightShape(name)))
@@ -174,7 +174,7 @@ func (m *GPT) clearAccumulators() {
 
 // applyGradients clips grads by their global norm and takes one optimiser
 // step at rate lr, unless finite (a scalar bool) or the norm is not.
-func (m *GPT) applyGradients(o Optim, grads []*Node, finite, lr *Node) *Node {
+func (m *Decoder) applyGradients(o Optim, grads []*Node, finite, lr *Node) *Node {
 	g := lr.Graph()
 	o = o.withDefaults()
 	names := m.Config.WeightNames()

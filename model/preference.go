@@ -40,7 +40,7 @@ type PreferenceStats struct {
 // only (its output enters the loss under StopGradient, so no backward pass
 // runs through it); the loss; and the optimiser update.
 type PreferenceTrainer struct {
-	m        *GPT
+	m        *Decoder
 	loss     LossConfig
 	opt      Optim
 	accum    int
@@ -79,7 +79,7 @@ const (
 // NewPreferenceTrainer builds the step for a loss and optimiser. With
 // gradAccum > 1 a step splits its pairs into that many micro-batches whose
 // gradients (of the loss divided by gradAccum) are summed before one update.
-func (m *GPT) NewPreferenceTrainer(loss LossConfig, opt Optim, gradAccum int) (*PreferenceTrainer, error) {
+func (m *Decoder) NewPreferenceTrainer(loss LossConfig, opt Optim, gradAccum int) (*PreferenceTrainer, error) {
 	if gradAccum < 1 {
 		return nil, fmt.Errorf("gradient accumulation %d: want at least 1", gradAccum)
 	}
@@ -383,7 +383,7 @@ func sequenceInputs(shared bool) int {
 // len(pairs)) after the prompt prompt(p) picks: shared, a row a pair of
 // the prompt once and both responses; separate, 2b rows, chosen then
 // rejected.
-func (m *GPT) sequenceArgs(pairs []PreferencePair, b int, prompt func(PreferencePair) []int32, shared bool) ([]any, error) {
+func (m *Decoder) sequenceArgs(pairs []PreferencePair, b int, prompt func(PreferencePair) []int32, shared bool) ([]any, error) {
 	if shared {
 		items := make([]Shared, b)
 		length, sel := 1, 1
@@ -421,7 +421,7 @@ func (m *GPT) sequenceArgs(pairs []PreferencePair, b int, prompt func(Preference
 
 // responseSums is the graph of the response sums and token counts [2B] —
 // chosen responses, then rejected — from a layout's sequence inputs.
-func (m *GPT) responseSums(in []*Node, shared bool) (sum, count *Node) {
+func (m *Decoder) responseSums(in []*Node, shared bool) (sum, count *Node) {
 	if !shared {
 		return m.ResponseLogProbs(in[0], in[1], in[2])
 	}
@@ -461,6 +461,6 @@ func (st *PreferenceStats) addPairFigures(pairs []PreferencePair, beta float64, 
 }
 
 // floats makes a tensor of the model's dtype.
-func (m *GPT) floats(v []float64, dims ...int) *tensors.Tensor {
+func (m *Decoder) floats(v []float64, dims ...int) *tensors.Tensor {
 	return tensorOf(m.Config.DType, v, dims...)
 }

@@ -14,7 +14,7 @@ import (
 
 // toyPreferences is a separable set: the chosen response answers in kind,
 // the rejected one does not. Reference log-probs come from ref.
-func toyPreferences(t *testing.T, ref *GPT, n int) []PreferencePair {
+func toyPreferences(t *testing.T, ref *Decoder, n int) []PreferencePair {
 	t.Helper()
 	s, _ := ref.NewScorer(1024)
 	var out []PreferencePair

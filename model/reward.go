@@ -29,7 +29,7 @@ import (
 
 // RewardModel is a *ForSequenceClassification checkpoint of one label.
 type RewardModel struct {
-	Net   *GPT      // the decoder; its head is never used
+	Net   *Decoder  // the decoder; its head is never used
 	Score []float64 // score.weight, [hidden]
 	Pad   int32     // config.pad_token_id; −1 for none
 	exec  *model.Exec
@@ -115,7 +115,7 @@ func ImportReward(dir string, backend compute.Backend, dtype DType) (*RewardMode
 	return newRewardModel(net, score, pad)
 }
 
-func newRewardModel(net *GPT, score []float64, pad int32) (*RewardModel, error) {
+func newRewardModel(net *Decoder, score []float64, pad int32) (*RewardModel, error) {
 	exec, err := model.NewExec(net.Backend, net.Store, func(scope *model.Scope, tokens, at *Node) *Node {
 		g := tokens.Graph()
 		net.Store.SetTraining(g, true)
@@ -193,7 +193,7 @@ func (r *RewardModel) Rewards(seqs [][]int32) ([]float64, error) {
 // GPT2ForSequenceClassification), id2label {"0": "LABEL_0"} and
 // pad_token_id (pad < 0: none). The decoder's tensors take the head
 // model's prefix (GPT-2's "transformer.").
-func ExportReward(net *GPT, score []float64, pad int32, dir string) error {
+func ExportReward(net *Decoder, score []float64, pad int32, dir string) error {
 	c := net.Config
 	if len(score) != c.Width {
 		return fmt.Errorf("score has %d weights, want the width %d", len(score), c.Width)

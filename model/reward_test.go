@@ -14,7 +14,7 @@ import (
 // checkpoint: the decoder's tensors without an LM head, score.weight
 // [1, hidden], and a config.json naming the architecture, one label and
 // pad (nil: no pad_token_id).
-func writeRewardDir(t *testing.T, m *GPT, score []float64, arch string, pad *int) string {
+func writeRewardDir(t *testing.T, m *Decoder, score []float64, arch string, pad *int) string {
 	t.Helper()
 	dir := t.TempDir()
 	c := m.Config
@@ -55,7 +55,7 @@ func writeRewardDir(t *testing.T, m *GPT, score []float64, arch string, pad *int
 // an untied LM head whose row 0 is score and the rest 0, and the config to
 // read them with: logit 0 of the reference forward pass is then the
 // reward at each position.
-func scoreHeadWeights(m *GPT, score []float64) (map[string][]float64, Config) {
+func scoreHeadWeights(m *Decoder, score []float64) (map[string][]float64, Config) {
 	w, _ := m.Weights()
 	for _, v := range w {
 		for i := range v {

@@ -29,7 +29,7 @@ type SFTStep struct {
 // SFT trains the model in place and calls progress after every step. A
 // non-finite loss or gradient stops training with an error naming the
 // step; the step changes nothing (see applyOptimizer).
-func (m *GPT) SFT(pairs []Pair, cfg SFTConfig, progress func(SFTStep)) error {
+func (m *Decoder) SFT(pairs []Pair, cfg SFTConfig, progress func(SFTStep)) error {
 	if err := cfg.Optim.Validate(); err != nil {
 		return err
 	}
@@ -70,14 +70,14 @@ func (m *GPT) SFT(pairs []Pair, cfg SFTConfig, progress func(SFTStep)) error {
 
 // SFTTrainer runs SFT steps; its graph is compiled once per batch shape.
 type SFTTrainer struct {
-	m    *GPT
+	m    *Decoder
 	opt  Optim
 	exec *model.Exec
 }
 
 // NewSFTStep builds the training step: forward, backward, clipping and
 // the optimiser update, in one graph.
-func (m *GPT) NewSFTStep(o Optim) (*SFTTrainer, error) {
+func (m *Decoder) NewSFTStep(o Optim) (*SFTTrainer, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}

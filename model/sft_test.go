@@ -29,7 +29,7 @@ func bytePairs(corpus [][2]string) []Pair {
 	return out
 }
 
-func trainTiny(t *testing.T) *GPT {
+func trainTiny(t *testing.T) *Decoder {
 	t.Helper()
 	backend, _ := Backend()
 	cfg := Tiny(tokenizer.Byte{}.VocabSize())

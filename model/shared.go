@@ -130,7 +130,7 @@ func visibility(segment *Node) *Node {
 
 // hidden is the network up to the head: tokens [B, T] at positions [B, T],
 // attending where visible [B, T, T] allows; [B, T, d].
-func (m *GPT) hidden(tokens, positions, visible *Node) *Node {
+func (m *Decoder) hidden(tokens, positions, visible *Node) *Node {
 	b, t := tokens.Shape().Dimensions[0], tokens.Shape().Dimensions[1]
 	h := m.Config.Heads
 	mask := BroadcastToDims(Reshape(visible, b, 1, t, t), b, h, t, t)
@@ -147,7 +147,7 @@ func (m *GPT) hidden(tokens, positions, visible *Node) *Node {
 // but the head and the log-softmax only on the S selected hidden states
 // (gather [B, S, 2] (row, index)), never materialising [B, T, V] logits
 // for prompts or padding. targets [B, S, 3] (row, selected, token).
-func (m *GPT) SelectedLogProbs(tokens, positions, segment, gather, targets *Node) *Node {
+func (m *Decoder) SelectedLogProbs(tokens, positions, segment, gather, targets *Node) *Node {
 	x := m.hidden(tokens, positions, visibility(segment))
 	sel := Gather(x, gather) // [B, S, d]
 	return Gather(LogSoftmax(m.head(sel), -1), targets)
@@ -156,14 +156,14 @@ func (m *GPT) SelectedLogProbs(tokens, positions, segment, gather, targets *Node
 // SharedScorer scores Shared items — a prompt once, several responses —
 // batching them by a token budget into a few fixed shapes, as Scorer.
 type SharedScorer struct {
-	m      *GPT
+	m      *Decoder
 	exec   *model.Exec
 	budget int
 }
 
 // NewSharedScorer makes a scorer that puts about budgetTokens (rows ×
 // padded length, rows a power of two, one row at least) in one forward pass.
-func (m *GPT) NewSharedScorer(budgetTokens int) (*SharedScorer, error) {
+func (m *Decoder) NewSharedScorer(budgetTokens int) (*SharedScorer, error) {
 	if budgetTokens < 1 {
 		return nil, fmt.Errorf("token budget %d: want at least 1", budgetTokens)
 	}

@@ -95,7 +95,7 @@ func TestSharedResponsesDoNotSeeEachOther(t *testing.T) {
 
 // raggedPairs are preference pairs of mixed lengths, their reference sums
 // from ref.
-func raggedPairs(t *testing.T, ref *GPT, n int, seed uint64) []PreferencePair {
+func raggedPairs(t *testing.T, ref *Decoder, n int, seed uint64) []PreferencePair {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 2))
 	seq := func(n int) []int32 {

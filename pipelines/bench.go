@@ -188,7 +188,7 @@ func mix256Config() model.Config {
 }
 
 // benchModel is the GPT of the figures: 2 layers, byte-sized vocabulary.
-func benchModel(d, context, vocab int) (*model.GPT, error) {
+func benchModel(d, context, vocab int) (*model.Decoder, error) {
 	backend, err := model.Backend()
 	if err != nil {
 		return nil, err
@@ -330,7 +330,7 @@ type preferenceSteps struct {
 }
 
 func newPreferenceSteps(d int, pairs []model.PreferencePair) (preferenceSteps, error) {
-	trainer := func(loss model.LossType) (*model.GPT, *model.PreferenceTrainer, error) {
+	trainer := func(loss model.LossType) (*model.Decoder, *model.PreferenceTrainer, error) {
 		m, err := benchModel(d, 128, 256)
 		if err != nil {
 			return nil, nil, err

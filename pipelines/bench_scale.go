@@ -24,7 +24,7 @@ func gpt2SmallConfig(layout model.Family) model.Config {
 
 // newBenchModel is a model of config c with seeded random weights on the
 // backend srdpo runs on.
-func newBenchModel(c model.Config) (*model.GPT, error) {
+func newBenchModel(c model.Config) (*model.Decoder, error) {
 	backend, err := model.Backend()
 	if err != nil {
 		return nil, err

@@ -404,7 +404,7 @@ func curvePolicyOf(name string) (method string, step int, last bool) {
 
 // Sampler draws responses from a model at temperature 1, stopping at a
 // newline, for srdpo gen and run.
-func Sampler(m *model.GPT, tok tokenizer.Tokenizer) (tasks.Sampler, error) {
+func Sampler(m *model.Decoder, tok tokenizer.Tokenizer) (tasks.Sampler, error) {
 	gen, err := m.NewGenerator()
 	if err != nil {
 		return nil, err

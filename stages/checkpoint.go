@@ -41,7 +41,7 @@ type trainState struct {
 // saveCheckpoint writes the policy (weights and optimiser state), the
 // training state and the metrics so far into out/checkpoint, atomically:
 // everything goes to a fresh folder that then replaces the old one.
-func saveCheckpoint(out string, policy *model.GPT, st trainState, metrics []schemas.Metric) error {
+func saveCheckpoint(out string, policy *model.Decoder, st trainState, metrics []schemas.Metric) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func writeMetrics(path string, metrics []schemas.Metric) error {
 	return os.Rename(tmp, path)
 }
 
-func loadCheckpoint(dir string, backend compute.Backend) (trainState, []schemas.Metric, *model.GPT, error) {
+func loadCheckpoint(dir string, backend compute.Backend) (trainState, []schemas.Metric, *model.Decoder, error) {
 	var st trainState
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if err != nil {

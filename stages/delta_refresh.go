@@ -8,7 +8,7 @@ import (
 type augCache struct {
 	k      int
 	scorer *model.Scorer
-	policy *model.GPT
+	policy *model.Decoder
 	at     map[string]cachedAug
 }
 
@@ -17,7 +17,7 @@ type cachedAug struct {
 	step             int
 }
 
-func newAugCache(policy *model.GPT, k int) *augCache {
+func newAugCache(policy *model.Decoder, k int) *augCache {
 	return &augCache{k: k, policy: policy, at: map[string]cachedAug{}}
 }
 

@@ -31,7 +31,7 @@ func (g GoldEval) MeanReward() float64 { return meanOf(g.Rewards) }
 // Gold decodes a response to each prompt greedily with the policy, ending
 // it at the tokenizer's EOS or after the first stop string (kept in the
 // text), scores it with reward, and measures log π − log π_ref along it.
-func Gold(policy, ref *model.GPT, tok tokenizer.Tokenizer, prompts []string, reward func(x, y string) (float64, error), maxNew int, stop []string) (GoldEval, error) {
+func Gold(policy, ref *model.Decoder, tok tokenizer.Tokenizer, prompts []string, reward func(x, y string) (float64, error), maxNew int, stop []string) (GoldEval, error) {
 	gen, err := policy.NewGenerator()
 	if err != nil {
 		return GoldEval{}, err
@@ -79,7 +79,7 @@ func Gold(policy, ref *model.GPT, tok tokenizer.Tokenizer, prompts []string, rew
 	return g, nil
 }
 
-func logProbs(m *model.GPT, pairs []model.Pair) ([]model.SeqLogProb, error) {
+func logProbs(m *model.Decoder, pairs []model.Pair) ([]model.SeqLogProb, error) {
 	s, err := m.NewScorer(ScoreBudgetTokens)
 	if err != nil {
 		return nil, err
@@ -136,7 +136,7 @@ func RefPromptCorrelation(rows []schemas.Scored) (float64, error) {
 
 // Preferences evaluates a policy on scored rows that carry gold scores,
 // against the true gap r*(y+) − r*(y−).
-func Preferences(policy *model.GPT, rows []schemas.Scored, beta float64, perToken bool) (PreferenceEval, error) {
+func Preferences(policy *model.Decoder, rows []schemas.Scored, beta float64, perToken bool) (PreferenceEval, error) {
 	gaps, missing := goldGaps(rows)
 	if missing != "" {
 		return PreferenceEval{}, fmt.Errorf("row %s has no gold scores", missing)
@@ -162,7 +162,7 @@ func goldGaps(rows []schemas.Scored) (gaps []float64, missing string) {
 // correlations of h and Δπ with them. h and Δπ = β·h_p are taken as the
 // policy's loss took them: on sums, or on per-token means when perToken
 // (IPO with --ipo-norm mean).
-func PreferencesAgainst(policy *model.GPT, rows []schemas.Scored, gaps []float64, beta float64, perToken bool) (PreferenceEval, error) {
+func PreferencesAgainst(policy *model.Decoder, rows []schemas.Scored, gaps []float64, beta float64, perToken bool) (PreferenceEval, error) {
 	var e PreferenceEval
 	pairs := make([]model.Preference, len(rows))
 	for i, r := range rows {

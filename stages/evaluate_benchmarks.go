@@ -112,7 +112,7 @@ func (fn *benchShardFn) ProcessElement(ctx context.Context, sh BenchmarkShard, e
 
 // benchScorer runs a model on a benchmark's requests.
 type benchScorer struct {
-	m      *model.GPT
+	m      *model.Decoder
 	encode func(string) ([]int32, error)
 	decode func([]int32) string
 	eos    int32

@@ -55,7 +55,7 @@ func sampleKey(promptID string, j int) uint64 {
 // Sampled draws spec.Samples responses from the policy for each prompt,
 // with the reference run along each to give the KL, and scores them with
 // reward.
-func Sampled(policy, ref *model.GPT, tok tokenizer.Tokenizer, ids, prompts []string, reward func(x, y string) (float64, error), spec SampleSpec) (SampledEval, error) {
+func Sampled(policy, ref *model.Decoder, tok tokenizer.Tokenizer, ids, prompts []string, reward func(x, y string) (float64, error), spec SampleSpec) (SampledEval, error) {
 	if spec.Samples < 1 || spec.BatchRows < 1 {
 		return SampledEval{}, fmt.Errorf("%d samples in batches of %d: want at least 1 of each", spec.Samples, spec.BatchRows)
 	}

@@ -97,7 +97,7 @@ func TestAccNormDiffersFromAcc(t *testing.T) {
 // every position (every weight zero but the final norm's bias a·e₀ and an
 // untied head whose row peak is e₀: the residual stream stays 0); a = 0
 // gives the uniform distribution.
-func peaked(t *testing.T, vocab int, a float64, peak int) *model.GPT {
+func peaked(t *testing.T, vocab int, a float64, peak int) *model.Decoder {
 	t.Helper()
 	cfg := model.Config{Vocab: vocab, Context: 32, Layers: 1, Heads: 2, Width: 8, NormEps: 1e-5, DType: model.Float64}
 	backend, _ := model.Backend()

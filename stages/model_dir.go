@@ -35,7 +35,7 @@ func (c *onceCache[K, V]) get(key K, load func() (V, error)) (V, error) {
 type modelKey struct{ dir, tokenizer string }
 
 type frozenModel struct {
-	m   *model.GPT
+	m   *model.Decoder
 	tok tokenizer.Tokenizer
 }
 
@@ -45,7 +45,7 @@ type frozenModel struct {
 var frozenModels onceCache[modelKey, frozenModel]
 
 // loadFrozen is loadModel through the process's cache.
-func loadFrozen(ctx context.Context, dir, tokenizerSpec string) (*model.GPT, tokenizer.Tokenizer, error) {
+func loadFrozen(ctx context.Context, dir, tokenizerSpec string) (*model.Decoder, tokenizer.Tokenizer, error) {
 	f, err := frozenModels.get(modelKey{dir, tokenizerSpec}, func() (frozenModel, error) {
 		m, tok, err := loadModel(ctx, dir, tokenizerSpec)
 		return frozenModel{m, tok}, err
@@ -55,7 +55,7 @@ func loadFrozen(ctx context.Context, dir, tokenizerSpec string) (*model.GPT, tok
 
 // loadModel loads a model directory (local or gs://) and its tokenizer,
 // which must fit the model's vocabulary.
-func loadModel(ctx context.Context, dir, tokenizerSpec string) (*model.GPT, tokenizer.Tokenizer, error) {
+func loadModel(ctx context.Context, dir, tokenizerSpec string) (*model.Decoder, tokenizer.Tokenizer, error) {
 	local, err := LocalDir(ctx, dir)
 	if err != nil {
 		return nil, nil, err

@@ -55,7 +55,7 @@ type MCResult struct {
 // MultipleChoice evaluates items with the first k few-shot items (context
 // followed by their gold choice, separated by a blank line) in front of
 // each context.
-func MultipleChoice(m *model.GPT, tok tokenizer.Tokenizer, items []MCItem, k int) (MCResult, error) {
+func MultipleChoice(m *model.Decoder, tok tokenizer.Tokenizer, items []MCItem, k int) (MCResult, error) {
 	var prefix strings.Builder
 	var eval []MCItem
 	for _, it := range items {

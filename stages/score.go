@@ -63,7 +63,7 @@ type ReferenceSpec struct {
 // Reference is a loaded reference model with its tokenizer.
 type Reference struct {
 	Spec        ReferenceSpec
-	Model       *model.GPT
+	Model       *model.Decoder
 	Tokenizer   tokenizer.Tokenizer
 	Fingerprint string // the model's, taken once: a reference never changes
 	scorer      *model.SharedScorer

@@ -21,7 +21,7 @@ import (
 type TrainResult struct {
 	Steps   int
 	Metrics []schemas.Metric
-	Policy  *model.GPT
+	Policy  *model.Decoder
 }
 
 // Train runs preference optimisation on scored shards. It stops at ctx's
@@ -54,7 +54,7 @@ type training struct {
 	total    int     // steps of the run
 	opt      model.Optim
 	shardsFP string
-	policy   *model.GPT
+	policy   *model.Decoder
 	note     string // said in the log before training
 }
 
@@ -259,7 +259,7 @@ var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "specia
 // exportHF writes the policy as a Hugging Face directory, with the
 // reference directory's tokenizer files beside it, so the directory loads
 // in the HF ecosystem as the reference did.
-func exportHF(ctx context.Context, policy *model.GPT, refDir, dir string) error {
+func exportHF(ctx context.Context, policy *model.Decoder, refDir, dir string) error {
 	if err := policy.ExportHF(dir); err != nil {
 		return err
 	}

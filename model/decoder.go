@@ -15,12 +15,17 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
-// GPT is a decoder-only transformer with the GPT-2 architecture: learned
-// positions, pre-LayerNorm blocks, causal self-attention scaled by
-// 1/sqrt(d_head), a tanh-GELU MLP, a final LayerNorm and a tied (or own)
-// output head. Weights live in a GoMLX store under Hugging Face's GPT-2
-// names ("h.0.attn.c_attn.weight" is stored at "/h/0/attn/c_attn/weight"),
-// with Conv1D's [in, out] layout, so import and export are renames.
+// Decoder is the one decoder-only transformer srdpo runs, every family
+// (family.go) a row of parts on it, as LitGPT's model.py serves its
+// configs: token embeddings (plus learned positions, GPT-2), pre-norm
+// blocks (LayerNorm or RMSNorm) of causal self-attention scaled by
+// 1/sqrt(d_head) (fused or separate q/k/v, grouped-query, per-head q/k
+// norms, rotary positions) and an MLP (GELU or SwiGLU), sequential or
+// parallel residuals, a final norm and a tied (or own) output head.
+// Weights live in a GoMLX store under Hugging Face's names for the family
+// ("h.0.attn.c_attn.weight" is stored at "/h/0/attn/c_attn/weight"), in
+// Hugging Face's layouts (GPT-2's Conv1D [in, out]), so import and export
+// are renames.
 //
 // Attention is written out here rather than taken from GoMLX's layer: the
 // scaling and masks are then visible, and on the pure-Go backend the
@@ -29,7 +34,7 @@ import (
 // forward 10.1 / 22.5 / 60.0 ms written out against 11.0 / 25.0 / 62.4 ms
 // fused at d = 64 / 128 / 256, and the fused op has no gradient on this
 // backend (FusedScaledDotProductAttentionVJP is not implemented).
-type GPT struct {
+type Decoder struct {
 	Config  Config
 	Backend compute.Backend
 	Store   *model.Store
@@ -57,7 +62,7 @@ func (c Config) dtype() dtypes.DType { return c.DType.gomlx() }
 // 0.02), projections into the residual stream N(0, 0.02/sqrt(2·layers)),
 // learned positions N(0, 0.01), norms 1 and 0, biases 0. The same seed
 // gives the same weights.
-func New(cfg Config, seed uint64, backend compute.Backend) (*GPT, error) {
+func New(cfg Config, seed uint64, backend compute.Backend) (*Decoder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -97,7 +102,7 @@ func New(cfg Config, seed uint64, backend compute.Backend) (*GPT, error) {
 
 // FromWeights makes a model from named weights (flat, row-major, in the
 // shapes of WeightShape), converting them to the model's dtype.
-func FromWeights(cfg Config, values map[string][]float64, backend compute.Backend) (*GPT, error) {
+func FromWeights(cfg Config, values map[string][]float64, backend compute.Backend) (*Decoder, error) {
 	return fromSource(cfg, backend, func(name string, shape []int) (*tensors.Tensor, error) {
 		v, ok := values[name]
 		if !ok {
@@ -112,11 +117,11 @@ func FromWeights(cfg Config, values map[string][]float64, backend compute.Backen
 
 // fromSource makes a model whose weights load gives, one at a time, in
 // the model's dtype.
-func fromSource(cfg Config, backend compute.Backend, load func(name string, shape []int) (*tensors.Tensor, error)) (*GPT, error) {
+func fromSource(cfg Config, backend compute.Backend, load func(name string, shape []int) (*tensors.Tensor, error)) (*Decoder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &GPT{Config: cfg, Backend: backend, Store: model.NewStore()}
+	m := &Decoder{Config: cfg, Backend: backend, Store: model.NewStore()}
 	for _, name := range cfg.WeightNames() {
 		t, err := load(name, cfg.WeightShape(name))
 		if err != nil {
@@ -130,7 +135,7 @@ func fromSource(cfg Config, backend compute.Backend, load func(name string, shap
 }
 
 // Weights returns every weight as float64, by name.
-func (m *GPT) Weights() (map[string][]float64, error) {
+func (m *Decoder) Weights() (map[string][]float64, error) {
 	out := map[string][]float64{}
 	for _, name := range m.Config.WeightNames() {
 		v := m.Store.GetVariable(weightPath(name))
@@ -155,20 +160,20 @@ func product(dims []int) int {
 }
 
 // w is the value of a weight inside graph g.
-func (m *GPT) w(g *Graph, name string) *Node {
+func (m *Decoder) w(g *Graph, name string) *Node {
 	return m.Store.GetVariable(weightPath(name)).NodeValue(g)
 }
 
 // Logits computes next-token logits [B, T, vocab] for tokens [B, T]
 // (int32). Attention is causal: position t sees positions 0..t only, so
 // right padding never changes the logits of the real tokens before it.
-func (m *GPT) Logits(tokens *Node) *Node {
+func (m *Decoder) Logits(tokens *Node) *Node {
 	return m.head(m.causalHidden(tokens))
 }
 
 // causalHidden is the network up to the head over tokens [B, T] at
 // positions 0…T−1, attending causally: [B, T, d] before the final norm.
-func (m *GPT) causalHidden(tokens *Node) *Node {
+func (m *Decoder) causalHidden(tokens *Node) *Node {
 	g := tokens.Graph()
 	b, t := tokens.Shape().Dimensions[0], tokens.Shape().Dimensions[1]
 	if t > m.Config.Context {
@@ -188,7 +193,7 @@ func causalSelf(k, v *Node) (*Node, *Node, *Node) { return k, v, nil }
 
 // embed is the token embedding, plus the learned position embedding in
 // GPT-2 ([B, T, d]); rotary families add positions in attention.
-func (m *GPT) embed(tokens, positions *Node) *Node {
+func (m *Decoder) embed(tokens, positions *Node) *Node {
 	g := tokens.Graph()
 	lay := m.Config.layout()
 	x := Gather(m.w(g, lay.embed), InsertAxes(tokens, -1))
@@ -199,7 +204,7 @@ func (m *GPT) embed(tokens, positions *Node) *Node {
 }
 
 // head is the final norm and the output projection.
-func (m *GPT) head(x *Node) *Node {
+func (m *Decoder) head(x *Node) *Node {
 	g := x.Graph()
 	lay := m.Config.layout()
 	x = m.norm(lay.finalNorm, x)
@@ -218,7 +223,7 @@ func (m *GPT) head(x *Node) *Node {
 // mask (nil) for a full pass, or a KV cache when generating. Blocks are
 // pre-norm; NeoX's parallel residual adds attention and MLP of the same
 // input.
-func (m *GPT) layer(l int, x *Node, rot *rotation, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
+func (m *Decoder) layer(l int, x *Node, rot *rotation, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
 	lay := m.Config.layout()
 	attn := func(x *Node) *Node { return m.attention(l, m.norm(at(lay.norm1, l), x), rot, attend) }
 	mlp := func(x *Node) *Node { return m.mlp(l, m.norm(at(lay.norm2, l), x)) }
@@ -233,7 +238,7 @@ func (m *GPT) layer(l int, x *Node, rot *rotation, attend func(k, v *Node) (keys
 // bias, or RMSNorm (x / sqrt(mean(x²) + eps) · weight, as Hugging Face's
 // LlamaRMSNorm). Inverse(Sqrt(·)) rather than Rsqrt, which has no gradient
 // on the pure-Go backend.
-func (m *GPT) norm(prefix string, x *Node) *Node {
+func (m *Decoder) norm(prefix string, x *Node) *Node {
 	g := x.Graph()
 	bcast := func(v *Node) *Node { // [n] → [1, …, 1, n]
 		dims := make([]int, x.Rank())
@@ -255,7 +260,7 @@ func (m *GPT) norm(prefix string, x *Node) *Node {
 }
 
 // project applies a linear map of layer l to x [B, T, in].
-func (m *GPT) project(p projection, x *Node) *Node {
+func (m *Decoder) project(p projection, x *Node) *Node {
 	g := x.Graph()
 	eq := "bti,oi->bto"
 	if p.conv1D {
@@ -272,7 +277,7 @@ func (m *GPT) project(p projection, x *Node) *Node {
 // values [B, T, kv heads, d_head], by the family's layout: GPT-2's fused
 // Conv1D (q, k, v blocks side by side), NeoX's fused map (per head: q, k,
 // v), or three maps.
-func (m *GPT) qkv(l int, x *Node) (q, k, v *Node) {
+func (m *Decoder) qkv(l int, x *Node) (q, k, v *Node) {
 	c := m.Config
 	b, t := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
 	h, kvh, hd := c.Heads, c.kvHeads(), c.headDim()
@@ -296,7 +301,7 @@ func (m *GPT) qkv(l int, x *Node) (q, k, v *Node) {
 // q/k norms (Qwen3), rotary positions (all but GPT-2), and grouped-query
 // attention, each query head h using key/value head h / (heads / kv heads)
 // as Hugging Face's repeat_kv does.
-func (m *GPT) attention(l int, x *Node, rot *rotation, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
+func (m *Decoder) attention(l int, x *Node, rot *rotation, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
 	c := m.Config
 	g := x.Graph()
 	b, t := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
@@ -328,7 +333,7 @@ func (m *GPT) attention(l int, x *Node, rot *rotation, attend func(k, v *Node) (
 
 // mlp is the family's feed-forward block: GPT-2's tanh GELU, NeoX's erf
 // GELU, or SwiGLU (down(silu(gate(x)) · up(x))).
-func (m *GPT) mlp(l int, x *Node) *Node {
+func (m *Decoder) mlp(l int, x *Node) *Node {
 	c := m.Config
 	ps := c.mlpProjections(l)
 	switch c.arch().mlp {
@@ -362,7 +367,7 @@ type rotation struct{ cos, sin *Node }
 // host in float64 and enter the graph as a constant table, so float64
 // models are exact; in float32 they are rounded once (HF rounds at each
 // float32 step).
-func (m *GPT) rotation(positions *Node) *rotation {
+func (m *Decoder) rotation(positions *Node) *rotation {
 	c := m.Config
 	if !c.arch().rotary {
 		return nil
@@ -380,7 +385,7 @@ func (m *GPT) rotation(positions *Node) *rotation {
 // rope turns the first rotaryDims dimensions of each head of x [B, T,
 // heads, d_head] by rot, Hugging Face's rotate-half convention:
 // x·cos + rotate_half(x)·sin with rotate_half(x) = [−x₂, x₁].
-func (m *GPT) rope(x *Node, rot *rotation) *Node {
+func (m *Decoder) rope(x *Node, rot *rotation) *Node {
 	hd := x.Shape().Dimensions[3]
 	r := m.Config.rotaryDims()
 	part := Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, r))
