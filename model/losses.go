@@ -85,8 +85,11 @@ func (c LossConfig) Validate() error {
 	return nil
 }
 
+// SelfRefined tells whether the loss uses Δπ (and so has a λ).
+func (t LossType) SelfRefined() bool { return t == LossSrDPO || t == LossSrIPO }
+
 // SelfRefined tells whether the loss uses Δπ.
-func (c LossConfig) SelfRefined() bool { return c.Type == LossSrDPO || c.Type == LossSrIPO }
+func (c LossConfig) SelfRefined() bool { return c.Type.SelfRefined() }
 
 // ipo tells whether the loss is IPO's square.
 func (c LossConfig) ipo() bool { return c.Type == LossIPO || c.Type == LossSrIPO }

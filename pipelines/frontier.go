@@ -7,30 +7,30 @@ import (
 	"strings"
 
 	"github.com/srdpo/srdpo/schemas"
-	"github.com/srdpo/srdpo/stages"
+	"github.com/srdpo/srdpo/stats"
 )
 
 // curves are each seed's gold reward–KL curve per method, from the
 // evaluation rows of the methods' policies along training (CurvePolicy)
 // and at its end; each starts at the reference (KL 0).
-func curves(rows []schemas.Eval) map[int64]map[string][]stages.CurvePoint {
+func curves(rows []schemas.Eval) map[int64]map[string][]CurvePoint {
 	type key struct {
 		seed   int64
 		policy string
 	}
 	reward, kl := map[key]float64{}, map[key]float64{}
 	for _, r := range rows {
-		if r.Benchmark != "gold_reward" {
+		if r.Benchmark != schemas.BenchGoldReward {
 			continue
 		}
 		switch r.Metric {
-		case "mean":
+		case schemas.MetricMean:
 			reward[key{r.Seed, r.Policy}] = r.Value
-		case "kl_to_reference":
+		case schemas.MetricKL:
 			kl[key{r.Seed, r.Policy}] = r.Value
 		}
 	}
-	out := map[int64]map[string][]stages.CurvePoint{}
+	out := map[int64]map[string][]CurvePoint{}
 	for k, rw := range reward {
 		if k.policy == "reference" {
 			continue
@@ -44,15 +44,15 @@ func curves(rows []schemas.Eval) map[int64]map[string][]stages.CurvePoint {
 			step = math.MaxInt32
 		}
 		if out[k.seed] == nil {
-			out[k.seed] = map[string][]stages.CurvePoint{}
+			out[k.seed] = map[string][]CurvePoint{}
 		}
-		out[k.seed][method] = append(out[k.seed][method], stages.CurvePoint{Step: step, KL: d, Reward: rw})
+		out[k.seed][method] = append(out[k.seed][method], CurvePoint{Step: step, KL: d, Reward: rw})
 	}
 	for seed, ms := range out {
 		ref, ok := reward[key{seed, "reference"}]
 		for m, pts := range ms {
 			if ok {
-				pts = append(pts, stages.CurvePoint{Step: 0, KL: 0, Reward: ref})
+				pts = append(pts, CurvePoint{Step: 0, KL: 0, Reward: ref})
 			}
 			sort.Slice(pts, func(i, j int) bool { return pts[i].Step < pts[j].Step })
 			ms[m] = pts
@@ -144,7 +144,7 @@ func computeFrontier(rows []schemas.Eval) *frontier {
 		for _, m := range f.Methods {
 			var at []float64
 			for _, seed := range f.Seeds {
-				v, ok := stages.RewardAtKL(cs[seed][m], kl)
+				v, ok := RewardAtKL(cs[seed][m], kl)
 				if !ok {
 					v = math.NaN()
 				}
@@ -164,7 +164,7 @@ func computeFrontier(rows []schemas.Eval) *frontier {
 				diffs[i] = f.At[m][k][i] - f.At[base][k][i]
 			}
 			d := pairedDiff{Policy: m, Baseline: base, KL: kl, Seeds: len(diffs)}
-			d.Mean, d.Lo, d.Hi, d.Err = stages.PairedInterval(diffs)
+			d.Mean, d.Lo, d.Hi, d.Err = stats.PairedInterval(diffs)
 			if d.Err != nil {
 				d.Mean = diffs[0]
 			}
@@ -208,7 +208,7 @@ func frontierTable(rows []schemas.Eval) string {
 	for k, kl := range f.KL {
 		fmt.Fprintf(&b, "| %.4f |", kl)
 		for _, m := range f.Methods {
-			fmt.Fprintf(&b, " %.3f |", meanFloat(f.At[m][k]))
+			fmt.Fprintf(&b, " %.3f |", stats.Mean(f.At[m][k]))
 		}
 		for _, d := range f.diffsAt(k) {
 			fmt.Fprintf(&b, " %s |", d)

@@ -111,14 +111,11 @@ type Cell struct {
 
 func (c Cell) group() group { return group{c.Temperature, c.Beta} }
 
-// selfRefining says whether a method has λ.
-func selfRefining(m model.LossType) bool { return m == model.LossSrDPO || m == model.LossSrIPO }
-
 // cells lists a group's cells in the order they are trained and reported.
 func (g Grid) cells(gr group) []Cell {
 	var out []Cell
 	for _, m := range g.Methods {
-		if !selfRefining(m) {
+		if !m.SelfRefined() {
 			out = append(out, Cell{Method: m, Temperature: gr.Temperature, Beta: gr.Beta})
 			continue
 		}
@@ -134,7 +131,7 @@ func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 // namesLambda says whether a cell's name carries its λ: a self-refining
 // method's, when the grid has several. Single-valued grids name policies
 // as plain methods, as srdpo eval does.
-func (g Grid) namesLambda(c Cell) bool { return selfRefining(c.Method) && len(g.Lambdas) > 1 }
+func (g Grid) namesLambda(c Cell) bool { return c.Method.SelfRefined() && len(g.Lambdas) > 1 }
 
 // policyName names a cell within its group: "dpo", "sr-dpo λ=0.5".
 func (g Grid) policyName(c Cell) string {

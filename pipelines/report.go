@@ -18,7 +18,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/srdpo/srdpo/schemas"
-	"github.com/srdpo/srdpo/stages"
+	"github.com/srdpo/srdpo/stats"
 )
 
 // PrintSummary writes the counters and the wall time of a run.
@@ -62,7 +62,7 @@ func summarise(rows []schemas.Eval) (map[figureKey]overSeeds, []string) {
 	out := map[figureKey]overSeeds{}
 	for k, v := range vals {
 		sp := SpreadOf(v)
-		out[k] = overSeeds{Mean: meanFloat(v), Min: sp.Min, Max: sp.Max, Seeds: len(v), Stderr: meanFloat(stderrs[k]), N: items[k]}
+		out[k] = overSeeds{Mean: stats.Mean(v), Min: sp.Min, Max: sp.Max, Seeds: len(v), Stderr: stats.Mean(stderrs[k]), N: items[k]}
 	}
 	var policies []string
 	for p := range policySet {
@@ -84,14 +84,6 @@ func policyOrder(p string) string {
 	return "9" + p
 }
 
-func meanFloat(v []float64) float64 {
-	var s float64
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(len(v))
-}
-
 // samplingCaption says what the gold reward, win and KL figures are.
 const samplingCaption = "Gold reward, win rates and KL(π‖π_ref) are means over responses sampled from each policy, at temperature 1 " +
 	"unless the evaluation says otherwise (`--samples` of srdpo eval, `--eval-samples` of srdpo run, per held-out prompt, seeded by prompt and sample, ± the standard error over prompts with one seed; " +
@@ -101,23 +93,23 @@ const samplingCaption = "Gold reward, win rates and KL(π‖π_ref) are means ov
 
 // reportColumns are the figures of the report's main table.
 var reportColumns = []struct{ title, benchmark, metric string }{
-	{"gold reward", "gold_reward", "mean"},
-	{"win vs reference", "gold_reward", "win_rate_vs_reference"},
-	{"win vs DPO", "gold_reward", "win_rate_vs_dpo"},
-	{"KL(π‖π_ref)", "gold_reward", "kl_to_reference"},
-	{"greedy gold reward", "gold_reward_greedy", "mean"},
-	{"RM reward", "reward_model", "mean"},
-	{"RM win vs reference", "reward_model", "win_rate_vs_reference"},
-	{"RM KL(π‖π_ref)", "reward_model", "kl_to_reference"},
-	{"Pearson(RM gap, Δπ)", "reward_model_correlation", "pearson_delta"},
-	{"partial r(RM gap, Δπ \\| h)", "reward_model_correlation", "partial_delta_given_h"},
-	{"pref. accuracy", "preferences", "accuracy"},
-	{"Pearson(gap, ref p-margin)", "quality_correlation", "pearson_ref_p_margin"},
-	{"Pearson(gap, h)", "quality_correlation", "pearson_h"},
-	{"Pearson(gap, Δπ)", "quality_correlation", "pearson_delta"},
-	{"Spearman(gap, Δπ)", "quality_correlation", "spearman_delta"},
-	{"Kendall(gap, Δπ)", "quality_correlation", "kendall_delta"},
-	{"partial r(gap, Δπ \\| h)", "quality_correlation", "partial_delta_given_h"},
+	{"gold reward", schemas.BenchGoldReward, schemas.MetricMean},
+	{"win vs reference", schemas.BenchGoldReward, schemas.MetricWinRateVs + "reference"},
+	{"win vs DPO", schemas.BenchGoldReward, schemas.MetricWinRateVs + "dpo"},
+	{"KL(π‖π_ref)", schemas.BenchGoldReward, schemas.MetricKL},
+	{"greedy gold reward", schemas.BenchGoldReward + schemas.GreedySuffix, schemas.MetricMean},
+	{"RM reward", schemas.BenchRewardModel, schemas.MetricMean},
+	{"RM win vs reference", schemas.BenchRewardModel, schemas.MetricWinRateVs + "reference"},
+	{"RM KL(π‖π_ref)", schemas.BenchRewardModel, schemas.MetricKL},
+	{"Pearson(RM gap, Δπ)", schemas.BenchRewardModelCorrelation, schemas.CorrelationMetric("pearson", "delta")},
+	{"partial r(RM gap, Δπ \\| h)", schemas.BenchRewardModelCorrelation, schemas.MetricPartialDeltaGivenH},
+	{"pref. accuracy", schemas.BenchPreferences, schemas.MetricAccuracy},
+	{"Pearson(gap, ref p-margin)", schemas.BenchQualityCorrelation, schemas.MetricPearsonRefPMargin},
+	{"Pearson(gap, h)", schemas.BenchQualityCorrelation, schemas.CorrelationMetric("pearson", "h")},
+	{"Pearson(gap, Δπ)", schemas.BenchQualityCorrelation, schemas.CorrelationMetric("pearson", "delta")},
+	{"Spearman(gap, Δπ)", schemas.BenchQualityCorrelation, schemas.CorrelationMetric("spearman", "delta")},
+	{"Kendall(gap, Δπ)", schemas.BenchQualityCorrelation, schemas.CorrelationMetric("kendall", "delta")},
+	{"partial r(gap, Δπ \\| h)", schemas.BenchQualityCorrelation, schemas.MetricPartialDeltaGivenH},
 }
 
 // WriteReport writes dir/report.md from eval rows (any number of seeds) and
@@ -321,7 +313,7 @@ func benchmarkTable(figs map[figureKey]overSeeds) string {
 		// The evaluation's own figures are the main table's and
 		// results' (greedy ones, the Monte-Carlo KL, a reward model's).
 		own := false
-		for _, prefix := range []string{"gold_reward", "reward_model", "preferences", "quality_correlation"} {
+		for _, prefix := range []string{schemas.BenchGoldReward, schemas.BenchRewardModel, schemas.BenchPreferences, schemas.BenchQualityCorrelation} {
 			own = own || strings.HasPrefix(k.benchmark, prefix)
 		}
 		if !own {
@@ -377,7 +369,7 @@ func curvePlot(path, metric string, metrics map[string][]schemas.Metric) error {
 }
 
 // rewardKLPlot places each policy at (KL to reference, gold reward).
-func rewardKLPlot(path string, figs map[figureKey]overSeeds, policies []string, cs map[int64]map[string][]stages.CurvePoint) error {
+func rewardKLPlot(path string, figs map[figureKey]overSeeds, policies []string, cs map[int64]map[string][]CurvePoint) error {
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = "gold reward against KL", "KL to reference (per token)", "gold reward"
 	// Each seed's curve per method, a line from the reference through the
@@ -404,8 +396,8 @@ func rewardKLPlot(path string, figs map[figureKey]overSeeds, policies []string, 
 		}
 	}
 	for i, pol := range policies {
-		r, ok1 := figs[figureKey{pol, "gold_reward", "mean"}]
-		kl, ok2 := figs[figureKey{pol, "gold_reward", "kl_to_reference"}]
+		r, ok1 := figs[figureKey{pol, schemas.BenchGoldReward, schemas.MetricMean}]
+		kl, ok2 := figs[figureKey{pol, schemas.BenchGoldReward, schemas.MetricKL}]
 		if !ok1 || !ok2 {
 			continue
 		}
@@ -437,7 +429,7 @@ func winPlot(path string, figs map[figureKey]overSeeds, policies []string) error
 	for i, against := range []string{"reference", "dpo"} {
 		var vals plotter.Values
 		for _, pol := range shown {
-			s, ok := figs[figureKey{pol, "gold_reward", "win_rate_vs_" + against}]
+			s, ok := figs[figureKey{pol, schemas.BenchGoldReward, schemas.MetricWinRateVs + against}]
 			switch {
 			case ok:
 				vals = append(vals, s.Mean)

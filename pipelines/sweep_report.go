@@ -15,7 +15,6 @@ import (
 
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/schemas"
-	"github.com/srdpo/srdpo/stages"
 )
 
 // writeSweepRows writes a run's rows, sorted by cell, seed and step, as
@@ -211,9 +210,10 @@ func alongTable(evals []schemas.Eval, steps int) string {
 		}
 		return ps[i].step < ps[j].step
 	})
-	cols := []struct{ benchmark, metric string }{{"gold_reward", "mean"}, {"gold_reward", "kl_to_reference"},
-		{"preferences", "accuracy"}, {"quality_correlation", "pearson_h"}, {"quality_correlation", "pearson_delta"},
-		{"quality_correlation", "partial_delta_given_h"}}
+	q := schemas.BenchQualityCorrelation
+	cols := []struct{ benchmark, metric string }{{schemas.BenchGoldReward, schemas.MetricMean}, {schemas.BenchGoldReward, schemas.MetricKL},
+		{schemas.BenchPreferences, schemas.MetricAccuracy}, {q, schemas.CorrelationMetric("pearson", "h")}, {q, schemas.CorrelationMetric("pearson", "delta")},
+		{q, schemas.MetricPartialDeltaGivenH}}
 	var b strings.Builder
 	b.WriteString("| policy | step | gold reward | KL(π‖π_ref) | pref. accuracy | Pearson(gap, h) | Pearson(gap, Δπ) | partial r(gap, Δπ \\| h) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, p := range ps {
@@ -266,7 +266,7 @@ func meanOverSeeds(rows []schemas.Metric) []schemas.Metric {
 // returns the report's section showing them: the training curves, Δπ
 // against β·h, gold reward against KL and the win rates.
 func writeGroupPlots(dir, suffix string, figs map[figureKey]overSeeds, policies []string, metrics map[string][]schemas.Metric,
-	cs map[int64]map[string][]stages.CurvePoint) (string, error) {
+	cs map[int64]map[string][]CurvePoint) (string, error) {
 	var md strings.Builder
 	md.WriteString("\n## Plots\n\n")
 	for _, m := range []struct{ file, metric string }{{"loss", "loss"}, {"accuracies", "rewards/accuracies"}, {"margins", "rewards/margins"}} {

@@ -7,6 +7,7 @@ import (
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stats"
 )
 
 // The figures of the evaluation (docs/design.md §5), computed for one policy
@@ -26,7 +27,12 @@ type GoldEval struct {
 }
 
 // MeanReward is the mean gold reward.
-func (g GoldEval) MeanReward() float64 { return meanOf(g.Rewards) }
+func (g GoldEval) MeanReward() float64 {
+	if len(g.Rewards) == 0 {
+		return 0
+	}
+	return stats.Mean(g.Rewards)
+}
 
 // Gold decodes a response to each prompt greedily with the policy, ending
 // it at the tokenizer's EOS or after the first stop string (kept in the
@@ -131,7 +137,7 @@ func RefPromptCorrelation(rows []schemas.Scored) (float64, error) {
 		gap = append(gap, *r.ScoreChosen-*r.ScoreRejected)
 		margin = append(margin, (lp.ChosenAug-lp.RejectedAug)-(lp.Chosen-lp.Rejected))
 	}
-	return Pearson(gap, margin)
+	return stats.Pearson(gap, margin)
 }
 
 // Preferences evaluates a policy on scored rows that carry gold scores,
@@ -207,19 +213,12 @@ func (e PreferenceEval) Against(gaps []float64) (PreferenceEval, error) {
 	}
 	for j, xs := range [][]float64{e.H, e.Delta} {
 		var err error
-		if e.Pearson[j], err = Pearson(e.Gap, xs); err != nil {
+		if e.Pearson[j], err = stats.Pearson(e.Gap, xs); err != nil {
 			return e, err
 		}
-		e.Spearman[j], _ = Spearman(e.Gap, xs)
-		e.Kendall[j], _ = KendallTauB(e.Gap, xs)
+		e.Spearman[j], _ = stats.Spearman(e.Gap, xs)
+		e.Kendall[j], _ = stats.KendallTauB(e.Gap, xs)
 	}
-	e.PartialDelta, _ = PartialPearson(e.Gap, e.Delta, e.H)
+	e.PartialDelta, _ = stats.PartialPearson(e.Gap, e.Delta, e.H)
 	return e, nil
-}
-
-func meanOf(x []float64) float64 {
-	if len(x) == 0 {
-		return 0
-	}
-	return mean(x)
 }

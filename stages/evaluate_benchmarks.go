@@ -15,6 +15,7 @@ import (
 	"github.com/srdpo/srdpo/benchmarks"
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stats"
 )
 
 func init() {
@@ -267,7 +268,7 @@ func (fn *benchAggregateFn) ProcessElement(key string, iter func(*benchDocResult
 		if math.IsNaN(stderr) {
 			stderr = 0
 		}
-		emit(schemas.Eval{Policy: policy, Benchmark: bench, Metric: metric, Value: mean(xs), N: int64(len(xs)), Seed: fn.Spec.Seed, Stderr: stderr})
+		emit(schemas.Eval{Policy: policy, Benchmark: bench, Metric: metric, Value: stats.Mean(xs), N: int64(len(xs)), Seed: fn.Spec.Seed, Stderr: stderr})
 	}
 	for m, metric := range task.Metrics {
 		values := func(rs []benchDocResult) []float64 {

@@ -139,16 +139,16 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 		if err != nil {
 			return err
 		}
-		judgeFn, bench := tasks.Reward, "gold_reward"
+		judgeFn, bench := tasks.Reward, schemas.BenchGoldReward
 		if judge != nil {
-			judgeFn, bench = judge.Reward, "reward_model"
+			judgeFn, bench = judge.Reward, schemas.BenchRewardModel
 		}
 		g, err := Gold(policy, ref, tok, prompts, judgeFn, fn.Spec.MaxNew, fn.Spec.Stop)
 		if err != nil {
 			return fmt.Errorf("policy %s: %w", p.Name, err)
 		}
-		row(bench+"_greedy", "mean", g.MeanReward(), len(prompts))
-		row(bench+"_greedy", "log_ratio_per_token", g.LogRatio, g.Tokens) // no row when nothing was generated
+		row(bench+schemas.GreedySuffix, schemas.MetricMean, g.MeanReward(), len(prompts))
+		row(bench+schemas.GreedySuffix, schemas.MetricLogRatio, g.LogRatio, g.Tokens) // no row when nothing was generated
 		e, err := Sampled(policy, ref, tok, ids, prompts, judgeFn, fn.Spec.sampleSpec())
 		if err != nil {
 			return fmt.Errorf("policy %s: %w", p.Name, err)
@@ -157,7 +157,7 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 		for _, f := range []struct {
 			metric string
 			values [][]float64
-		}{{"mean", e.Rewards}, {"kl_to_reference", e.KL}, {"kl_to_reference_mc", e.KLMC}} {
+		}{{schemas.MetricMean, e.Rewards}, {schemas.MetricKL, e.KL}, {schemas.MetricKLMC, e.KLMC}} {
 			m, se := MeanSE(f.values)
 			rowSE(bench, f.metric, m, se, n)
 		}
@@ -178,14 +178,14 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 		if err != nil {
 			return fmt.Errorf("policy %s: %w", p.Name, err)
 		}
-		row("preferences", "accuracy", e.Accuracy, e.N)
+		row(schemas.BenchPreferences, schemas.MetricAccuracy, e.Accuracy, e.N)
 		correlations := func(bench string, e PreferenceEval) {
 			for j, what := range []string{"h", "delta"} {
-				row(bench, "pearson_"+what, e.Pearson[j], e.N)
-				row(bench, "spearman_"+what, e.Spearman[j], e.N)
-				row(bench, "kendall_"+what, e.Kendall[j], e.N)
+				row(bench, schemas.CorrelationMetric("pearson", what), e.Pearson[j], e.N)
+				row(bench, schemas.CorrelationMetric("spearman", what), e.Spearman[j], e.N)
+				row(bench, schemas.CorrelationMetric("kendall", what), e.Kendall[j], e.N)
 			}
-			row(bench, "partial_delta_given_h", e.PartialDelta, e.N)
+			row(bench, schemas.MetricPartialDeltaGivenH, e.PartialDelta, e.N)
 		}
 		if missing == "" {
 			if p.Name == "reference" { // a property of the reference and the shards: once
@@ -193,9 +193,9 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 				if err != nil {
 					return err
 				}
-				row("quality_correlation", "pearson_ref_p_margin", c, len(scored))
+				row(schemas.BenchQualityCorrelation, schemas.MetricPearsonRefPMargin, c, len(scored))
 			}
-			correlations("quality_correlation", e)
+			correlations(schemas.BenchQualityCorrelation, e)
 		}
 		if judge != nil {
 			gaps, err := judge.Gaps(scored)
@@ -206,7 +206,7 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 			if err != nil {
 				return fmt.Errorf("policy %s: %w", p.Name, err)
 			}
-			correlations("reward_model_correlation", je)
+			correlations(schemas.BenchRewardModelCorrelation, je)
 		}
 	}
 	for _, path := range fn.Spec.MCTasks {
@@ -243,7 +243,7 @@ func (fn *winsFn) ProcessElement(prompt string, iter func(*policyReward) bool, e
 			if !ok || o == p {
 				continue
 			}
-			emit(p+"\x00"+o+"\x00"+mine.Bench+"_greedy", win(mine.Greedy, theirs.Greedy))
+			emit(p+"\x00"+o+"\x00"+mine.Bench+schemas.GreedySuffix, win(mine.Greedy, theirs.Greedy))
 			if n := min(len(mine.Sampled), len(theirs.Sampled)); n > 0 {
 				var w float64
 				for j := 0; j < n; j++ {
@@ -287,7 +287,7 @@ func (fn *winRateFn) ProcessElement(key string, iter func(*float64) bool, emit f
 	if math.IsNaN(se) {
 		se = 0 // one prompt
 	}
-	emit(schemas.Eval{Policy: p, Benchmark: bench, Metric: "win_rate_vs_" + o, Value: m, N: int64(len(ws)), Seed: fn.Seed, Stderr: se})
+	emit(schemas.Eval{Policy: p, Benchmark: bench, Metric: schemas.MetricWinRateVs + o, Value: m, N: int64(len(ws)), Seed: fn.Seed, Stderr: se})
 }
 
 func readAllFile(ctx context.Context, path string) ([]byte, error) {

@@ -1,4 +1,6 @@
-package stages
+// Package stats holds the statistics srdpo reports: the correlations of
+// the paper's Table 4 and the paired Student-t interval over seeds.
+package stats
 
 import (
 	"fmt"
@@ -14,7 +16,7 @@ func Pearson(x, y []float64) (float64, error) {
 	if err := checkPaired(x, y); err != nil {
 		return 0, err
 	}
-	mx, my := mean(x), mean(y)
+	mx, my := Mean(x), Mean(y)
 	var sxy, sxx, syy float64
 	for i := range x {
 		dx, dy := x[i]-mx, y[i]-my
@@ -106,7 +108,8 @@ func checkPaired(x, y []float64) error {
 	return nil
 }
 
-func mean(x []float64) float64 {
+// Mean is the arithmetic mean of x; NaN for none.
+func Mean(x []float64) float64 {
 	var s float64
 	for _, v := range x {
 		s += v
