@@ -153,6 +153,13 @@ func Run(ctx context.Context, c RunConfig, progress io.Writer) (string, error) {
 	for _, seed := range todo {
 		began := time.Now()
 		r := newSeedRun(c, seed, progress, clock)
+		if c.Resume {
+			// What a seed cut off midway left (half-trained cells, a
+			// partial evaluation) goes: the seed runs again from its start.
+			if err := os.RemoveAll(r.dir); err != nil {
+				return "", fmt.Errorf("seed %d: %w", seed, err)
+			}
+		}
 		if err := r.run(ctx); err != nil {
 			return "", fmt.Errorf("seed %d: %w", seed, err)
 		}

@@ -31,6 +31,10 @@ func TestRunResumeKeepsFinishedSeeds(t *testing.T) {
 	if err := os.Remove(filepath.Join(c.Out, "seed-2", SeedSettingsFile)); err != nil {
 		t.Fatal(err)
 	}
+	stray := filepath.Join(c.Out, "seed-2", "dpo", "left-by-a-kill")
+	if err := os.MkdirAll(stray, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	refConfig := filepath.Join(c.Out, "seed-1", "reference", "config.json")
 	if err := os.WriteFile(refConfig, []byte("not run again"), 0o644); err != nil {
 		t.Fatal(err)
@@ -52,6 +56,9 @@ func TestRunResumeKeepsFinishedSeeds(t *testing.T) {
 	}
 	if strings.Contains(log, "seed 2: kept") || !strings.Contains(log, "seed 2: SFT") {
 		t.Errorf("seed 2, without its mark, was not run again:\n%s", log)
+	}
+	if _, err := os.Stat(stray); !os.IsNotExist(err) {
+		t.Errorf("what the cut-off seed 2 left is still there (%v): it did not run from its start", err)
 	}
 	if b, _ := os.ReadFile(refConfig); string(b) != "not run again" {
 		t.Errorf("seed 1's reference was trained again")
