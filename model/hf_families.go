@@ -343,10 +343,7 @@ func (w *hfWeights) match(dir string, c Config) (map[string]weightSource, error)
 	shapes := c.weightShapes()
 	out := map[string]weightSource{}
 	for stored, f := range w.at {
-		name := stored
-		if prefix := c.layout().headPrefix; prefix != "" {
-			name = strings.TrimPrefix(name, prefix)
-		}
+		name := strings.TrimPrefix(stored, c.layout().headPrefix)
 		switch {
 		case strings.HasSuffix(name, "rotary_emb.inv_freq"), strings.HasSuffix(name, ".attention.bias"),
 			strings.HasSuffix(name, ".attention.masked_bias"), strings.HasSuffix(name, ".attn.bias"), strings.HasSuffix(name, ".attn.masked_bias"):

@@ -13,7 +13,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
@@ -208,14 +207,13 @@ func ReadFile(data []byte, f Format, tb *Table) (rows []Row, md Metadata, err er
 }
 
 func readFile(data []byte, f Format, tb *Table) ([]Row, Metadata, error) {
-	mem := FileAllocator(int64(len(data)))
 	var (
 		schema *arrow.Schema
 		recs   []arrow.RecordBatch
 	)
 	switch f {
 	case FormatArrow:
-		r, err := ipc.NewFileReader(bytes.NewReader(data), ipc.WithAllocator(mem))
+		r, err := ipc.NewFileReader(bytes.NewReader(data), ipc.WithAllocator(FileAllocator(int64(len(data)))))
 		if err != nil {
 			return nil, nil, fmt.Errorf("not an Arrow IPC file: %w", err)
 		}
@@ -230,7 +228,7 @@ func readFile(data []byte, f Format, tb *Table) ([]Row, Metadata, error) {
 			recs = append(recs, rec)
 		}
 	case FormatParquet:
-		pf, err := file.NewParquetReader(bytes.NewReader(data), file.WithReadProps(parquet.NewReaderProperties(mem)))
+		pf, mem, err := OpenParquet(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			return nil, nil, fmt.Errorf("not a Parquet file: %w", err)
 		}

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
 
 	"github.com/srdpo/srdpo/bounds"
 )
@@ -27,6 +29,15 @@ func RecoverMalformed(err *error, what string) {
 // their size.
 func FileAllocator(size int64) memory.Allocator {
 	return &limitedAllocator{limit: bounds.ExpansionLimit(size, bounds.MaxExpansionRatio, bounds.MinExpansionLimit)}
+}
+
+// OpenParquet opens a Parquet file of size bytes to be decoded with
+// FileAllocator(size), and returns that allocator for pqarrow's reader:
+// every reader of a Parquet file from outside opens it here.
+func OpenParquet(r parquet.ReaderAtSeeker, size int64) (*file.Reader, memory.Allocator, error) {
+	mem := FileAllocator(size)
+	pf, err := file.NewParquetReader(r, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	return pf, mem, err
 }
 
 type limitedAllocator struct {

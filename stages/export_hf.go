@@ -16,7 +16,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
@@ -214,7 +213,7 @@ func existingSplits(ctx context.Context, out string, ours map[string]int64, feat
 		if err != nil {
 			return nil, err
 		}
-		pf, err := file.NewParquetReader(bytes.NewReader(data))
+		pf, _, err := schemas.OpenParquet(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}

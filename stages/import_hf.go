@@ -10,8 +10,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
@@ -104,8 +102,7 @@ func readHFParquet(ctx context.Context, name string) (_ []schemas.Row, _ schemas
 	if err != nil {
 		return nil, nil, err
 	}
-	mem := schemas.FileAllocator(int64(len(data)))
-	pf, err := file.NewParquetReader(bytes.NewReader(data), file.WithReadProps(parquet.NewReaderProperties(mem)))
+	pf, mem, err := schemas.OpenParquet(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, nil, err
 	}

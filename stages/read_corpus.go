@@ -20,8 +20,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/fileio"
@@ -473,34 +471,33 @@ func readParquetRecords(r io.Reader, emit func(rawRecord)) error {
 // batch of parquetBatchRows at a time: memory holds one batch (and its
 // row group's pages), whatever the file's size.
 func readParquetAt(ra io.ReaderAt, size int64, emit func(rawRecord)) (err error) {
-	// Every failure from here on is the file's content.
-	bad := func(err error) error { return &positionedError{offset: -1, err: err} }
+	// Every failure here, a recovered panic included, is the file's
+	// content: a positioned error (of the whole file).
 	defer func() {
-		if err != nil && !errors.As(err, new(*positionedError)) {
-			err = bad(err)
+		if err != nil {
+			err = &positionedError{offset: -1, err: err}
 		}
 	}()
 	defer schemas.RecoverMalformed(&err, "not a readable Parquet file")
-	mem := schemas.FileAllocator(size)
-	pf, err := file.NewParquetReader(io.NewSectionReader(ra, 0, size), file.WithReadProps(parquet.NewReaderProperties(mem)))
+	pf, mem, err := schemas.OpenParquet(io.NewSectionReader(ra, 0, size), size)
 	if err != nil {
-		return bad(fmt.Errorf("not a readable Parquet file: %w", err))
+		return fmt.Errorf("not a readable Parquet file: %w", err)
 	}
 	defer pf.Close()
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows}, mem)
 	if err != nil {
-		return bad(err)
+		return err
 	}
 	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
 	if err != nil {
-		return bad(err)
+		return err
 	}
 	defer rr.Release()
 	var record int64
 	for rr.Next() {
 		var buf bytes.Buffer
 		if err := array.RecordToJSON(rr.RecordBatch(), &buf); err != nil {
-			return bad(fmt.Errorf("row %d: %w", record+1, err))
+			return fmt.Errorf("row %d: %w", record+1, err)
 		}
 		for _, l := range bytes.Split(bytes.TrimRight(buf.Bytes(), "\n"), []byte("\n")) {
 			record++
@@ -508,7 +505,7 @@ func readParquetAt(ra io.ReaderAt, size int64, emit func(rawRecord)) (err error)
 		}
 	}
 	if err := rr.Err(); err != nil && err != io.EOF {
-		return bad(fmt.Errorf("after row %d: %w", record, err))
+		return fmt.Errorf("after row %d: %w", record, err)
 	}
 	return nil
 }
