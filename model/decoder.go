@@ -38,6 +38,7 @@ type Decoder struct {
 	Config  Config
 	Backend compute.Backend
 	Store   *model.Store
+	lora    *adapter // a LoRA adapter on some maps (lora.go), or nil
 }
 
 // WeightNames lists every weight of a config, in name order.
@@ -134,10 +135,16 @@ func fromSource(cfg Config, backend compute.Backend, load func(name string, shap
 	return m, nil
 }
 
-// Weights returns every weight as float64, by name.
+// Weights returns every base weight as float64, by name (an adapter's
+// are AdapterWeights; MergedWeights joins them).
 func (m *Decoder) Weights() (map[string][]float64, error) {
+	return m.values(m.Config.WeightNames())
+}
+
+// values reads named weights out of the store as float64.
+func (m *Decoder) values(names []string) (map[string][]float64, error) {
 	out := map[string][]float64{}
-	for _, name := range m.Config.WeightNames() {
+	for _, name := range names {
 		v := m.Store.GetVariable(weightPath(name))
 		if v == nil {
 			return nil, fmt.Errorf("weight %s is not in the model", name)
@@ -269,6 +276,9 @@ func (m *Decoder) project(p projection, x *Node) *Node {
 	y := Einsum(eq, x, m.w(g, p.name+".weight"))
 	if p.hasBias {
 		y = Add(y, Reshape(m.w(g, p.name+".bias"), 1, 1, p.out))
+	}
+	if d := m.loraDelta(p, x); d != nil {
+		y = Add(y, d)
 	}
 	return y
 }

@@ -67,14 +67,24 @@ type architecture struct {
 	biased  bool // every linear map has a bias (GPT-2, GPT-NeoX); otherwise attention_bias and mlp_bias say
 	qkvBias bool // q, k and v have biases whatever attention_bias says (Qwen2)
 	layout  layout
+	// loraTargets are PEFT's default LoRA target modules for the family
+	// (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING in
+	// peft/utils/constants.py, huggingface/peft@00073fe8).
+	loraTargets []string
 }
 
+// qvTargets is PEFT's default for Llama, Mistral and Qwen: the query and
+// value maps.
+var qvTargets = []string{"q_proj", "v_proj"}
+
 var architectures = map[Family]architecture{
-	FamilyGPT2:  {norm: layerNorm, mlp: geluTanhMLP, qkv: qkvFusedBlocks, conv1D: true, biased: true, layout: gpt2Layout},
-	FamilyNeoX:  {norm: layerNorm, mlp: geluErfMLP, qkv: qkvFusedPerHead, rotary: true, biased: true, layout: neoxLayout},
-	FamilyLlama: {norm: rmsNorm, mlp: swiGLUMLP, qkv: qkvSeparate, rotary: true, layout: llamaLayout},
-	FamilyQwen2: {norm: rmsNorm, mlp: swiGLUMLP, qkv: qkvSeparate, rotary: true, qkvBias: true, layout: llamaLayout},
-	FamilyQwen3: {norm: rmsNorm, mlp: swiGLUMLP, qkv: qkvSeparate, rotary: true, layout: qwen3Layout},
+	FamilyGPT2: {norm: layerNorm, mlp: geluTanhMLP, qkv: qkvFusedBlocks, conv1D: true, biased: true, layout: gpt2Layout,
+		loraTargets: []string{"c_attn"}},
+	FamilyNeoX: {norm: layerNorm, mlp: geluErfMLP, qkv: qkvFusedPerHead, rotary: true, biased: true, layout: neoxLayout,
+		loraTargets: []string{"query_key_value"}},
+	FamilyLlama: {norm: rmsNorm, mlp: swiGLUMLP, qkv: qkvSeparate, rotary: true, layout: llamaLayout, loraTargets: qvTargets},
+	FamilyQwen2: {norm: rmsNorm, mlp: swiGLUMLP, qkv: qkvSeparate, rotary: true, qkvBias: true, layout: llamaLayout, loraTargets: qvTargets},
+	FamilyQwen3: {norm: rmsNorm, mlp: swiGLUMLP, qkv: qkvSeparate, rotary: true, layout: qwen3Layout, loraTargets: qvTargets},
 }
 
 // Families lists the families srdpo implements, sorted.

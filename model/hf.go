@@ -119,12 +119,13 @@ const DefaultShardBytes = 5_000_000_000
 
 // ExportHF writes the model as a Hugging Face directory of its family:
 // config.json and model.safetensors (F32), sharded above DefaultShardBytes.
+// A LoRA adapter is merged in (WritePEFTAdapter writes it on its own).
 func (m *Decoder) ExportHF(dir string) error { return m.ExportHFSharded(dir, DefaultShardBytes) }
 
 // ExportHFSharded is ExportHF with shards of at most maxShardBytes.
 func (m *Decoder) ExportHFSharded(dir string, maxShardBytes int64) error {
 	c := m.Config
-	weights, err := m.Weights()
+	weights, err := m.MergedWeights()
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 )
@@ -98,15 +97,6 @@ func writeSafetensorsAs(t *testing.T, path, dtype string, tensors map[string]Ten
 		t.Fatal(err)
 	}
 	return rounded
-}
-
-func sortedKeys(m map[string]Tensor) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // toFloat16 rounds a small value to IEEE half precision (normal range).

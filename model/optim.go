@@ -83,8 +83,8 @@ func (m *Decoder) initOptimizerState() error {
 	if _, err := m.Store.CreateVariable("/optim/step", tensors.FromScalar(float64(0))); err != nil {
 		return err
 	}
-	for _, name := range m.Config.WeightNames() {
-		shape := m.Config.WeightShape(name)
+	for _, name := range m.trainable() {
+		shape := m.shapeOf(name)
 		for _, slot := range []string{"m", "v"} {
 			z := m.zeros(shape)
 			v, err := m.Store.CreateVariable("/optim/"+slot+weightPath(name), z)
@@ -111,10 +111,10 @@ func (m *Decoder) applyOptimizer(o Optim, loss, lr *Node) *Node {
 	return m.applyGradients(o, m.gradients(loss), IsFinite(loss), lr)
 }
 
-// gradients of loss with respect to every weight, in WeightNames order.
+// gradients of loss with respect to every trainable weight, in order.
 func (m *Decoder) gradients(loss *Node) []*Node {
 	g := loss.Graph()
-	names := m.Config.WeightNames()
+	names := m.trainable()
 	weights := make([]*Node, len(names))
 	for i, n := range names {
 		weights[i] = m.w(g, n)
@@ -128,7 +128,7 @@ func (m *Decoder) accumulate(loss *Node) {
 	g := loss.Graph()
 	finite := IsFinite(loss)
 	for i, gr := range m.gradients(loss) {
-		v := m.Store.GetVariable("/accum" + weightPath(m.Config.WeightNames()[i]))
+		v := m.Store.GetVariable("/accum" + weightPath(m.trainable()[i]))
 		old := v.NodeValue(g)
 		v.SetNodeValue(Where(finite, Add(old, gr), old))
 	}
@@ -139,7 +139,7 @@ func (m *Decoder) accumulate(loss *Node) {
 func (m *Decoder) applyAccumulated(o Optim, lr *Node) *Node {
 	g := lr.Graph()
 	var grads []*Node
-	for _, name := range m.Config.WeightNames() {
+	for _, name := range m.trainable() {
 		v := m.Store.GetVariable("/accum" + weightPath(name))
 		grads = append(grads, v.NodeValue(g))
 		v.SetNodeValue(ZerosLike(v.NodeValue(g)))
@@ -150,11 +150,11 @@ func (m *Decoder) applyAccumulated(o Optim, lr *Node) *Node {
 // initAccumulators creates the gradient accumulators (zeros) if absent.
 // Checkpoints are taken between steps, where they are always zero.
 func (m *Decoder) initAccumulators() error {
-	for _, name := range m.Config.WeightNames() {
+	for _, name := range m.trainable() {
 		if m.Store.GetVariable("/accum"+weightPath(name)) != nil {
 			continue
 		}
-		v, err := m.Store.CreateVariable("/accum"+weightPath(name), m.zeros(m.Config.WeightShape(name)))
+		v, err := m.Store.CreateVariable("/accum"+weightPath(name), m.zeros(m.shapeOf(name)))
 		if err != nil {
 			return err
 		}
@@ -165,9 +165,9 @@ func (m *Decoder) initAccumulators() error {
 
 // clearAccumulators zeroes the accumulators, after a refused micro-batch.
 func (m *Decoder) clearAccumulators() {
-	for _, name := range m.Config.WeightNames() {
+	for _, name := range m.trainable() {
 		if v := m.Store.GetVariable("/accum" + weightPath(name)); v != nil {
-			v.MustSetValue(m.zeros(m.Config.WeightShape(name)))
+			v.MustSetValue(m.zeros(m.shapeOf(name)))
 		}
 	}
 }
@@ -177,7 +177,7 @@ func (m *Decoder) clearAccumulators() {
 func (m *Decoder) applyGradients(o Optim, grads []*Node, finite, lr *Node) *Node {
 	g := lr.Graph()
 	o = o.withDefaults()
-	names := m.Config.WeightNames()
+	names := m.trainable()
 	weights := make([]*Node, len(names))
 	for i, n := range names {
 		weights[i] = m.w(g, n)
