@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -61,11 +62,15 @@ func (l LoRA) Validate() error {
 	return nil
 }
 
-// adapter is a model's LoRA: its settings and the maps it adapts, by the
-// map's name (projection.name).
+// adapter is a model's LoRA: its settings, the maps it adapts, by the
+// map's name (projection.name), and the graphs that apply its dropout.
 type adapter struct {
 	cfg     LoRA
 	targets map[string]projection
+	// dropoutIn marks the training-step graphs: every graph here is marked
+	// a training graph (design §8, pitfall 1), so IsTraining cannot say
+	// which graphs are steps and which score or evaluate.
+	dropoutIn sync.Map // *Graph → true
 }
 
 // loraA and loraB are the names of a map's adapter weights, PEFT's without
@@ -237,7 +242,7 @@ func (m *Decoder) shapeOf(name string) []int {
 
 // loraDelta is s·B(A·drop(x)) for map p on x [B, T, in], or nil when p is
 // not adapted. Dropout (PEFT's nn.Dropout: zero with probability p, scale
-// the rest by 1/(1−p)) runs in training graphs only.
+// the rest by 1/(1−p)) runs in training steps only (dropoutOn).
 func (m *Decoder) loraDelta(p projection, x *Node) *Node {
 	if m.lora == nil {
 		return nil
@@ -247,13 +252,20 @@ func (m *Decoder) loraDelta(p projection, x *Node) *Node {
 	}
 	g := x.Graph()
 	cfg := m.lora.cfg
-	if cfg.Dropout > 0 && m.Store.IsTraining(g) {
+	if _, on := m.lora.dropoutIn.Load(g); on && cfg.Dropout > 0 {
 		u := m.Store.RandomUniform(g, shapes.Make(x.DType(), x.Shape().Dimensions...))
 		keep := GreaterOrEqual(u, Scalar(g, x.DType(), cfg.Dropout))
 		x = Where(keep, MulScalar(x, 1/(1-cfg.Dropout)), ZerosLike(x))
 	}
 	a := Einsum("bti,ri->btr", x, m.w(g, loraA(p.name)))
 	return MulScalar(Einsum("btr,or->bto", a, m.w(g, loraB(p.name))), cfg.Scaling())
+}
+
+// dropoutOn makes graph g, a training step, apply the adapter's dropout.
+func (m *Decoder) dropoutOn(g *Graph) {
+	if m.lora != nil {
+		m.lora.dropoutIn.Store(g, true)
+	}
 }
 
 // AdapterWeights returns the adapter's weights as float64, by name.

@@ -344,7 +344,7 @@ func TestPEFTAdapterRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantKey := map[string]string{"gpt2": "base_model.model.transformer.h.1.mlp.c_fc.lora_B.weight",
-				"neox": "base_model.model.gpt_neox.layers.0.attention.query_key_value.lora_A.weight",
+				"neox":  "base_model.model.gpt_neox.layers.0.attention.query_key_value.lora_A.weight",
 				"llama": "base_model.model.model.layers.1.self_attn.o_proj.lora_A.weight"}[name]
 			if _, ok := file[wantKey]; !ok {
 				t.Errorf("no tensor %s in the adapter file", wantKey)
@@ -363,8 +363,6 @@ func TestPEFTAdapterRoundTrip(t *testing.T) {
 			if l, _ := fresh.LoRA(); l.Dropout != 0.05 || !l.RSLoRA || l.Rank != 3 || l.Alpha != 6 {
 				t.Errorf("loaded settings %+v", l)
 			}
-			// Compare without dropout (the test's logits run a training graph).
-			m.lora.cfg.Dropout, fresh.lora.cfg.Dropout = 0, 0
 			seq := []int32{2, 7, 1, 8, 2, 8}
 			want, got := logits(t, m, seq), logits(t, fresh, seq)
 			for i := range want {
@@ -393,17 +391,17 @@ func TestPEFTAdapterRefusals(t *testing.T) {
 	}
 	orig, _ := os.ReadFile(filepath.Join(dir, PEFTConfigFile))
 	for edit, want := range map[[2]string]string{
-		{`"use_dora": false`, `"use_dora": true`}:                            "DoRA",
-		{`"bias": "none"`, `"bias": "all"`}:                                   "biases",
-		{`"peft_type": "LORA"`, `"peft_type": "IA3"`}:                         "not LORA",
-		{`"rank_pattern": {}`, `"rank_pattern": {"q_proj": 4}`}:               "rank_pattern",
-		{`"modules_to_save": null`, `"modules_to_save": ["lm_head"]`}:         "modules_to_save",
-		{`"layers_to_transform": null`, `"layers_to_transform": [0]`}:         "layers_to_transform",
-		{`"q_proj",`, `"w_proj",`}:                                            `"w_proj" matches no linear map`,
-		{"[\n    \"q_proj\",\n    \"v_proj\"\n  ]", `".*q_proj"`}:            "regular expression",
-		{`"r": 2`, `"r": 3`}:                                                  "want [3 16]",
-		{`"lora_alpha": 4`, `"lora_alpha": -1`}:                               "alpha",
-		{`"target_modules": [`, `"target_modules": ["k_proj", `}:             "is missing",
+		{`"use_dora": false`, `"use_dora": true`}:                     "DoRA",
+		{`"bias": "none"`, `"bias": "all"`}:                           "biases",
+		{`"peft_type": "LORA"`, `"peft_type": "IA3"`}:                 "not LORA",
+		{`"rank_pattern": {}`, `"rank_pattern": {"q_proj": 4}`}:       "rank_pattern",
+		{`"modules_to_save": null`, `"modules_to_save": ["lm_head"]`}: "modules_to_save",
+		{`"layers_to_transform": null`, `"layers_to_transform": [0]`}: "layers_to_transform",
+		{`"q_proj",`, `"w_proj",`}:                                    `"w_proj" matches no linear map`,
+		{"[\n    \"q_proj\",\n    \"v_proj\"\n  ]", `".*q_proj"`}:     "regular expression",
+		{`"r": 2`, `"r": 3`}:                                          "want [3 16]",
+		{`"lora_alpha": 4`, `"lora_alpha": -1`}:                       "alpha",
+		{`"target_modules": [`, `"target_modules": ["k_proj", `}:      "is missing",
 	} {
 		s := strings.Replace(string(orig), edit[0], edit[1], 1)
 		if s == string(orig) {
@@ -436,5 +434,46 @@ func TestLoRAValidate(t *testing.T) {
 		if l.Validate() == nil {
 			t.Errorf("%+v accepted", l)
 		}
+	}
+}
+
+// Dropout runs in training steps only, seeded: the same seed gives the
+// same steps, another seed other steps, and evaluation none at all.
+func TestLoRADropout(t *testing.T) {
+	backend, _ := Backend()
+	cfg := Tiny(tokenizer.Byte{}.VocabSize())
+	cfg.DType = "float64"
+	ref, _ := New(cfg, 1, backend)
+	pairs := toyPreferences(t, ref, 4)
+	run := func(dropout float64, seed uint64) (eval0, step0, step1 PreferenceStats) {
+		policy, _ := New(cfg, 1, backend)
+		if err := policy.AddLoRA(LoRA{Rank: 2, Alpha: 4, Dropout: dropout}, seed); err != nil {
+			t.Fatal(err)
+		}
+		withRandomB(t, policy, 3) // so that dropout changes the output
+		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: LossDPO, Beta: 0.1}, Optim{Name: "adam", LR: 1e-3}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eval0, _ = tr.Evaluate(pairs)
+		step0, _ = tr.Step(0, pairs)
+		step1, _ = tr.Step(1, pairs)
+		return
+	}
+	e0, s0, _ := run(0, 5)
+	e1, a0, a1 := run(0.5, 5)
+	_, b0, b1 := run(0.5, 5)
+	_, c0, _ := run(0.5, 6)
+	if e0.Loss != e1.Loss {
+		t.Errorf("evaluation with dropout %v, without %v: dropout ran outside training", e1.Loss, e0.Loss)
+	}
+	if a0.Loss == s0.Loss {
+		t.Error("dropout 0.5 left the training step's loss unchanged")
+	}
+	if a0.Loss != b0.Loss || a1.Loss != b1.Loss {
+		t.Errorf("the same seed gave steps %v, %v and %v, %v", a0.Loss, a1.Loss, b0.Loss, b1.Loss)
+	}
+	if a0.Loss == c0.Loss {
+		t.Error("another seed gave the same dropout")
 	}
 }

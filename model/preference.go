@@ -158,6 +158,9 @@ func stepInputsOf(in []*Node, k execKind) stepInputs {
 func (t *PreferenceTrainer) graph(k execKind, in stepInputs) []*Node {
 	m := t.m
 	m.Store.SetTraining(in.valid.Graph(), true)
+	if k.mode != modeEval {
+		m.dropoutOn(in.valid.Graph()) // LoRA dropout in steps, as PEFT's in train mode (both passes)
+	}
 	augSum := in.augSums
 	if augSum == nil {
 		augSum, _ = m.responseSums(in.aug, k.sharedAug) // forward only

@@ -42,6 +42,7 @@ func (c *EvalConfig) RegisterFlags(fs *flag.FlagSet) {
 	sp := &c.Spec
 	fs.StringVar(&sp.Reference, "reference", sp.Reference, "the reference model directory (evaluated as \"reference\")")
 	fs.Var((*policyList)(&c.Policies), "policy", "name=DIR of a policy to evaluate (repeat or comma-separate); DIR is srdpo train's <out>/"+stages.CheckpointDir)
+	fs.Var((*adapterList)(&c.Policies), "adapter", "name=DIR: a policy that is the --reference model with the PEFT LoRA adapter folder DIR (adapter_config.json + adapter_model.safetensors, local or gs://) loaded onto it, as srdpo train --export-hf writes with LoRA or PEFT's save_pretrained does (repeat or comma-separate)")
 	fs.StringVar(&sp.Tokenizer, "tokenizer", sp.Tokenizer, "tokenizer, as for scoring")
 	fs.StringVar(&sp.Prompts, "prompts", sp.Prompts, "held-out prompts, JSONL {\"id\", \"prompt\"}: of the known-reward task (srdpo gen's eval_prompts.jsonl) for gold reward, KL and win rates; with --reward-model, any prompts, judged by it")
 	fs.StringVar(&sp.RewardModel, "reward-model", sp.RewardModel, "a Hugging Face *ForSequenceClassification directory (one label; Llama, Mistral, Qwen2/3, GPT-NeoX or GPT-2; local or gs://) as the judge: it scores prompt + response (its own tokenizer, special tokens added, the reward read at the last non-pad token as transformers does) for the sampled and greedy responses (benchmark reward_model: mean, win rates, KL) and gives the held-out pairs' quality gap r(x, y+) − r(x, y−) for the Table-4 correlations (reward_model_correlation)")
@@ -199,11 +200,30 @@ func (l *policyList) Set(v string) error {
 	})
 }
 
+// adapterList reads repeated --adapter name=DIR flags: policies that are
+// the reference with an adapter. The reference directory is filled in by
+// RunEval.
+type adapterList []stages.PolicyRef
+
+func (l *adapterList) String() string { return "" }
+
+func (l *adapterList) Set(v string) error {
+	return eachNamed(v, func(name, dir string) error {
+		*l = append(*l, stages.PolicyRef{Name: name, Adapter: dir})
+		return nil
+	})
+}
+
 // RunEval evaluates the policies on the chosen runner, writes the eval rows
 // as Arrow shards and the report, and returns the rows and the report's
 // main table.
 func RunEval(ctx context.Context, c EvalConfig) ([]schemas.Eval, string, error) {
 	policies := append([]stages.PolicyRef{{Name: "reference", Dir: c.Spec.Reference}}, c.Policies...)
+	for i := range policies {
+		if policies[i].Adapter != "" && policies[i].Dir == "" {
+			policies[i].Dir = c.Spec.Reference // an --adapter policy: the reference with the adapter
+		}
+	}
 	seen := map[string]bool{}
 	for _, p := range policies {
 		if seen[p.Name] {
@@ -252,6 +272,9 @@ func RunEval(ctx context.Context, c EvalConfig) ([]schemas.Eval, string, error) 
 func TrainingMetrics(policies []stages.PolicyRef) (map[string][]schemas.Metric, error) {
 	out := map[string][]schemas.Metric{}
 	for _, p := range policies {
+		if p.Adapter != "" {
+			continue // a reference with an adapter: its folder holds no metrics
+		}
 		path := filepath.Join(p.Dir, stages.MetricsFile)
 		data, err := os.ReadFile(path)
 		if os.IsNotExist(err) {

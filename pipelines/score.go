@@ -38,6 +38,7 @@ func DefaultScoreConfig() ScoreConfig {
 func (c *ScoreConfig) RegisterFlags(fs *flag.FlagSet) {
 	r, t := &c.Reference, &c.Reference.Truncation
 	fs.StringVar(&r.ModelDir, "model", r.ModelDir, "reference model directory, local or gs://: an srdpo checkpoint or a Hugging Face directory (config.json + safetensors) of GPT-2, Llama/Mistral/SmolLM, Qwen2, Qwen3 or GPT-NeoX")
+	fs.StringVar(&r.Adapter, "adapter", r.Adapter, "a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors, local or gs://) to load onto --model: the reference is then the model with the adapter (its fingerprint covers both)")
 	fs.StringVar(&r.Tokenizer, "tokenizer", r.Tokenizer, "tokenizer: auto (the model directory's tokenizer.json (+ tokenizer_config.json), else its vocab.json + merges.txt, else bytes), byte, or a directory (local or gs://) holding those files; prompts start with the tokenizer's BOS when its post-processor adds one")
 	fs.BoolVar(&r.ResponseEOS, "response-eos", r.ResponseEOS, "end each response with the tokenizer's EOS token (TRL does for non-conversational rows); recorded in the shards' metadata")
 	fs.StringVar(&c.Reuse, "reuse", c.Reuse, "an earlier scored set (its --out prefix, local or gs://): when it was scored with this run's model, tokenizer, chat template, p, lengths and rule, its rows whose id and content are unchanged are carried over and only new or changed records are scored (counters pairs_reused, reuse_missed_new, reuse_missed_changed); with any of those settings changed, nothing is reused and the log says which")

@@ -25,6 +25,8 @@ const (
 	MetricsFile = "metrics.arrow"
 	// HFExportDir is where --export-hf writes the final policy.
 	HFExportDir = "hf"
+	// HFMergedDir is where --merge writes the policy with its adapter merged.
+	HFMergedDir = "hf-merged"
 	stateFile   = "state.json"
 	oldSuffix   = ".old" // the previous checkpoint, during a swap
 )

@@ -94,7 +94,7 @@ func (fn *benchShardFn) ProcessElement(ctx context.Context, sh BenchmarkShard, e
 	if err != nil {
 		return err
 	}
-	m, tok, err := loadFrozen(ctx, sh.Policy.Dir, fn.Spec.Tokenizer)
+	m, tok, err := loadFrozen(ctx, sh.Policy.Dir, sh.Policy.Adapter, fn.Spec.Tokenizer)
 	if err != nil {
 		return fmt.Errorf("policy %s: %w", sh.Policy.Name, err)
 	}

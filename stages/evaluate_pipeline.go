@@ -45,8 +45,9 @@ var WinRateAgainst = []string{"reference", "dpo"}
 
 // PolicyRef names a policy to evaluate and where its model is.
 type PolicyRef struct {
-	Name string // "reference", "dpo", "sr-dpo", …
-	Dir  string // local or gs://
+	Name    string // "reference", "dpo", "sr-dpo", …
+	Dir     string // local or gs://
+	Adapter string // a PEFT LoRA adapter folder loaded onto Dir (local or gs://), or empty
 }
 
 // EvalSpec is what every policy is evaluated on.
@@ -110,11 +111,11 @@ func (sp EvalSpec) sampleSpec() SampleSpec {
 }
 
 func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit func(schemas.Eval), reward func(string, policyReward)) error {
-	policy, tok, err := loadModel(ctx, p.Dir, fn.Spec.Tokenizer)
+	policy, tok, err := loadModel(ctx, p.Dir, p.Adapter, fn.Spec.Tokenizer)
 	if err != nil {
 		return fmt.Errorf("policy %s: %w", p.Name, err)
 	}
-	ref, _, err := loadFrozen(ctx, fn.Spec.Reference, fn.Spec.Tokenizer)
+	ref, _, err := loadFrozen(ctx, fn.Spec.Reference, "", fn.Spec.Tokenizer)
 	if err != nil {
 		return err
 	}

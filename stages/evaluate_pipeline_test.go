@@ -48,13 +48,13 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 	policies := []PolicyRef{{Name: "reference", Dir: spec.ModelDir}, {Name: "dpo", Dir: filepath.Join(dir, "dpo", "checkpoint")}}
 
 	// The same figures, computed directly.
-	ref, _, _ := loadModel(ctx, spec.ModelDir, "auto")
+	ref, _, _ := loadModel(ctx, spec.ModelDir, "", "auto")
 	rows, _, _ := readScored(ctx, shards)
 	items, _ := readMC(ctx, "testdata/mc/animals.jsonl")
 	var want []schemas.Eval
 	greedy, sampled := map[string][]float64{}, map[string][][]float64{}
 	for _, p := range policies {
-		m, tok, err := loadModel(ctx, p.Dir, "auto")
+		m, tok, err := loadModel(ctx, p.Dir, "", "auto")
 		if err != nil {
 			t.Fatal(err)
 		}

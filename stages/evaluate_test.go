@@ -56,7 +56,7 @@ func TestPreferencesBeforeAndAfterTraining(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, _, err := loadModel(context.Background(), spec.ModelDir, "auto")
+	ref, _, err := loadModel(context.Background(), spec.ModelDir, "", "auto")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func (c *onceCache[K, V]) get(key K, load func() (V, error)) (V, error) {
 	return entry.v, entry.err
 }
 
-type modelKey struct{ dir, tokenizer string }
+type modelKey struct{ dir, adapter, tokenizer string }
 
 type frozenModel struct {
 	m   *model.Decoder
@@ -45,17 +45,18 @@ type frozenModel struct {
 var frozenModels onceCache[modelKey, frozenModel]
 
 // loadFrozen is loadModel through the process's cache.
-func loadFrozen(ctx context.Context, dir, tokenizerSpec string) (*model.Decoder, tokenizer.Tokenizer, error) {
-	f, err := frozenModels.get(modelKey{dir, tokenizerSpec}, func() (frozenModel, error) {
-		m, tok, err := loadModel(ctx, dir, tokenizerSpec)
+func loadFrozen(ctx context.Context, dir, adapter, tokenizerSpec string) (*model.Decoder, tokenizer.Tokenizer, error) {
+	f, err := frozenModels.get(modelKey{dir, adapter, tokenizerSpec}, func() (frozenModel, error) {
+		m, tok, err := loadModel(ctx, dir, adapter, tokenizerSpec)
 		return frozenModel{m, tok}, err
 	})
 	return f.m, f.tok, err
 }
 
-// loadModel loads a model directory (local or gs://) and its tokenizer,
-// which must fit the model's vocabulary.
-func loadModel(ctx context.Context, dir, tokenizerSpec string) (*model.Decoder, tokenizer.Tokenizer, error) {
+// loadModel loads a model directory (local or gs://), with the PEFT LoRA
+// adapter folder adapter (local or gs://) on it when one is given, and its
+// tokenizer, which must fit the model's vocabulary.
+func loadModel(ctx context.Context, dir, adapter, tokenizerSpec string) (*model.Decoder, tokenizer.Tokenizer, error) {
 	local, err := LocalDir(ctx, dir)
 	if err != nil {
 		return nil, nil, err
@@ -70,6 +71,11 @@ func loadModel(ctx context.Context, dir, tokenizerSpec string) (*model.Decoder, 
 	m, err := model.LoadDir(local, backend, model.Float32)
 	if err != nil {
 		return nil, nil, err
+	}
+	if adapter != "" {
+		if err := attachAdapter(ctx, m, adapter); err != nil {
+			return nil, nil, err
+		}
 	}
 	if strings.Contains(tokenizerSpec, "://") { // a tokenizer folder of its own on gs://
 		if tokenizerSpec, err = LocalDir(ctx, tokenizerSpec); err != nil {
@@ -147,4 +153,20 @@ func copyOut(ctx context.Context, fs filesystem.Interface, name, dst string) err
 		return fmt.Errorf("reading %s: %w", name, err)
 	}
 	return f.Close()
+}
+
+// attachAdapter loads the PEFT LoRA adapter folder dir (local or gs://)
+// onto m.
+func attachAdapter(ctx context.Context, m *model.Decoder, dir string) error {
+	local, err := LocalDir(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if local != dir {
+		defer os.RemoveAll(local)
+	}
+	if err := m.LoadPEFTAdapter(local); err != nil {
+		return fmt.Errorf("adapter %s: %w", dir, err)
+	}
+	return nil
 }

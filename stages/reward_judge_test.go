@@ -69,7 +69,7 @@ func TestEvaluateWithRewardModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, _, _ := loadModel(ctx, spec.ModelDir, "auto")
+	ref, _, _ := loadModel(ctx, spec.ModelDir, "", "auto")
 	rows, _, _ := readScored(ctx, shards)
 	gaps, err := judge.Gaps(rows)
 	if err != nil {
@@ -87,7 +87,7 @@ func TestEvaluateWithRewardModel(t *testing.T) {
 	sampled := map[string][][]float64{}
 	greedy := map[string][]float64{}
 	for _, p := range policies {
-		m, tok, _ := loadModel(ctx, p.Dir, "auto")
+		m, tok, _ := loadModel(ctx, p.Dir, "", "auto")
 		add := func(bench, metric string, v, se float64, n int) {
 			if !math.IsNaN(v) {
 				want = append(want, schemas.Eval{Policy: p.Name, Benchmark: bench, Metric: metric, Value: v, N: int64(n), Seed: 5, Stderr: se})

@@ -44,6 +44,7 @@ func ScoredInProcess() (pairs, tokens int64) {
 // formed. It is serialised into Beam DoFns.
 type ReferenceSpec struct {
 	ModelDir     string // local or gs://
+	Adapter      string // a PEFT LoRA adapter folder loaded onto the model (local or gs://), or empty
 	Tokenizer    string // "auto", "byte" or a local tokenizer directory
 	AugPrompt    string // p
 	AugSeparator string // p⊕x = p + separator + x
@@ -78,7 +79,7 @@ func LoadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) 
 }
 
 func loadReference(ctx context.Context, spec ReferenceSpec) (*Reference, error) {
-	m, tok, err := loadFrozen(ctx, spec.ModelDir, spec.Tokenizer)
+	m, tok, err := loadFrozen(ctx, spec.ModelDir, spec.Adapter, spec.Tokenizer)
 	if err != nil {
 		return nil, err
 	}

@@ -81,7 +81,7 @@ func openTraining(ctx context.Context, cfg TrainConfig) (r *training, err error)
 	if cfg.AugSeparator != nil && *cfg.AugSeparator != md.Get(schemas.KeyAugSeparator) {
 		return nil, fmt.Errorf("--aug-sep %q differs from the shards' separator %q", *cfg.AugSeparator, md.Get(schemas.KeyAugSeparator))
 	}
-	policy, tok, err := loadModel(ctx, cfg.Model, cfg.Tokenizer)
+	policy, tok, err := loadModel(ctx, cfg.Model, cfg.Adapter, cfg.Tokenizer)
 	if err != nil {
 		return nil, err
 	}
@@ -97,9 +97,16 @@ func openTraining(ctx context.Context, cfg TrainConfig) (r *training, err error)
 		// were made: say so, and train on them as they are.
 		r.note = fmt.Sprintf("srdpo train: %s carries no srdpo provenance: nothing shows that its ref_chosen_logps / ref_rejected_logps were computed by %s with this tokenizer, chat template and max_length; training on them as they are", cfg.Shards, cfg.Model)
 	case md.Get(schemas.KeyModelFingerprint) != got:
-		return nil, fmt.Errorf("the shards were scored with model %s, but %s is model %s: train from the reference the shards were scored with", short(md.Get(schemas.KeyModelFingerprint)), cfg.Model, short(got))
+		with := ""
+		if cfg.Adapter != "" {
+			with = " with adapter " + cfg.Adapter
+		}
+		return nil, fmt.Errorf("the shards were scored with model %s, but %s%s is model %s: train from the reference the shards were scored with (and its srdpo score --adapter, if any)", short(md.Get(schemas.KeyModelFingerprint)), cfg.Model, with, short(got))
 	case tok.Fingerprint() != md.Get(schemas.KeyTokenizerFingerprint):
 		return nil, fmt.Errorf("the shards were tokenised with tokenizer %s, but the tokenizer here is %s", short(md.Get(schemas.KeyTokenizerFingerprint)), short(tok.Fingerprint()))
+	}
+	if err := r.setUpAdapter(); err != nil {
+		return nil, err
 	}
 	if md.Get(schemas.KeyRefSource) == RefSourceCorpus {
 		r.note = fmt.Sprintf("srdpo train: the x-side sums of %s were given by the corpus scored (--ref-from-corpus), not computed by srdpo: their p⊕x sums are %s's, but nothing shows which model, dtype or max_length made ref_chosen_logps / ref_rejected_logps", cfg.Shards, short(md.Get(schemas.KeyModelFingerprint)))
@@ -153,6 +160,10 @@ func (r *training) resume(progress io.Writer) (start int, metrics []schemas.Metr
 	if !reflect.DeepEqual(st.Loss, r.cfg.Loss) || !reflect.DeepEqual(st.Optim, r.opt) {
 		return 0, nil, fmt.Errorf("the checkpoint in %s was trained with loss %+v and optimiser %+v; this run has %+v and %+v: not resuming it",
 			ckpt, st.Loss, st.Optim, r.cfg.Loss, r.opt)
+	}
+	want, _ := r.policy.LoRA()
+	if got, _ := p.LoRA(); !reflect.DeepEqual(got, want) {
+		return 0, nil, fmt.Errorf("the checkpoint in %s has LoRA %+v; this run has %+v: not resuming it", ckpt, got, want)
 	}
 	r.policy = p
 	fmt.Fprintf(progress, "srdpo train: resuming at step %d of %d from %s\n", st.Step, r.total, ckpt)
@@ -220,7 +231,7 @@ func (r *training) loop(ctx context.Context, progress io.Writer, start int, metr
 		}
 	}
 	if cfg.ExportHF {
-		if err := exportHF(ctx, r.policy, cfg.Model, filepath.Join(cfg.Out, HFExportDir)); err != nil {
+		if err := r.export(ctx); err != nil {
 			return TrainResult{}, fmt.Errorf("exporting the policy: %w", err)
 		}
 	}
@@ -256,11 +267,43 @@ func StepDir(out string, step int) string {
 // weights to an exported copy.
 var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "generation_config.json"}
 
-// exportHF writes the policy as a Hugging Face directory, with the
-// reference directory's tokenizer files beside it, so the directory loads
-// in the HF ecosystem as the reference did.
-func exportHF(ctx context.Context, policy *model.Decoder, refDir, dir string) error {
-	if err := policy.ExportHF(dir); err != nil {
+// setUpAdapter gives the policy the run's new LoRA adapter (--lora-rank),
+// after the shards' fingerprint was checked against the reference, and
+// seeds the dropout of an adapter loaded with --adapter.
+func (r *training) setUpAdapter() error {
+	if r.cfg.LoRA.Rank > 0 {
+		return r.policy.AddLoRA(r.cfg.LoRA, r.cfg.Seed)
+	}
+	if _, ok := r.policy.LoRA(); ok {
+		return r.policy.SeedDropout(r.cfg.Seed)
+	}
+	return nil
+}
+
+// export writes the final policy to <out>/hf: a Hugging Face directory,
+// or with an adapter a PEFT adapter folder for --model (and with --merge
+// the merged model in <out>/hf-merged); each with the model directory's
+// tokenizer files.
+func (r *training) export(ctx context.Context) error {
+	dir := filepath.Join(r.cfg.Out, HFExportDir)
+	if _, ok := r.policy.LoRA(); !ok {
+		return exportHF(ctx, r.policy.ExportHF, r.cfg.Model, dir)
+	}
+	write := func(d string) error { return r.policy.WritePEFTAdapter(d, r.cfg.Model) }
+	if err := exportHF(ctx, write, r.cfg.Model, dir); err != nil {
+		return err
+	}
+	if !r.cfg.Merge {
+		return nil
+	}
+	return exportHF(ctx, r.policy.ExportHF, r.cfg.Model, filepath.Join(r.cfg.Out, HFMergedDir)) // ExportHF merges the adapter
+}
+
+// exportHF writes a model folder with write, then the reference
+// directory's tokenizer files beside it, so the folder loads in the HF
+// ecosystem as the reference did.
+func exportHF(ctx context.Context, write func(dir string) error, refDir, dir string) error {
+	if err := write(dir); err != nil {
 		return err
 	}
 	local, err := LocalDir(ctx, refDir)

@@ -41,7 +41,15 @@ type TrainConfig struct {
 	KeepEvery       int     // also keep the policy every K steps in Out/steps/<step>, for curves; 0: never
 	KeepAt          []int   // also keep the policy at these steps (as KeepEvery does)
 	Resume          bool    // continue from Out/checkpoint if there is one
-	ExportHF        bool    // also write the final policy to Out/hf as a Hugging Face directory
+	ExportHF        bool    // also write the final policy to Out/hf as a Hugging Face directory (a PEFT adapter folder with LoRA)
+	Merge           bool    // with LoRA and ExportHF, also write the merged model to Out/hf-merged
+
+	// LoRA, when its rank is above 0, trains a new low-rank adapter on
+	// the frozen reference instead of every weight. Adapter loads a PEFT
+	// adapter folder onto the model first (the reference is then the
+	// model with it, as scored with srdpo score --adapter), and trains it.
+	LoRA    model.LoRA
+	Adapter string
 }
 
 // DefaultTrainConfig has the paper's settings: Sr-DPO, β 0.1, λ 0.5,
@@ -51,6 +59,7 @@ func DefaultTrainConfig() TrainConfig {
 		Loss:      model.LossConfig{Type: model.LossSrDPO, Beta: 0.1, Lambda: 0.5, IPONorm: model.IPONormSum},
 		Optim:     model.Optim{Name: "rmsprop", LR: 5e-7, Schedule: "constant", MaxGradNorm: 1},
 		BatchSize: 64, GradAccum: 1, DeltaRefresh: 1, Epochs: 1, Seed: 1,
+		LoRA:         model.LoRA{Alpha: 8}, // PEFT's default lora_alpha (and r 8, given with --lora-rank)
 		EvalFraction: 0.05, LogEvery: 10, CheckpointEvery: 100}
 }
 
@@ -88,7 +97,35 @@ func (c *TrainConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.KeepEvery, "keep-every", c.KeepEvery, "also keep the policy every K steps in <out>/"+StepsDir+"/<step> (a loadable model each), to evaluate along training; 0: never")
 	fs.IntVar(&c.DeltaRefresh, "delta-refresh", c.DeltaRefresh, "recompute a pair's Δπ only when K steps old (1: exact, every step; >1 is an approximation)")
 	fs.BoolVar(&c.Resume, "resume", c.Resume, "continue from <out>/"+CheckpointDir+": same data order, optimiser state and metrics")
-	fs.BoolVar(&c.ExportHF, "export-hf", c.ExportHF, "also write the final policy to <out>/"+HFExportDir+" as a Hugging Face directory in its family's layout (config.json, model.safetensors, and the model directory's tokenizer files)")
+	fs.BoolVar(&c.ExportHF, "export-hf", c.ExportHF, "also write the final policy to <out>/"+HFExportDir+" as a Hugging Face directory in its family's layout (config.json, model.safetensors, and the model directory's tokenizer files); with LoRA, as a PEFT adapter folder (adapter_config.json, adapter_model.safetensors) for the --model it was trained on")
+	fs.BoolVar(&c.Merge, "merge", c.Merge, "with LoRA and --export-hf, also write the model with the adapter merged into its weights to <out>/"+HFMergedDir+" (a plain Hugging Face directory)")
+	fs.IntVar(&c.LoRA.Rank, "lora-rank", c.LoRA.Rank, "train a LoRA adapter of this rank on the frozen --model instead of every weight (0: full fine-tuning); its optimiser state is the adapter's only")
+	fs.Float64Var(&c.LoRA.Alpha, "lora-alpha", c.LoRA.Alpha, "LoRA alpha: the adapter's product is scaled by alpha/rank (alpha/√rank with --lora-rslora)")
+	fs.Float64Var(&c.LoRA.Dropout, "lora-dropout", c.LoRA.Dropout, "dropout on the adapter's input in training steps, as PEFT's lora_dropout (seeded by --seed)")
+	fs.Var(loraTargets{&c.LoRA.Targets}, "lora-targets", "the maps to adapt, comma-separated module names as PEFT takes them (q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj for Llama and Qwen; c_attn,c_proj,c_fc or mlp.c_proj for GPT-2; query_key_value,dense,dense_h_to_4h,dense_4h_to_h for GPT-NeoX) or all-linear; default PEFT's for the family (q_proj,v_proj; c_attn; query_key_value)")
+	fs.BoolVar(&c.LoRA.RSLoRA, "lora-rslora", c.LoRA.RSLoRA, "rank-stabilised LoRA: scale by alpha/√rank (PEFT's use_rslora)")
+	fs.StringVar(&c.Adapter, "adapter", c.Adapter, "a PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors; local or gs://) to load onto --model and train further; the shards must have been scored with the same --adapter")
+}
+
+// loraTargets reads --lora-targets as a comma-separated list.
+type loraTargets struct{ list *[]string }
+
+func (l loraTargets) String() string {
+	if l.list == nil {
+		return ""
+	}
+	return strings.Join(*l.list, ",")
+}
+
+func (l loraTargets) Set(v string) error {
+	*l.list = nil
+	for _, t := range strings.Split(v, ",") {
+		if t = strings.TrimSpace(t); t == "" {
+			return fmt.Errorf("an empty module name in %q", v)
+		}
+		*l.list = append(*l.list, t)
+	}
+	return nil
 }
 
 // Validate checks the settings, in a fixed order.
@@ -134,6 +171,24 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("--eval-fraction %g: want 0 ≤ f < 1", c.EvalFraction)
 	case c.DeltaRefresh < 1:
 		return fmt.Errorf("--delta-refresh %d: want at least 1", c.DeltaRefresh)
+	case c.LoRA.Rank < 0:
+		return fmt.Errorf("--lora-rank %d: want 0 (full fine-tuning) or a rank", c.LoRA.Rank)
+	case c.LoRA.Rank > 0 && c.Adapter != "":
+		return fmt.Errorf("--lora-rank and --adapter: --adapter trains the adapter it loads; give one of them")
+	case c.Merge && !c.ExportHF:
+		return fmt.Errorf("--merge writes the merged model beside the --export-hf adapter: give --export-hf too")
+	case c.Merge && c.LoRA.Rank == 0 && c.Adapter == "":
+		return fmt.Errorf("--merge merges a LoRA adapter: give --lora-rank or --adapter")
+	}
+	if c.LoRA.Rank > 0 {
+		if err := c.LoRA.Validate(); err != nil {
+			return fmt.Errorf("--lora-*: %w", err)
+		}
+	}
+	if c.Adapter != "" {
+		if err := runners.CheckPath(c.Adapter); err != nil {
+			return err
+		}
 	}
 	return nil
 }
