@@ -87,11 +87,17 @@ func matmulGFLOPs(n, runs int) (Spread, error) {
 	return SpreadOf(rates), nil
 }
 
+// benchLoRA is the adapter of the LoRA figures: rank 16, α 32, on every
+// linear map.
+var benchLoRA = model.LoRA{Rank: 16, Alpha: 32, Targets: []string{model.AllLinear}}
+
 // benchGPT2Small measures, at GPT-2-small scale in a family's layout, the
 // forward pass (log-probs of 8 sequences of 128 tokens) and an SFT train
 // step on them, with the achieved GFLOP/s beside the machine's float32
-// matmul rate measured in the same process.
-func benchGPT2Small(layout model.Family, runs int) ([]Figure, error) {
+// matmul rate measured in the same process. With lora, the model carries
+// that adapter and the step trains it alone (the figures' names say
+// "lora"); the group's peak RSS is then the adapter step's.
+func benchGPT2Small(layout model.Family, lora *model.LoRA, runs int) ([]Figure, error) {
 	mm, err := matmulGFLOPs(2048, runs)
 	if err != nil {
 		return nil, err
@@ -100,6 +106,13 @@ func benchGPT2Small(layout model.Family, runs int) ([]Figure, error) {
 	m, err := newBenchModel(c)
 	if err != nil {
 		return nil, err
+	}
+	name := "gpt2-small"
+	if lora != nil {
+		if err := m.AddLoRA(*lora, 1); err != nil {
+			return nil, err
+		}
+		name = fmt.Sprintf("gpt2-small lora r%d", lora.Rank)
 	}
 	pairs := fixedPairs(8, 64, 64, 1) // 8 × 128 tokens
 	scorer, err := m.NewScorer(8 * 128)
@@ -129,11 +142,11 @@ func benchGPT2Small(layout model.Family, runs int) ([]Figure, error) {
 	with := base.with
 	return []Figure{
 		mm.into(with(Figure{"figure": "matmul-2048", "unit": "GFLOP/s", "what": "a 2048² float32 matmul on the same backend: the ceiling"})),
-		SpreadOf(tps).into(with(Figure{"figure": "gpt2-small forward", "unit": "tokens/s"})),
-		SpreadOf(fwdRate).into(with(Figure{"figure": "gpt2-small forward rate", "unit": "GFLOP/s",
+		SpreadOf(tps).into(with(Figure{"figure": name + " forward", "unit": "tokens/s"})),
+		SpreadOf(fwdRate).into(with(Figure{"figure": name + " forward rate", "unit": "GFLOP/s",
 			"share_of_matmul": fmt.Sprintf("%.2f", SpreadOf(fwdRate).Median/mm.Median)})),
-		SpreadOf(ms).into(with(Figure{"figure": "gpt2-small train step", "unit": "ms", "what": "forward + backward + Adam"})),
-		SpreadOf(trainRate).into(with(Figure{"figure": "gpt2-small train rate", "unit": "GFLOP/s", "what": "3 × forward FLOPs / step time",
+		SpreadOf(ms).into(with(Figure{"figure": name + " train step", "unit": "ms", "what": "forward + backward + Adam"})),
+		SpreadOf(trainRate).into(with(Figure{"figure": name + " train rate", "unit": "GFLOP/s", "what": "3 × forward FLOPs / step time",
 			"share_of_matmul": fmt.Sprintf("%.2f", SpreadOf(trainRate).Median/mm.Median)})),
 	}, nil
 }
