@@ -22,6 +22,16 @@ var loraSets = map[Family][][]string{
 	FamilyQwen3: {nil, {AllLinear}, {"q_proj", "k_proj", "v_proj", "o_proj"}},
 }
 
+// tinyByteTask is a tiny float64 byte-level model's config and n toy
+// preference pairs scored by it (seed 1).
+func tinyByteTask(t *testing.T, n int) (Config, []PreferencePair) {
+	backend, _ := Backend()
+	cfg := Tiny(tokenizer.Byte{}.VocabSize())
+	cfg.DType = "float64"
+	ref, _ := New(cfg, 1, backend)
+	return cfg, toyPreferences(t, ref, n)
+}
+
 // tinyGPT2 is a small float64 GPT-2 (Conv1D maps, the "transformer."
 // head prefix).
 func tinyGPT2() Config {
@@ -234,11 +244,8 @@ func TestLoRAGradientsMatchFiniteDifferences(t *testing.T) {
 // bit-identical after the steps, and no gradient or optimiser state exists
 // for it.
 func TestLoRATrainingFreezesTheBase(t *testing.T) {
+	cfg, pairs := tinyByteTask(t, 6)
 	backend, _ := Backend()
-	cfg := Tiny(tokenizer.Byte{}.VocabSize())
-	cfg.DType = "float64"
-	ref, _ := New(cfg, 1, backend)
-	pairs := toyPreferences(t, ref, 6)
 	policy, _ := New(cfg, 1, backend)
 	before, _ := policy.Weights()
 	if err := policy.AddLoRA(LoRA{Rank: 4, Alpha: 8, Targets: []string{AllLinear}}, 2); err != nil {
@@ -440,11 +447,8 @@ func TestLoRAValidate(t *testing.T) {
 // Dropout runs in training steps only, seeded: the same seed gives the
 // same steps, another seed other steps, and evaluation none at all.
 func TestLoRADropout(t *testing.T) {
+	cfg, pairs := tinyByteTask(t, 4)
 	backend, _ := Backend()
-	cfg := Tiny(tokenizer.Byte{}.VocabSize())
-	cfg.DType = "float64"
-	ref, _ := New(cfg, 1, backend)
-	pairs := toyPreferences(t, ref, 4)
 	run := func(dropout float64, seed uint64) (eval0, step0, step1 PreferenceStats) {
 		policy, _ := New(cfg, 1, backend)
 		if err := policy.AddLoRA(LoRA{Rank: 2, Alpha: 4, Dropout: dropout}, seed); err != nil {
