@@ -39,6 +39,10 @@ type Decoder struct {
 	Backend compute.Backend
 	Store   *model.Store
 	lora    *adapter // a LoRA adapter on some maps (lora.go), or nil
+	// Recompute makes training graphs keep only each block's input for the
+	// backward pass and compute the block again there (gradient
+	// checkpointing): less memory, one more forward pass of time.
+	Recompute bool
 }
 
 // WeightNames lists every weight of a config, in name order.
@@ -188,8 +192,21 @@ func (m *Decoder) causalHidden(tokens *Node) *Node {
 	}
 	positions := Iota(g, shapes.Make(dtypes.Int32, b, t), 1)
 	x, rot := m.embed(tokens, positions), m.rotation(positions)
+	return m.blocks(x, rot, causalSelf)
+}
+
+// blocks runs every transformer block on x; with Recompute, each block's
+// input is a checkpoint (GoMLX's Node.Checkpoint) from which the backward
+// pass computes the block again.
+func (m *Decoder) blocks(x *Node, rot *rotation, attend func(k, v *Node) (keys, values, mask *Node)) *Node {
 	for l := 0; l < m.Config.Layers; l++ {
-		x = m.layer(l, x, rot, causalSelf)
+		if m.Recompute {
+			x = x.Checkpoint()
+		}
+		x = m.layer(l, x, rot, attend)
+	}
+	if m.Recompute {
+		x = x.StopCheckpoint()
 	}
 	return x
 }

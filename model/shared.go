@@ -136,10 +136,7 @@ func (m *Decoder) hidden(tokens, positions, visible *Node) *Node {
 	mask := BroadcastToDims(Reshape(visible, b, 1, t, t), b, h, t, t)
 	attend := func(k, v *Node) (*Node, *Node, *Node) { return k, v, mask }
 	x, rot := m.embed(tokens, positions), m.rotation(positions)
-	for l := 0; l < m.Config.Layers; l++ {
-		x = m.layer(l, x, rot, attend)
-	}
-	return x
+	return m.blocks(x, rot, attend)
 }
 
 // SelectedLogProbs is the graph of log π(token | prefix) [B, S] at the
@@ -150,7 +147,7 @@ func (m *Decoder) hidden(tokens, positions, visible *Node) *Node {
 func (m *Decoder) SelectedLogProbs(tokens, positions, segment, gather, targets *Node) *Node {
 	x := m.hidden(tokens, positions, visibility(segment))
 	sel := Gather(x, gather) // [B, S, d]
-	return Gather(LogSoftmax(m.head(sel), -1), targets)
+	return tokenLogProbs(m.head(sel), targets)
 }
 
 // SharedScorer scores Shared items — a prompt once, several responses —

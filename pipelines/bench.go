@@ -78,7 +78,7 @@ func (s Spread) into(f Figure) Figure {
 func BenchFigures() []string {
 	return []string{"backend", "forward-64", "forward-128", "forward-256",
 		"train-step-64", "train-step-128", "train-step-256", "preference-step", "scoring", "tokenizer", "gpt2-small-gpt2", "gpt2-small-llama",
-		"gpt2-small-lora-gpt2", "gpt2-small-lora-llama", "scoring-mix-256", "scoring-mix-gpt2-small", "steps-mix-256", "steps-mix-gpt2-small", "corpus-scale", "reuse-index"}
+		"gpt2-small-lora-gpt2", "gpt2-small-lora-llama", "gpt2-small-recompute-gpt2", "gpt2-small-recompute-llama", "scoring-mix-256", "scoring-mix-gpt2-small", "steps-mix-256", "steps-mix-gpt2-small", "corpus-scale", "reuse-index"}
 }
 
 // BenchConfig is what srdpo bench measures and where it writes.
@@ -130,13 +130,17 @@ func Bench(ctx context.Context, group string, runs int) ([]Figure, error) {
 	case "tokenizer":
 		return benchTokenizers(runs)
 	case "gpt2-small-gpt2":
-		return benchGPT2Small(model.FamilyGPT2, nil, runs)
+		return benchGPT2Small(model.FamilyGPT2, stepVariant{}, runs)
 	case "gpt2-small-llama":
-		return benchGPT2Small(model.FamilyLlama, nil, runs)
+		return benchGPT2Small(model.FamilyLlama, stepVariant{}, runs)
 	case "gpt2-small-lora-gpt2": // the same step training a rank-16 adapter on every linear map
-		return benchGPT2Small(model.FamilyGPT2, &benchLoRA, runs)
+		return benchGPT2Small(model.FamilyGPT2, stepVariant{lora: &benchLoRA}, runs)
 	case "gpt2-small-lora-llama":
-		return benchGPT2Small(model.FamilyLlama, &benchLoRA, runs)
+		return benchGPT2Small(model.FamilyLlama, stepVariant{lora: &benchLoRA}, runs)
+	case "gpt2-small-recompute-gpt2": // the same step with --recompute
+		return benchGPT2Small(model.FamilyGPT2, stepVariant{recompute: true}, runs)
+	case "gpt2-small-recompute-llama":
+		return benchGPT2Small(model.FamilyLlama, stepVariant{recompute: true}, runs)
 	case "scoring-mix-256": // 64 pairs: one batch of srdpo score's default --batch-pairs
 		return benchScoringMix(group, mix256Config(), 64, runs)
 	case "scoring-mix-gpt2-small":

@@ -91,13 +91,19 @@ func matmulGFLOPs(n, runs int) (Spread, error) {
 // linear map.
 var benchLoRA = model.LoRA{Rank: 16, Alpha: 32, Targets: []string{model.AllLinear}}
 
+// stepVariant is how the GPT-2-small figures train: a LoRA adapter alone,
+// or every weight with gradient checkpointing.
+type stepVariant struct {
+	lora      *model.LoRA
+	recompute bool
+}
+
 // benchGPT2Small measures, at GPT-2-small scale in a family's layout, the
 // forward pass (log-probs of 8 sequences of 128 tokens) and an SFT train
 // step on them, with the achieved GFLOP/s beside the machine's float32
-// matmul rate measured in the same process. With lora, the model carries
-// that adapter and the step trains it alone (the figures' names say
-// "lora"); the group's peak RSS is then the adapter step's.
-func benchGPT2Small(layout model.Family, lora *model.LoRA, runs int) ([]Figure, error) {
+// matmul rate measured in the same process. A variant's figures carry its
+// name ("lora r16", "recompute"); the group's peak RSS is then its step's.
+func benchGPT2Small(layout model.Family, v stepVariant, runs int) ([]Figure, error) {
 	mm, err := matmulGFLOPs(2048, runs)
 	if err != nil {
 		return nil, err
@@ -108,11 +114,15 @@ func benchGPT2Small(layout model.Family, lora *model.LoRA, runs int) ([]Figure, 
 		return nil, err
 	}
 	name := "gpt2-small"
-	if lora != nil {
-		if err := m.AddLoRA(*lora, 1); err != nil {
+	if v.lora != nil {
+		if err := m.AddLoRA(*v.lora, 1); err != nil {
 			return nil, err
 		}
-		name = fmt.Sprintf("gpt2-small lora r%d", lora.Rank)
+		name = fmt.Sprintf("gpt2-small lora r%d", v.lora.Rank)
+	}
+	if v.recompute {
+		m.Recompute = true
+		name = "gpt2-small recompute"
 	}
 	pairs := fixedPairs(8, 64, 64, 1) // 8 × 128 tokens
 	scorer, err := m.NewScorer(8 * 128)

@@ -174,6 +174,7 @@ func (r *training) resume(progress io.Writer) (start int, metrics []schemas.Metr
 // as configured.
 func (r *training) loop(ctx context.Context, progress io.Writer, start int, metrics []schemas.Metric) (TrainResult, error) {
 	cfg, total := r.cfg, r.total
+	r.policy.Recompute = cfg.Recompute
 	trainer, err := r.policy.NewPreferenceTrainer(cfg.Loss, r.opt, max(cfg.GradAccum, 1))
 	if err != nil {
 		return TrainResult{}, err

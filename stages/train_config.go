@@ -50,6 +50,9 @@ type TrainConfig struct {
 	// model with it, as scored with srdpo score --adapter), and trains it.
 	LoRA    model.LoRA
 	Adapter string
+	// Recompute trades time for memory: each block's activations are
+	// computed again in the backward pass instead of being kept.
+	Recompute bool
 }
 
 // DefaultTrainConfig has the paper's settings: Sr-DPO, β 0.1, λ 0.5,
@@ -104,6 +107,7 @@ func (c *TrainConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.LoRA.Dropout, "lora-dropout", c.LoRA.Dropout, "dropout on the adapter's input in training steps, as PEFT's lora_dropout (seeded by --seed)")
 	fs.Var(loraTargets{&c.LoRA.Targets}, "lora-targets", "the maps to adapt, comma-separated module names as PEFT takes them (q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj for Llama and Qwen; c_attn,c_proj,c_fc or mlp.c_proj for GPT-2; query_key_value,dense,dense_h_to_4h,dense_4h_to_h for GPT-NeoX) or all-linear; default PEFT's for the family (q_proj,v_proj; c_attn; query_key_value)")
 	fs.BoolVar(&c.LoRA.RSLoRA, "lora-rslora", c.LoRA.RSLoRA, "rank-stabilised LoRA: scale by alpha/√rank (PEFT's use_rslora)")
+	fs.BoolVar(&c.Recompute, "recompute", c.Recompute, "gradient checkpointing: keep only each transformer block's input for the backward pass and compute the block again there (the same steps bit for bit; less memory, more time: see README, Training memory)")
 	fs.StringVar(&c.Adapter, "adapter", c.Adapter, "a PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors; local or gs://) to load onto --model and train further; the shards must have been scored with the same --adapter")
 }
 
