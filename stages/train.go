@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +30,9 @@ type TrainResult struct {
 // a killed run would; --resume then continues with the same data order,
 // optimiser state and metrics, to the same result.
 func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResult, error) {
+	if cfg.MemoryLimit > 0 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MemoryLimit))
+	}
 	r, err := openTraining(ctx, cfg)
 	if err != nil {
 		return TrainResult{}, err

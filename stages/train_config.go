@@ -3,6 +3,8 @@ package stages
 import (
 	"flag"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/srdpo/srdpo/model"
@@ -53,6 +55,11 @@ type TrainConfig struct {
 	// Recompute trades time for memory: each block's activations are
 	// computed again in the backward pass instead of being kept.
 	Recompute bool
+	// MemoryLimit, above 0, is the Go runtime's soft memory limit for the
+	// run in bytes (runtime/debug.SetMemoryLimit, as GOMEMLIMIT): the
+	// garbage collector then works to keep the heap under it, instead of
+	// letting it grow to twice what is live.
+	MemoryLimit int64
 }
 
 // DefaultTrainConfig has the paper's settings: Sr-DPO, β 0.1, λ 0.5,
@@ -108,7 +115,39 @@ func (c *TrainConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(loraTargets{&c.LoRA.Targets}, "lora-targets", "the maps to adapt, comma-separated module names as PEFT takes them (q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj for Llama and Qwen; c_attn,c_proj,c_fc or mlp.c_proj for GPT-2; query_key_value,dense,dense_h_to_4h,dense_4h_to_h for GPT-NeoX) or all-linear; default PEFT's for the family (q_proj,v_proj; c_attn; query_key_value)")
 	fs.BoolVar(&c.LoRA.RSLoRA, "lora-rslora", c.LoRA.RSLoRA, "rank-stabilised LoRA: scale by alpha/√rank (PEFT's use_rslora)")
 	fs.BoolVar(&c.Recompute, "recompute", c.Recompute, "gradient checkpointing: keep only each transformer block's input for the backward pass and compute the block again there (the same steps bit for bit; less memory, more time: see README, Training memory)")
+	fs.Var(byteSize{&c.MemoryLimit}, "memory-limit", "a soft limit on the process's memory, as Go's GOMEMLIMIT (e.g. 3500MiB, 20GiB): the garbage collector works harder to stay under it; without it the heap grows to about twice what is live (see README, Training memory); 0: Go's default")
 	fs.StringVar(&c.Adapter, "adapter", c.Adapter, "a PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors; local or gs://) to load onto --model and train further; the shards must have been scored with the same --adapter")
+}
+
+// byteSize reads a size as GOMEMLIMIT does: a number of bytes with an
+// optional unit B, KiB, MiB, GiB or TiB.
+type byteSize struct{ n *int64 }
+
+func (b byteSize) String() string {
+	if b.n == nil {
+		return "0"
+	}
+	return fmt.Sprint(*b.n)
+}
+
+func (b byteSize) Set(v string) error {
+	units := []struct {
+		suffix string
+		scale  float64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+	num, scale := v, 1.0
+	for _, u := range units {
+		if strings.HasSuffix(v, u.suffix) {
+			num, scale = strings.TrimSuffix(v, u.suffix), u.scale
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || !(f >= 0) || f*scale > math.MaxInt64/2 {
+		return fmt.Errorf("%q: want a size such as 3500MiB or 20GiB", v)
+	}
+	*b.n = int64(f * scale)
+	return nil
 }
 
 // loraTargets reads --lora-targets as a comma-separated list.

@@ -82,3 +82,19 @@ func TestEvalRowsHaveNoStepFigures(t *testing.T) {
 		t.Errorf("splits %v", seen)
 	}
 }
+
+// --memory-limit reads sizes as GOMEMLIMIT writes them.
+func TestMemoryLimitFlag(t *testing.T) {
+	for in, want := range map[string]int64{"3500MiB": 3500 << 20, "20GiB": 20 << 30, "1.5GiB": 3 << 29, "4096": 4096, "8KiB": 8192, "0": 0} {
+		var n int64
+		if err := (byteSize{&n}).Set(in); err != nil || n != want {
+			t.Errorf("%q: %d, %v; want %d", in, n, err, want)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "-1GiB", "3.5XB", "1e300TiB", "NaN"} {
+		var n int64
+		if err := (byteSize{&n}).Set(bad); err == nil {
+			t.Errorf("%q accepted as %d", bad, n)
+		}
+	}
+}
