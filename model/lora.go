@@ -255,7 +255,7 @@ func (m *Decoder) loraDelta(p projection, x *Node) *Node {
 	if _, on := m.lora.dropoutIn.Load(g); on && cfg.Dropout > 0 {
 		u := m.Store.RandomUniform(g, shapes.Make(x.DType(), x.Shape().Dimensions...))
 		keep := GreaterOrEqual(u, Scalar(g, x.DType(), cfg.Dropout))
-		x = Where(keep, MulScalar(x, 1/(1-cfg.Dropout)), ZerosLike(x))
+		x = Where(keep, MulScalar(x, 1/(1-cfg.Dropout)), Scalar(g, x.DType(), 0))
 	}
 	a := Einsum("bti,ri->btr", x, m.w(g, loraA(p.name)))
 	return MulScalar(Einsum("btr,or->bto", a, m.w(g, loraB(p.name))), cfg.Scaling())

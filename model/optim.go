@@ -213,26 +213,22 @@ func (m *Decoder) applyGradients(o Optim, grads []*Node, finite, lr *Node) *Node
 	t = Where(finite, OnePlus(t), t)
 	stepVar.SetNodeValue(t)
 	tw := ConvertDType(t, lr.DType())
+	moment := func(path string, beta float64, x *Node) *Node { // the variable at path ← β·old + (1−β)·x
+		v := m.Store.GetVariable(path)
+		value := Add(Mul(v.NodeValue(g), decay(beta)), only(MulScalar(x, 1-beta)))
+		v.SetNodeValue(value)
+		return value
+	}
 	for i, name := range names {
 		w, gr := weights[i], grads[i]
-		mVar := m.Store.GetVariable("/optim/m" + weightPath(name))
-		vVar := m.Store.GetVariable("/optim/v" + weightPath(name))
-		moment := func(v interface {
-			NodeValue(GraphProvider) *Node
-			SetNodeValue(*Node)
-		}, beta float64, x *Node) *Node { // β·old + (1−β)·x
-			value := Add(Mul(v.NodeValue(g), decay(beta)), only(MulScalar(x, 1-beta)))
-			v.SetNodeValue(value)
-			return value
-		}
 		var update *Node
 		switch o.Name {
 		case "rmsprop": // PyTorch's: v ← αv + (1−α)g², w ← w − lr·g/(√v + ε)
-			v := moment(vVar, o.Beta2, Square(gr))
+			v := moment("/optim/v"+weightPath(name), o.Beta2, Square(gr))
 			update = Div(gr, AddScalar(Sqrt(v), o.Eps))
 		default: // Adam and AdamW, with bias correction
-			mm := moment(mVar, o.Beta1, gr)
-			v := moment(vVar, o.Beta2, Square(gr))
+			mm := moment("/optim/m"+weightPath(name), o.Beta1, gr)
+			v := moment("/optim/v"+weightPath(name), o.Beta2, Square(gr))
 			mHat := Div(mm, OneMinus(Pow(Scalar(g, tw.DType(), o.Beta1), tw)))
 			vHat := Div(v, OneMinus(Pow(Scalar(g, tw.DType(), o.Beta2), tw)))
 			update = Div(mHat, AddScalar(Sqrt(vHat), o.Eps))

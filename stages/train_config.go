@@ -69,7 +69,7 @@ func DefaultTrainConfig() TrainConfig {
 		Loss:      model.LossConfig{Type: model.LossSrDPO, Beta: 0.1, Lambda: 0.5, IPONorm: model.IPONormSum},
 		Optim:     model.Optim{Name: "rmsprop", LR: 5e-7, Schedule: "constant", MaxGradNorm: 1},
 		BatchSize: 64, GradAccum: 1, DeltaRefresh: 1, Epochs: 1, Seed: 1,
-		LoRA:         model.LoRA{Alpha: 8}, // PEFT's default lora_alpha (and r 8, given with --lora-rank)
+		LoRA:         model.LoRA{Alpha: 8}, // PEFT's default lora_alpha; rank 0 (no adapter) until --lora-rank
 		EvalFraction: 0.05, LogEvery: 10, CheckpointEvery: 100}
 }
 
