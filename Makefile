@@ -7,7 +7,7 @@ export GOEXPERIMENT := simd
 GO ?= go
 BIN := bin/srdpo
 
-.PHONY: all build test vet fuzz run experiment experiment-exact experiment-replicate bench worker clean
+.PHONY: all build test vet fuzz run experiment experiment-exact experiment-replicate bench bench-largest worker clean
 
 all: build
 
@@ -66,7 +66,14 @@ bench: build
 	$(BIN) bench --out out/bench.json
 	@py=$$(for p in python3 /usr/bin/python3; do $$p -c 'import torch' 2>/dev/null && echo $$p && break; done); \
 	if [ -n "$$py" ]; then $$py bench/pytorch_mix.py --figures out/bench.json --config 256 --config gpt2-small | tee out/bench-pytorch.jsonl; \
+	$$py bench/pytorch_train_memory.py | tee -a out/bench-pytorch.jsonl; \
 	else echo "bench/pytorch_mix.py skipped: no python3 with torch (apt-get install python3-torch libopenblas0-pthread)"; fi
+
+# The largest released shapes that train a Sr-DPO step here, full and
+# LoRA, each in its own process (about half an hour; README, Training
+# memory). A group the kernel kills for memory is reported as not fitting.
+bench-largest: build
+	$(BIN) bench --runs 1 --out out/bench-largest.json --figures $$($(BIN) bench --list | grep '^largest-' | paste -sd,)
 
 # A linux/amd64 worker binary for Dataflow, cgo off.
 worker:

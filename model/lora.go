@@ -232,6 +232,16 @@ func (m *Decoder) trainable() []string {
 	return m.Config.WeightNames()
 }
 
+// TrainableParams counts the values training changes: the adapter's with
+// one, otherwise every weight's.
+func (m *Decoder) TrainableParams() int {
+	n := 0
+	for _, name := range m.trainable() {
+		n += product(m.shapeOf(name))
+	}
+	return n
+}
+
 // shapeOf is the shape of a base or adapter weight.
 func (m *Decoder) shapeOf(name string) []int {
 	if m.lora != nil && (strings.HasSuffix(name, ".lora_A.weight") || strings.HasSuffix(name, ".lora_B.weight")) {

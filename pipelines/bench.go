@@ -102,7 +102,7 @@ func (c *BenchConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.Func("figures", fmt.Sprintf("figure groups to measure, comma-separated, each in its own process (default %q)", strings.Join(BenchFigures(), ",")),
 		func(v string) error { c.Figures = nil; return c.Figures.Set(v) })
 	fs.StringVar(&c.Figure, "figure", c.Figure, "measure one figure group in this process and print it (what each child process of bench runs)")
-	fs.BoolVar(&c.List, "list", c.List, "list the figure groups")
+	fs.BoolVar(&c.List, "list", c.List, "list the figure groups (the default ones, then the largest-model groups, which only --figures runs: make bench-largest)")
 }
 
 // Validate checks the settings.
@@ -115,6 +115,9 @@ func (c BenchConfig) Validate() error {
 
 // Bench measures one figure group with runs runs after a warm-up.
 func Bench(ctx context.Context, group string, runs int) ([]Figure, error) {
+	if strings.HasPrefix(group, "largest-") {
+		return benchLargest(group, runs)
+	}
 	switch group {
 	case "backend":
 		return benchBackend(), nil

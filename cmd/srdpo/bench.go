@@ -25,7 +25,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if c.List {
-		fmt.Fprintln(stdout, strings.Join(pipelines.BenchFigures(), "\n"))
+		fmt.Fprintln(stdout, strings.Join(append(pipelines.BenchFigures(), pipelines.LargestFigures()...), "\n"))
 		return nil
 	}
 	if c.Figure != "" {
@@ -53,10 +53,21 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		cmd := exec.Command(self, "bench", "--figure", group, "--runs", fmt.Sprint(c.Runs))
 		var buf bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &buf, stderr
-		if err := cmd.Run(); err != nil {
+		err := cmd.Run()
+		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KiB → MiB
+		if killed(cmd.ProcessState) {
+			// The kernel's OOM killer: the figure is that the group does
+			// not fit on this machine, not a failed bench.
+			f := pipelines.Figure{"figure": group, "fits": false, "peak_rss_mib": rss,
+				"error": fmt.Sprintf("killed by %v (out of memory?)", cmd.ProcessState.Sys().(syscall.WaitStatus).Signal())}
+			line, _ := json.Marshal(f)
+			fmt.Fprintln(stdout, string(line))
+			all = append(all, f)
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("figure %s: %w", group, err)
 		}
-		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KiB → MiB
 		sc := bufio.NewScanner(&buf)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
@@ -82,4 +93,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "srdpo bench: %d figures in %s, %s\n", len(all), c.Out, time.Since(began).Round(time.Second))
 	return nil
+}
+
+// killed is whether a child ended on SIGKILL, the kernel's OOM killer's
+// signal.
+func killed(ps *os.ProcessState) bool {
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
