@@ -1,9 +1,13 @@
 package stages
 
 import (
+	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -91,4 +95,57 @@ func renameFile(ctx context.Context, fs filesystem.Interface, src, dst string) e
 		return fmt.Errorf("renaming %s to %s: %w", src, dst, err)
 	}
 	return nil
+}
+
+// writeAtomically renders a file in memory, writes it under a temporary
+// name and renames it into place, so readers never see half a file and a
+// retried attempt leaves exactly one.
+func writeAtomically(ctx context.Context, name string, render func(*bytes.Buffer) error) error {
+	var buf bytes.Buffer
+	if err := render(&buf); err != nil {
+		return err
+	}
+	return writeStreaming(ctx, name, func(w io.Writer) error {
+		_, err := w.Write(buf.Bytes())
+		return err
+	})
+}
+
+// writeStreaming writes a file through render under a temporary name and
+// renames it into place, streaming: the file is never whole in memory
+// (writeAtomically renders it first, for writes that must not be rendered
+// twice). On a transient storage error the whole file is rendered again.
+func writeStreaming(ctx context.Context, name string, render func(io.Writer) error) error {
+	fs, err := filesystem.New(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	tmp := name + ".tmp-" + randomHex()
+	err = retryTransient(ctx, func(bool) error {
+		w, err := fs.OpenWrite(ctx, tmp)
+		if err != nil {
+			return err
+		}
+		if err := render(w); err != nil {
+			w.Close()
+			return err
+		}
+		return w.Close()
+	})
+	if err != nil {
+		removeFile(ctx, fs, tmp)
+		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	if err := renameFile(ctx, fs, tmp, name); err != nil {
+		removeFile(ctx, fs, tmp)
+		return err
+	}
+	return nil
+}
+
+func randomHex() string {
+	var b [8]byte
+	crand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
