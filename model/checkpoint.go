@@ -31,11 +31,13 @@ func (m *Decoder) Fingerprint() (string, error) {
 		fmt.Fprintf(h, "\x00lora\x00%s", l)
 		names = append(names, m.lora.weightNames()...)
 	}
-	weights, err := m.values(names)
-	if err != nil {
-		return "", fmt.Errorf("fingerprinting the model: %w", err)
-	}
 	for _, name := range names {
+		// One weight at a time: all of them as float64 at once would be
+		// twice the model.
+		weights, err := m.values([]string{name})
+		if err != nil {
+			return "", fmt.Errorf("fingerprinting the model: %w", err)
+		}
 		fmt.Fprintf(h, "\x00%s\x00", name)
 		var b [8]byte
 		for _, v := range weights[name] {

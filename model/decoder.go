@@ -77,10 +77,12 @@ func New(cfg Config, seed uint64, backend compute.Backend) (*Decoder, error) {
 			residual[p.name+".weight"] = p.residual
 		}
 	}
+	// One weight at a time, in name order (the order the draws always
+	// had): a float64 copy of every weight at once would be twice the
+	// float32 model (24.7 GB for a 3B shape).
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	values := map[string][]float64{}
-	for _, name := range cfg.WeightNames() {
-		v := make([]float64, product(cfg.WeightShape(name)))
+	return fromSource(cfg, backend, func(name string, shape []int) (*tensors.Tensor, error) {
+		v := make([]float64, product(shape))
 		std := 0.02
 		switch {
 		case strings.HasSuffix(name, ".bias"):
@@ -100,9 +102,8 @@ func New(cfg Config, seed uint64, backend compute.Backend) (*Decoder, error) {
 				v[i] = rng.NormFloat64() * std
 			}
 		}
-		values[name] = v
-	}
-	return FromWeights(cfg, values, backend)
+		return tensorOf(cfg.DType, v, shape...), nil
+	})
 }
 
 // FromWeights makes a model from named weights (flat, row-major, in the

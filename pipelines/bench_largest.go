@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
+	"time"
 
 	"github.com/srdpo/srdpo/model"
 )
@@ -31,8 +33,9 @@ var largestShapes = map[string]model.Config{
 // or lora>[-recompute]": not in the default list (they take about half an
 // hour together); `make bench-largest` measures them.
 func LargestFigures() []string {
-	return []string{"largest-qwen2.5-0.5b-full", "largest-qwen2.5-0.5b-lora", "largest-llama-3.2-1b-full-recompute",
-		"largest-llama-3.2-1b-lora", "largest-qwen2.5-1.5b-full-recompute", "largest-qwen2.5-1.5b-lora", "largest-qwen2.5-3b-lora-recompute"}
+	return []string{"largest-qwen2.5-0.5b-full", "largest-qwen2.5-0.5b-full-recompute", "largest-qwen2.5-0.5b-lora",
+		"largest-llama-3.2-1b-full-recompute", "largest-llama-3.2-1b-lora", "largest-llama-3.2-1b-lora-recompute",
+		"largest-qwen2.5-1.5b-lora", "largest-qwen2.5-1.5b-lora-recompute", "largest-qwen2.5-3b-lora-recompute"}
 }
 
 // largestPairs are the pairs of one large-model step: 4 pairs, prompts and
@@ -55,17 +58,9 @@ func largestPairs() []model.PreferencePair {
 // map, optionally with --recompute. Its peak RSS is the group's: whether
 // the shape trains on this machine at all.
 func benchLargest(group string, runs int) ([]Figure, error) {
-	rest := strings.TrimPrefix(group, "largest-")
-	recompute := strings.HasSuffix(rest, "-recompute")
-	rest = strings.TrimSuffix(rest, "-recompute")
-	i := strings.LastIndexByte(rest, '-')
-	if i < 0 {
-		return nil, fmt.Errorf("figure %q: want largest-<shape>-<full|lora>[-recompute]", group)
-	}
-	shape, mode := rest[:i], rest[i+1:]
-	c, ok := largestShapes[shape]
-	if !ok || (mode != "full" && mode != "lora") {
-		return nil, fmt.Errorf("figure %q: want largest-<shape>-<full|lora>[-recompute], shape one of qwen2.5-0.5b, llama-3.2-1b, qwen2.5-1.5b, qwen2.5-3b", group)
+	shape, c, mode, recompute, err := parseLargest(group)
+	if err != nil {
+		return nil, err
 	}
 	// Without a soft memory limit the heap may grow to twice what is live
 	// before Go collects: a shape that fits would be killed. 90% of the
@@ -78,6 +73,7 @@ func benchLargest(group string, runs int) ([]Figure, error) {
 			debug.SetMemoryLimit(limit)
 		}
 	}
+	live := watchLiveHeap()
 	m, err := newBenchModel(c)
 	if err != nil {
 		return nil, err
@@ -106,6 +102,7 @@ func benchLargest(group string, runs int) ([]Figure, error) {
 	for _, p := range pairs {
 		tokens += len(p.Prompt) + len(p.AugPrompt) + 2*(len(p.Chosen)+len(p.Rejected))
 	}
+	livePeak := live()
 	ms, tps := make([]float64, runs), make([]float64, runs)
 	for k, s := range times {
 		ms[k], tps[k] = s*1000, float64(tokens)/s
@@ -113,12 +110,58 @@ func benchLargest(group string, runs int) ([]Figure, error) {
 	base := Figure{"shape": shape, "mode": mode, "recompute": recompute, "layout": string(c.Family), "params": c.Params(),
 		"trainable_params": trainable, "d": c.Width, "layers": c.Layers, "vocab": c.Vocab, "pairs": len(pairs),
 		"prompt_tokens": 64, "aug_prompt_tokens": 96, "response_tokens": 64, "step_tokens": tokens,
-		"memory_limit_mib": limit >> 20}
+		"memory_limit_mib": limit >> 20, "live_peak_mib": livePeak >> 20}
 	with := base.with
 	return []Figure{
 		SpreadOf(ms).into(with(Figure{"figure": group + " sr-dpo step", "unit": "ms", "what": "Sr-DPO step, exact Δπ: policy on x (backward) and on p⊕x, Adam"})),
 		SpreadOf(tps).into(with(Figure{"figure": group + " tokens", "unit": "tokens/s", "what": "policy tokens of a step (x and p⊕x passes) / step time"})),
 	}, nil
+}
+
+// parseLargest reads a largest-model figure's name:
+// largest-<shape>-<full|lora>[-recompute].
+func parseLargest(group string) (shape string, c model.Config, mode string, recompute bool, err error) {
+	rest, prefixed := strings.CutPrefix(group, "largest-")
+	rest, recompute = strings.CutSuffix(rest, "-recompute")
+	known := false
+	if i := strings.LastIndexByte(rest, '-'); i >= 0 {
+		shape, mode = rest[:i], rest[i+1:]
+		c, known = largestShapes[shape]
+	}
+	if !prefixed || !known || (mode != "full" && mode != "lora") {
+		return "", c, "", false, fmt.Errorf("figure %q: want largest-<shape>-<full|lora>[-recompute], shape one of qwen2.5-0.5b, llama-3.2-1b, qwen2.5-1.5b, qwen2.5-3b", group)
+	}
+	return shape, c, mode, recompute, nil
+}
+
+// watchLiveHeap samples the heap Go found live at its latest collection
+// every 20 ms until the returned function is called, which gives the
+// largest: what the process needs at least, whatever the collector's
+// pacing lets its RSS grow to (a soft memory limit above it holds).
+func watchLiveHeap() func() uint64 {
+	var peak uint64 // written by the sampler only, read after it stops
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-stopped
+		return peak
+	}
 }
 
 // memTotal is the machine's memory in bytes (/proc/meminfo's MemTotal).

@@ -108,6 +108,7 @@ func benchGPT2Small(layout model.Family, v stepVariant, runs int) ([]Figure, err
 	if err != nil {
 		return nil, err
 	}
+	live := watchLiveHeap()
 	c := gpt2SmallConfig(layout)
 	m, err := newBenchModel(c)
 	if err != nil {
@@ -148,9 +149,11 @@ func benchGPT2Small(layout model.Family, v stepVariant, runs int) ([]Figure, err
 		tps[k], fwdRate[k] = 8*128/fwd[k], flops/fwd[k]/1e9
 		ms[k], trainRate[k] = train[k]*1000, 3*flops/train[k]/1e9 // backward ≈ twice the forward
 	}
-	base := Figure{"layout": string(c.Family), "params": c.Params(), "d": c.Width, "layers": c.Layers, "vocab": c.Vocab, "batch": 8, "T": 128}
+	livePeak := live()
+	base := Figure{"layout": string(c.Family), "params": c.Params(), "d": c.Width, "layers": c.Layers, "vocab": c.Vocab, "batch": 8, "T": 128,
+		"live_peak_mib": livePeak >> 20}
 	with := base.with
-	return []Figure{
+	return append([]Figure{
 		mm.into(with(Figure{"figure": "matmul-2048", "unit": "GFLOP/s", "what": "a 2048² float32 matmul on the same backend: the ceiling"})),
 		SpreadOf(tps).into(with(Figure{"figure": name + " forward", "unit": "tokens/s"})),
 		SpreadOf(fwdRate).into(with(Figure{"figure": name + " forward rate", "unit": "GFLOP/s",
@@ -158,5 +161,34 @@ func benchGPT2Small(layout model.Family, v stepVariant, runs int) ([]Figure, err
 		SpreadOf(ms).into(with(Figure{"figure": name + " train step", "unit": "ms", "what": "forward + backward + Adam"})),
 		SpreadOf(trainRate).into(with(Figure{"figure": name + " train rate", "unit": "GFLOP/s", "what": "3 × forward FLOPs / step time",
 			"share_of_matmul": fmt.Sprintf("%.2f", SpreadOf(trainRate).Median/mm.Median)})),
-	}, nil
+	}, trainMemory(name, base, c.Params(), m.TrainableParams(), int(livePeak), 8*128)...), nil
+}
+
+// trainMemory is where a train step's bytes go, in bench/pytorch_train_memory.py's
+// categories: weights, gradients and Adam's two moments (float32, counted
+// from the shapes: the gradients and moments of the trained weights only),
+// and the rest of the largest heap Go found live — activations kept for
+// the backward pass, logits, the backend's buffers — per parameter and
+// per token.
+func trainMemory(name string, base Figure, params, trainable, livePeak, tokens int) []Figure {
+	weights := params
+	if trainable != params { // an adapter, beside the frozen base
+		weights += trainable
+	}
+	type part struct {
+		what  string
+		bytes int
+	}
+	parts := []part{{"weights", 4 * weights}, {"gradients", 4 * trainable}, {"Adam state", 8 * trainable}}
+	rest := livePeak
+	for _, p := range parts {
+		rest -= p.bytes
+	}
+	parts = append(parts, part{"activations, logits and buffers (live peak − the above)", rest}, part{"live peak", livePeak})
+	var out []Figure
+	for _, p := range parts {
+		out = append(out, base.with(Figure{"figure": name + " train memory: " + p.what, "unit": "MiB", "value": float64(p.bytes) / (1 << 20),
+			"bytes_per_param": float64(p.bytes) / float64(params), "bytes_per_token": p.bytes / tokens}))
+	}
+	return out
 }

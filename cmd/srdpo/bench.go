@@ -59,7 +59,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			// The kernel's OOM killer: the figure is that the group does
 			// not fit on this machine, not a failed bench.
 			f := pipelines.Figure{"figure": group, "fits": false, "peak_rss_mib": rss,
-				"error": fmt.Sprintf("killed by %v (out of memory?)", cmd.ProcessState.Sys().(syscall.WaitStatus).Signal())}
+				"error": "killed by SIGKILL (the kernel's OOM killer, most likely)"}
 			line, _ := json.Marshal(f)
 			fmt.Fprintln(stdout, string(line))
 			all = append(all, f)
