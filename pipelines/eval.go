@@ -15,7 +15,6 @@ import (
 
 	"github.com/srdpo/srdpo/benchmarks"
 	"github.com/srdpo/srdpo/model/tokenizer"
-	"github.com/srdpo/srdpo/runners"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/stages"
 	"github.com/srdpo/srdpo/tasks"
@@ -246,7 +245,7 @@ func RunEval(ctx context.Context, c EvalConfig) ([]schemas.Eval, string, error) 
 	rows := beam.Flatten(s, parts...)
 	prefix := filepath.Join(c.Out, "eval")
 	stages.WriteShards(s, prefix, schemas.Evals, schemas.NewMetadata(), rows, stages.WithShards(1))
-	if _, err := runners.Run(ctx, p); err != nil {
+	if _, err := RunJob(ctx, p, []string{prefix}, os.Stderr); err != nil {
 		return nil, "", fmt.Errorf("evaluation pipeline: %w", err)
 	}
 	data, err := os.ReadFile(stages.ShardName(prefix, 0, 1, schemas.FormatArrow))

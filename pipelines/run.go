@@ -17,7 +17,6 @@ import (
 
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/tokenizer"
-	"github.com/srdpo/srdpo/runners"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/stages"
 	"github.com/srdpo/srdpo/tasks"
@@ -271,6 +270,7 @@ func (r *seedRun) score(ctx context.Context, task tasks.GenConfig, dir string) (
 		AugSeparator: task.AugSeparator, Truncation: r.c.Truncation}
 	p, s := beam.NewPipelineWithRoot()
 	scored := map[string]string{}
+	var outputs []string
 	for _, set := range []string{"prefs", "heldout"} {
 		ic := DefaultIngestConfig()
 		ic.Out, ic.Shards, ic.Corpus = filepath.Join(dir, "scored", set), 2, []string{filepath.Join(task.Out, set+".jsonl")}
@@ -278,8 +278,9 @@ func (r *seedRun) score(ctx context.Context, task tasks.GenConfig, dir string) (
 			return nil, err
 		}
 		scored[set] = ic.Out + schemas.ManifestSuffix
+		outputs = append(outputs, ic.Out, DeadLetterPrefix(ic.Out))
 	}
-	if _, err := runners.Run(ctx, p); err != nil {
+	if _, err := RunJob(ctx, p, outputs, r.progress); err != nil {
 		return nil, fmt.Errorf("scoring: %w", err)
 	}
 	return scored, nil

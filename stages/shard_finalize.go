@@ -156,9 +156,9 @@ func removeRuns(ctx context.Context, prefix string) error {
 	return nil
 }
 
-// ManifestBytes is prefix's manifest as it stands, nil without one: what
-// a job records before it runs, for RemoveUnfinished.
-func ManifestBytes(ctx context.Context, prefix string) []byte {
+// manifestBytes is prefix's manifest as it stands, nil without one: what
+// a job records before it runs, for GuardOutputs.
+func manifestBytes(ctx context.Context, prefix string) []byte {
 	name := prefix + schemas.ManifestSuffix
 	fs, err := filesystem.New(ctx, name)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -40,11 +41,47 @@ func (w *writers) end() {
 	w.idle.Broadcast()
 }
 
-// HaltWrites stops this process's shard writers — those at work finish,
+// GuardOutputs runs job, a pipeline that writes the shard sets under
+// prefixes, and owns what it leaves: the manifests standing before it are
+// recorded, and after a failure this process's writers are halted (those
+// at work finish first) and what the job wrote is removed
+// (removeUnfinished), the sets as one output — where one set is gone, all
+// go. A failed job thus leaves the earlier complete sets, as they were, or
+// nothing. Problems while cleaning up are written to log; job's error is
+// returned.
+func GuardOutputs(ctx context.Context, prefixes []string, log io.Writer, job func() error) error {
+	before := map[string][]byte{}
+	for _, prefix := range prefixes {
+		before[prefix] = manifestBytes(ctx, prefix)
+	}
+	err := job()
+	if err == nil {
+		return nil
+	}
+	resume := haltWrites()
+	defer resume()
+	clean := func(prefix string, before []byte) {
+		if cerr := removeUnfinished(ctx, prefix, before); cerr != nil {
+			fmt.Fprintf(log, "srdpo: cleaning up %s: %v\n", prefix, cerr)
+		}
+	}
+	gone := false
+	for _, prefix := range prefixes {
+		clean(prefix, before[prefix])
+		gone = gone || manifestBytes(ctx, prefix) == nil
+	}
+	if gone {
+		for _, prefix := range prefixes {
+			clean(prefix, nil)
+		}
+	}
+	return err
+}
+
+// haltWrites stops this process's shard writers — those at work finish,
 // new ones fail — and returns once none is at work, with the function that
-// lets writers start again. Call it after a failed job, around
-// RemoveUnfinished.
-func HaltWrites() (resume func()) {
+// lets writers start again.
+func haltWrites() (resume func()) {
 	w := shardWriters
 	w.mu.Lock()
 	w.halted = true
@@ -59,7 +96,7 @@ func HaltWrites() (resume func()) {
 	}
 }
 
-// RemoveUnfinished removes what a failed job left under prefix. A runner
+// removeUnfinished removes what a failed job left under prefix. A runner
 // may go on running the stages after the one that failed, so the job can
 // even have written a manifest — of a set missing the failed bundle's
 // rows: a manifest other than the one that stood before the job (before)
@@ -67,13 +104,13 @@ func HaltWrites() (resume func()) {
 // (the job had begun replacing the set: its writers remove the earlier
 // manifest first). A failed job thus leaves the earlier complete set, as
 // it was, or nothing.
-func RemoveUnfinished(ctx context.Context, prefix string, before []byte) error {
+func removeUnfinished(ctx context.Context, prefix string, before []byte) error {
 	fs, err := filesystem.New(ctx, prefix)
 	if err != nil {
 		return err
 	}
 	defer fs.Close()
-	standing := ManifestBytes(ctx, prefix)
+	standing := manifestBytes(ctx, prefix)
 	if standing != nil && !bytes.Equal(standing, before) {
 		if err := removeManifest(ctx, prefix); err != nil {
 			return err

@@ -1,7 +1,9 @@
 package stages
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -317,7 +319,7 @@ func TestRemoveUnfinished(t *testing.T) {
 		if c.before != "" {
 			before = []byte(c.before)
 		}
-		if err := RemoveUnfinished(ctx, prefix, before); err != nil {
+		if err := removeUnfinished(ctx, prefix, before); err != nil {
 			t.Fatal(err)
 		}
 		left, _ := filepath.Glob(filepath.Join(dir, "*"))
@@ -326,6 +328,57 @@ func TestRemoveUnfinished(t *testing.T) {
 		}
 		if !reflect.DeepEqual(left, c.want) {
 			t.Errorf("%s: left %v, want %v", c.name, left, c.want)
+		}
+	}
+}
+
+// GuardOutputs treats its sets as one output: a job that fails without
+// touching them leaves both earlier sets; one that fails after it began
+// replacing one set (its manifest removed, a shard written) leaves
+// neither; a job that succeeds is left alone.
+func TestGuardOutputsKeepsSetsTogether(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name      string
+		job       func(a string) error
+		wantA     bool // set a's manifest stands afterwards
+		wantB     bool
+		wantError bool
+	}{
+		{"fails untouched", func(string) error { return errors.New("boom") }, true, true, true},
+		{"fails mid-replacement", func(a string) error {
+			os.Remove(a + schemas.ManifestSuffix)
+			os.WriteFile(a+"-00000-of-00001.arrow", []byte("new"), 0o644)
+			return errors.New("boom")
+		}, false, false, true},
+		{"succeeds", func(a string) error { os.Remove(a + schemas.ManifestSuffix); return nil }, false, true, false},
+	} {
+		dir := t.TempDir()
+		a, b := filepath.Join(dir, "scored"), filepath.Join(dir, "scored.deadletters")
+		for _, prefix := range []string{a, b} {
+			os.WriteFile(prefix+"-00000-of-00001.arrow", []byte("old"), 0o644)
+			os.WriteFile(prefix+schemas.ManifestSuffix, []byte("earlier"), 0o644)
+		}
+		var log bytes.Buffer
+		err := GuardOutputs(ctx, []string{a, b}, &log, func() error { return c.job(a) })
+		if (err != nil) != c.wantError {
+			t.Errorf("%s: error %v", c.name, err)
+		}
+		for _, x := range []struct {
+			prefix string
+			want   bool
+		}{{a, c.wantA}, {b, c.wantB}} {
+			_, serr := os.Stat(x.prefix + schemas.ManifestSuffix)
+			_, shardErr := os.Stat(x.prefix + "-00000-of-00001.arrow")
+			if got := serr == nil; got != x.want {
+				t.Errorf("%s: %s's manifest stands %v, want %v", c.name, filepath.Base(x.prefix), got, x.want)
+			}
+			if c.wantError && (serr == nil) != (shardErr == nil) {
+				t.Errorf("%s: %s: manifest %v but shard %v", c.name, filepath.Base(x.prefix), serr, shardErr)
+			}
+		}
+		if log.Len() > 0 {
+			t.Errorf("%s: cleanup problems: %s", c.name, log.String())
 		}
 	}
 }

@@ -98,41 +98,16 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "srdpo score: scoring %v on runner %s\n", cfg.Corpus, runners.Name())
 	}
-	// The manifests standing before the job, so that a failed job can tell
-	// an earlier complete set from what it wrote itself.
+	// The scored set and its dead letters are one output: a failed job
+	// leaves the earlier complete pair of sets or neither.
 	prefixes := []string{cfg.Out, pipelines.DeadLetterPrefix(cfg.Out)}
-	before := map[string][]byte{}
-	for _, prefix := range prefixes {
-		before[prefix] = stages.ManifestBytes(ctx, prefix)
-	}
 	start := time.Now()
 	stop := reportProgress(stderr, start)
 	stopProfile := peakHeapProfile(*heapProfile, stderr)
-	res, err := runners.Run(ctx, p)
+	res, err := pipelines.RunJob(ctx, p, prefixes, stderr)
 	stopProfile()
 	stop()
 	if err != nil {
-		// Beam's runners here do not retry a failed bundle: the job fails,
-		// and leaves the earlier complete set or nothing, never a part.
-		// Writers of this process still at work finish first.
-		resume := stages.HaltWrites()
-		defer resume()
-		// The scored set and its dead letters are one output: where either
-		// is gone, the other goes too.
-		gone := false
-		for _, prefix := range prefixes {
-			if cerr := stages.RemoveUnfinished(ctx, prefix, before[prefix]); cerr != nil {
-				fmt.Fprintf(stderr, "srdpo score: cleaning up %s: %v\n", prefix, cerr)
-			}
-			gone = gone || stages.ManifestBytes(ctx, prefix) == nil
-		}
-		if gone {
-			for _, prefix := range prefixes {
-				if cerr := stages.RemoveUnfinished(ctx, prefix, nil); cerr != nil {
-					fmt.Fprintf(stderr, "srdpo score: cleaning up %s: %v\n", prefix, cerr)
-				}
-			}
-		}
 		return fmt.Errorf("pipeline failed: %w", err)
 	}
 	if runners.DryRun() {
