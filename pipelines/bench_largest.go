@@ -1,7 +1,6 @@
 package pipelines
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/srdpo/srdpo/bounds"
 	"github.com/srdpo/srdpo/model"
 )
 
@@ -68,7 +68,7 @@ func benchLargest(group string, runs int) ([]Figure, error) {
 	// in srdpo train).
 	limit := debug.SetMemoryLimit(-1)
 	if os.Getenv("GOMEMLIMIT") == "" {
-		if total, err := memTotal(); err == nil {
+		if total, err := bounds.MachineMemory(); err == nil {
 			limit = total / 10 * 9
 			debug.SetMemoryLimit(limit)
 		}
@@ -162,21 +162,4 @@ func watchLiveHeap() func() uint64 {
 		<-stopped
 		return peak
 	}
-}
-
-// memTotal is the machine's memory in bytes (/proc/meminfo's MemTotal).
-func memTotal() (int64, error) {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var kib int64
-		if n, _ := fmt.Sscanf(sc.Text(), "MemTotal: %d kB", &kib); n == 1 {
-			return kib << 10, nil
-		}
-	}
-	return 0, fmt.Errorf("/proc/meminfo: no MemTotal line")
 }

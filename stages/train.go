@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/srdpo/srdpo/bounds"
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/schemas"
 )
@@ -25,13 +26,32 @@ type TrainResult struct {
 	Policy  *model.Decoder
 }
 
+// memoryLimit is the soft memory limit a run sets, with why: the one
+// asked for, or by default 90% of the machine's memory — unless
+// GOMEMLIMIT is set (env), which Go has applied already, or the limit is
+// off (below 0). 0: none to set.
+func memoryLimit(asked int64, env bool) (int64, string) {
+	switch {
+	case asked > 0:
+		return asked, "--memory-limit"
+	case asked < 0 || env:
+		return 0, ""
+	}
+	total, err := bounds.MachineMemory()
+	if err != nil {
+		return 0, ""
+	}
+	return total / 10 * 9, "90% of this machine's memory; --memory-limit to change"
+}
+
 // Train runs preference optimisation on scored shards. It stops at ctx's
 // end after the step under way, leaving the last checkpoint as it was, as
 // a killed run would; --resume then continues with the same data order,
 // optimiser state and metrics, to the same result.
 func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResult, error) {
-	if cfg.MemoryLimit > 0 {
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MemoryLimit))
+	if limit, why := memoryLimit(cfg.MemoryLimit, os.Getenv("GOMEMLIMIT") != ""); limit > 0 {
+		fmt.Fprintf(progress, "srdpo train: soft memory limit %.1f GiB (%s)\n", float64(limit)/(1<<30), why)
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
 	}
 	r, err := openTraining(ctx, cfg)
 	if err != nil {

@@ -58,7 +58,10 @@ type TrainConfig struct {
 	// MemoryLimit, above 0, is the Go runtime's soft memory limit for the
 	// run in bytes (runtime/debug.SetMemoryLimit, as GOMEMLIMIT): the
 	// garbage collector then works to keep the heap under it, instead of
-	// letting it grow to twice what is live.
+	// letting it grow to twice what is live. 0 (the default) is 90% of
+	// the machine's memory (bounds.MachineMemory) unless GOMEMLIMIT is set,
+	// so a model whose live memory fits is not killed by the collector's
+	// pacing; below 0 (--memory-limit off), Go's own default.
 	MemoryLimit int64
 }
 
@@ -115,7 +118,7 @@ func (c *TrainConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(loraTargets{&c.LoRA.Targets}, "lora-targets", "the maps to adapt, comma-separated module names as PEFT takes them (q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj for Llama and Qwen; c_attn,c_proj,c_fc or mlp.c_proj for GPT-2; query_key_value,dense,dense_h_to_4h,dense_4h_to_h for GPT-NeoX) or all-linear; default PEFT's for the family (q_proj,v_proj; c_attn; query_key_value)")
 	fs.BoolVar(&c.LoRA.RSLoRA, "lora-rslora", c.LoRA.RSLoRA, "rank-stabilised LoRA: scale by alpha/√rank (PEFT's use_rslora)")
 	fs.BoolVar(&c.Recompute, "recompute", c.Recompute, "gradient checkpointing: keep only each transformer block's input for the backward pass and compute the block again there (the same steps bit for bit; less memory, more time: see README, Training memory)")
-	fs.Var(byteSize{&c.MemoryLimit}, "memory-limit", "a soft limit on the process's memory, as Go's GOMEMLIMIT (e.g. 3500MiB, 20GiB): the garbage collector works harder to stay under it; without it the heap grows to about twice what is live (see README, Training memory); 0: Go's default")
+	fs.Var(byteSize{&c.MemoryLimit}, "memory-limit", "a soft limit on the process's memory, as Go's GOMEMLIMIT (e.g. 3500MiB, 20GiB): the garbage collector works harder to stay under it, instead of letting the heap grow to about twice what is live (see README, Training memory); 0: 90% of the machine's (or container's) memory unless GOMEMLIMIT is set; off: none")
 	fs.StringVar(&c.Adapter, "adapter", c.Adapter, "a PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors; local or gs://) to load onto --model and train further; the shards must have been scored with the same --adapter")
 }
 
@@ -124,13 +127,20 @@ func (c *TrainConfig) RegisterFlags(fs *flag.FlagSet) {
 type byteSize struct{ n *int64 }
 
 func (b byteSize) String() string {
-	if b.n == nil {
+	switch {
+	case b.n == nil:
 		return "0"
+	case *b.n < 0:
+		return "off"
 	}
 	return fmt.Sprint(*b.n)
 }
 
 func (b byteSize) Set(v string) error {
+	if v == "off" {
+		*b.n = -1
+		return nil
+	}
 	units := []struct {
 		suffix string
 		scale  float64

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/srdpo/srdpo/schemas"
@@ -84,8 +85,31 @@ func TestEvalRowsHaveNoStepFigures(t *testing.T) {
 }
 
 // --memory-limit reads sizes as GOMEMLIMIT writes them.
+// The run's soft memory limit: the asked one; by default 90% of the
+// machine's memory (checked against the kernel's own count, sysinfo(2));
+// none when GOMEMLIMIT is set or the limit is off.
+func TestMemoryLimitDefault(t *testing.T) {
+	var si syscall.Sysinfo_t
+	if err := syscall.Sysinfo(&si); err != nil {
+		t.Fatal(err)
+	}
+	ram := float64(si.Totalram) * float64(si.Unit)
+	if got, _ := memoryLimit(0, false); float64(got) < 0.85*ram || float64(got) > 0.91*ram {
+		t.Errorf("default limit %d, want about 90%% of %.0f (less in a smaller cgroup)", got, ram)
+	}
+	for _, c := range []struct {
+		asked int64
+		env   bool
+		want  int64
+	}{{5 << 30, false, 5 << 30}, {5 << 30, true, 5 << 30}, {0, true, 0}, {-1, false, 0}} {
+		if got, _ := memoryLimit(c.asked, c.env); got != c.want {
+			t.Errorf("memoryLimit(%d, GOMEMLIMIT set %v) = %d, want %d", c.asked, c.env, got, c.want)
+		}
+	}
+}
+
 func TestMemoryLimitFlag(t *testing.T) {
-	for in, want := range map[string]int64{"3500MiB": 3500 << 20, "20GiB": 20 << 30, "1.5GiB": 3 << 29, "4096": 4096, "8KiB": 8192, "0": 0} {
+	for in, want := range map[string]int64{"3500MiB": 3500 << 20, "20GiB": 20 << 30, "1.5GiB": 3 << 29, "4096": 4096, "8KiB": 8192, "0": 0, "off": -1} {
 		var n int64
 		if err := (byteSize{&n}).Set(in); err != nil || n != want {
 			t.Errorf("%q: %d, %v; want %d", in, n, err, want)
