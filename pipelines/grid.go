@@ -236,16 +236,22 @@ func doParallel(n int, jobs []func() error) error {
 
 // The run's units of work and their cost on this project's reference
 // machine (2 cores) at width 64, batch 32: what the estimate before a run
-// multiplies, scaled by width² and batch.
+// multiplies, scaled by width² and batch. Measured on 2026-12-05 with
+// `srdpo run --seeds 1` on an idle machine (3m26s in all): the SFT 65 s,
+// 200 training steps 7–9 s, scoring 1,000 + 200 pairs 7 s, 21 sampled
+// evaluations (200 prompts × 8 samples and the greedy response, 200 pairs)
+// 103 s. The greedy-only constant (0.5) made the sampled grids' estimates
+// half their time.
 type work int
 
 const (
 	workSFT       work = iota // the SFT of one reference
+	workScore                 // scoring one label temperature's pairs
 	workTrainStep             // one step of preference training
 	workEval                  // one policy evaluated
 )
 
-var workSeconds = map[work]float64{workSFT: 72, workTrainStep: 0.035, workEval: 0.5}
+var workSeconds = map[work]float64{workSFT: 72, workScore: 7, workTrainStep: 0.04, workEval: 0.98}
 
 // runClock estimates a run's time before it starts and reports progress
 // with the time left, from the rates measured so far.
@@ -267,13 +273,13 @@ func newRunClock(c RunConfig, w io.Writer) *runClock {
 	width := float64(c.Reference.Width*c.Reference.Width) / (64 * 64)
 	seeds := float64(c.Seeds)
 	return &runClock{w: w, began: time.Now(),
-		total: map[work]float64{workSFT: seeds, workTrainStep: seeds * float64(cells*c.Train.Steps),
+		total: map[work]float64{workSFT: seeds, workScore: seeds * float64(len(c.Grid.Temperatures)), workTrainStep: seeds * float64(cells*c.Train.Steps),
 			workEval: seeds * float64(len(c.Grid.groups())+cells*points)},
 		finished: map[work]float64{},
 		scale: map[work]float64{workSFT: width * float64(c.SFT.Steps) / 2000, workTrainStep: width * float64(c.Train.BatchSize) / 32,
+			workScore: width * float64(c.Task.Pairs+c.Task.HeldoutPairs) / 1200,
 			// A sampled response (with the reference along it) costs about
-			// what the greedy one does (measured: 21 evaluations of 200
-			// prompts × (1 + 8) responses and 200 pairs in 78 s).
+			// what the greedy one does.
 			workEval: width * (float64(c.Task.EvalPrompts*(1+c.Samples)) + float64(c.Task.HeldoutPairs)) / 400},
 	}
 }
@@ -292,8 +298,8 @@ func (k *runClock) seconds(left bool) float64 {
 }
 
 func (k *runClock) estimate() {
-	fmt.Fprintf(k.w, "srdpo run: %.0f SFT runs, %.0f training steps, %.0f policy evaluations; estimated %s on 2 cores\n",
-		k.total[workSFT], k.total[workTrainStep], k.total[workEval], (time.Duration(k.seconds(false)) * time.Second).Round(time.Second))
+	fmt.Fprintf(k.w, "srdpo run: %.0f SFT runs, %.0f scorings, %.0f training steps, %.0f policy evaluations; estimated %s on 2 cores\n",
+		k.total[workSFT], k.total[workScore], k.total[workTrainStep], k.total[workEval], (time.Duration(k.seconds(false)) * time.Second).Round(time.Second))
 }
 
 // done records finished work and prints the progress: the share done,

@@ -283,6 +283,7 @@ func (r *seedRun) score(ctx context.Context, task tasks.GenConfig, dir string) (
 	if _, err := RunJob(ctx, p, outputs, r.progress); err != nil {
 		return nil, fmt.Errorf("scoring: %w", err)
 	}
+	r.clock.done(workScore, 1)
 	return scored, nil
 }
 
