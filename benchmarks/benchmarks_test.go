@@ -15,10 +15,7 @@ func docs(t *testing.T, task *Task, file string) []Doc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var records [][]byte
-	for _, l := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
-		records = append(records, l)
-	}
+	records := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
 	ds, err := task.ParseAll(records, func(i int) string { return file })
 	if err != nil {
 		t.Fatal(err)

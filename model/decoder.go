@@ -60,9 +60,6 @@ func (c Config) WeightShape(name string) []int { return c.weightShapes()[name] }
 
 func weightPath(name string) string { return "/" + strings.ReplaceAll(name, ".", "/") }
 
-// dtype is the model's GoMLX float type.
-func (c Config) dtype() dtypes.DType { return c.DType.gomlx() }
-
 // New makes a model with GPT-2's initialisation, seeded: weights N(0,
 // 0.02), projections into the residual stream N(0, 0.02/sqrt(2·layers)),
 // learned positions N(0, 0.01), norms 1 and 0, biases 0. The same seed

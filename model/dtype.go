@@ -23,14 +23,6 @@ func (d DType) validate() error {
 	return nil
 }
 
-// gomlx is the dtype's GoMLX type.
-func (d DType) gomlx() dtypes.DType {
-	if d == Float64 {
-		return dtypes.Float64
-	}
-	return dtypes.Float32
-}
-
 // tensorOf makes a tensor of dtype d from float64 values: a scalar
 // without dims. The one place host values are narrowed to float32.
 func tensorOf(d DType, v []float64, dims ...int) *tensors.Tensor {

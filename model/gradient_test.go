@@ -82,7 +82,9 @@ func checkGradients(t *testing.T, m *Decoder, names []string, length int) {
 		lossAt := func(i int, delta float64) float64 {
 			w := append([]float64(nil), orig...)
 			w[i] += delta
-			v.MustSetValue(tensors.FromFlatDataAndDimensions(w, m.shapeOf(name)...))
+			if err := v.SetValue(tensors.FromFlatDataAndDimensions(w, m.shapeOf(name)...)); err != nil {
+				t.Fatal(err)
+			}
 			return toFloat64(run()[0])[0]
 		}
 		var largest float64
@@ -100,6 +102,8 @@ func checkGradients(t *testing.T, m *Decoder, names []string, length int) {
 		if largest < 1e-4 { // zero against zero proves nothing
 			t.Errorf("%s: the entries checked barely move the loss (%g); pick others", name, largest)
 		}
-		v.MustSetValue(tensors.FromFlatDataAndDimensions(orig, m.shapeOf(name)...))
+		if err := v.SetValue(tensors.FromFlatDataAndDimensions(orig, m.shapeOf(name)...)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

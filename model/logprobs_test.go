@@ -175,7 +175,9 @@ func TestScorerSeesNewWeights(t *testing.T) {
 	v := m.Store.GetVariable(weightPath("ln_f.bias"))
 	bias := make([]float32, m.Config.Width)
 	bias[0] = 1
-	v.MustSetValue(tensors.FromFlatDataAndDimensions(bias, m.Config.Width))
+	if err := v.SetValue(tensors.FromFlatDataAndDimensions(bias, m.Config.Width)); err != nil {
+		t.Fatal(err)
+	}
 	after, _ := s.LogProbs(pairs)
 	if before[0].Sum == after[0].Sum {
 		t.Fatal("scorer used stale weights")

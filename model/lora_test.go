@@ -49,7 +49,9 @@ func withRandomB(t *testing.T, m *Decoder, seed uint64) map[string][]float64 {
 			for i := range v {
 				v[i] = 0.3 * rng.NormFloat64()
 			}
-			m.Store.GetVariable(weightPath(name)).MustSetValue(tensors.FromFlatDataAndDimensions(v, m.shapeOf(name)...))
+			if err := m.Store.GetVariable(weightPath(name)).SetValue(tensors.FromFlatDataAndDimensions(v, m.shapeOf(name)...)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	ad, err := m.AdapterWeights()

@@ -163,12 +163,15 @@ func (m *Decoder) initAccumulators() error {
 }
 
 // clearAccumulators zeroes the accumulators, after a refused micro-batch.
-func (m *Decoder) clearAccumulators() {
+func (m *Decoder) clearAccumulators() error {
 	for _, name := range m.trainable() {
 		if v := m.Store.GetVariable("/accum" + weightPath(name)); v != nil {
-			v.MustSetValue(m.zeros(m.shapeOf(name)))
+			if err := v.SetValue(m.zeros(m.shapeOf(name))); err != nil {
+				return fmt.Errorf("clearing the gradient accumulator of %s: %w", name, err)
+			}
 		}
 	}
+	return nil
 }
 
 // applyGradients clips grads by their global norm and takes one optimiser

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -245,7 +246,9 @@ func (t *PreferenceTrainer) StepWithAug(step int, pairs []PreferencePair, aug []
 		micro := pairs[lo:hi]
 		st, err := t.run(modeAccumulate, step, micro, microAug)
 		if err != nil {
-			t.m.clearAccumulators()
+			if cerr := t.m.clearAccumulators(); cerr != nil {
+				return total, errors.Join(err, cerr)
+			}
 			return total, err
 		}
 		total = total.add(st, float64(len(micro))/float64(len(pairs)))

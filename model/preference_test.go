@@ -124,7 +124,9 @@ func TestSrDPOStopGradient(t *testing.T) {
 	lossWith := func(e *model.Exec, i int, d float64) float64 {
 		mod := append([]float64(nil), orig...)
 		mod[i] += d
-		v.MustSetValue(tensors.FromFlatDataAndDimensions(mod, cfg.WeightShape(w)...))
+		if err := v.SetValue(tensors.FromFlatDataAndDimensions(mod, cfg.WeightShape(w)...)); err != nil {
+			t.Fatal(err)
+		}
 		r, _ := e.Exec(args(augAt)...)
 		return toFloat64(r[0])[0]
 	}

@@ -76,10 +76,7 @@ type SFTTrainer struct {
 }
 
 // NewSFTStep builds the training step: forward, backward, clipping and
-// the optimiser update, in one graph. The head and the log-softmax run on
-// the response positions only (SelectedLogProbs, one response per row):
-// the [B, T, V] logits of prompts and padding never exist, in the forward
-// pass or its gradient.
+// the optimiser update, in one graph.
 func (m *Decoder) NewSFTStep(o Optim) (*SFTTrainer, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -87,14 +84,11 @@ func (m *Decoder) NewSFTStep(o Optim) (*SFTTrainer, error) {
 	if err := m.initOptimizerState(); err != nil {
 		return nil, err
 	}
-	exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
-		tokens, positions, segment, gather, targets, response, lr := in[0], in[1], in[2], in[3], in[4], in[5], in[6]
+	exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, tokens, targets, mask, lr *Node) (*Node, *Node) {
 		m.Store.SetTraining(tokens.Graph(), true)
-		m.dropoutOn(tokens.Graph())
-		lp := m.SelectedLogProbs(tokens, positions, segment, gather, targets) // [B, S]
-		mask := ConvertDType(GreaterThan(response, ZerosLike(response)), lp.DType())
-		loss := Neg(Div(ReduceAllSum(Mul(lp, mask)), ReduceAllSum(mask)))
-		return []*Node{loss, m.applyOptimizer(o, loss, lr)}
+		sum, count := m.ResponseLogProbs(tokens, targets, mask)
+		loss := Neg(Div(ReduceAllSum(sum), ReduceAllSum(count)))
+		return loss, m.applyOptimizer(o, loss, lr)
 	})
 	if err != nil {
 		return nil, err
@@ -104,27 +98,17 @@ func (m *Decoder) NewSFTStep(o Optim) (*SFTTrainer, error) {
 
 // Run takes one step on a batch of pairs.
 func (t *SFTTrainer) Run(step int, pairs []Pair) (SFTStep, error) {
-	items := make([]Shared, nextPow2(len(pairs)))
-	longest, sel := 1, 1
-	for i := range items {
-		items[i] = Shared{Prompt: []int32{0}, Responses: [][]int32{{0}}} // padding rows, masked out by their Response
-		if i < len(pairs) {
-			items[i] = Shared{Prompt: pairs[i].Prompt, Responses: [][]int32{pairs[i].Response}}
-		}
-		longest, sel = max(longest, items[i].tokens()), max(sel, items[i].responseTokens())
+	longest := 0
+	for _, p := range pairs {
+		longest = max(longest, len(p.Prompt)+len(p.Response))
 	}
-	b, err := newSharedBatch(items, len(items), t.m.bucket(longest), t.m.bucket(sel))
+	b, err := NewBatch(pairs, nextPow2(len(pairs)), t.m.bucket(longest))
 	if err != nil {
-		return SFTStep{}, fmt.Errorf("sft step %d: %w", step, err)
-	}
-	for i := len(pairs); i < len(items); i++ {
-		for j := 0; j < b.Sel; j++ {
-			b.Response[i*b.Sel+j] = 0
-		}
+		return SFTStep{}, err
 	}
 	lr := t.opt.LearningRate(step)
 	lrT := t.m.floats([]float64{lr})
-	res, err := t.exec.Exec(append(b.inputs(), lrT)...)
+	res, err := t.exec.Exec(append(t.m.inputs(b), lrT)...)
 	if err != nil {
 		return SFTStep{}, err
 	}

@@ -176,7 +176,9 @@ func TestSFTStepRefusesNonFiniteLoss(t *testing.T) {
 	m, _ := New(cfg, 3, backend)
 	bias := make([]float32, cfg.Width)
 	bias[0] = float32(math.Inf(1))
-	m.Store.GetVariable(weightPath("ln_f.bias")).MustSetValue(tensors.FromFlatDataAndDimensions(bias, cfg.Width))
+	if err := m.Store.GetVariable(weightPath("ln_f.bias")).SetValue(tensors.FromFlatDataAndDimensions(bias, cfg.Width)); err != nil {
+		t.Fatal(err)
+	}
 	before, _ := m.Weights()
 	step, _ := m.NewSFTStep(Optim{Name: "adam", LR: 0.01})
 	if _, err := step.Run(5, bytePairs(sftCorpus)); err == nil || !containsAll(err.Error(), "sft step 5", "not finite") {

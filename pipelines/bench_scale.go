@@ -76,7 +76,7 @@ func matmulGFLOPs(n, runs int) (Spread, error) {
 		return Spread{}, err
 	}
 	x := tensors.FromFlatDataAndDimensions(a, n, n)
-	times, err := timeRuns(runs, func() error { _, err := exec.Exec(x, x); return err })
+	times, err := timeRuns(runs, func() error { _, err := exec.Call(x, x); return err })
 	if err != nil {
 		return Spread{}, err
 	}

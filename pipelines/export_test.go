@@ -58,7 +58,7 @@ func readParquetTable(t *testing.T, path string) (*arrow.Schema, []map[string]an
 	defer tr.Release()
 	var rows []map[string]any
 	for tr.Next() {
-		rec := tr.Record()
+		rec := tr.RecordBatch()
 		b, err := rec.MarshalJSON()
 		if err != nil {
 			t.Fatal(err)

@@ -48,9 +48,9 @@ func writeTRLDataset(t *testing.T, dir string, rows []schemas.Scored) {
 		b.Field(6).(*array.Float32Builder).Append(float32(r.RefLogpChosen))
 		b.Field(7).(*array.Float32Builder).Append(float32(r.RefLogpRejected))
 	}
-	rec := b.NewRecord()
+	rec := b.NewRecordBatch()
 	defer rec.Release()
-	tbl := array.NewTableFromRecords(schema, []arrow.Record{rec})
+	tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{rec})
 	defer tbl.Release()
 	var buf bytes.Buffer
 	if err := pqarrow.WriteTable(tbl, &buf, 1024, nil, pqarrow.DefaultWriterProps()); err != nil {

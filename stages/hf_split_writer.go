@@ -138,7 +138,7 @@ func (w *hfSplitWriter) flush() error {
 			return err
 		}
 	}
-	rec := b.NewRecord()
+	rec := b.NewRecordBatch()
 	defer rec.Release()
 	w.batch = w.batch[:0]
 	return w.w.WriteBuffered(rec)

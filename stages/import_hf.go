@@ -128,7 +128,7 @@ func readHFParquet(ctx context.Context, name string) (_ []schemas.Row, _ schemas
 	defer tr.Release()
 	var out []schemas.Row
 	for tr.Next() {
-		rec := tr.Record()
+		rec := tr.RecordBatch()
 		cols := hfRecordColumns(rec)
 		for _, need := range []string{"prompt_ids", "chosen_ids", "rejected_ids", "ref_chosen_logps", "ref_rejected_logps"} {
 			if cols[need] == nil {
@@ -146,7 +146,7 @@ func readHFParquet(ctx context.Context, name string) (_ []schemas.Row, _ schemas
 	return out, md, tr.Err()
 }
 
-func hfRecordColumns(rec arrow.Record) map[string]arrow.Array {
+func hfRecordColumns(rec arrow.RecordBatch) map[string]arrow.Array {
 	cols := map[string]arrow.Array{}
 	for i, f := range rec.Schema().Fields() {
 		cols[f.Name] = rec.Column(i)

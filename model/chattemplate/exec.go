@@ -26,7 +26,6 @@ type renderer struct {
 	work   int64
 	depth  int
 	out    *strings.Builder
-	env    *Template
 }
 
 // spend charges the work budget.

@@ -130,7 +130,7 @@ func (d replaceDecoder) decodeChain(tokens []string) []string {
 	until := time.Now().Add(DefaultEncodeBudget)
 	for i, t := range tokens {
 		// Past the budget a token is kept as it is (normalize returns it).
-		out[i], _ = replace{d.pattern, d.content}.normalize(t, until)
+		out[i], _ = replace(d).normalize(t, until)
 	}
 	return out
 }

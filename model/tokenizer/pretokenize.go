@@ -241,7 +241,7 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 
 func newMetaspace(m metaspaceJSON) (metaspace, error) {
 	if utf8.RuneCountInString(m.Replacement) != 1 {
-		return metaspace{}, fmt.Errorf("Metaspace replacement %q is not one character", m.Replacement)
+		return metaspace{}, fmt.Errorf("pre-tokenizer Metaspace: replacement %q is not one character", m.Replacement)
 	}
 	scheme, err := metaspaceScheme(m.PrependScheme, m.AddPrefixSpace)
 	if err != nil {

@@ -28,6 +28,7 @@ const WorkerPoolPort = 50000
 func GoBuild(t testing.TB, dir, name, pkg string, env ...string) string {
 	t.Helper()
 	out := filepath.Join(dir, name)
+	//lint:ignore SA1019 the toolchain that built this test binary is the one wanted (its Go version and GOEXPERIMENT), not the go on PATH
 	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
