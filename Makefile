@@ -7,7 +7,7 @@ export GOEXPERIMENT := simd
 GO ?= go
 BIN := bin/srdpo
 
-.PHONY: all build test vet fuzz run experiment experiment-exact experiment-replicate bench bench-largest worker clean
+.PHONY: all build test vet lint race fuzz run experiment experiment-exact experiment-replicate bench bench-largest worker clean
 
 all: build
 
@@ -17,9 +17,25 @@ build:
 vet:
 	$(GO) vet ./...
 
+# staticcheck (fetched from the module proxy at this version), with
+# staticcheck.conf's checks.
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint:
+	$(GO) run $(STATICCHECK) ./...
+
+# The race detector on the fast tier: the packages whose tests run in
+# seconds under it. The GoMLX-backed ones (model, stages, pipelines, cmd)
+# stay out: their kernels fail -race's pointer checks (checkptr, in
+# GoMLX's AVX-512 matmul) and building them with -race alone takes
+# minutes of the CI budget.
+RACE_PKGS = ./bounds/... ./stats/... ./schemas/... ./benchmarks/... ./model/tokenizer/... ./model/chattemplate/...
+race:
+	$(GO) test -race -short -count=1 $(RACE_PKGS)
+
 # Unit and pipeline tests. Pipelines run on prism, gs:// against an
-# in-process fake-gcs-server; nothing reaches the network.
-test: vet
+# in-process fake-gcs-server; nothing reaches the network. Lint and the
+# race tier first.
+test: vet lint race
 	$(GO) test -count=1 -timeout 14m ./...
 
 # Every fuzz target of the parsers of outside files, FUZZTIME each (make
