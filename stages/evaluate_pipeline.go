@@ -13,6 +13,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/tasks"
 )
@@ -119,109 +121,151 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 	if err != nil {
 		return err
 	}
-	rowSE := func(bench, metric string, v, se float64, n int) {
-		if math.IsNaN(v) {
-			return // undefined, as a correlation with a constant (h = 0 at π = π_ref): no row
-		}
-		if math.IsNaN(se) {
-			se = 0 // fewer than two prompts
-		}
-		emit(schemas.Eval{Policy: p.Name, Benchmark: bench, Metric: metric, Value: v, N: int64(n), Seed: fn.Spec.Seed, Stderr: se})
-	}
-	row := func(bench, metric string, v float64, n int) { rowSE(bench, metric, v, 0, n) }
-	var judge *RewardJudge
+	e := &policyEval{spec: fn.Spec, name: p.Name, policy: policy, ref: ref, tok: tok, emit: emit, reward: reward}
 	if fn.Spec.RewardModel != "" {
-		if judge, err = LoadRewardJudge(ctx, fn.Spec.RewardModel); err != nil {
+		if e.judge, err = LoadRewardJudge(ctx, fn.Spec.RewardModel); err != nil {
 			return err
 		}
 	}
 	if fn.Spec.Prompts != "" {
-		ids, prompts, err := readPrompts(ctx, fn.Spec.Prompts)
-		if err != nil {
+		if err := e.onPrompts(ctx); err != nil {
 			return err
-		}
-		judgeFn, bench := tasks.Reward, schemas.BenchGoldReward
-		if judge != nil {
-			judgeFn, bench = judge.Reward, schemas.BenchRewardModel
-		}
-		g, err := Gold(policy, ref, tok, prompts, judgeFn, fn.Spec.MaxNew, fn.Spec.Stop)
-		if err != nil {
-			return fmt.Errorf("policy %s: %w", p.Name, err)
-		}
-		row(bench+schemas.GreedySuffix, schemas.MetricMean, g.MeanReward(), len(prompts))
-		row(bench+schemas.GreedySuffix, schemas.MetricLogRatio, g.LogRatio, g.Tokens) // no row when nothing was generated
-		e, err := Sampled(policy, ref, tok, ids, prompts, judgeFn, fn.Spec.sampleSpec())
-		if err != nil {
-			return fmt.Errorf("policy %s: %w", p.Name, err)
-		}
-		n := len(prompts) * fn.Spec.Samples
-		for _, f := range []struct {
-			metric string
-			values [][]float64
-		}{{schemas.MetricMean, e.Rewards}, {schemas.MetricKL, e.KL}, {schemas.MetricKLMC, e.KLMC}} {
-			m, se := MeanSE(f.values)
-			rowSE(bench, f.metric, m, se, n)
-		}
-		for i := range prompts { // keyed by prompt, for the win rates
-			reward(ids[i], policyReward{Policy: p.Name, Bench: bench, Greedy: g.Rewards[i], Sampled: e.Rewards[i]})
 		}
 	}
 	if fn.Spec.Shards != "" {
-		scored, _, err := readScored(ctx, fn.Spec.Shards)
-		if err != nil {
+		if err := e.onHeldout(ctx); err != nil {
 			return err
 		}
-		gold, missing := goldGaps(scored) // the true gaps, when every row has gold scores
-		if missing != "" && judge == nil {
-			return fmt.Errorf("--shards %s: the rows carry no gold scores; give --reward-model to judge them", fn.Spec.Shards)
-		}
-		e, err := PreferencesAgainst(policy, scored, gold, fn.Spec.Beta, fn.Spec.PerToken)
-		if err != nil {
-			return fmt.Errorf("policy %s: %w", p.Name, err)
-		}
-		row(schemas.BenchPreferences, schemas.MetricAccuracy, e.Accuracy, e.N)
-		correlations := func(bench string, e PreferenceEval) {
-			for j, what := range []string{"h", "delta"} {
-				row(bench, schemas.CorrelationMetric("pearson", what), e.Pearson[j], e.N)
-				row(bench, schemas.CorrelationMetric("spearman", what), e.Spearman[j], e.N)
-				row(bench, schemas.CorrelationMetric("kendall", what), e.Kendall[j], e.N)
-			}
-			row(bench, schemas.MetricPartialDeltaGivenH, e.PartialDelta, e.N)
-		}
-		if missing == "" {
-			if p.Name == "reference" { // a property of the reference and the shards: once
-				c, err := RefPromptCorrelation(scored)
-				if err != nil {
-					return err
-				}
-				row(schemas.BenchQualityCorrelation, schemas.MetricPearsonRefPMargin, c, len(scored))
-			}
-			correlations(schemas.BenchQualityCorrelation, e)
-		}
-		if judge != nil {
-			gaps, err := judge.Gaps(scored)
+	}
+	return e.onMultipleChoice(ctx)
+}
+
+// policyEval is one policy's evaluation inside evalPolicyFn: the models,
+// the judge, and where its rows go.
+type policyEval struct {
+	spec        EvalSpec
+	name        string
+	policy, ref *model.Decoder
+	tok         tokenizer.Tokenizer
+	judge       *RewardJudge // nil: the gold reward
+	emit        func(schemas.Eval)
+	reward      func(string, policyReward)
+}
+
+// rowSE emits a figure with its standard error; an undefined one (NaN, as
+// a correlation with a constant: h = 0 at π = π_ref) gets no row.
+func (e *policyEval) rowSE(bench, metric string, v, se float64, n int) {
+	if math.IsNaN(v) {
+		return
+	}
+	if math.IsNaN(se) {
+		se = 0 // fewer than two prompts
+	}
+	e.emit(schemas.Eval{Policy: e.name, Benchmark: bench, Metric: metric, Value: v, N: int64(n), Seed: e.spec.Seed, Stderr: se})
+}
+
+func (e *policyEval) row(bench, metric string, v float64, n int) { e.rowSE(bench, metric, v, 0, n) }
+
+// onPrompts judges greedy and sampled responses on the held-out prompts:
+// mean reward and KL rows, and each prompt's rewards for the win rates.
+func (e *policyEval) onPrompts(ctx context.Context) error {
+	ids, prompts, err := readPrompts(ctx, e.spec.Prompts)
+	if err != nil {
+		return err
+	}
+	judgeFn, bench := tasks.Reward, schemas.BenchGoldReward
+	if e.judge != nil {
+		judgeFn, bench = e.judge.Reward, schemas.BenchRewardModel
+	}
+	g, err := Gold(e.policy, e.ref, e.tok, prompts, judgeFn, e.spec.MaxNew, e.spec.Stop)
+	if err != nil {
+		return fmt.Errorf("policy %s: %w", e.name, err)
+	}
+	e.row(bench+schemas.GreedySuffix, schemas.MetricMean, g.MeanReward(), len(prompts))
+	e.row(bench+schemas.GreedySuffix, schemas.MetricLogRatio, g.LogRatio, g.Tokens) // no row when nothing was generated
+	s, err := Sampled(e.policy, e.ref, e.tok, ids, prompts, judgeFn, e.spec.sampleSpec())
+	if err != nil {
+		return fmt.Errorf("policy %s: %w", e.name, err)
+	}
+	n := len(prompts) * e.spec.Samples
+	for _, f := range []struct {
+		metric string
+		values [][]float64
+	}{{schemas.MetricMean, s.Rewards}, {schemas.MetricKL, s.KL}, {schemas.MetricKLMC, s.KLMC}} {
+		m, se := MeanSE(f.values)
+		e.rowSE(bench, f.metric, m, se, n)
+	}
+	for i := range prompts { // keyed by prompt, for the win rates
+		e.reward(ids[i], policyReward{Policy: e.name, Bench: bench, Greedy: g.Rewards[i], Sampled: s.Rewards[i]})
+	}
+	return nil
+}
+
+// onHeldout evaluates the held-out scored pairs: preference accuracy and
+// the Table-4 correlations against the gold gap and the judge's.
+func (e *policyEval) onHeldout(ctx context.Context) error {
+	scored, _, err := readScored(ctx, e.spec.Shards)
+	if err != nil {
+		return err
+	}
+	gold, missing := goldGaps(scored) // the true gaps, when every row has gold scores
+	if missing != "" && e.judge == nil {
+		return fmt.Errorf("--shards %s: the rows carry no gold scores; give --reward-model to judge them", e.spec.Shards)
+	}
+	pe, err := PreferencesAgainst(e.policy, scored, gold, e.spec.Beta, e.spec.PerToken)
+	if err != nil {
+		return fmt.Errorf("policy %s: %w", e.name, err)
+	}
+	e.row(schemas.BenchPreferences, schemas.MetricAccuracy, pe.Accuracy, pe.N)
+	if missing == "" {
+		if e.name == "reference" { // a property of the reference and the shards: once
+			c, err := RefPromptCorrelation(scored)
 			if err != nil {
 				return err
 			}
-			je, err := e.Against(gaps)
-			if err != nil {
-				return fmt.Errorf("policy %s: %w", p.Name, err)
-			}
-			correlations(schemas.BenchRewardModelCorrelation, je)
+			e.row(schemas.BenchQualityCorrelation, schemas.MetricPearsonRefPMargin, c, len(scored))
 		}
+		e.correlations(schemas.BenchQualityCorrelation, pe)
 	}
-	for _, path := range fn.Spec.MCTasks {
+	if e.judge != nil {
+		gaps, err := e.judge.Gaps(scored)
+		if err != nil {
+			return err
+		}
+		je, err := pe.Against(gaps)
+		if err != nil {
+			return fmt.Errorf("policy %s: %w", e.name, err)
+		}
+		e.correlations(schemas.BenchRewardModelCorrelation, je)
+	}
+	return nil
+}
+
+// correlations emits h's and Δπ's correlations with a gap, and Δπ's
+// partial correlation given h.
+func (e *policyEval) correlations(bench string, pe PreferenceEval) {
+	for j, what := range []string{"h", "delta"} {
+		e.row(bench, schemas.CorrelationMetric("pearson", what), pe.Pearson[j], pe.N)
+		e.row(bench, schemas.CorrelationMetric("spearman", what), pe.Spearman[j], pe.N)
+		e.row(bench, schemas.CorrelationMetric("kendall", what), pe.Kendall[j], pe.N)
+	}
+	e.row(bench, schemas.MetricPartialDeltaGivenH, pe.PartialDelta, pe.N)
+}
+
+// onMultipleChoice scores the multiple-choice task files.
+func (e *policyEval) onMultipleChoice(ctx context.Context) error {
+	for _, path := range e.spec.MCTasks {
 		items, err := readMC(ctx, path)
 		if err != nil {
 			return err
 		}
-		res, err := MultipleChoice(policy, tok, items, fn.Spec.Fewshot)
+		res, err := MultipleChoice(e.policy, e.tok, items, e.spec.Fewshot)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		name := strings.TrimSuffix(path[strings.LastIndexAny(path, "/")+1:], ".jsonl")
-		row(name, "acc", res.Acc, res.N)
-		row(name, "acc_norm", res.AccNorm, res.N)
+		e.row(name, "acc", res.Acc, res.N)
+		e.row(name, "acc_norm", res.AccNorm, res.N)
 	}
 	return nil
 }
