@@ -33,8 +33,12 @@ type EvalConfig struct {
 // and Out are the caller's.
 func DefaultEvalConfig() EvalConfig {
 	return EvalConfig{Spec: stages.EvalSpec{Tokenizer: tokenizer.SpecAuto, Beta: 0.1, Seed: 1, MaxNew: 24, DocsPerElement: 256,
-		Samples: 8, Temperature: 1, TopP: 1, Stop: tasks.Stop, SampleBatch: stages.DefaultSampleBatch}}
+		Samples: 8, Temperature: 1, TopP: 1, Stop: tasks.Stop, SampleBatch: stages.DefaultSampleBatch, GoldReward: tasks.RewardName}}
 }
+
+// The known-reward task's gold reward, by the name evaluation asks for it
+// (in every process: a remote worker runs this binary's init too).
+func init() { stages.RegisterGoldReward(tasks.RewardName, tasks.Reward) }
 
 // RegisterFlags binds the evaluation settings to flags.
 func (c *EvalConfig) RegisterFlags(fs *flag.FlagSet) {

@@ -320,7 +320,7 @@ func (r *seedRun) runGroup(ctx context.Context, g group, dir string, task tasks.
 	ev := EvalConfig{Out: filepath.Join(dir, "eval"), Policies: policies, Spec: stages.EvalSpec{
 		Reference: r.refDir, Tokenizer: tokenizer.SpecByte, Prompts: filepath.Join(task.Out, "eval_prompts.jsonl"), Shards: scored["heldout"],
 		Beta: g.Beta, Seed: int64(r.seed), MaxNew: r.c.MaxNew,
-		Samples: r.c.Samples, Temperature: 1, Stop: tasks.Stop, SampleBatch: stages.DefaultSampleBatch}}
+		Samples: r.c.Samples, Temperature: 1, Stop: tasks.Stop, SampleBatch: stages.DefaultSampleBatch, GoldReward: tasks.RewardName}}
 	evals, _, err := RunEval(ctx, ev)
 	if err != nil {
 		return err

@@ -16,7 +16,6 @@ import (
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/schemas"
-	"github.com/srdpo/srdpo/tasks"
 )
 
 func init() {
@@ -54,16 +53,20 @@ type PolicyRef struct {
 
 // EvalSpec is what every policy is evaluated on.
 type EvalSpec struct {
-	Reference string   // the reference model directory
-	Tokenizer string   // as for scoring
-	Prompts   string   // held-out prompts of the known-reward task: JSONL {"id","prompt"}
-	Shards    string   // held-out scored pairs with gold scores (manifest or glob); "" for none
-	MCTasks   []string // multiple-choice task files (JSONL); may be empty
-	Fewshot   int      // few-shot examples in front of each MC context
-	Beta      float64  // β of Δπ = β·h_p
-	PerToken  bool     // h and Δπ on per-token means (policies trained with IPO and --ipo-norm mean)
-	Seed      int64    // recorded in every row; the sampling seed
-	MaxNew    int      // new tokens per generation
+	Reference string // the reference model directory
+	Tokenizer string // as for scoring
+	Prompts   string // held-out prompts: JSONL {"id","prompt"}
+	// GoldReward names the registered gold reward (RegisterGoldReward)
+	// that judges responses to Prompts when there is no RewardModel:
+	// the known-reward task's is tasks.RewardName.
+	GoldReward string
+	Shards     string   // held-out scored pairs with gold scores (manifest or glob); "" for none
+	MCTasks    []string // multiple-choice task files (JSONL); may be empty
+	Fewshot    int      // few-shot examples in front of each MC context
+	Beta       float64  // β of Δπ = β·h_p
+	PerToken   bool     // h and Δπ on per-token means (policies trained with IPO and --ipo-norm mean)
+	Seed       int64    // recorded in every row; the sampling seed
+	MaxNew     int      // new tokens per generation
 
 	// Sampled evaluation (the gold_reward rows; greedy ones are
 	// gold_reward_greedy).
@@ -173,9 +176,12 @@ func (e *policyEval) onPrompts(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	judgeFn, bench := tasks.Reward, schemas.BenchGoldReward
+	var judgeFn func(x, y string) (float64, error)
+	bench := schemas.BenchGoldReward
 	if e.judge != nil {
 		judgeFn, bench = e.judge.Reward, schemas.BenchRewardModel
+	} else if judgeFn, err = goldReward(e.spec.GoldReward); err != nil {
+		return fmt.Errorf("--prompts %s: %w", e.spec.Prompts, err)
 	}
 	g, err := Gold(e.policy, e.ref, e.tok, prompts, judgeFn, e.spec.MaxNew, e.spec.Stop)
 	if err != nil {

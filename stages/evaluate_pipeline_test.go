@@ -44,7 +44,7 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 	}
 	es := EvalSpec{Reference: spec.ModelDir, Tokenizer: "auto", Prompts: filepath.Join(dir, "prompts.jsonl"), Shards: shards,
 		MCTasks: []string{"testdata/mc/animals.jsonl"}, Fewshot: 1, Beta: 0.1, Seed: 3, MaxNew: 12,
-		Samples: 3, Temperature: 1, Stop: tasks.Stop, SampleBatch: 4}
+		Samples: 3, Temperature: 1, Stop: tasks.Stop, SampleBatch: 4, GoldReward: tasks.RewardName}
 	policies := []PolicyRef{{Name: "reference", Dir: spec.ModelDir}, {Name: "dpo", Dir: filepath.Join(dir, "dpo", "checkpoint")}}
 
 	// The same figures, computed directly.

@@ -13,6 +13,10 @@ const promptPrefix, promptSuffix = "Reverse: ", "\nA:"
 // newline ends one, whatever the tokenizer.
 var Stop = []string{"\n"}
 
+// RewardName is the name evaluation knows Reward by (stages.EvalSpec's
+// GoldReward; registered by package pipelines).
+const RewardName = "known-reward-task"
+
 // Prompt is x for a word.
 func Prompt(word string) string { return promptPrefix + word + promptSuffix }
 
