@@ -47,20 +47,9 @@ const hfBatchRows = 1024
 // columns, all named srdpo_*. Rows go in id order; memory does not grow
 // with the corpus (two passes over the shards, a record batch at a time).
 func ExportHFDataset(ctx context.Context, pattern string, o HFExport) (HFExportResult, error) {
-	if o.RowsPerFile <= 0 {
-		o.RowsPerFile = 100_000
-	}
-	if o.Config == "" {
-		o.Config = "default"
-	}
-	if o.Split == "" {
-		o.Split = "train"
-	}
-	if !validSplitName(o.Split) || o.TestFraction > 0 && o.Split == "test" {
-		return HFExportResult{}, fmt.Errorf("split name %q: want letters, digits and _ (and not \"test\" with a test fraction)", o.Split)
-	}
-	if o.TestFraction < 0 || o.TestFraction >= 1 {
-		return HFExportResult{}, fmt.Errorf("test fraction %g: want 0 ≤ f < 1", o.TestFraction)
+	o, err := o.withDefaults()
+	if err != nil {
+		return HFExportResult{}, err
 	}
 	store, err := openScored(ctx, pattern)
 	if err != nil {
@@ -68,27 +57,9 @@ func ExportHFDataset(ctx context.Context, pattern string, o HFExport) (HFExportR
 	}
 	defer store.Close()
 	res := HFExportResult{Rows: map[string]int64{}, TRL: store.md.Get(schemas.KeyTokenization) == TokenizationTRL}
-	// Pass 1: the text columns' form and the splits' sizes.
-	conv, seen := false, false
-	err = store.walk(func(_ rowAt, r schemas.Scored) error {
-		c := r.Messages != ""
-		if seen && c != conv {
-			return fmt.Errorf("row %s: the shards mix text and conversational records; a dataset column holds one type (export them apart)", r.ID)
-		}
-		conv, seen = c, true
-		if c {
-			if _, err := hfMessages(r); err != nil {
-				return err
-			}
-		}
-		res.Rows[hfSplitOf(r.ID, o.TestFraction, o.Split)]++
-		return nil
-	})
+	conv, err := surveyRows(store, o, res.Rows)
 	if err != nil {
-		return res, err
-	}
-	if !seen {
-		return res, fmt.Errorf("%s holds no rows", pattern)
+		return res, fmt.Errorf("%s: %w", pattern, err)
 	}
 	cols := hfColumns(conv, res.TRL)
 	featuresJSON, err := hfFeaturesJSON(cols)
@@ -146,6 +117,51 @@ func ExportHFDataset(ctx context.Context, pattern string, o HFExport) (HFExportR
 	}
 	res.Files = append(res.Files, "README.md")
 	return res, nil
+}
+
+// withDefaults fills the export's defaults and checks its settings.
+func (o HFExport) withDefaults() (HFExport, error) {
+	if o.RowsPerFile <= 0 {
+		o.RowsPerFile = 100_000
+	}
+	if o.Config == "" {
+		o.Config = "default"
+	}
+	if o.Split == "" {
+		o.Split = "train"
+	}
+	if !validSplitName(o.Split) || o.TestFraction > 0 && o.Split == "test" {
+		return o, fmt.Errorf("split name %q: want letters, digits and _ (and not \"test\" with a test fraction)", o.Split)
+	}
+	if o.TestFraction < 0 || o.TestFraction >= 1 {
+		return o, fmt.Errorf("test fraction %g: want 0 ≤ f < 1", o.TestFraction)
+	}
+	return o, nil
+}
+
+// surveyRows is the export's first pass: whether the text columns are
+// conversational (all rows alike), checked messages, and the rows of each
+// split, counted into rows.
+func surveyRows(store *scoredStore, o HFExport, rows map[string]int64) (conv bool, err error) {
+	seen := false
+	err = store.walk(func(_ rowAt, r schemas.Scored) error {
+		c := r.Messages != ""
+		if seen && c != conv {
+			return fmt.Errorf("row %s: the shards mix text and conversational records; a dataset column holds one type (export them apart)", r.ID)
+		}
+		conv, seen = c, true
+		if c {
+			if _, err := hfMessages(r); err != nil {
+				return err
+			}
+		}
+		rows[hfSplitOf(r.ID, o.TestFraction, o.Split)]++
+		return nil
+	})
+	if err == nil && !seen {
+		err = fmt.Errorf("holds no rows")
+	}
+	return conv, err
 }
 
 func sortedMetadataKeys(md schemas.Metadata) []string {

@@ -268,3 +268,40 @@ func TestExportSplitsAsGiven(t *testing.T) {
 		t.Error("a split name with a slash was taken")
 	}
 }
+
+// A set that mixes text and conversational rows, or holds none, is refused
+// by name: a dataset column holds one type.
+func TestExportRefusesMixedOrEmptySets(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		edit func([]schemas.Row) []schemas.Row
+		want string
+	}{
+		{"mixed", func(rows []schemas.Row) []schemas.Row {
+			r := rows[1].(schemas.Scored)
+			r.Messages = ""
+			rows[1] = r
+			return rows
+		}, "row b: the shards mix text and conversational records"},
+		{"empty", func([]schemas.Row) []schemas.Row { return nil }, "holds no rows"},
+	} {
+		path := hfFixture(t, t.TempDir())
+		rows, md, err := readShard(ctx, shardRef{Path: path, Rows: -1}, schemas.ScoredRows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := schemas.WriteFile(&buf, schemas.FormatArrow, schemas.ScoredRows, md, c.edit(rows)); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(path, buf.Bytes(), 0o644)
+		out := filepath.Join(t.TempDir(), "hf")
+		if _, err := ExportHFDataset(ctx, path, HFExport{Out: out}); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: error %v, want one naming %s and saying %q", c.name, err, path, c.want)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("%s: the refused export left %s (%v)", c.name, out, err)
+		}
+	}
+}
