@@ -59,44 +59,9 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "srdpo score: --shards auto: %d shard(s) for %.1f MB of corpus (about %.0f MB of output, --shard-mb %d)\n",
 			n, float64(size)/1e6, float64(size)*perIn/1e6, cfg.ShardMB)
 	}
-	p, s := beam.NewPipelineWithRoot()
-	if *ingestOnly {
-		var scoringFlags []string
-		only := pipelines.ScoreFlagNames()
-		fs.Visit(func(f *flag.Flag) {
-			if only[f.Name] {
-				scoringFlags = append(scoringFlags, "--"+f.Name)
-			}
-		})
-		if len(scoringFlags) > 0 {
-			return usageError(stderr, fs, fmt.Errorf("%v only apply to scoring; drop them or drop --ingest-only", scoringFlags))
-		}
-		note, err := cfg.ResolveChatTemplate(ctx, "", "")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "srdpo score: %s\n", note)
-		pipelines.BuildIngest(s, cfg)
-		fmt.Fprintf(stderr, "srdpo score: ingesting %v on runner %s\n", cfg.Corpus, runners.Name())
-	} else {
-		if err := score.Validate(); err != nil {
-			return usageError(stderr, fs, err)
-		}
-		note, err := cfg.ResolveChatTemplate(ctx, score.Reference.ModelDir, score.Reference.Tokenizer)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "srdpo score: %s\n", note)
-		fmt.Fprintf(stderr, "srdpo score: loading the reference model %s\n", score.Reference.ModelDir)
-		if note, err := score.ResolveReuse(ctx, cfg); err != nil {
-			return err
-		} else if note != "" {
-			fmt.Fprintf(stderr, "srdpo score: %s\n", note)
-		}
-		if _, _, err := pipelines.BuildScore(ctx, s, cfg, score); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "srdpo score: scoring %v on runner %s\n", cfg.Corpus, runners.Name())
+	p, err := buildScoreJob(ctx, fs, &cfg, &score, *ingestOnly, stderr)
+	if err != nil {
+		return err
 	}
 	// The scored set and its dead letters are one output: a failed job
 	// leaves the earlier complete pair of sets or neither.
@@ -168,4 +133,50 @@ func reportProgress(w io.Writer, start time.Time) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
+}
+
+// buildScoreJob lays out the job: ingestion only (refusing scoring
+// flags), or ingestion and scoring with the reference model. It resolves
+// cfg's chat template and score's reuse in place.
+func buildScoreJob(ctx context.Context, fs *flag.FlagSet, cfg *pipelines.IngestConfig, score *pipelines.ScoreConfig, ingestOnly bool, stderr io.Writer) (*beam.Pipeline, error) {
+	p, s := beam.NewPipelineWithRoot()
+	if ingestOnly {
+		var scoringFlags []string
+		only := pipelines.ScoreFlagNames()
+		fs.Visit(func(f *flag.Flag) {
+			if only[f.Name] {
+				scoringFlags = append(scoringFlags, "--"+f.Name)
+			}
+		})
+		if len(scoringFlags) > 0 {
+			return nil, usageError(stderr, fs, fmt.Errorf("%v only apply to scoring; drop them or drop --ingest-only", scoringFlags))
+		}
+		note, err := cfg.ResolveChatTemplate(ctx, "", "")
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "srdpo score: %s\n", note)
+		pipelines.BuildIngest(s, *cfg)
+		fmt.Fprintf(stderr, "srdpo score: ingesting %v on runner %s\n", cfg.Corpus, runners.Name())
+	} else {
+		if err := score.Validate(); err != nil {
+			return nil, usageError(stderr, fs, err)
+		}
+		note, err := cfg.ResolveChatTemplate(ctx, score.Reference.ModelDir, score.Reference.Tokenizer)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "srdpo score: %s\n", note)
+		fmt.Fprintf(stderr, "srdpo score: loading the reference model %s\n", score.Reference.ModelDir)
+		if note, err := score.ResolveReuse(ctx, *cfg); err != nil {
+			return nil, err
+		} else if note != "" {
+			fmt.Fprintf(stderr, "srdpo score: %s\n", note)
+		}
+		if _, _, err := pipelines.BuildScore(ctx, s, *cfg, *score); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "srdpo score: scoring %v on runner %s\n", cfg.Corpus, runners.Name())
+	}
+	return p, nil
 }
