@@ -151,26 +151,12 @@ func (gen *Generator) Sample(prompts [][]int32, keys []uint64, ref *Generator, c
 	if len(prompts) == 0 {
 		return nil, nil
 	}
-	if keys != nil && len(keys) != len(prompts) {
-		return nil, fmt.Errorf("%d keys for %d prompts", len(keys), len(prompts))
-	}
-	if ref != nil && (ref.m.Config.Vocab != c.Vocab || ref.m.Config.Context != c.Context) {
-		return nil, fmt.Errorf("the reference's vocabulary %d / context %d differ from the policy's %d / %d", ref.m.Config.Vocab, ref.m.Config.Context, c.Vocab, c.Context)
-	}
-	longest := 0
-	for i, p := range prompts {
-		if len(p) == 0 || len(p) >= c.Context {
-			return nil, fmt.Errorf("prompt %d has %d tokens: want 1 to %d", i, len(p), c.Context-1)
-		}
-		longest = max(longest, len(p))
+	longest, err := gen.checkSampleArgs(prompts, keys, ref)
+	if err != nil {
+		return nil, err
 	}
 	rows, length := nextPow2(len(prompts)), gen.m.bucket(longest)
-	tokens := make([]int32, rows*length)
-	last := make([]int32, rows)
-	for i, p := range prompts {
-		copy(tokens[i*length:], p)
-		last[i] = int32(len(p) - 1)
-	}
+	tokens, last, done := promptBatch(prompts, rows, length)
 	type state struct {
 		exec           *Generator
 		logits         []float64
@@ -187,19 +173,8 @@ func (gen *Generator) Sample(prompts [][]int32, keys []uint64, ref *Generator, c
 		}
 		m.logits, m.kCache, m.vCache = toFloat64(res[0]), res[1], res[2]
 	}
-	rngs := make([]*rand.Rand, len(prompts))
-	for i := range rngs {
-		key := uint64(i)
-		if keys != nil {
-			key = keys[i]
-		}
-		rngs[i] = rand.New(rand.NewPCG(cfg.Seed, key))
-	}
+	rngs := sampleRNGs(cfg.Seed, keys, len(prompts))
 	out := make([]Sample, len(prompts))
-	done := make([]bool, rows)
-	for i := len(prompts); i < rows; i++ {
-		done[i] = true // padding rows
-	}
 	next := make([]int32, rows)
 	pos := make([]int32, rows)
 	for n := 0; n < cfg.MaxNewTokens; n++ {
@@ -209,15 +184,11 @@ func (gen *Generator) Sample(prompts [][]int32, keys []uint64, ref *Generator, c
 				continue
 			}
 			s := &out[i]
-			q := decoding(models[0].logits[i*c.Vocab:(i+1)*c.Vocab], cfg)
-			tok := q.draw(rngs[i])
-			s.Positions++
-			s.LogQ += q.logProb(tok)
+			var refLogits []float64
 			if ref != nil {
-				lr := logSoftmax(models[1].logits[i*c.Vocab : (i+1)*c.Vocab])
-				s.LogRef += lr[tok]
-				s.KL += q.kl(lr)
+				refLogits = models[1].logits[i*c.Vocab : (i+1)*c.Vocab]
 			}
+			tok := s.draw(models[0].logits[i*c.Vocab:(i+1)*c.Vocab], refLogits, rngs[i], cfg)
 			if tok == cfg.EOS {
 				done[i], s.Ended = true, EndedEOS
 				continue
@@ -252,6 +223,71 @@ func (gen *Generator) Sample(prompts [][]int32, keys []uint64, ref *Generator, c
 		}
 	}
 	return out, nil
+}
+
+// promptBatch lays the prompts out as rows of length tokens, right-padded,
+// with each row's last prompt position; done marks the padding rows (past
+// the prompts) as finished from the start.
+func promptBatch(prompts [][]int32, rows, length int) (tokens, last []int32, done []bool) {
+	tokens, last, done = make([]int32, rows*length), make([]int32, rows), make([]bool, rows)
+	for i, p := range prompts {
+		copy(tokens[i*length:], p)
+		last[i] = int32(len(p) - 1)
+	}
+	for i := len(prompts); i < rows; i++ {
+		done[i] = true
+	}
+	return tokens, last, done
+}
+
+// checkSampleArgs checks Sample's arguments and gives the longest prompt.
+func (gen *Generator) checkSampleArgs(prompts [][]int32, keys []uint64, ref *Generator) (int, error) {
+	c := gen.m.Config
+	if keys != nil && len(keys) != len(prompts) {
+		return 0, fmt.Errorf("%d keys for %d prompts", len(keys), len(prompts))
+	}
+	if ref != nil && (ref.m.Config.Vocab != c.Vocab || ref.m.Config.Context != c.Context) {
+		return 0, fmt.Errorf("the reference's vocabulary %d / context %d differ from the policy's %d / %d", ref.m.Config.Vocab, ref.m.Config.Context, c.Vocab, c.Context)
+	}
+	longest := 0
+	for i, p := range prompts {
+		if len(p) == 0 || len(p) >= c.Context {
+			return 0, fmt.Errorf("prompt %d has %d tokens: want 1 to %d", i, len(p), c.Context-1)
+		}
+		longest = max(longest, len(p))
+	}
+	return longest, nil
+}
+
+// sampleRNGs are the prompts' random streams: prompt i's is seeded by
+// (seed, keys[i]) — by (seed, i) without keys — so a sample does not
+// depend on what else is generated with it.
+func sampleRNGs(seed uint64, keys []uint64, n int) []*rand.Rand {
+	rngs := make([]*rand.Rand, n)
+	for i := range rngs {
+		key := uint64(i)
+		if keys != nil {
+			key = keys[i]
+		}
+		rngs[i] = rand.New(rand.NewPCG(seed, key))
+	}
+	return rngs
+}
+
+// draw draws the sample's next token from the policy's logits under cfg's
+// decoding, and adds its log-probabilities and, with the reference's
+// logits (nil: none), the log-ratio's terms and the exact per-position KL.
+func (s *Sample) draw(logits, refLogits []float64, rng *rand.Rand, cfg GenerateConfig) int32 {
+	q := decoding(logits, cfg)
+	tok := q.draw(rng)
+	s.Positions++
+	s.LogQ += q.logProb(tok)
+	if refLogits != nil {
+		lr := logSoftmax(refLogits)
+		s.LogRef += lr[tok]
+		s.KL += q.kl(lr)
+	}
+	return tok
 }
 
 // dist is a decoding distribution over some token ids, in descending
