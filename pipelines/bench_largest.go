@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/srdpo/srdpo/bounds"
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/stages"
 )
 
 // largestShapes are the shapes of released checkpoints (their
@@ -63,16 +63,12 @@ func benchLargest(group string, runs int) ([]Figure, error) {
 		return nil, err
 	}
 	// Without a soft memory limit the heap may grow to twice what is live
-	// before Go collects: a shape that fits would be killed. 90% of the
-	// machine, unless GOMEMLIMIT says otherwise (what --memory-limit does
-	// in srdpo train).
-	limit := debug.SetMemoryLimit(-1)
-	if os.Getenv("GOMEMLIMIT") == "" {
-		if total, err := bounds.MachineMemory(); err == nil {
-			limit = total / 10 * 9
-			debug.SetMemoryLimit(limit)
-		}
+	// before Go collects: a shape that fits would be killed. srdpo train's
+	// default (90% of the machine, unless GOMEMLIMIT says otherwise).
+	if l, _ := stages.SoftMemoryLimit(0, os.Getenv("GOMEMLIMIT") != ""); l > 0 {
+		debug.SetMemoryLimit(l)
 	}
+	limit := debug.SetMemoryLimit(-1)
 	live := watchLiveHeap()
 	m, err := newBenchModel(c)
 	if err != nil {

@@ -26,11 +26,12 @@ type TrainResult struct {
 	Policy  *model.Decoder
 }
 
-// memoryLimit is the soft memory limit a run sets, with why: the one
+// SoftMemoryLimit is the soft memory limit a run sets, with why: the one
 // asked for, or by default 90% of the machine's memory — unless
 // GOMEMLIMIT is set (env), which Go has applied already, or the limit is
-// off (below 0). 0: none to set.
-func memoryLimit(asked int64, env bool) (int64, string) {
+// off (below 0). 0: none to set. Training and the bench's large-model
+// figures both take it from here.
+func SoftMemoryLimit(asked int64, env bool) (int64, string) {
 	switch {
 	case asked > 0:
 		return asked, "--memory-limit"
@@ -49,7 +50,7 @@ func memoryLimit(asked int64, env bool) (int64, string) {
 // a killed run would; --resume then continues with the same data order,
 // optimiser state and metrics, to the same result.
 func Train(ctx context.Context, cfg TrainConfig, progress io.Writer) (TrainResult, error) {
-	if limit, why := memoryLimit(cfg.MemoryLimit, os.Getenv("GOMEMLIMIT") != ""); limit > 0 {
+	if limit, why := SoftMemoryLimit(cfg.MemoryLimit, os.Getenv("GOMEMLIMIT") != ""); limit > 0 {
 		fmt.Fprintf(progress, "srdpo train: soft memory limit %.1f GiB (%s)\n", float64(limit)/(1<<30), why)
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
 	}

@@ -94,7 +94,7 @@ func TestMemoryLimitDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	ram := float64(si.Totalram) * float64(si.Unit)
-	if got, _ := memoryLimit(0, false); float64(got) < 0.85*ram || float64(got) > 0.91*ram {
+	if got, _ := SoftMemoryLimit(0, false); float64(got) < 0.85*ram || float64(got) > 0.91*ram {
 		t.Errorf("default limit %d, want about 90%% of %.0f (less in a smaller cgroup)", got, ram)
 	}
 	for _, c := range []struct {
@@ -102,8 +102,8 @@ func TestMemoryLimitDefault(t *testing.T) {
 		env   bool
 		want  int64
 	}{{5 << 30, false, 5 << 30}, {5 << 30, true, 5 << 30}, {0, true, 0}, {-1, false, 0}} {
-		if got, _ := memoryLimit(c.asked, c.env); got != c.want {
-			t.Errorf("memoryLimit(%d, GOMEMLIMIT set %v) = %d, want %d", c.asked, c.env, got, c.want)
+		if got, _ := SoftMemoryLimit(c.asked, c.env); got != c.want {
+			t.Errorf("SoftMemoryLimit(%d, GOMEMLIMIT set %v) = %d, want %d", c.asked, c.env, got, c.want)
 		}
 	}
 }
