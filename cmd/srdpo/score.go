@@ -46,18 +46,8 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.ResolveCorpus(ctx); err != nil {
 		return usageError(stderr, fs, err)
 	}
-	perIn := pipelines.ScoreBytesPerCorpusByte
-	if *ingestOnly {
-		perIn = pipelines.IngestBytesPerCorpusByte
-	}
-	if cfg.Shards == 0 {
-		n, size, err := cfg.ResolveShards(ctx, perIn)
-		if err != nil {
-			return err
-		}
-		cfg.Shards = n
-		fmt.Fprintf(stderr, "srdpo score: --shards auto: %d shard(s) for %.1f MB of corpus (about %.0f MB of output, --shard-mb %d)\n",
-			n, float64(size)/1e6, float64(size)*perIn/1e6, cfg.ShardMB)
+	if err := autoShards(ctx, &cfg, *ingestOnly, stderr); err != nil {
+		return err
 	}
 	p, err := buildScoreJob(ctx, fs, &cfg, &score, *ingestOnly, stderr)
 	if err != nil {
@@ -79,16 +69,42 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "dry run: the job was translated and printed above, not run; nothing was written")
 		return nil
 	}
-	counters := stages.Counters(res)
-	wall := time.Since(start)
+	return reportScore(ctx, stdout, stderr, stages.Counters(res), time.Since(start), cfg, score, *ingestOnly, *hfDataset)
+}
+
+// autoShards resolves --shards auto (0) from the corpus's size: scored
+// rows take more bytes per corpus byte than ingested ones.
+func autoShards(ctx context.Context, cfg *pipelines.IngestConfig, ingestOnly bool, stderr io.Writer) error {
+	if cfg.Shards != 0 {
+		return nil
+	}
+	perIn := pipelines.ScoreBytesPerCorpusByte
+	if ingestOnly {
+		perIn = pipelines.IngestBytesPerCorpusByte
+	}
+	n, size, err := cfg.ResolveShards(ctx, perIn)
+	if err != nil {
+		return err
+	}
+	cfg.Shards = n
+	fmt.Fprintf(stderr, "srdpo score: --shards auto: %d shard(s) for %.1f MB of corpus (about %.0f MB of output, --shard-mb %d)\n",
+		n, float64(size)/1e6, float64(size)*perIn/1e6, cfg.ShardMB)
+	return nil
+}
+
+// reportScore prints where the job wrote and its counters, exports the
+// Hugging Face dataset if one was asked for, and warns of what the user
+// must know: sums taken from the corpus, and records that were unusable.
+func reportScore(ctx context.Context, stdout, stderr io.Writer, counters map[string]int64, wall time.Duration,
+	cfg pipelines.IngestConfig, score pipelines.ScoreConfig, ingestOnly bool, hfDataset string) error {
 	verb := "scored"
-	if *ingestOnly {
+	if ingestOnly {
 		verb = "ingested"
 	}
 	fmt.Fprintf(stdout, "%s into %s-*%s (manifest %s.manifest.json)\n", verb, cfg.Out, cfg.Format.Ext(), cfg.Out)
-	if *hfDataset != "" {
+	if hfDataset != "" {
 		ec := pipelines.DefaultExportConfig()
-		ec.Shards, ec.Out = cfg.Out, *hfDataset
+		ec.Shards, ec.Out = cfg.Out, hfDataset
 		if err := export(ctx, ec, stdout, stderr); err != nil {
 			return err
 		}

@@ -90,68 +90,84 @@ func (o jsonOptions) write(b *strings.Builder, x any, level int, r *renderer) er
 		o.writeString(b, v)
 	case []any, tuple:
 		items, _ := seqOf(x)
-		if len(items) == 0 {
-			b.WriteString("[]")
-			return nil
-		}
-		b.WriteByte('[')
-		for i, e := range items {
-			if i > 0 {
-				b.WriteString(o.itemSep)
-			}
-			o.newline(b, level+1)
-			if err := o.write(b, e, level+1, r); err != nil {
-				return err
-			}
-		}
-		o.newline(b, level)
-		b.WriteByte(']')
+		return o.writeList(b, items, level, r)
 	case *Dict:
-		if v.Len() == 0 {
-			b.WriteString("{}")
-			return nil
-		}
-		type kv struct {
-			k string
-			v any
-		}
-		items := make([]kv, 0, v.Len())
-		for _, k := range v.keys {
-			var ks string
-			switch kk := k.(type) {
-			case string:
-				ks = kk
-			case nil:
-				ks = "null"
-			case int64, float64, bool:
-				var kb strings.Builder
-				_ = o.write(&kb, kk, level, r)
-				ks = kb.String()
-			default:
-				return failf("keys must be str, int, float, bool or None, not %s", typeName(k))
-			}
-			items = append(items, kv{ks, v.vals[k]})
-		}
-		if o.sortKeys {
-			sort.SliceStable(items, func(i, j int) bool { return items[i].k < items[j].k })
-		}
-		b.WriteByte('{')
-		for i, it := range items {
-			if i > 0 {
-				b.WriteString(o.itemSep)
-			}
-			o.newline(b, level+1)
-			o.writeString(b, it.k)
-			b.WriteString(o.keySep)
-			if err := o.write(b, it.v, level+1, r); err != nil {
-				return err
-			}
-		}
-		o.newline(b, level)
-		b.WriteByte('}')
+		return o.writeDict(b, v, level, r)
 	default:
 		return failf("Object of type %s is not JSON serializable", typeName(x))
 	}
+	return nil
+}
+
+// writeList writes a list or tuple as a JSON array.
+func (o jsonOptions) writeList(b *strings.Builder, items []any, level int, r *renderer) error {
+	if len(items) == 0 {
+		b.WriteString("[]")
+		return nil
+	}
+	b.WriteByte('[')
+	for i, e := range items {
+		if i > 0 {
+			b.WriteString(o.itemSep)
+		}
+		o.newline(b, level+1)
+		if err := o.write(b, e, level+1, r); err != nil {
+			return err
+		}
+	}
+	o.newline(b, level)
+	b.WriteByte(']')
+	return nil
+}
+
+// jsonItem is one of a dict's entries with its key as JSON writes it.
+type jsonItem struct {
+	key string
+	val any
+}
+
+// writeDict writes a dict as a JSON object; keys that are not strings are
+// written as Python's json writes them (None as "null", numbers and
+// booleans in their JSON form).
+func (o jsonOptions) writeDict(b *strings.Builder, v *Dict, level int, r *renderer) error {
+	if v.Len() == 0 {
+		b.WriteString("{}")
+		return nil
+	}
+	items := make([]jsonItem, 0, v.Len())
+	for _, k := range v.keys {
+		var ks string
+		switch kk := k.(type) {
+		case string:
+			ks = kk
+		case nil:
+			ks = "null"
+		case int64, float64, bool:
+			var kb strings.Builder
+			_ = o.write(&kb, kk, level, r)
+			ks = kb.String()
+		default:
+			return failf("keys must be str, int, float, bool or None, not %s", typeName(k))
+		}
+		items = append(items, jsonItem{ks, v.vals[k]})
+	}
+	if o.sortKeys {
+		sort.SliceStable(items, func(i, j int) bool { return items[i].key < items[j].key })
+	}
+	b.WriteByte('{')
+	for i, it := range items {
+		if i > 0 {
+			b.WriteString(o.itemSep)
+		}
+		o.newline(b, level+1)
+		o.writeString(b, it.key)
+		b.WriteString(o.keySep)
+		if err := o.write(b, it.val, level+1, r); err != nil {
+			return err
+		}
+	}
+	o.newline(b, level)
+	b.WriteByte('}')
 	return nil
 }
 

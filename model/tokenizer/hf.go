@@ -101,18 +101,52 @@ func parseHF(tokenizerJSON, configJSON []byte) (*HF, error) {
 	if t.template, err = parsePostProcessor(tj.PostProcessor); err != nil {
 		return nil, err
 	}
+	if err := t.indexVocabulary(); err != nil {
+		return nil, err
+	}
+	if err := t.addTokens(tj.AddedTokens); err != nil {
+		return nil, err
+	}
+	for id := range t.idToToken {
+		t.vocabSize = max(t.vocabSize, int(id)+1)
+	}
+	for _, id := range append(append([]int32{}, t.template.before...), t.template.after...) {
+		if _, ok := t.idToToken[id]; !ok {
+			return nil, fmt.Errorf("post_processor: special id %d is not in the vocabulary", id)
+		}
+	}
+	if configJSON != nil {
+		if err := t.applyConfig(configJSON); err != nil {
+			return nil, fmt.Errorf("tokenizer_config.json: %w", err)
+		}
+	}
+	if t.eos < 0 {
+		t.eos = t.defaultEOS()
+	}
+	return t, nil
+}
+
+// indexVocabulary maps the BPE vocabulary's ids back to their tokens; two
+// tokens of one id are refused.
+func (t *HF) indexVocabulary() error {
 	for s, id := range t.model.vocab {
 		if prev, dup := t.idToToken[id]; dup {
-			return nil, fmt.Errorf("model BPE: the vocabulary gives id %d to both %q and %q", id, prev, s)
+			return fmt.Errorf("model BPE: the vocabulary gives id %d to both %q and %q", id, prev, s)
 		}
 		t.idToToken[id] = s
 	}
+	return nil
+}
+
+// addTokens checks the added tokens' ids as HF's library assigns them and
+// builds the two matchers: raw content, and content normalized first.
+func (t *HF) addTokens(added []*addedToken) error {
 	var raw, normalized []*addedToken
 	assigned := map[string]int32{}
 	maxAdded, vocabLen := int32(-1), int32(len(t.model.vocab))
-	for _, a := range tj.AddedTokens {
+	for _, a := range added {
 		if a.Content == "" {
-			return nil, fmt.Errorf("added token %d is empty", a.ID)
+			return fmt.Errorf("added token %d is empty", a.ID)
 		}
 		// HF's library does not take an added token's id from the file:
 		// it is the token's id in the vocabulary, else the next free one
@@ -131,15 +165,16 @@ func parseHF(tokenizerJSON, configJSON []byte) (*HF, error) {
 		assigned[a.Content] = id
 		maxAdded = max(maxAdded, id)
 		if id != a.ID {
-			return nil, fmt.Errorf("added token %q has id %d in the file, but HF's tokenizers gives it %d (the next free id after the vocabulary's %d entries): the file is inconsistent", a.Content, a.ID, id, vocabLen)
+			return fmt.Errorf("added token %q has id %d in the file, but HF's tokenizers gives it %d (the next free id after the vocabulary's %d entries): the file is inconsistent", a.Content, a.ID, id, vocabLen)
 		}
 		t.idToToken[a.ID] = a.Content // an added token's content wins for decoding, as in HF
 		if a.Normalized {
 			// Matched against its own normalized form, as HF does.
 			n := *a
 			if t.normalizer != nil {
+				var err error
 				if n.Content, err = t.normalizer.normalize(a.Content, time.Now().Add(DefaultEncodeBudget)); err != nil {
-					return nil, err
+					return err
 				}
 			}
 			normalized = append(normalized, &n)
@@ -148,28 +183,18 @@ func parseHF(tokenizerJSON, configJSON []byte) (*HF, error) {
 		}
 	}
 	t.raw, t.normalized = newMatcher(raw), newMatcher(normalized)
-	for id := range t.idToToken {
-		t.vocabSize = max(t.vocabSize, int(id)+1)
-	}
-	for _, id := range append(append([]int32{}, t.template.before...), t.template.after...) {
-		if _, ok := t.idToToken[id]; !ok {
-			return nil, fmt.Errorf("post_processor: special id %d is not in the vocabulary", id)
+	return nil
+}
+
+// defaultEOS is the first of the usual end-of-text tokens the vocabulary
+// has, or -1.
+func (t *HF) defaultEOS() int32 {
+	for _, s := range []string{"<|endoftext|>", "</s>", "<|end_of_text|>"} {
+		if id, ok := t.tokenID(s); ok {
+			return id
 		}
 	}
-	if configJSON != nil {
-		if err := t.applyConfig(configJSON); err != nil {
-			return nil, fmt.Errorf("tokenizer_config.json: %w", err)
-		}
-	}
-	if t.eos < 0 {
-		for _, s := range []string{"<|endoftext|>", "</s>", "<|end_of_text|>"} {
-			if id, ok := t.tokenID(s); ok {
-				t.eos = id
-				break
-			}
-		}
-	}
-	return t, nil
+	return -1
 }
 
 // applyConfig takes eos_token, and for the classes whose fast tokenizer

@@ -31,86 +31,121 @@ func foldsTo(r, c rune) bool { return r == c || r == c-'a'+'A' }
 // as the regex engine does; digits is the longest digit group.
 func llama3Split(s string, digits int) []span {
 	out := make([]span, 0, len(s)/4)
-	at := func(i int) (rune, int) {
-		if i >= len(s) {
-			return -1, 0
-		}
-		return utf8.DecodeRuneInString(s[i:])
-	}
-	run := func(i int, in func(rune) bool) int { return runWhile(s, i, in) }
-	isLN := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }
-	isOther := func(r rune) bool { return !unicode.IsSpace(r) && !isLN(r) }
-	contractions := [][]rune{{'s'}, {'t'}, {'r', 'e'}, {'v', 'e'}, {'m'}, {'l', 'l'}, {'d'}}
 	for i := 0; i < len(s); {
-		end := -1
-		r, n := at(i)
-		// (?i:'s|'t|'re|'ve|'m|'ll|'d)
-		if r == '\'' {
-			for _, c := range contractions {
-				j, ok := i+n, true
-				for _, want := range c {
-					got, m := at(j)
-					if m == 0 || !foldsTo(got, want) {
-						ok = false
-						break
-					}
-					j += m
-				}
-				if ok {
-					end = j
-					break
-				}
-			}
-		}
-		// [^\r\n\p{L}\p{N}]?\p{L}+
+		end := contractionEnd(s, i)
 		if end < 0 {
-			if unicode.IsLetter(r) {
-				end = run(i, unicode.IsLetter)
-			} else if !isNewline(r) && !isLN(r) {
-				if r2, _ := at(i + n); r2 >= 0 && unicode.IsLetter(r2) {
-					end = run(i+n, unicode.IsLetter)
-				}
-			}
+			end = lettersEnd(s, i)
 		}
-		// \p{N}{1,digits}
-		if end < 0 && unicode.IsNumber(r) {
-			end = i
-			for k := 0; k < digits; k++ {
-				rr, m := at(end)
-				if m == 0 || !unicode.IsNumber(rr) {
-					break
-				}
-				end += m
-			}
-		}
-		//  ?[^\s\p{L}\p{N}]+[\r\n]*
 		if end < 0 {
-			j := i
-			if r == ' ' {
-				j += n
-			}
-			if rr, _ := at(j); rr >= 0 && isOther(rr) {
-				end = run(run(j, isOther), isNewline)
-			}
+			end = digitsEnd(s, i, digits)
 		}
-		if end < 0 { // white space
-			j := run(i, unicode.IsSpace)
-			lastNL := -1
-			for k := i; k < j; {
-				rr, m := utf8.DecodeRuneInString(s[k:])
-				if isNewline(rr) {
-					lastNL = k + m
-				}
-				k += m
-			}
-			if lastNL >= 0 { // \s*[\r\n]+
-				end = lastNL
-			} else {
-				end = spaceRunEnd(s, i, j)
-			}
+		if end < 0 {
+			end = punctuationEnd(s, i)
+		}
+		if end < 0 {
+			end = llama3SpaceEnd(s, i)
 		}
 		out = append(out, span{i, end})
 		i = end
 	}
 	return out
+}
+
+// runeAt decodes the rune at i; past the end it is -1 of width 0.
+func runeAt(s string, i int) (rune, int) {
+	if i >= len(s) {
+		return -1, 0
+	}
+	return utf8.DecodeRuneInString(s[i:])
+}
+
+func isLetterOrNumber(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }
+
+func isOtherThanSpaceLetterNumber(r rune) bool { return !unicode.IsSpace(r) && !isLetterOrNumber(r) }
+
+// contractions are the suffixes of (?i:'s|'t|'re|'ve|'m|'ll|'d), in order.
+var contractions = [][]rune{{'s'}, {'t'}, {'r', 'e'}, {'v', 'e'}, {'m'}, {'l', 'l'}, {'d'}}
+
+// contractionEnd matches (?i:'s|'t|'re|'ve|'m|'ll|'d) at i, or is -1.
+func contractionEnd(s string, i int) int {
+	r, n := runeAt(s, i)
+	if r != '\'' {
+		return -1
+	}
+	for _, c := range contractions {
+		j, ok := i+n, true
+		for _, want := range c {
+			got, m := runeAt(s, j)
+			if m == 0 || !foldsTo(got, want) {
+				ok = false
+				break
+			}
+			j += m
+		}
+		if ok {
+			return j
+		}
+	}
+	return -1
+}
+
+// lettersEnd matches [^\r\n\p{L}\p{N}]?\p{L}+ at i, or is -1.
+func lettersEnd(s string, i int) int {
+	r, n := runeAt(s, i)
+	if unicode.IsLetter(r) {
+		return runWhile(s, i, unicode.IsLetter)
+	}
+	if isNewline(r) || isLetterOrNumber(r) {
+		return -1
+	}
+	if r2, _ := runeAt(s, i+n); r2 >= 0 && unicode.IsLetter(r2) {
+		return runWhile(s, i+n, unicode.IsLetter)
+	}
+	return -1
+}
+
+// digitsEnd matches \p{N}{1,digits} at i, or is -1.
+func digitsEnd(s string, i, digits int) int {
+	if r, _ := runeAt(s, i); !unicode.IsNumber(r) {
+		return -1
+	}
+	end := i
+	for k := 0; k < digits; k++ {
+		r, m := runeAt(s, end)
+		if m == 0 || !unicode.IsNumber(r) {
+			break
+		}
+		end += m
+	}
+	return end
+}
+
+// punctuationEnd matches  ?[^\s\p{L}\p{N}]+[\r\n]* at i, or is -1.
+func punctuationEnd(s string, i int) int {
+	j := i
+	if r, n := runeAt(s, i); r == ' ' {
+		j += n
+	}
+	if r, _ := runeAt(s, j); r < 0 || !isOtherThanSpaceLetterNumber(r) {
+		return -1
+	}
+	return runWhile(s, runWhile(s, j, isOtherThanSpaceLetterNumber), isNewline)
+}
+
+// llama3SpaceEnd matches the white-space alternatives at i: \s*[\r\n]+,
+// then \s+(?!\S), then \s+.
+func llama3SpaceEnd(s string, i int) int {
+	j := runWhile(s, i, unicode.IsSpace)
+	lastNL := -1
+	for k := i; k < j; {
+		r, m := utf8.DecodeRuneInString(s[k:])
+		if isNewline(r) {
+			lastNL = k + m
+		}
+		k += m
+	}
+	if lastNL >= 0 {
+		return lastNL
+	}
+	return spaceRunEnd(s, i, j)
 }

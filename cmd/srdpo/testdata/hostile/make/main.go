@@ -33,54 +33,83 @@ func main() {
 	m, err := model.New(model.Config{Vocab: 272, Context: 64, Layers: 1, Heads: 2, Width: 8, NormEps: 1e-5, TiedHead: true, DType: model.Float32}, 1, backend)
 	check(err)
 	check(m.ExportHF(tmp))
-	config := read(filepath.Join(tmp, "config.json"))
-	header, data := splitSafetensors(read(filepath.Join(tmp, "model.safetensors")))
-	valid := joinSafetensors(header, data)
+	var v validModel
+	v.config = read(filepath.Join(tmp, "config.json"))
+	v.header, v.data = splitSafetensors(read(filepath.Join(tmp, "model.safetensors")))
+	v.weights = joinSafetensors(v.header, v.data)
 
-	modelDir := func(name string, files map[string][]byte) {
-		dir := filepath.Join(root, name, "model")
-		if _, ok := files["config.json"]; !ok {
-			files["config.json"] = config
-		}
-		for _, f := range []string{"config.json", "model.safetensors", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json"} {
-			if b, ok := files[f]; ok {
-				write(filepath.Join(dir, f), b)
-			}
+	weightAttacks(v)
+	configAttacks(v)
+	templateAttacks(v)
+	corpusAttacks()
+	shardAttacks()
+}
+
+// validModel is the tiny GPT-2's files, which each model attack edits.
+type validModel struct {
+	config, header, data, weights []byte
+}
+
+// modelDir writes one attack's model folder: the valid config unless the
+// attack gives its own, and the files it names.
+func (v validModel) modelDir(name string, files map[string][]byte) {
+	dir := filepath.Join(root, name, "model")
+	if _, ok := files["config.json"]; !ok {
+		files["config.json"] = v.config
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json"} {
+		if b, ok := files[f]; ok {
+			write(filepath.Join(dir, f), b)
 		}
 	}
-	withHeader := func(edit func(h map[string]map[string]any)) []byte {
-		h := map[string]map[string]any{}
-		check(json.Unmarshal(header, &h))
-		edit(h)
-		b, err := json.Marshal(h)
-		check(err)
-		return joinSafetensors(b, data)
-	}
+}
 
+// withHeader is the valid weights under a safetensors header edited by edit.
+func (v validModel) withHeader(edit func(h map[string]map[string]any)) []byte {
+	h := map[string]map[string]any{}
+	check(json.Unmarshal(v.header, &h))
+	edit(h)
+	b, err := json.Marshal(h)
+	check(err)
+	return joinSafetensors(b, v.data)
+}
+
+// weightAttacks are safetensors files that lie about their sizes.
+func weightAttacks(v validModel) {
 	// A header that claims 2^62 bytes.
-	modelDir("header-2e62", map[string][]byte{"model.safetensors": append(binary.LittleEndian.AppendUint64(nil, 1<<62), header...)})
+	v.modelDir("header-2e62", map[string][]byte{"model.safetensors": append(binary.LittleEndian.AppendUint64(nil, 1<<62), v.header...)})
 	// A tensor whose offsets end past the data section.
-	modelDir("offsets-past-end", map[string][]byte{"model.safetensors": withHeader(func(h map[string]map[string]any) {
-		h["wte.weight"]["data_offsets"] = []int64{0, int64(len(data)) + 1<<40}
+	v.modelDir("offsets-past-end", map[string][]byte{"model.safetensors": v.withHeader(func(h map[string]map[string]any) {
+		h["wte.weight"]["data_offsets"] = []int64{0, int64(len(v.data)) + 1<<40}
 	})})
 	// Two tensors on the same bytes.
-	modelDir("overlapping-tensors", map[string][]byte{"model.safetensors": withHeader(func(h map[string]map[string]any) {
+	v.modelDir("overlapping-tensors", map[string][]byte{"model.safetensors": v.withHeader(func(h map[string]map[string]any) {
 		h["wpe.weight"]["data_offsets"], h["wpe.weight"]["shape"] = h["wte.weight"]["data_offsets"], h["wte.weight"]["shape"]
 	})})
 	// A shape whose product overflows int64.
-	modelDir("shape-overflow", map[string][]byte{"model.safetensors": withHeader(func(h map[string]map[string]any) {
+	v.modelDir("shape-overflow", map[string][]byte{"model.safetensors": v.withHeader(func(h map[string]map[string]any) {
 		h["wte.weight"]["shape"] = []int64{1 << 32, 1 << 32, 4}
 	})})
+}
+
+// configAttacks are a config and an index that ask for too much or for a
+// file outside the model.
+func configAttacks(v validModel) {
 	// A config with a billion-wide layer, beside the small weights.
 	var c map[string]any
-	check(json.Unmarshal(config, &c))
+	check(json.Unmarshal(v.config, &c))
 	c["n_embd"], c["n_inner"] = 1_000_000_000, 4_000_000_000
 	wide, err := json.Marshal(c)
 	check(err)
-	modelDir("billion-wide-config", map[string][]byte{"config.json": wide, "model.safetensors": valid})
+	v.modelDir("billion-wide-config", map[string][]byte{"config.json": wide, "model.safetensors": v.weights})
 	// An index that sends the loader out of the model's directory.
-	write(filepath.Join(root, "index-escape", "outside.safetensors"), valid)
-	modelDir("index-escape", map[string][]byte{"model.safetensors.index.json": []byte(`{"metadata":{},"weight_map":{"wte.weight":"../outside.safetensors"}}`)})
+	write(filepath.Join(root, "index-escape", "outside.safetensors"), v.weights)
+	v.modelDir("index-escape", map[string][]byte{"model.safetensors.index.json": []byte(`{"metadata":{},"weight_map":{"wte.weight":"../outside.safetensors"}}`)})
+}
+
+// templateAttacks are a tokenizer and a chat template that would run
+// without end, each with a record that sets it off.
+func templateAttacks(v validModel) {
 	// A tokenizer.json whose split pattern backtracks catastrophically on
 	// "aaa…ab" ((a+)+$ takes 2^n steps), and a record that triggers it.
 	var tok map[string]any
@@ -90,14 +119,18 @@ func main() {
 		map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}}}
 	tb, err := json.Marshal(tok)
 	check(err)
-	modelDir("regex-backtracking", map[string][]byte{"model.safetensors": valid, "tokenizer.json": tb})
+	v.modelDir("regex-backtracking", map[string][]byte{"model.safetensors": v.weights, "tokenizer.json": tb})
 	write(filepath.Join(root, "regex-backtracking", "corpus.jsonl"),
 		[]byte(`{"id":"r1","prompt":"`+strings.Repeat("a", 60)+`b","chosen":"yes","rejected":"no"}`+"\n"))
 	// A chat template that loops forever, and a conversation to render.
-	modelDir("template-loop", map[string][]byte{"model.safetensors": valid,
+	v.modelDir("template-loop", map[string][]byte{"model.safetensors": v.weights,
 		"tokenizer_config.json": []byte(`{"chat_template": "{% for i in range(100000) %}{% for j in range(100000) %}{% for m in messages %}{{ m.content }}{% endfor %}{% endfor %}{% endfor %}"}`)})
 	write(filepath.Join(root, "template-loop", "corpus.jsonl"), []byte(`{"id":"c1","chosen":[{"role":"user","content":"hi"},{"role":"assistant","content":"yes"}],`+
 		`"rejected":[{"role":"user","content":"hi"},{"role":"assistant","content":"no"}]}`+"\n"))
+}
+
+// corpusAttacks are corpus files too deep or too large once read.
+func corpusAttacks() {
 	// A record nested 100,000 deep.
 	write(filepath.Join(root, "deep-json", "corpus.jsonl"), []byte(`{"id":"d1","prompt":"q","chosen":`+
 		strings.Repeat("[", 100_000)+strings.Repeat("]", 100_000)+`,"rejected":"no"}`+"\n"))
@@ -112,6 +145,10 @@ func main() {
 	}
 	check(zw.Close())
 	write(filepath.Join(root, "gzip-bomb", "corpus.jsonl.gz"), bomb.Bytes())
+}
+
+// shardAttacks are a manifest and a shard that point outside what they own.
+func shardAttacks() {
 	// A manifest that names a shard outside its folder.
 	write(filepath.Join(root, "manifest-escape", "scored.manifest.json"), []byte(`{"table":"scored","schema_version":"1","format":"arrow","rows":1,`+
 		`"shards":[{"name":"../arrow-offsets/scored-00000-of-00001.arrow","rows":1}],"metadata":{}}`+"\n"))
