@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"testing"
+
+	"github.com/srdpo/srdpo/model/optim"
 )
 
 // benchModel is a GPT of width d as docs/design.md §8 and issue 3 measure it:
@@ -51,7 +53,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	for _, d := range []int{64, 128, 256} {
 		b.Run(fmt.Sprintf("d=%d", d), func(b *testing.B) {
 			m, pairs := benchModel(b, d)
-			step, err := m.NewSFTStep(Optim{Name: "adam", LR: 1e-4})
+			step, err := m.NewSFTStep(optim.Config{Name: "adam", LR: 1e-4})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -87,7 +89,7 @@ func BenchmarkPreferenceStep(b *testing.B) {
 	}{{"dpo", "dpo", false}, {"sr-dpo", "sr-dpo", false}, {"sr-dpo-cached-delta", "sr-dpo", true}} {
 		b.Run(c.name, func(b *testing.B) {
 			m, _ := New(cfg, 1, backend)
-			tr, err := m.NewPreferenceTrainer(LossConfig{Type: c.loss, Beta: 0.1, Lambda: 0.5}, Optim{Name: "rmsprop", LR: 5e-7}, 1)
+			tr, err := m.NewPreferenceTrainer(LossConfig{Type: c.loss, Beta: 0.1, Lambda: 0.5}, optim.Config{Name: "rmsprop", LR: 5e-7}, 1)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/model/tokenizer"
 )
 
@@ -254,7 +255,7 @@ func TestLoRATrainingFreezesTheBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	adBefore, _ := policy.AdapterWeights()
-	tr, err := policy.NewPreferenceTrainer(LossConfig{Type: LossSrDPO, Beta: 0.1, Lambda: 0.5}, Optim{Name: "adam", LR: 1e-2}, 2)
+	tr, err := policy.NewPreferenceTrainer(LossConfig{Type: LossSrDPO, Beta: 0.1, Lambda: 0.5}, optim.Config{Name: "adam", LR: 1e-2}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +458,7 @@ func TestLoRADropout(t *testing.T) {
 			t.Fatal(err)
 		}
 		withRandomB(t, policy, 3) // so that dropout changes the output
-		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: LossDPO, Beta: 0.1}, Optim{Name: "adam", LR: 1e-3}, 1)
+		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: LossDPO, Beta: 0.1}, optim.Config{Name: "adam", LR: 1e-3}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}

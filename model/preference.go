@@ -8,6 +8,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/srdpo/srdpo/model/optim"
 )
 
 // PreferencePair is one training pair: token ids as scored, and the four
@@ -43,7 +44,8 @@ type PreferenceStats struct {
 type PreferenceTrainer struct {
 	m        *Decoder
 	loss     LossConfig
-	opt      Optim
+	opt      optim.Config
+	state    *optim.State
 	accum    int
 	separate bool // every batch as separate rows (SeparateRows)
 	execs    map[execKind]*model.Exec
@@ -80,7 +82,7 @@ const (
 // NewPreferenceTrainer builds the step for a loss and optimiser. With
 // gradAccum > 1 a step splits its pairs into that many micro-batches whose
 // gradients (of the loss divided by gradAccum) are summed before one update.
-func (m *Decoder) NewPreferenceTrainer(loss LossConfig, opt Optim, gradAccum int) (*PreferenceTrainer, error) {
+func (m *Decoder) NewPreferenceTrainer(loss LossConfig, opt optim.Config, gradAccum int) (*PreferenceTrainer, error) {
 	if gradAccum < 1 {
 		return nil, fmt.Errorf("gradient accumulation %d: want at least 1", gradAccum)
 	}
@@ -90,23 +92,23 @@ func (m *Decoder) NewPreferenceTrainer(loss LossConfig, opt Optim, gradAccum int
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
-	if err := m.initOptimizerState(); err != nil {
+	state, err := m.optimizerState()
+	if err != nil {
 		return nil, err
 	}
-	t := &PreferenceTrainer{m: m, loss: loss, opt: opt, accum: gradAccum, execs: map[execKind]*model.Exec{}}
+	t := &PreferenceTrainer{m: m, loss: loss, opt: opt, state: state, accum: gradAccum, execs: map[execKind]*model.Exec{}}
 	t.build = func(k execKind) (*model.Exec, error) {
 		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
 			return t.graph(k, stepInputsOf(in, k))
 		})
 	}
 	if gradAccum > 1 {
-		if err := m.initAccumulators(); err != nil {
+		if err := state.InitAccumulators(); err != nil {
 			return nil, err
 		}
-		var err error
 		t.apply, err = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, lr *Node) *Node {
 			m.Store.SetTraining(lr.Graph(), true)
-			return m.applyAccumulated(opt, lr)
+			return state.ApplyAccumulated(opt, lr)
 		})
 		if err != nil {
 			return nil, err
@@ -182,9 +184,10 @@ func (t *PreferenceTrainer) graph(k execKind, in stepInputs) []*Node {
 	norm := ZerosLike(mean)
 	switch k.mode {
 	case modeStep:
-		norm = m.applyOptimizer(t.opt, mean, in.lr)
+		norm = t.state.Apply(t.opt, m.gradients(mean), IsFinite(mean), in.lr)
 	case modeAccumulate:
-		m.accumulate(DivScalar(mean, float64(t.accum)))
+		scaled := DivScalar(mean, float64(t.accum))
+		t.state.Accumulate(m.gradients(scaled), IsFinite(scaled))
 	}
 	return []*Node{mean, norm, half(sum, 0), half(sum, 1), out.HAug, out.Delta}
 }
@@ -246,7 +249,7 @@ func (t *PreferenceTrainer) StepWithAug(step int, pairs []PreferencePair, aug []
 		micro := pairs[lo:hi]
 		st, err := t.run(modeAccumulate, step, micro, microAug)
 		if err != nil {
-			if cerr := t.m.clearAccumulators(); cerr != nil {
+			if cerr := t.state.ClearAccumulators(); cerr != nil {
 				return total, errors.Join(err, cerr)
 			}
 			return total, err

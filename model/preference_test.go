@@ -2,10 +2,12 @@ package model
 
 import (
 	"fmt"
-	"github.com/srdpo/srdpo/model/tokenizer"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/srdpo/srdpo/model/optim"
+	"github.com/srdpo/srdpo/model/tokenizer"
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -41,7 +43,7 @@ func TestPreferenceStepAtInitialisation(t *testing.T) {
 	pairs := toyPreferences(t, ref, 4)
 	for typ, want := range map[LossType]float64{LossDPO: math.Ln2, LossSrDPO: math.Ln2, LossIPO: 25, LossSrIPO: 25} {
 		policy, _ := New(cfg, 1, backend)
-		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0.5}, Optim{Name: "rmsprop", LR: 5e-7}, 1)
+		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0.5}, optim.Config{Name: "rmsprop", LR: 5e-7}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +159,7 @@ func TestPreferenceTrainingLearnsToySet(t *testing.T) {
 	pairs := toyPreferences(t, ref, 16)
 	for _, typ := range []LossType{LossSrDPO, LossSrIPO, LossDPO, LossIPO} {
 		policy, _ := New(cfg, 1, backend)
-		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0.5}, Optim{Name: "adam", LR: 1e-3}, 1)
+		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0.5}, optim.Config{Name: "adam", LR: 1e-3}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +188,7 @@ func TestGradientAccumulationEqualsOneBatch(t *testing.T) {
 	var stats []PreferenceStats
 	for _, accum := range []int{1, 2} {
 		policy, _ := New(cfg, 1, backend)
-		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: "sr-dpo", Beta: 0.1, Lambda: 0.5}, Optim{Name: "adam", LR: 1e-3, MaxGradNorm: 1}, accum)
+		tr, err := policy.NewPreferenceTrainer(LossConfig{Type: "sr-dpo", Beta: 0.1, Lambda: 0.5}, optim.Config{Name: "adam", LR: 1e-3, MaxGradNorm: 1}, accum)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,8 +223,8 @@ func TestStepWithGivenAugEqualsStep(t *testing.T) {
 	loss := LossConfig{Type: "sr-dpo", Beta: 0.1, Lambda: 0.5}
 	a, _ := New(cfg, 5, backend)
 	b, _ := New(cfg, 5, backend)
-	ta, _ := a.NewPreferenceTrainer(loss, Optim{Name: "adam", LR: 1e-3}, 1)
-	tb, _ := b.NewPreferenceTrainer(loss, Optim{Name: "adam", LR: 1e-3}, 1)
+	ta, _ := a.NewPreferenceTrainer(loss, optim.Config{Name: "adam", LR: 1e-3}, 1)
+	tb, _ := b.NewPreferenceTrainer(loss, optim.Config{Name: "adam", LR: 1e-3}, 1)
 	s, _ := b.NewScorer(1024)
 	var q []Pair
 	for _, p := range pairs {
@@ -283,7 +285,7 @@ func zeroLambdaIsTheBaseLoss(t *testing.T, cfg Config, pairs []PreferencePair) {
 		var losses [][]float64
 		for _, typ := range []LossType{base, refined} {
 			policy, _ := New(cfg, 3, backend)
-			tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0}, Optim{Name: "rmsprop", LR: 1e-3}, 1)
+			tr, err := policy.NewPreferenceTrainer(LossConfig{Type: typ, Beta: 0.1, Lambda: 0}, optim.Config{Name: "rmsprop", LR: 1e-3}, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -322,7 +324,7 @@ func TestEvaluateInBatches(t *testing.T) {
 	ref, _ := New(cfg, 1, backend)
 	pairs := toyPreferences(t, ref, EvalBatchPairs+9)
 	policy, _ := New(cfg, 2, backend)
-	tr, err := policy.NewPreferenceTrainer(LossConfig{Type: LossSrDPO, Beta: 0.1, Lambda: 0.5}, Optim{Name: "adam", LR: 1e-3}, 1)
+	tr, err := policy.NewPreferenceTrainer(LossConfig{Type: LossSrDPO, Beta: 0.1, Lambda: 0.5}, optim.Config{Name: "adam", LR: 1e-3}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/srdpo/srdpo/model/optim"
 )
 
 // Recomputing each block in the backward pass (gradient checkpointing)
@@ -31,7 +32,7 @@ func TestRecomputeGivesTheSameSteps(t *testing.T) {
 					}
 					withRandomB(t, m, 4)
 				}
-				tr, err := m.NewPreferenceTrainer(LossConfig{Type: LossSrDPO, Beta: 0.1, Lambda: 0.5}, Optim{Name: "adam", LR: 1e-2}, 1)
+				tr, err := m.NewPreferenceTrainer(LossConfig{Type: LossSrDPO, Beta: 0.1, Lambda: 0.5}, optim.Config{Name: "adam", LR: 1e-2}, 1)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -7,12 +7,13 @@ import (
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/srdpo/srdpo/model/optim"
 )
 
 // SFTConfig configures supervised fine-tuning: next-token cross-entropy on
 // the response tokens of (prompt, response) pairs, the prompt masked out.
 type SFTConfig struct {
-	Optim     Optim
+	Optim     optim.Config
 	BatchSize int    // pairs per step
 	Steps     int    // optimiser steps
 	Seed      uint64 // data order: a fresh seeded shuffle each epoch
@@ -28,7 +29,7 @@ type SFTStep struct {
 
 // SFT trains the model in place and calls progress after every step. A
 // non-finite loss or gradient stops training with an error naming the
-// step; the step changes nothing (see applyOptimizer).
+// step; the step changes nothing (see optim.State.Apply).
 func (m *Decoder) SFT(pairs []Pair, cfg SFTConfig, progress func(SFTStep)) error {
 	if err := cfg.Optim.Validate(); err != nil {
 		return err
@@ -71,24 +72,25 @@ func (m *Decoder) SFT(pairs []Pair, cfg SFTConfig, progress func(SFTStep)) error
 // SFTTrainer runs SFT steps; its graph is compiled once per batch shape.
 type SFTTrainer struct {
 	m    *Decoder
-	opt  Optim
+	opt  optim.Config
 	exec *model.Exec
 }
 
 // NewSFTStep builds the training step: forward, backward, clipping and
 // the optimiser update, in one graph.
-func (m *Decoder) NewSFTStep(o Optim) (*SFTTrainer, error) {
+func (m *Decoder) NewSFTStep(o optim.Config) (*SFTTrainer, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if err := m.initOptimizerState(); err != nil {
+	state, err := m.optimizerState()
+	if err != nil {
 		return nil, err
 	}
 	exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, tokens, targets, mask, lr *Node) (*Node, *Node) {
 		m.Store.SetTraining(tokens.Graph(), true)
 		sum, count := m.ResponseLogProbs(tokens, targets, mask)
 		loss := Neg(Div(ReduceAllSum(sum), ReduceAllSum(count)))
-		return loss, m.applyOptimizer(o, loss, lr)
+		return loss, state.Apply(o, m.gradients(loss), IsFinite(loss), lr)
 	})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/srdpo/srdpo/model/optim"
 )
 
 // raggedItems are prompts with two or three responses of mixed lengths.
@@ -130,7 +132,7 @@ func raggedPairs(t *testing.T, ref *Decoder, n int, seed uint64) []PreferencePai
 func TestSharedStepEqualsSeparateRows(t *testing.T) {
 	configs := familyConfigs()
 	configs["gpt2"] = Config{Vocab: 37, Context: 16, Layers: 2, Heads: 4, Width: 16, NormEps: 1e-5, DType: Float64}
-	opt := Optim{Name: "rmsprop", LR: 1e4, Beta2: 0.99, Eps: 1e6}
+	opt := optim.Config{Name: "rmsprop", LR: 1e4, Beta2: 0.99, Eps: 1e6}
 	for name, c := range configs {
 		c.Context = 64
 		ref := randomWeights(t, c, 5)
@@ -192,7 +194,7 @@ func TestStepFallsBackToSeparateRows(t *testing.T) {
 	var losses []float64
 	for _, separate := range []bool{false, true} {
 		policy := randomWeights(t, c, 6)
-		tr, _ := policy.NewPreferenceTrainer(LossConfig{Type: LossSrDPO, Beta: 0.1, Lambda: 0.5}, Optim{Name: "adam", LR: 1e-3}, 1)
+		tr, _ := policy.NewPreferenceTrainer(LossConfig{Type: LossSrDPO, Beta: 0.1, Lambda: 0.5}, optim.Config{Name: "adam", LR: 1e-3}, 1)
 		if separate {
 			tr.SeparateRows()
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/optim"
 )
 
 // Figure is one measured figure, printed as one JSON object.
@@ -255,7 +256,7 @@ func benchModelSize(group string, d, runs int) ([]Figure, error) {
 		}
 		return []Figure{SpreadOf(tps).into(Figure{"figure": "forward", "d": d, "T": 128, "batch": 16, "unit": "tokens/s"})}, nil
 	}
-	step, err := m.NewSFTStep(model.Optim{Name: "adam", LR: 1e-4})
+	step, err := m.NewSFTStep(optim.Config{Name: "adam", LR: 1e-4})
 	if err != nil {
 		return nil, err
 	}

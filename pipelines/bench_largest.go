@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/stages"
 )
 
@@ -82,7 +83,7 @@ func benchLargest(group string, runs int) ([]Figure, error) {
 		trainable = m.TrainableParams()
 	}
 	m.Recompute = recompute
-	t, err := m.NewPreferenceTrainer(model.LossConfig{Type: model.LossSrDPO, Beta: 0.1, Lambda: 0.5}, model.Optim{Name: "adam", LR: 1e-5}, 1)
+	t, err := m.NewPreferenceTrainer(model.LossConfig{Type: model.LossSrDPO, Beta: 0.1, Lambda: 0.5}, optim.Config{Name: "adam", LR: 1e-5}, 1)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/stages"
 )
 
@@ -74,7 +75,7 @@ func newPreferenceSteps(d int, pairs []model.PreferencePair) (preferenceSteps, e
 		if err != nil {
 			return nil, nil, err
 		}
-		t, err := m.NewPreferenceTrainer(model.LossConfig{Type: loss, Beta: 0.1, Lambda: 0.5}, model.Optim{Name: "rmsprop", LR: 5e-7}, 1)
+		t, err := m.NewPreferenceTrainer(model.LossConfig{Type: loss, Beta: 0.1, Lambda: 0.5}, optim.Config{Name: "rmsprop", LR: 5e-7}, 1)
 		return m, t, err
 	}
 	_, dpo, err := trainer(model.LossDPO)

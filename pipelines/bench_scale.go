@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/optim"
 )
 
 // gpt2SmallConfig is GPT-2 small's shape (d 768, 12 layers, 12 heads,
@@ -134,7 +135,7 @@ func benchGPT2Small(layout model.Family, v stepVariant, runs int) ([]Figure, err
 	if err != nil {
 		return nil, err
 	}
-	step, err := m.NewSFTStep(model.Optim{Name: "adam", LR: 1e-4})
+	step, err := m.NewSFTStep(optim.Config{Name: "adam", LR: 1e-4})
 	if err != nil {
 		return nil, err
 	}

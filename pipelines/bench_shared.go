@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/stages"
 )
 
@@ -179,7 +180,7 @@ func benchStepsMix(name string, c model.Config, n, runs int) ([]Figure, error) {
 	var paths []path
 	for _, separate := range []bool{true, false} {
 		for _, loss := range []model.LossType{model.LossDPO, model.LossSrDPO} {
-			t, err := m.NewPreferenceTrainer(model.LossConfig{Type: loss, Beta: 0.1, Lambda: 0.5}, model.Optim{Name: "rmsprop", LR: 1e-9}, 1)
+			t, err := m.NewPreferenceTrainer(model.LossConfig{Type: loss, Beta: 0.1, Lambda: 0.5}, optim.Config{Name: "rmsprop", LR: 1e-9}, 1)
 			if err != nil {
 				return nil, err
 			}

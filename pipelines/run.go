@@ -16,6 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/stages"
@@ -53,13 +54,13 @@ func DefaultRunConfig() RunConfig {
 	task.SFTWords, task.Pairs = 1500, 1000 // fewer than gen's: a run trains on them within minutes
 	train := stages.DefaultTrainConfig()
 	train.Tokenizer = tokenizer.SpecByte
-	train.Optim = model.Optim{Name: "adam", LR: 1e-4, MaxGradNorm: 1}
+	train.Optim = optim.Config{Name: "adam", LR: 1e-4, MaxGradNorm: 1}
 	train.BatchSize, train.Steps = 32, 200
 	train.EvalFraction, train.CheckpointEvery = 0, 0 // held-out pairs are evaluated by the evaluation stage
 	return RunConfig{Out: "out", Seeds: 1, FirstSeed: 1, Task: task,
 		Reference: model.Config{Vocab: tokenizer.Byte{}.VocabSize(), Context: 64, Layers: 2, Heads: 4, Width: 64, NormEps: 1e-5,
 			TiedHead: true, DType: model.Float32},
-		SFT: model.SFTConfig{Optim: model.Optim{Name: "adamw", LR: 3e-3, Schedule: "cosine", MaxGradNorm: 1, WeightDecay: 0.01},
+		SFT: model.SFTConfig{Optim: optim.Config{Name: "adamw", LR: 3e-3, Schedule: "cosine", MaxGradNorm: 1, WeightDecay: 0.01},
 			BatchSize: 32, Steps: 2000},
 		Truncation: model.Truncation{MaxPromptLength: 48, MaxLength: 64, Prompt: model.KeepEnd, Response: model.KeepStart},
 		Train:      train,

@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/compute"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/schemas"
 )
 
@@ -37,7 +38,7 @@ type trainState struct {
 	Seed   uint64           `json:"seed"`
 	Shards string           `json:"shards_fingerprint"`
 	Loss   model.LossConfig `json:"loss"`
-	Optim  model.Optim      `json:"optimizer"`
+	Optim  optim.Config     `json:"optimizer"`
 }
 
 // saveCheckpoint writes the policy (weights and optimiser state), the

@@ -17,6 +17,7 @@ import (
 
 	"github.com/srdpo/srdpo/benchmarks"
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/runners/gcstest"
 	"github.com/srdpo/srdpo/schemas"
@@ -71,7 +72,7 @@ func taughtModel(t *testing.T, spec EvalSpec) string {
 			pairs = append(pairs, p)
 		}
 	}
-	if err := m.SFT(pairs, model.SFTConfig{Optim: model.Optim{Name: "adam", LR: 3e-3, MaxGradNorm: 1}, BatchSize: 8, Steps: 100, Seed: 1}, nil); err != nil {
+	if err := m.SFT(pairs, model.SFTConfig{Optim: optim.Config{Name: "adam", LR: 3e-3, MaxGradNorm: 1}, BatchSize: 8, Steps: 100, Seed: 1}, nil); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "taught")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/model/tokenizer"
 )
 
@@ -31,7 +32,7 @@ func TestMultipleChoiceAfterTeaching(t *testing.T) {
 	for _, it := range items[1:] {
 		pairs = append(pairs, model.Pair{Prompt: tokenizer.Bytes(shot + it.Context), Response: tokenizer.Bytes(it.Choices[it.Gold])})
 	}
-	if err := m.SFT(pairs, model.SFTConfig{Optim: model.Optim{Name: "adam", LR: 3e-3}, BatchSize: 3, Steps: 150, Seed: 1}, nil); err != nil {
+	if err := m.SFT(pairs, model.SFTConfig{Optim: optim.Config{Name: "adam", LR: 3e-3}, BatchSize: 3, Steps: 150, Seed: 1}, nil); err != nil {
 		t.Fatal(err)
 	}
 	res, err := MultipleChoice(m, tokenizer.Byte{}, items, 1)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/srdpo/srdpo/bounds"
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/schemas"
 )
 
@@ -77,7 +78,7 @@ type training struct {
 	eval     []rowAt // the held-out pairs' places
 	perEpoch int     // steps per epoch
 	total    int     // steps of the run
-	opt      model.Optim
+	opt      optim.Config
 	shardsFP string
 	policy   *model.Decoder
 	note     string // said in the log before training

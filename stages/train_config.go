@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/runners"
 )
@@ -24,7 +25,7 @@ type TrainConfig struct {
 	AugPrompt, AugSeparator *string
 
 	Loss      model.LossConfig
-	Optim     model.Optim
+	Optim     optim.Config
 	BatchSize int // pairs per step
 	GradAccum int // micro-batches per step (1: none)
 	// DeltaRefresh K > 1 recomputes a pair's policy log-probs on p⊕x only
@@ -70,7 +71,7 @@ type TrainConfig struct {
 func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{Tokenizer: tokenizer.SpecAuto,
 		Loss:      model.LossConfig{Type: model.LossSrDPO, Beta: 0.1, Lambda: 0.5, IPONorm: model.IPONormSum},
-		Optim:     model.Optim{Name: "rmsprop", LR: 5e-7, Schedule: "constant", MaxGradNorm: 1},
+		Optim:     optim.Config{Name: "rmsprop", LR: 5e-7, Schedule: "constant", MaxGradNorm: 1},
 		BatchSize: 64, GradAccum: 1, DeltaRefresh: 1, Epochs: 1, Seed: 1,
 		LoRA:         model.LoRA{Alpha: 8}, // PEFT's default lora_alpha; rank 0 (no adapter) until --lora-rank
 		EvalFraction: 0.05, LogEvery: 10, CheckpointEvery: 100}

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/srdpo/srdpo/model"
+	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/runners/gcstest"
 	"github.com/srdpo/srdpo/schemas"
 )
@@ -73,7 +74,7 @@ func init() { beam.RegisterDoFn(mutateFn{}) }
 func trainConfig(shards string, spec ReferenceSpec, out string) TrainConfig {
 	return TrainConfig{Shards: shards, Model: spec.ModelDir, Tokenizer: "auto", Out: out,
 		Loss:  model.LossConfig{Type: "sr-dpo", Beta: 0.1, Lambda: 0.5},
-		Optim: model.Optim{Name: "adam", LR: 1e-3}, BatchSize: 8, Steps: 30, Seed: 3, LogEvery: 1, EvalFraction: 0.2}
+		Optim: optim.Config{Name: "adam", LR: 1e-3}, BatchSize: 8, Steps: 30, Seed: 3, LogEvery: 1, EvalFraction: 0.2}
 }
 
 func TestTrainLearnsToySetFromShards(t *testing.T) {
