@@ -1,7 +1,6 @@
 package stages
 
 import (
-	"bufio"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -258,9 +256,10 @@ func folderFiles(ctx context.Context, p string) (files []string, isFile bool, er
 	return files, false, nil
 }
 
+// hasDocExt tells a benchmark folder's document files from the rest.
 func hasDocExt(name string) bool {
-	n := strings.TrimSuffix(strings.ToLower(name), ".gz")
-	return strings.HasSuffix(n, ".parquet") || strings.HasSuffix(n, ".jsonl") || strings.HasSuffix(n, ".ndjson")
+	f, _, ok := fileFormatOf(name)
+	return ok && !f.metadata
 }
 
 // matchFiles lists a glob's Parquet and JSONL files, sorted.
@@ -336,12 +335,11 @@ func readRecords(ctx context.Context, name string) ([][]byte, error) {
 		}
 		out = append(out, rec.Data)
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
-	if path.Ext(strings.TrimSuffix(strings.ToLower(name), ".gz")) == ".parquet" {
-		err = readParquetRecords(br, emit)
-	} else {
-		err = readLines(br, skipBOM(br), benchmarkRecordLimit, emit)
+	format, ext, ok := fileFormatOf(name)
+	if !ok || format.metadata {
+		return nil, fmt.Errorf("%s: extension %q is not a benchmark's documents (want Parquet or JSON Lines, optionally .gz)", name, ext)
 	}
+	err = format.read(r, lineRange{End: -1}, benchmarkRecordLimit, emit)
 	if err != nil {
 		var pe *positionedError
 		if errors.As(err, &pe) {

@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
-	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/fileio"
 )
@@ -35,9 +33,9 @@ func wholeFile(f fileio.ReadableFile) corpusChunk {
 func readCorpusChunk(ctx context.Context, c corpusChunk, maxRecordBytes int, emit func(rawRecord), fileDead func(offset int64, reason, detail string)) error {
 	f := c.File
 	name := f.Metadata.Path
-	kind := strings.ToLower(path.Ext(strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".GZ")))
-	if kind != ".jsonl" && kind != ".ndjson" && kind != ".json" && kind != ".parquet" {
-		fileDead(0, ReasonUnsupportedFile, fmt.Sprintf("extension %q: want .jsonl, .ndjson, .json or .parquet, optionally .gz", kind))
+	format, ext, ok := fileFormatOf(name)
+	if !ok {
+		fileDead(0, ReasonUnsupportedFile, fmt.Sprintf("extension %q: want %s, optionally .gz", ext, fileExtensions()))
 		return nil
 	}
 	rc, err := f.Open(ctx)
@@ -57,23 +55,7 @@ func readCorpusChunk(ctx context.Context, c corpusChunk, maxRecordBytes int, emi
 		r.Source = name
 		emit(r)
 	}
-	switch {
-	case kind == ".parquet":
-		err = readParquetRecords(in, out) // not through a bufio.Reader: a local file is read in place
-	case c.Range.Start > 0: // a later range of a JSON Lines file
-		if err = skipTo(in, c.Range.Start); err == nil {
-			err = readLineRange(bufio.NewReaderSize(in, corpusChunkBytes), c.Range, maxRecordBytes, out)
-		}
-	default:
-		br := bufio.NewReaderSize(in, corpusChunkBytes)
-		r := c.Range
-		r.Start = skipBOM(br)
-		if kind == ".json" && firstByte(br) == '[' {
-			err = readJSONArray(br, r.Start, maxRecordBytes, out)
-		} else {
-			err = readLineRange(br, r, maxRecordBytes, out)
-		}
-	}
+	err = format.read(in, c.Range, maxRecordBytes, out)
 	var pe *positionedError
 	switch {
 	case err == nil:
@@ -109,8 +91,8 @@ type splitCorpusFn struct {
 }
 
 func (fn *splitCorpusFn) ProcessElement(ctx context.Context, f fileio.ReadableFile, emit func(corpusChunk)) error {
-	name := strings.ToLower(f.Metadata.Path)
-	if !(strings.HasSuffix(name, ".jsonl") || strings.HasSuffix(name, ".ndjson")) || f.Metadata.Size <= fn.SplitBytes {
+	format, _, ok := fileFormatOf(f.Metadata.Path)
+	if !ok || !format.splittable || isGzip(f.Metadata.Path) || f.Metadata.Size <= fn.SplitBytes {
 		emit(wholeFile(f))
 		return nil
 	}

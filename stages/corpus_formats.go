@@ -27,9 +27,36 @@ const (
 	FormatUltraFeedback     CorpusFormat = "ultrafeedback"
 )
 
-// CorpusFormats lists the formats a corpus may be forced to.
+// recordFormat is one preference-record format: how a record is told to
+// be of it by its fields, and how it is parsed. Adding a format is a
+// CorpusFormat and one row of recordFormats.
+type recordFormat struct {
+	name   CorpusFormat
+	detect func(obj map[string]json.RawMessage) bool
+	parse  func(obj map[string]json.RawMessage, o parseOptions, p *schemas.Preference) *recordError
+	// scored formats need their records' gold scores.
+	scored bool
+}
+
+// recordFormats in the order auto detection tries them: a record is of the
+// first format whose detect holds. Every record whose chosen is a list of
+// messages is told apart before HH-RLHF's and the standard format's tests.
+var recordFormats = []recordFormat{
+	{name: FormatShareGPT, detect: hasField("conversations"), parse: parseShareGPT},
+	{name: FormatUltraFeedback, detect: isUltraFeedback, parse: parseConversational, scored: true},
+	{name: FormatTRLConversational, detect: chosenIsMessages, parse: parseConversational},
+	{name: FormatHHRLHF, detect: isHHDialogue, parse: parseHH},
+	{name: FormatTRLStandard, detect: func(map[string]json.RawMessage) bool { return true }, parse: parseTRLStandard},
+}
+
+// CorpusFormats lists the formats a corpus may be forced to: auto, then
+// the record formats in the order detection tries them.
 func CorpusFormats() []CorpusFormat {
-	return []CorpusFormat{FormatAuto, FormatTRLStandard, FormatTRLConversational, FormatHHRLHF, FormatShareGPT, FormatUltraFeedback}
+	out := []CorpusFormat{FormatAuto}
+	for _, f := range recordFormats {
+		out = append(out, f.name)
+	}
+	return out
 }
 
 // ParseCorpusFormat checks a user-given format name.
@@ -125,35 +152,23 @@ func parseRecord(raw []byte, o parseOptions) (schemas.Preference, *recordError) 
 			return p, deadf(ReasonMissingField, "field %q is missing", k)
 		}
 	}
-	format := o.Format
-	if format == FormatAuto || format == "" {
-		format = detectFormat(obj)
+	format, ok := formatOf(obj, o.Format)
+	if !ok {
+		return p, deadf(ReasonUnrecognisedRecord, "no corpus format fits this record")
 	}
-	var err *recordError
-	switch format {
-	case FormatTRLStandard:
-		err = parseTRLStandard(obj, &p)
-	case FormatHHRLHF:
-		err = parseHH(obj, &p)
-	case FormatTRLConversational, FormatUltraFeedback:
-		err = parseConversational(obj, o, &p)
-	case FormatShareGPT:
-		err = parseShareGPT(obj, o, &p)
-	default:
-		err = deadf(ReasonUnrecognisedRecord, "no corpus format fits this record")
-	}
-	if err != nil {
+	if err := format.parse(obj, o, &p); err != nil {
 		return p, err
 	}
-	p.SourceFormat = string(format)
+	var err *recordError
+	p.SourceFormat = string(format.name)
 	if err := checkTexts(p); err != nil {
 		return p, err
 	}
 	if p.ScoreChosen, p.ScoreRejected, err = parseScores(obj); err != nil {
 		return p, err
 	}
-	if format == FormatUltraFeedback && p.ScoreChosen == nil {
-		return p, deadf(ReasonMissingField, "UltraFeedback records need score_chosen and score_rejected")
+	if format.scored && p.ScoreChosen == nil {
+		return p, deadf(ReasonMissingField, "%s records need score_chosen and score_rejected", format.name)
 	}
 	if o.OffsetField != "" {
 		if v, ok := obj[o.OffsetField]; ok && string(v) != "null" {
@@ -189,29 +204,46 @@ func jsonKind(raw []byte) string {
 	return "number"
 }
 
-// detectFormat picks a record's format from the shape of its fields.
-func detectFormat(obj map[string]json.RawMessage) CorpusFormat {
-	if _, ok := obj["conversations"]; ok {
-		return FormatShareGPT
-	}
-	if c := bytes.TrimSpace(obj["chosen"]); len(c) > 0 && c[0] == '[' {
-		if _, ok := obj["score_chosen"]; ok {
-			return FormatUltraFeedback
-		}
-		if _, ok := obj["score_rejected"]; ok {
-			return FormatUltraFeedback
-		}
-		return FormatTRLConversational
-	}
-	if _, ok := obj["prompt"]; !ok {
-		var c, r string
-		if json.Unmarshal(obj["chosen"], &c) == nil && json.Unmarshal(obj["rejected"], &r) == nil &&
-			strings.Contains(c, "\n\nHuman:") && strings.Contains(c, hhAssistant) &&
-			strings.Contains(r, "\n\nHuman:") && strings.Contains(r, hhAssistant) {
-			return FormatHHRLHF
+// formatOf is a record's format: the one forced, or the first of
+// recordFormats that detects it.
+func formatOf(obj map[string]json.RawMessage, forced CorpusFormat) (recordFormat, bool) {
+	for _, f := range recordFormats {
+		if forced == f.name || (forced == FormatAuto || forced == "") && f.detect(obj) {
+			return f, true
 		}
 	}
-	return FormatTRLStandard
+	return recordFormat{}, false
+}
+
+func hasField(k string) func(map[string]json.RawMessage) bool {
+	return func(obj map[string]json.RawMessage) bool {
+		_, ok := obj[k]
+		return ok
+	}
+}
+
+// chosenIsMessages tells a conversational record: chosen is a list.
+func chosenIsMessages(obj map[string]json.RawMessage) bool {
+	c := bytes.TrimSpace(obj["chosen"])
+	return len(c) > 0 && c[0] == '['
+}
+
+// isUltraFeedback tells UltraFeedback's binarised records: conversational,
+// with a gold score.
+func isUltraFeedback(obj map[string]json.RawMessage) bool {
+	return chosenIsMessages(obj) && (hasField("score_chosen")(obj) || hasField("score_rejected")(obj))
+}
+
+// isHHDialogue tells HH-RLHF's records: no prompt, and two whole
+// dialogues of Human and Assistant turns.
+func isHHDialogue(obj map[string]json.RawMessage) bool {
+	if _, ok := obj["prompt"]; ok {
+		return false
+	}
+	var c, r string
+	return json.Unmarshal(obj["chosen"], &c) == nil && json.Unmarshal(obj["rejected"], &r) == nil &&
+		strings.Contains(c, "\n\nHuman:") && strings.Contains(c, hhAssistant) &&
+		strings.Contains(r, "\n\nHuman:") && strings.Contains(r, hhAssistant)
 }
 
 func stringField(obj map[string]json.RawMessage, k string) (string, *recordError) {
@@ -228,7 +260,7 @@ func stringField(obj map[string]json.RawMessage, k string) (string, *recordError
 
 // parseTRLStandard reads prompt/chosen/rejected strings; without a prompt,
 // the prompt is the longest common prefix, as TRL's extract_prompt does.
-func parseTRLStandard(obj map[string]json.RawMessage, p *schemas.Preference) *recordError {
+func parseTRLStandard(obj map[string]json.RawMessage, _ parseOptions, p *schemas.Preference) *recordError {
 	var err *recordError
 	if p.Chosen, err = stringField(obj, "chosen"); err != nil {
 		return err
@@ -267,7 +299,7 @@ func commonPrefix(a, b string) int {
 
 // parseHH splits two full dialogues at their last assistant turn; the parts
 // before must agree.
-func parseHH(obj map[string]json.RawMessage, p *schemas.Preference) *recordError {
+func parseHH(obj map[string]json.RawMessage, _ parseOptions, p *schemas.Preference) *recordError {
 	var prompts [2]string
 	for i, k := range []string{"chosen", "rejected"} {
 		d, err := stringField(obj, k)
