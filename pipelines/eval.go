@@ -227,12 +227,16 @@ func RunEval(ctx context.Context, c EvalConfig) ([]schemas.Eval, string, error) 
 			policies[i].Dir = c.Spec.Reference // an --adapter policy: the reference with the adapter
 		}
 	}
-	seen := map[string]bool{}
+	type policyStep struct {
+		name string
+		step int64
+	}
+	seen := map[policyStep]bool{}
 	for _, p := range policies {
-		if seen[p.Name] {
-			return nil, "", fmt.Errorf("two policies are named %q", p.Name)
+		if seen[policyStep{p.Name, p.Step}] {
+			return nil, "", fmt.Errorf("two policies are named %q at step %d", p.Name, p.Step)
 		}
-		seen[p.Name] = true
+		seen[policyStep{p.Name, p.Step}] = true
 	}
 	shards, err := stages.BenchmarkShards(ctx, c.Spec, policies)
 	if err != nil {
@@ -260,12 +264,30 @@ func RunEval(ctx context.Context, c EvalConfig) ([]schemas.Eval, string, error) 
 	if err != nil {
 		return nil, "", err
 	}
-	metrics, err := TrainingMetrics(c.Policies)
+	metrics, err := TrainingMetrics(lastSteps(c.Policies))
 	if err != nil {
 		return nil, "", err
 	}
 	table, err := WriteReport(c.Out, evals, metrics)
 	return evals, table, err
+}
+
+// lastSteps are each named policy at its last step: the end of its
+// training, whose folder holds the metrics of all of it.
+func lastSteps(policies []stages.PolicyRef) []stages.PolicyRef {
+	var out []stages.PolicyRef
+	at := map[string]int{}
+	for _, p := range policies {
+		i, ok := at[p.Name]
+		switch {
+		case !ok:
+			at[p.Name] = len(out)
+			out = append(out, p)
+		case p.Step > out[i].Step:
+			out[i] = p
+		}
+	}
+	return out
 }
 
 // TrainingMetrics reads the metrics.arrow that srdpo train leaves in each

@@ -11,12 +11,13 @@ import (
 )
 
 // curves are each seed's gold reward–KL curve per method, from the
-// evaluation rows of the methods' policies along training (CurvePolicy)
+// evaluation rows of the methods' policies at each step of training
 // and at its end; each starts at the reference (KL 0).
 func curves(rows []schemas.Eval) map[int64]map[string][]CurvePoint {
 	type key struct {
 		seed   int64
 		policy string
+		step   int64
 	}
 	reward, kl := map[key]float64{}, map[key]float64{}
 	for _, r := range rows {
@@ -25,9 +26,9 @@ func curves(rows []schemas.Eval) map[int64]map[string][]CurvePoint {
 		}
 		switch r.Metric {
 		case schemas.MetricMean:
-			reward[key{r.Seed, r.Policy}] = r.Value
+			reward[key{r.Seed, r.Policy, r.Step}] = r.Value
 		case schemas.MetricKL:
-			kl[key{r.Seed, r.Policy}] = r.Value
+			kl[key{r.Seed, r.Policy, r.Step}] = r.Value
 		}
 	}
 	out := map[int64]map[string][]CurvePoint{}
@@ -39,17 +40,13 @@ func curves(rows []schemas.Eval) map[int64]map[string][]CurvePoint {
 		if !ok {
 			continue
 		}
-		method, step, last := curvePolicyOf(k.policy)
-		if last {
-			step = math.MaxInt32
-		}
 		if out[k.seed] == nil {
 			out[k.seed] = map[string][]CurvePoint{}
 		}
-		out[k.seed][method] = append(out[k.seed][method], CurvePoint{Step: step, KL: d, Reward: rw})
+		out[k.seed][k.policy] = append(out[k.seed][k.policy], CurvePoint{Step: int(k.step), KL: d, Reward: rw})
 	}
 	for seed, ms := range out {
-		ref, ok := reward[key{seed, "reference"}]
+		ref, ok := reward[key{seed, "reference", 0}]
 		for m, pts := range ms {
 			if ok {
 				pts = append(pts, CurvePoint{Step: 0, KL: 0, Reward: ref})

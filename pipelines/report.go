@@ -34,8 +34,24 @@ func PrintSummary(w io.Writer, counters map[string]int64, wall time.Duration) {
 	fmt.Fprintf(w, "  %-28s %s\n", "wall_time", wall.Round(time.Millisecond))
 }
 
-// figureKey identifies a figure across seeds.
+// figureKey identifies a figure across seeds; policy is a policyAt's label.
 type figureKey struct{ policy, benchmark, metric string }
+
+// policyAt is a policy at one step of its training, as the reports show
+// it: by its name at its last step (the end of its training), as
+// "name@step" at the points before.
+type policyAt struct {
+	name string
+	step int64
+	last bool
+}
+
+func (p policyAt) label() string {
+	if p.last {
+		return p.name
+	}
+	return fmt.Sprintf("%s@%d", p.name, p.step)
+}
 
 // overSeeds is a figure over seeds: their mean, smallest and largest value.
 type overSeeds struct {
@@ -45,30 +61,36 @@ type overSeeds struct {
 	N              int64   // items of the first seed's row
 }
 
-// summarise groups eval rows by figure, over seeds.
-func summarise(rows []schemas.Eval) (map[figureKey]overSeeds, []string) {
+// summarise groups eval rows by figure, over seeds, and lists the
+// policies at their steps.
+func summarise(rows []schemas.Eval) (map[figureKey]overSeeds, []policyAt) {
 	vals, stderrs := map[figureKey][]float64{}, map[figureKey][]float64{}
 	items := map[figureKey]int64{}
-	policySet := map[string]bool{}
+	lastStep := map[string]int64{}
 	for _, r := range rows {
-		k := figureKey{r.Policy, r.Benchmark, r.Metric}
+		lastStep[r.Policy] = max(lastStep[r.Policy], r.Step)
+	}
+	policySet := map[string]policyAt{}
+	for _, r := range rows {
+		p := policyAt{r.Policy, r.Step, r.Step == lastStep[r.Policy]}
+		k := figureKey{p.label(), r.Benchmark, r.Metric}
 		vals[k] = append(vals[k], r.Value)
 		stderrs[k] = append(stderrs[k], r.Stderr)
 		if _, ok := items[k]; !ok {
 			items[k] = r.N
 		}
-		policySet[r.Policy] = true
+		policySet[p.label()] = p
 	}
 	out := map[figureKey]overSeeds{}
 	for k, v := range vals {
 		sp := SpreadOf(v)
 		out[k] = overSeeds{Mean: stats.Mean(v), Min: sp.Min, Max: sp.Max, Seeds: len(v), Stderr: stats.Mean(stderrs[k]), N: items[k]}
 	}
-	var policies []string
-	for p := range policySet {
+	var policies []policyAt
+	for _, p := range policySet {
 		policies = append(policies, p)
 	}
-	sort.Slice(policies, func(i, j int) bool { return policyOrder(policies[i]) < policyOrder(policies[j]) })
+	sort.Slice(policies, func(i, j int) bool { return policyOrder(policies[i].label()) < policyOrder(policies[j].label()) })
 	return out, policies
 }
 
@@ -162,11 +184,11 @@ func WriteReport(dir string, rows []schemas.Eval, metrics map[string][]schemas.M
 
 // endPolicies are the policies at the end of their training: the tables
 // show those, not the points along it.
-func endPolicies(all []string) []string {
+func endPolicies(all []policyAt) []string {
 	var out []string
 	for _, p := range all {
-		if _, _, last := curvePolicyOf(p); last {
-			out = append(out, p)
+		if p.last {
+			out = append(out, p.name)
 		}
 	}
 	return out

@@ -17,7 +17,7 @@ func TestMainTableShowsStandardErrors(t *testing.T) {
 		{Policy: "dpo", Benchmark: "preferences", Metric: "accuracy", Value: 0.625, N: 200, Seed: 1},
 	}
 	figs, policies := summarise(rows)
-	table := mainTable(figs, policies)
+	table := mainTable(figs, endPolicies(policies))
 	for _, want := range []string{"0.700 ± 0.013", "1.500 ± 0.250", "| 0.625 |"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)

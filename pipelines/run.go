@@ -9,8 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -306,14 +304,14 @@ func (r *seedRun) runGroup(ctx context.Context, g group, dir string, task tasks.
 		return err
 	}
 	var policies []stages.PolicyRef
-	byName := map[string]cellStep{"reference": {Cell: Cell{Method: "reference", Temperature: g.Temperature, Beta: g.Beta}}}
+	type policyStep struct {
+		name string
+		step int64
+	}
+	byPolicy := map[policyStep]cellStep{{"reference", 0}: {Cell: Cell{Method: "reference", Temperature: g.Temperature, Beta: g.Beta}}}
 	for i, cell := range cells {
 		for _, p := range trained[i] {
-			_, step, last := curvePolicyOf(p.Name)
-			if last {
-				step = r.c.Train.Steps
-			}
-			byName[p.Name] = cellStep{Cell: cell, Step: step}
+			byPolicy[policyStep{p.Name, p.Step}] = cellStep{Cell: cell, Step: int(p.Step)}
 		}
 		policies = append(policies, trained[i]...)
 	}
@@ -328,9 +326,9 @@ func (r *seedRun) runGroup(ctx context.Context, g group, dir string, task tasks.
 	}
 	r.clock.done(workEval, len(policies)+1)
 	for _, e := range evals {
-		cs, ok := byName[e.Policy]
+		cs, ok := byPolicy[policyStep{e.Policy, e.Step}]
 		if !ok {
-			return fmt.Errorf("evaluation row of an unknown policy %q", e.Policy)
+			return fmt.Errorf("evaluation row of an unknown policy %q at step %d", e.Policy, e.Step)
 		}
 		r.rows = append(r.rows, cs.row(e))
 	}
@@ -376,9 +374,9 @@ func (r *seedRun) trainCell(ctx context.Context, cell Cell, dir, shards string) 
 	r.clock.done(workTrainStep, tc.Steps)
 	var policies []stages.PolicyRef
 	for _, step := range tc.KeepAt {
-		policies = append(policies, stages.PolicyRef{Name: CurvePolicy(name, step), Dir: stages.StepDir(tc.Out, step)})
+		policies = append(policies, stages.PolicyRef{Name: name, Step: int64(step), Dir: stages.StepDir(tc.Out, step)})
 	}
-	return append(policies, stages.PolicyRef{Name: name, Dir: filepath.Join(tc.Out, stages.CheckpointDir)}), nil
+	return append(policies, stages.PolicyRef{Name: name, Step: int64(tc.Steps), Dir: filepath.Join(tc.Out, stages.CheckpointDir)}), nil
 }
 
 // CurveSteps are the steps before the end at which a cell of steps steps
@@ -392,24 +390,6 @@ func CurveSteps(steps, points int) []int {
 		out = append(out, (2*k*steps+n)/(2*n)) // round(k·steps/n), halves up
 	}
 	return out
-}
-
-// CurvePolicy names a method's policy kept at a step along its training:
-// "dpo@20". The method's own name is its policy at the end.
-func CurvePolicy(policy string, step int) string { return fmt.Sprintf("%s@%d", policy, step) }
-
-// curvePolicyOf splits a policy name into its method and step; the end of
-// training (a bare method name) has step −1 and last true.
-func curvePolicyOf(name string) (method string, step int, last bool) {
-	m, s, ok := strings.Cut(name, "@")
-	if !ok {
-		return name, -1, true
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return name, -1, true
-	}
-	return m, n, false
 }
 
 // Sampler draws responses from a model at temperature 1, stopping at a

@@ -51,7 +51,7 @@ func ReadSweepRows(path string) ([]schemas.SweepRow, error) {
 }
 
 // groupEvals are a group's rows as evaluation rows, each policy named as
-// in its group's evaluation ("sr-dpo λ=0.5@40"; the end of training bare).
+// in its group's evaluation ("sr-dpo λ=0.5") at its step.
 func groupEvals(c RunConfig, g group, rows []schemas.SweepRow) []schemas.Eval {
 	var out []schemas.Eval
 	for _, r := range rows {
@@ -62,11 +62,8 @@ func groupEvals(c RunConfig, g group, rows []schemas.SweepRow) []schemas.Eval {
 		if r.Method != "reference" {
 			cell := Cell{Method: model.LossType(r.Method), Temperature: r.LabelTemperature, Beta: r.Beta, Lambda: r.Lambda}
 			name = c.Grid.policyName(cell)
-			if int(r.Step) != c.Train.Steps {
-				name = CurvePolicy(name, int(r.Step))
-			}
 		}
-		out = append(out, schemas.Eval{Policy: name, Benchmark: r.Benchmark, Metric: r.Metric, Value: r.Value, N: r.N, Seed: r.Seed, Stderr: r.Stderr})
+		out = append(out, schemas.Eval{Policy: name, Step: r.Step, Benchmark: r.Benchmark, Metric: r.Metric, Value: r.Value, N: r.N, Seed: r.Seed, Stderr: r.Stderr})
 	}
 	return out
 }
@@ -192,14 +189,10 @@ func alongTable(evals []schemas.Eval, steps int) string {
 	}
 	var ps []pol
 	for _, p := range all {
-		if p == "reference" {
+		if p.name == "reference" {
 			continue
 		}
-		m, step, last := curvePolicyOf(p)
-		if last {
-			step = steps
-		}
-		ps = append(ps, pol{p, m, step})
+		ps = append(ps, pol{p.label(), p.name, int(p.step)})
 	}
 	if len(ps) == 0 {
 		return ""

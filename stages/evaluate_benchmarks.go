@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -103,7 +104,7 @@ func (fn *benchShardFn) ProcessElement(ctx context.Context, sh BenchmarkShard, e
 	if err != nil {
 		return fmt.Errorf("policy %s, %s documents %d–%d: %w", sh.Policy.Name, bs.Name, sh.From+1, sh.To, err)
 	}
-	key := sh.Policy.Name + "\x00" + bs.Name
+	key := fmt.Sprintf("%s\x00%d\x00%s", sh.Policy.Name, sh.Policy.Step, bs.Name)
 	for _, r := range results {
 		emit(key, r)
 	}
@@ -253,7 +254,12 @@ type benchAggregateFn struct {
 // each subject's, the group's weighted by subject size with the pooled
 // standard error.
 func (fn *benchAggregateFn) ProcessElement(key string, iter func(*benchDocResult) bool, emit func(schemas.Eval)) error {
-	policy, name, _ := strings.Cut(key, "\x00")
+	parts := strings.SplitN(key, "\x00", 3)
+	policy, name := parts[0], parts[2]
+	step, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return fmt.Errorf("benchmark key %q: %w", key, err)
+	}
 	task, err := benchmarks.Lookup(name)
 	if err != nil {
 		return err
@@ -268,7 +274,7 @@ func (fn *benchAggregateFn) ProcessElement(key string, iter func(*benchDocResult
 		if math.IsNaN(stderr) {
 			stderr = 0
 		}
-		emit(schemas.Eval{Policy: policy, Benchmark: bench, Metric: metric, Value: stats.Mean(xs), N: int64(len(xs)), Seed: fn.Spec.Seed, Stderr: stderr})
+		emit(schemas.Eval{Policy: policy, Step: step, Benchmark: bench, Metric: metric, Value: stats.Mean(xs), N: int64(len(xs)), Seed: fn.Spec.Seed, Stderr: stderr})
 	}
 	for m, metric := range task.Metrics {
 		values := func(rs []benchDocResult) []float64 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -21,7 +22,7 @@ import (
 func init() {
 	register.DoFn4x1[context.Context, PolicyRef, func(schemas.Eval), func(string, policyReward), error](&evalPolicyFn{})
 	register.DoFn3x0[string, func(*policyReward) bool, func(string, float64)](&winsFn{})
-	register.DoFn3x0[string, func(*float64) bool, func(schemas.Eval)](&winRateFn{})
+	register.DoFn3x1[string, func(*float64) bool, func(schemas.Eval), error](&winRateFn{})
 	register.Emitter1[schemas.Eval]()
 	register.Emitter2[string, policyReward]()
 	register.Emitter2[string, float64]()
@@ -36,17 +37,25 @@ func init() {
 // same random stream).
 type policyReward struct {
 	Policy  string
+	Step    int64
 	Bench   string // the judge's benchmark: gold_reward or reward_model
 	Greedy  float64
 	Sampled []float64
 }
 
-// WinRateAgainst are the policies every other one is compared with.
+// WinRateAgainst are the policies every other one is compared with, each
+// at the last step it is evaluated at.
 var WinRateAgainst = []string{"reference", "dpo"}
 
-// PolicyRef names a policy to evaluate and where its model is.
+// PolicyRef names a policy to evaluate and where its model is. Name and
+// Step together tell it from the others: one method's policies along its
+// training share its name.
 type PolicyRef struct {
-	Name    string // "reference", "dpo", "sr-dpo", …
+	Name string // "reference", "dpo", "sr-dpo", …
+	// Step is how many training steps made the policy, as srdpo run knows
+	// it: the end of training or a point kept along it. The reference, and
+	// a policy srdpo eval is given whole, are at 0.
+	Step    int64
 	Dir     string // local or gs://
 	Adapter string // a PEFT LoRA adapter folder loaded onto Dir (local or gs://), or empty
 }
@@ -124,7 +133,7 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 	if err != nil {
 		return err
 	}
-	e := &policyEval{spec: fn.Spec, name: p.Name, policy: policy, ref: ref, tok: tok, emit: emit, reward: reward}
+	e := &policyEval{spec: fn.Spec, name: p.Name, step: p.Step, policy: policy, ref: ref, tok: tok, emit: emit, reward: reward}
 	if fn.Spec.RewardModel != "" {
 		if e.judge, err = LoadRewardJudge(ctx, fn.Spec.RewardModel); err != nil {
 			return err
@@ -148,6 +157,7 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 type policyEval struct {
 	spec        EvalSpec
 	name        string
+	step        int64
 	policy, ref *model.Decoder
 	tok         tokenizer.Tokenizer
 	judge       *RewardJudge // nil: the gold reward
@@ -164,7 +174,7 @@ func (e *policyEval) rowSE(bench, metric string, v, se float64, n int) {
 	if math.IsNaN(se) {
 		se = 0 // fewer than two prompts
 	}
-	e.emit(schemas.Eval{Policy: e.name, Benchmark: bench, Metric: metric, Value: v, N: int64(n), Seed: e.spec.Seed, Stderr: se})
+	e.emit(schemas.Eval{Policy: e.name, Step: e.step, Benchmark: bench, Metric: metric, Value: v, N: int64(n), Seed: e.spec.Seed, Stderr: se})
 }
 
 func (e *policyEval) row(bench, metric string, v float64, n int) { e.rowSE(bench, metric, v, 0, n) }
@@ -202,7 +212,7 @@ func (e *policyEval) onPrompts(ctx context.Context) error {
 		e.rowSE(bench, f.metric, m, se, n)
 	}
 	for i := range prompts { // keyed by prompt, for the win rates
-		e.reward(ids[i], policyReward{Policy: e.name, Bench: bench, Greedy: g.Rewards[i], Sampled: s.Rewards[i]})
+		e.reward(ids[i], policyReward{Policy: e.name, Step: e.step, Bench: bench, Greedy: g.Rewards[i], Sampled: s.Rewards[i]})
 	}
 	return nil
 }
@@ -277,33 +287,43 @@ func (e *policyEval) onMultipleChoice(ctx context.Context) error {
 }
 
 // winsFn compares, on one prompt, every policy with each of WinRateAgainst
-// present — greedy response with greedy response, sample j with sample j —
-// 1 for a higher reward, ½ for a tie, 0 for a lower one, averaged over
-// the prompt's samples; keyed "policy\x00opponent\x00benchmark".
+// present at its last step — greedy response with greedy response, sample
+// j with sample j — 1 for a higher reward, ½ for a tie, 0 for a lower one,
+// averaged over the prompt's samples; keyed by winKey.
 type winsFn struct{}
 
 func (fn *winsFn) ProcessElement(prompt string, iter func(*policyReward) bool, emit func(string, float64)) {
-	byPolicy := map[string]policyReward{}
+	var all []policyReward
+	last := map[string]policyReward{} // each name at its last step
 	var r policyReward
 	for iter(&r) {
-		byPolicy[r.Policy] = r
+		all = append(all, r)
+		if l, ok := last[r.Policy]; !ok || r.Step > l.Step {
+			last[r.Policy] = r
+		}
 	}
-	for p, mine := range byPolicy {
+	for _, mine := range all {
 		for _, o := range WinRateAgainst {
-			theirs, ok := byPolicy[o]
-			if !ok || o == p {
+			theirs, ok := last[o]
+			if !ok || (theirs.Policy == mine.Policy && theirs.Step == mine.Step) {
 				continue
 			}
-			emit(p+"\x00"+o+"\x00"+mine.Bench+schemas.GreedySuffix, win(mine.Greedy, theirs.Greedy))
+			emit(winKey(mine, o, mine.Bench+schemas.GreedySuffix), win(mine.Greedy, theirs.Greedy))
 			if n := min(len(mine.Sampled), len(theirs.Sampled)); n > 0 {
 				var w float64
 				for j := 0; j < n; j++ {
 					w += win(mine.Sampled[j], theirs.Sampled[j])
 				}
-				emit(p+"\x00"+o+"\x00"+mine.Bench, w/float64(n))
+				emit(winKey(mine, o, mine.Bench), w/float64(n))
 			}
 		}
 	}
+}
+
+// winKey keys a policy's wins against an opponent on a benchmark:
+// "policy\x00step\x00opponent\x00benchmark".
+func winKey(p policyReward, opponent, bench string) string {
+	return fmt.Sprintf("%s\x00%d\x00%s\x00%s", p.Policy, p.Step, opponent, bench)
 }
 
 // win is 1, ½ or 0 as a beats, ties or loses to b.
@@ -323,7 +343,7 @@ type winRateFn struct {
 	Seed int64
 }
 
-func (fn *winRateFn) ProcessElement(key string, iter func(*float64) bool, emit func(schemas.Eval)) {
+func (fn *winRateFn) ProcessElement(key string, iter func(*float64) bool, emit func(schemas.Eval)) error {
 	var ws []float64 // a value per prompt
 	var w float64
 	for iter(&w) {
@@ -332,13 +352,18 @@ func (fn *winRateFn) ProcessElement(key string, iter func(*float64) bool, emit f
 	// Summed in ascending order: the same figure whatever order a runner
 	// groups the prompts in.
 	sort.Float64s(ws)
-	parts := strings.SplitN(key, "\x00", 3)
-	p, o, bench := parts[0], parts[1], parts[2]
+	parts := strings.SplitN(key, "\x00", 4)
+	p, o, bench := parts[0], parts[2], parts[3]
+	step, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return fmt.Errorf("win-rate key %q: %w", key, err)
+	}
 	m, se := meanStderr(ws)
 	if math.IsNaN(se) {
 		se = 0 // one prompt
 	}
-	emit(schemas.Eval{Policy: p, Benchmark: bench, Metric: schemas.MetricWinRateVs + o, Value: m, N: int64(len(ws)), Seed: fn.Seed, Stderr: se})
+	emit(schemas.Eval{Policy: p, Step: step, Benchmark: bench, Metric: schemas.MetricWinRateVs + o, Value: m, N: int64(len(ws)), Seed: fn.Seed, Stderr: se})
+	return nil
 }
 
 func readAllFile(ctx context.Context, path string) ([]byte, error) {

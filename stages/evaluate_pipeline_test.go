@@ -20,7 +20,9 @@ import (
 )
 
 // The evaluation pipeline's rows equal the figures computed directly, for
-// the reference and a second policy, win rates included.
+// the reference and a trained policy at two steps of its training (one
+// name, two steps), win rates included: the policy at step 2 is compared
+// with the same method at its last step, 5.
 func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 	ctx := context.Background()
 	shards, spec := scoredToySet(t, 12, func(s *schemas.Scored) {
@@ -38,14 +40,16 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "prompts.jsonl"), []byte(prompts.String()), 0o644)
 	// A second policy: the reference after a few training steps.
 	cfg := trainConfig(shards, spec, filepath.Join(dir, "dpo"))
-	cfg.Loss.Type, cfg.Steps, cfg.EvalFraction = "dpo", 5, 0
+	cfg.Loss.Type, cfg.Steps, cfg.EvalFraction, cfg.KeepAt = "dpo", 5, 0, []int{2}
 	if _, err := Train(ctx, cfg, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	es := EvalSpec{Reference: spec.ModelDir, Tokenizer: "auto", Prompts: filepath.Join(dir, "prompts.jsonl"), Shards: shards,
 		MCTasks: []string{"testdata/mc/animals.jsonl"}, Fewshot: 1, Beta: 0.1, Seed: 3, MaxNew: 12,
 		Samples: 3, Temperature: 1, Stop: tasks.Stop, SampleBatch: 4, GoldReward: tasks.RewardName}
-	policies := []PolicyRef{{Name: "reference", Dir: spec.ModelDir}, {Name: "dpo", Dir: filepath.Join(dir, "dpo", "checkpoint")}}
+	policies := []PolicyRef{{Name: "reference", Dir: spec.ModelDir}, {Name: "dpo", Step: 2, Dir: StepDir(filepath.Join(dir, "dpo"), 2)},
+		{Name: "dpo", Step: 5, Dir: filepath.Join(dir, "dpo", "checkpoint")}}
+	label := func(p PolicyRef) string { return fmt.Sprintf("%s@%d", p.Name, p.Step) }
 
 	// The same figures, computed directly.
 	ref, _, _ := loadModel(ctx, spec.ModelDir, "", "auto")
@@ -67,14 +71,14 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		greedy[p.Name], sampled[p.Name] = g.Rewards, se.Rewards
+		greedy[label(p)], sampled[label(p)] = g.Rewards, se.Rewards
 		e, _ := Preferences(m, rows, 0.1, false)
 		mc, _ := MultipleChoice(m, tok, items, 1)
 		add := func(bench, metric string, v float64, n int) {
 			if math.IsNaN(v) {
 				return
 			}
-			want = append(want, schemas.Eval{Policy: p.Name, Benchmark: bench, Metric: metric, Value: v, N: int64(n), Seed: 3})
+			want = append(want, schemas.Eval{Policy: p.Name, Step: p.Step, Benchmark: bench, Metric: metric, Value: v, N: int64(n), Seed: 3})
 		}
 		add("gold_reward_greedy", "mean", g.MeanReward(), len(xs))
 		add("gold_reward_greedy", "log_ratio_per_token", g.LogRatio, g.Tokens)
@@ -83,7 +87,7 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 			values [][]float64
 		}{{"mean", se.Rewards}, {"kl_to_reference", se.KL}, {"kl_to_reference_mc", se.KLMC}} {
 			m, s := MeanSE(f.values)
-			want = append(want, schemas.Eval{Policy: p.Name, Benchmark: "gold_reward", Metric: f.metric, Value: m, N: 24, Seed: 3, Stderr: s})
+			want = append(want, schemas.Eval{Policy: p.Name, Step: p.Step, Benchmark: "gold_reward", Metric: f.metric, Value: m, N: 24, Seed: 3, Stderr: s})
 		}
 		add("preferences", "accuracy", e.Accuracy, e.N)
 		if p.Name == "reference" {
@@ -105,7 +109,7 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 	// Win rates by hand: per prompt, the share of pairs (greedy with
 	// greedy, sample j with sample j) won, ties half; the mean over prompts
 	// and its standard error (sd over prompts / √8).
-	winRows := func(bench, p, o string, perPrompt []float64) {
+	winRows := func(bench string, p, o PolicyRef, perPrompt []float64) {
 		sort.Float64s(perPrompt) // summed in ascending order, as the pipeline does
 		var m, ss float64
 		for _, w := range perPrompt {
@@ -115,24 +119,25 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 		for _, w := range perPrompt {
 			ss += (w - m) * (w - m)
 		}
-		want = append(want, schemas.Eval{Policy: p, Benchmark: bench, Metric: "win_rate_vs_" + o, Value: m, N: 8, Seed: 3, Stderr: math.Sqrt(ss/7) / math.Sqrt(8)})
+		want = append(want, schemas.Eval{Policy: p.Name, Step: p.Step, Benchmark: bench, Metric: "win_rate_vs_" + o.Name, Value: m, N: 8, Seed: 3, Stderr: math.Sqrt(ss/7) / math.Sqrt(8)})
 	}
-	for _, po := range [][2]string{{"dpo", "reference"}, {"reference", "dpo"}} {
+	ref0, dpo2, dpo5 := policies[0], policies[1], policies[2]
+	for _, po := range [][2]PolicyRef{{dpo5, ref0}, {ref0, dpo5}, {dpo2, ref0}, {dpo2, dpo5}} {
 		p, o := po[0], po[1]
 		var g, s []float64
 		for i := range xs {
-			g = append(g, winScore(greedy[p][i], greedy[o][i]))
+			g = append(g, winScore(greedy[label(p)][i], greedy[label(o)][i]))
 			var w float64
 			for j := 0; j < 3; j++ {
-				w += winScore(sampled[p][i][j], sampled[o][i][j])
+				w += winScore(sampled[label(p)][i][j], sampled[label(o)][i][j])
 			}
 			s = append(s, w/3)
 		}
 		winRows("gold_reward_greedy", p, o, g)
 		winRows("gold_reward", p, o, s)
 	}
-	wDR, _ := WinRate(greedy["dpo"], greedy["reference"])
-	wRD, _ := WinRate(greedy["reference"], greedy["dpo"])
+	wDR, _ := WinRate(greedy["dpo@5"], greedy["reference@0"])
+	wRD, _ := WinRate(greedy["reference@0"], greedy["dpo@5"])
 	if wDR+wRD != 1 {
 		t.Fatalf("win rates %g and %g do not add up to 1", wDR, wRD)
 	}
