@@ -28,6 +28,9 @@ type Doc struct {
 	Continuation string
 	Labels       []int  // TruthfulQA mc2: 1 for each true answer (they come first)
 	Target       string // a generation task's reference answer (GSM8K)
+	// Fewshot marks an item of a choice file (ChoiceFile) that is a
+	// few-shot example rather than a document to evaluate.
+	Fewshot bool
 }
 
 // Task is one benchmark as lm-eval-harness defines it.
@@ -49,6 +52,9 @@ type Task struct {
 	Parse func(record []byte) (Doc, error)
 	// PerSubject: the task is a group of subtasks by Doc.Subject (MMLU).
 	PerSubject bool
+	// BareTargets: the target follows the context as written, with no " "
+	// between (ChoiceFile's tasks, whose choices carry their own spaces).
+	BareTargets bool
 }
 
 // FewshotSeed is the harness's default fewshot_random_seed.
@@ -99,7 +105,16 @@ func (t *Task) example(d Doc) string {
 	default:
 		target = d.Choices[d.Gold]
 	}
-	return text + targetDelimiter + target + fewshotDelimiter
+	return text + t.delimiter() + target + fewshotDelimiter
+}
+
+// delimiter is what goes between a context and its target: the harness's
+// target_delimiter " ", or nothing for BareTargets.
+func (t *Task) delimiter() string {
+	if t.BareTargets {
+		return ""
+	}
+	return targetDelimiter
 }
 
 // Context is the prompt in front of the document's requests: the
@@ -130,9 +145,9 @@ func (t *Task) Requests(d Doc, shots []Doc) []Request {
 	var out []Request
 	for _, c := range d.Choices {
 		if t.MultiInput {
-			out = append(out, Request{Context: ctx + c, Continuation: targetDelimiter + d.Continuation})
+			out = append(out, Request{Context: ctx + c, Continuation: t.delimiter() + d.Continuation})
 		} else {
-			out = append(out, Request{Context: ctx, Continuation: targetDelimiter + c})
+			out = append(out, Request{Context: ctx, Continuation: t.delimiter() + c})
 		}
 	}
 	return out

@@ -26,6 +26,9 @@ type EvalConfig struct {
 	Spec     stages.EvalSpec
 	Policies []stages.PolicyRef // the reference is added as "reference"
 	Out      string             // local directory: eval-*.arrow, report.md, plots
+	// Fewshot is the few-shot examples of the --mc files that do not set
+	// their own (--num-fewshot).
+	Fewshot int
 }
 
 // DefaultEvalConfig has β 0.1, seed 1, 24 new tokens per generation and
@@ -50,8 +53,8 @@ func (c *EvalConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&sp.Prompts, "prompts", sp.Prompts, "held-out prompts, JSONL {\"id\", \"prompt\"}: of the known-reward task (srdpo gen's eval_prompts.jsonl) for gold reward, KL and win rates; with --reward-model, any prompts, judged by it")
 	fs.StringVar(&sp.RewardModel, "reward-model", sp.RewardModel, "a Hugging Face *ForSequenceClassification directory (one label; Llama, Mistral, Qwen2/3, GPT-NeoX or GPT-2; local or gs://) as the judge: it scores prompt + response (its own tokenizer, special tokens added, the reward read at the last non-pad token as transformers does) for the sampled and greedy responses (benchmark reward_model: mean, win rates, KL) and gives the held-out pairs' quality gap r(x, y+) − r(x, y−) for the Table-4 correlations (reward_model_correlation)")
 	fs.StringVar(&sp.Shards, "shards", sp.Shards, "held-out scored pairs with gold scores, for preference accuracy and the Δ-gap correlations (optional)")
-	fs.Var((*StringList)(&sp.MCTasks), "mc", "a multiple-choice task file (JSONL of context, choices, gold[, fewshot]) (repeat or comma-separate)")
-	fs.IntVar(&sp.Fewshot, "fewshot", sp.Fewshot, "few-shot examples in front of each multiple-choice context")
+	fs.Var(choiceFiles{&sp.Benchmarks}, "mc", "a multiple-choice file, JSONL of {context, choices, gold[, fewshot]} (repeat or comma-separate): a benchmark named for the file (animals.jsonl: animals) scored as the harness scores multiple choice (acc, acc_norm), each choice following its context as written")
+	fs.IntVar(&c.Fewshot, "fewshot", c.Fewshot, "few-shot examples in front of each --mc item: the file's first items marked fewshot, each with its gold choice and a blank line (--num-fewshot NAME=K sets one file's)")
 	fs.Float64Var(&sp.Beta, "beta", sp.Beta, "β of Δπ = β·h_p")
 	fs.BoolVar(&sp.PerToken, "per-token-margins", sp.PerToken, "take h and Δπ on per-token means, as IPO trained with --ipo-norm mean does")
 	fs.Int64Var(&sp.Seed, "seed", sp.Seed, "sampling seed, recorded in every row: with a prompt's id and a sample's index it is all of a response's randomness, so results do not depend on batching or the runner")
@@ -128,7 +131,27 @@ func benchmarkNamed(l *[]stages.BenchmarkSpec, name string) (*stages.BenchmarkSp
 			return &(*l)[i], nil
 		}
 	}
-	return nil, fmt.Errorf("%s: no --benchmark %s=PATH before it", name, name)
+	return nil, fmt.Errorf("%s: no --benchmark %s=PATH (or --mc %s.jsonl) before it", name, name, name)
+}
+
+// choiceFiles reads repeated --mc FILE flags: each file a benchmark named
+// for it.
+type choiceFiles struct{ l *[]stages.BenchmarkSpec }
+
+func (f choiceFiles) String() string { return "" }
+
+func (f choiceFiles) Set(v string) error {
+	var files StringList
+	files.Set(v)
+	for _, path := range files {
+		base := path[strings.LastIndexAny(path, "/")+1:]
+		name := strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), ".jsonl")
+		if name == "" {
+			return fmt.Errorf("%q: want a file", path)
+		}
+		*f.l = append(*f.l, stages.BenchmarkSpec{Name: name, Path: path, Shots: -1, ChoiceFile: true})
+	}
+	return nil
 }
 
 type fewshotDocs struct{ l *[]stages.BenchmarkSpec }
@@ -170,8 +193,11 @@ func (c EvalConfig) Validate() error {
 		return err
 	}
 	sp := c.Spec
-	if sp.Prompts == "" && sp.Shards == "" && len(sp.MCTasks) == 0 && len(sp.Benchmarks) == 0 {
+	if sp.Prompts == "" && sp.Shards == "" && len(sp.Benchmarks) == 0 {
 		return fmt.Errorf("nothing to evaluate: give --prompts, --shards, --mc or --benchmark")
+	}
+	if c.Fewshot < 0 {
+		return fmt.Errorf("--fewshot %d: want ≥ 0", c.Fewshot)
 	}
 	if sp.Limit < 0 || sp.DocsPerElement < 1 || sp.MaxGenTokens < 0 {
 		return fmt.Errorf("--limit %d, --docs-per-element %d, --max-gen-tokens %d: want ≥ 0, ≥ 1, ≥ 0", sp.Limit, sp.DocsPerElement, sp.MaxGenTokens)
@@ -238,13 +264,18 @@ func RunEval(ctx context.Context, c EvalConfig) ([]schemas.Eval, string, error) 
 		}
 		seen[policyStep{p.Name, p.Step}] = true
 	}
+	for i, b := range c.Spec.Benchmarks {
+		if b.ChoiceFile && b.Shots < 0 {
+			c.Spec.Benchmarks[i].Shots = c.Fewshot
+		}
+	}
 	shards, err := stages.BenchmarkShards(ctx, c.Spec, policies)
 	if err != nil {
 		return nil, "", err
 	}
 	p, s := beam.NewPipelineWithRoot()
 	var parts []beam.PCollection
-	if sp := c.Spec; sp.Prompts != "" || sp.Shards != "" || len(sp.MCTasks) > 0 {
+	if sp := c.Spec; sp.Prompts != "" || sp.Shards != "" {
 		parts = append(parts, stages.EvaluatePolicies(s, c.Spec, beam.CreateList(s, policies)))
 	}
 	if len(shards) > 0 {

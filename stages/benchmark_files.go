@@ -30,6 +30,18 @@ type BenchmarkSpec struct {
 	Path    string
 	Fewshot string // the few-shot pool's files, when Path is not a folder holding them
 	Shots   int    // num_fewshot; -1 for the task's default
+	// ChoiceFile: Path is one of srdpo's multiple-choice files (srdpo eval
+	// --mc; benchmarks.ChoiceFile) and Name the benchmark's name in the
+	// rows, not a harness task. Its items marked fewshot are the pool.
+	ChoiceFile bool
+}
+
+// task is the benchmark's task: the harness's by name, or a choice file's.
+func (bs BenchmarkSpec) task() (*benchmarks.Task, error) {
+	if bs.ChoiceFile {
+		return benchmarks.ChoiceFile(bs.Name), nil
+	}
+	return benchmarks.Lookup(bs.Name)
 }
 
 // benchmarkRecordLimit bounds one record of a benchmark file.
@@ -65,9 +77,12 @@ func loadBenchmark(ctx context.Context, spec BenchmarkSpec, limit int, limitSeed
 }
 
 func readBenchmark(ctx context.Context, spec BenchmarkSpec, limit int, limitSeed int64) (*loadedBenchmark, error) {
-	task, err := benchmarks.Lookup(spec.Name)
+	task, err := spec.task()
 	if err != nil {
 		return nil, err
+	}
+	if spec.ChoiceFile {
+		return readChoiceFile(ctx, spec, task, limit, limitSeed)
 	}
 	evalFiles, poolFiles, err := benchmarkFiles(ctx, spec.Path, task)
 	if err != nil {
@@ -106,6 +121,33 @@ func readBenchmark(ctx context.Context, spec BenchmarkSpec, limit int, limitSeed
 		return nil, err
 	}
 	return b, nil
+}
+
+// readChoiceFile reads a choice file: its items marked fewshot are the
+// pool, the first k of which go in front of every other item.
+func readChoiceFile(ctx context.Context, spec BenchmarkSpec, task *benchmarks.Task, limit int, limitSeed int64) (*loadedBenchmark, error) {
+	all, err := readDocs(ctx, task, []string{spec.Path})
+	if err != nil {
+		return nil, err
+	}
+	b := &loadedBenchmark{Task: task}
+	for _, d := range all {
+		if d.Fewshot {
+			b.Pool = append(b.Pool, d)
+		} else {
+			b.Docs = append(b.Docs, d)
+		}
+	}
+	if len(b.Docs) == 0 {
+		return nil, fmt.Errorf("no items to evaluate: all %d are marked fewshot", len(all))
+	}
+	b.Docs = selectDocs(task, b.Docs, limit, limitSeed)
+	k := max(spec.Shots, 0)
+	if len(b.Pool) < k {
+		return nil, fmt.Errorf("%d-shot needs %d items marked fewshot, the file has %d", k, k, len(b.Pool))
+	}
+	b.Shots, err = task.Shots(b.Docs, b.Pool, k, false)
+	return b, err
 }
 
 // selectDocs keeps limit documents (0: all): the first ones, as the

@@ -249,6 +249,16 @@ type benchAggregateFn struct {
 	Spec EvalSpec
 }
 
+// benchmarkTask is the task of the benchmark the rows call name.
+func (sp EvalSpec) benchmarkTask(name string) (*benchmarks.Task, error) {
+	for _, bs := range sp.Benchmarks {
+		if bs.Name == name {
+			return bs.task()
+		}
+	}
+	return nil, fmt.Errorf("no benchmark %q in the evaluation", name)
+}
+
 // ProcessElement turns one policy's document results on one benchmark into
 // its eval rows: the mean of each metric with mean_stderr; for MMLU also
 // each subject's, the group's weighted by subject size with the pooled
@@ -260,7 +270,7 @@ func (fn *benchAggregateFn) ProcessElement(key string, iter func(*benchDocResult
 	if err != nil {
 		return fmt.Errorf("benchmark key %q: %w", key, err)
 	}
-	task, err := benchmarks.Lookup(name)
+	task, err := fn.Spec.benchmarkTask(name)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package stages
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -69,13 +68,11 @@ type EvalSpec struct {
 	// that judges responses to Prompts when there is no RewardModel:
 	// the known-reward task's is tasks.RewardName.
 	GoldReward string
-	Shards     string   // held-out scored pairs with gold scores (manifest or glob); "" for none
-	MCTasks    []string // multiple-choice task files (JSONL); may be empty
-	Fewshot    int      // few-shot examples in front of each MC context
-	Beta       float64  // β of Δπ = β·h_p
-	PerToken   bool     // h and Δπ on per-token means (policies trained with IPO and --ipo-norm mean)
-	Seed       int64    // recorded in every row; the sampling seed
-	MaxNew     int      // new tokens per generation
+	Shards     string  // held-out scored pairs with gold scores (manifest or glob); "" for none
+	Beta       float64 // β of Δπ = β·h_p
+	PerToken   bool    // h and Δπ on per-token means (policies trained with IPO and --ipo-norm mean)
+	Seed       int64   // recorded in every row; the sampling seed
+	MaxNew     int     // new tokens per generation
 
 	// Sampled evaluation (the gold_reward rows; greedy ones are
 	// gold_reward_greedy).
@@ -93,7 +90,7 @@ type EvalSpec struct {
 	// scores.
 	RewardModel string
 
-	Benchmarks     []BenchmarkSpec // lm-eval-harness tasks from the datasets' files
+	Benchmarks     []BenchmarkSpec // lm-eval-harness tasks from the datasets' files, and multiple-choice files
 	Limit          int             // documents per benchmark (MMLU: per subject); 0 for all
 	LimitSeed      int64           // 0: the first Limit documents, as the harness's --limit; else a seeded subset
 	DocsPerElement int             // documents of one benchmark in one Beam element
@@ -103,9 +100,9 @@ type EvalSpec struct {
 // EvaluatePolicies evaluates each policy of a PCollection<PolicyRef> and
 // returns its schemas.Eval rows: gold reward and KL of its generations,
 // held-out preference accuracy and the correlations of h and Δπ with the
-// true gap, multiple-choice accuracies, and win rates against the
-// reference and against "dpo" (ties count half), when those are among the
-// policies.
+// true gap, and win rates against the reference and against "dpo" (ties
+// count half), when those are among the policies. Benchmarks, srdpo's
+// multiple-choice files among them, are EvaluateBenchmarks'.
 func EvaluatePolicies(s beam.Scope, spec EvalSpec, policies beam.PCollection) beam.PCollection {
 	s = s.Scope("stages.EvaluatePolicies")
 	rows, rewards := beam.ParDo2(s, &evalPolicyFn{Spec: spec}, beam.Reshuffle(s, policies))
@@ -145,11 +142,9 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 		}
 	}
 	if fn.Spec.Shards != "" {
-		if err := e.onHeldout(ctx); err != nil {
-			return err
-		}
+		return e.onHeldout(ctx)
 	}
-	return e.onMultipleChoice(ctx)
+	return nil
 }
 
 // policyEval is one policy's evaluation inside evalPolicyFn: the models,
@@ -268,24 +263,6 @@ func (e *policyEval) correlations(bench string, pe PreferenceEval) {
 	e.row(bench, schemas.MetricPartialDeltaGivenH, pe.PartialDelta, pe.N)
 }
 
-// onMultipleChoice scores the multiple-choice task files.
-func (e *policyEval) onMultipleChoice(ctx context.Context) error {
-	for _, path := range e.spec.MCTasks {
-		items, err := readMC(ctx, path)
-		if err != nil {
-			return err
-		}
-		res, err := MultipleChoice(e.policy, e.tok, items, e.spec.Fewshot)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		name := strings.TrimSuffix(path[strings.LastIndexAny(path, "/")+1:], ".jsonl")
-		e.row(name, "acc", res.Acc, res.N)
-		e.row(name, "acc_norm", res.AccNorm, res.N)
-	}
-	return nil
-}
-
 // winsFn compares, on one prompt, every policy with each of WinRateAgainst
 // present at its last step — greedy response with greedy response, sample
 // j with sample j — 1 for a higher reward, ½ for a tie, 0 for a lower one,
@@ -399,16 +376,4 @@ func readPrompts(ctx context.Context, path string) (ids, prompts []string, err e
 		return nil, nil, fmt.Errorf("%s has no prompts", path)
 	}
 	return ids, prompts, nil
-}
-
-func readMC(ctx context.Context, path string) ([]MCItem, error) {
-	b, err := readAllFile(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	items, err := ReadMCTask(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return items, nil
 }

@@ -45,7 +45,7 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	es := EvalSpec{Reference: spec.ModelDir, Tokenizer: "auto", Prompts: filepath.Join(dir, "prompts.jsonl"), Shards: shards,
-		MCTasks: []string{"testdata/mc/animals.jsonl"}, Fewshot: 1, Beta: 0.1, Seed: 3, MaxNew: 12,
+		Beta: 0.1, Seed: 3, MaxNew: 12,
 		Samples: 3, Temperature: 1, Stop: tasks.Stop, SampleBatch: 4, GoldReward: tasks.RewardName}
 	policies := []PolicyRef{{Name: "reference", Dir: spec.ModelDir}, {Name: "dpo", Step: 2, Dir: StepDir(filepath.Join(dir, "dpo"), 2)},
 		{Name: "dpo", Step: 5, Dir: filepath.Join(dir, "dpo", "checkpoint")}}
@@ -54,7 +54,6 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 	// The same figures, computed directly.
 	ref, _, _ := loadModel(ctx, spec.ModelDir, "", "auto")
 	rows, _, _ := readScored(ctx, shards)
-	items, _ := readMC(ctx, "testdata/mc/animals.jsonl")
 	var want []schemas.Eval
 	greedy, sampled := map[string][]float64{}, map[string][][]float64{}
 	for _, p := range policies {
@@ -73,7 +72,6 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 		}
 		greedy[label(p)], sampled[label(p)] = g.Rewards, se.Rewards
 		e, _ := Preferences(m, rows, 0.1, false)
-		mc, _ := MultipleChoice(m, tok, items, 1)
 		add := func(bench, metric string, v float64, n int) {
 			if math.IsNaN(v) {
 				return
@@ -103,8 +101,6 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 			add("quality_correlation", "kendall_"+what, e.Kendall[j], e.N)
 		}
 		add("quality_correlation", "partial_delta_given_h", e.PartialDelta, e.N)
-		add("animals", "acc", mc.Acc, mc.N)
-		add("animals", "acc_norm", mc.AccNorm, mc.N)
 	}
 	// Win rates by hand: per prompt, the share of pairs (greedy with
 	// greedy, sample j with sample j) won, ties half; the mean over prompts

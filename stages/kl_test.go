@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/srdpo/srdpo/benchmarks"
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/model/tokenizer/tokenizertest"
@@ -84,12 +85,13 @@ func TestAccNormDiffersFromAcc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := MultipleChoice(m, tokenizer.Byte{}, []MCItem{{Context: "Q:", Choices: []string{"\x00\x00\x00\x00", "b"}, Gold: 0}}, 0)
+	b := &loadedBenchmark{Task: benchmarks.ChoiceFile("q"), Docs: []benchmarks.Doc{{Text: "Q:", Choices: []string{"\x00\x00\x00\x00", "b"}, Gold: 0}}, Shots: [][]int{nil}}
+	res, err := benchScorer{m: m, encode: tokenizer.Byte{}.Encode}.score(b, 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Acc != 0 || res.AccNorm != 1 {
-		t.Errorf("acc %g, acc_norm %g; want 0 and 1", res.Acc, res.AccNorm)
+	if acc, accNorm := res[0].Values[0], res[0].Values[1]; acc != 0 || accNorm != 1 {
+		t.Errorf("acc %g, acc_norm %g; want 0 and 1", acc, accNorm)
 	}
 }
 

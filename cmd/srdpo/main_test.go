@@ -403,7 +403,7 @@ func TestEvalBenchmarks(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--num-fewshot", "mmlu=1"}, "no --benchmark mmlu=PATH before it"},
+		{[]string{"--num-fewshot", "mmlu=1"}, "no --benchmark mmlu=PATH (or --mc mmlu.jsonl) before it"},
 		{[]string{"--benchmark", "arc=x.jsonl"}, `unknown benchmark "arc"`},
 		{[]string{"--benchmark", "gsm8k=" + data + "gsm8k_test.jsonl"}, "5-shot needs the train split's files"},
 	} {
