@@ -83,7 +83,7 @@ func summarise(rows []schemas.Eval) (map[figureKey]overSeeds, []policyAt) {
 	}
 	out := map[figureKey]overSeeds{}
 	for k, v := range vals {
-		sp := SpreadOf(v)
+		sp := stats.SpreadOf(v)
 		out[k] = overSeeds{Mean: stats.Mean(v), Min: sp.Min, Max: sp.Max, Seeds: len(v), Stderr: stats.Mean(stderrs[k]), N: items[k]}
 	}
 	var policies []policyAt

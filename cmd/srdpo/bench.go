@@ -14,22 +14,22 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/srdpo/srdpo/pipelines"
+	"github.com/srdpo/srdpo/bench"
 )
 
 const benchSummary = "measure throughput and step times; one JSON object per figure"
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	c := pipelines.DefaultBenchConfig()
+	c := bench.DefaultConfig()
 	if err := parseSettings("bench", benchSummary, &c, false, args, stdout, stderr); err != nil {
 		return err
 	}
 	if c.List {
-		fmt.Fprintln(stdout, strings.Join(append(pipelines.BenchFigures(), pipelines.LargestFigures()...), "\n"))
+		fmt.Fprintln(stdout, strings.Join(append(bench.Groups(), bench.LargestGroups()...), "\n"))
 		return nil
 	}
 	if c.Figure != "" {
-		figs, err := pipelines.Bench(context.Background(), c.Figure, c.Runs)
+		figs, err := bench.Measure(context.Background(), c.Figure, c.Runs)
 		if err != nil {
 			return err
 		}
@@ -46,7 +46,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var all []pipelines.Figure
+	var all []bench.Figure
 	began := time.Now()
 	for _, group := range c.Figures {
 		fmt.Fprintf(stderr, "srdpo bench: measuring %s…\n", group)
@@ -58,8 +58,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if killed(cmd.ProcessState) {
 			// The kernel's OOM killer: the figure is that the group does
 			// not fit on this machine, not a failed bench.
-			f := pipelines.Figure{"figure": group, "fits": false, "peak_rss_mib": rss,
-				"error": "killed by SIGKILL (the kernel's OOM killer, most likely)"}
+			fits := false
+			f := bench.Figure{Name: group, Fits: &fits, PeakRSSMiB: rss, Note: "killed by SIGKILL (the kernel's OOM killer, most likely)"}
 			line, _ := json.Marshal(f)
 			fmt.Fprintln(stdout, string(line))
 			all = append(all, f)
@@ -74,11 +74,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			if !bytes.HasPrefix(sc.Bytes(), []byte("{")) {
 				continue // not a figure
 			}
-			var f pipelines.Figure
+			var f bench.Figure
 			if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
 				return fmt.Errorf("figure %s printed %q: %w", group, sc.Text(), err)
 			}
-			f["peak_rss_mib"] = rss
+			f.PeakRSSMiB = rss
 			line, _ := json.Marshal(f)
 			fmt.Fprintln(stdout, string(line))
 			all = append(all, f)

@@ -1,4 +1,4 @@
-package pipelines
+package bench
 
 import (
 	"context"
@@ -13,9 +13,11 @@ import (
 
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/tokenizer"
+	"github.com/srdpo/srdpo/pipelines"
 	"github.com/srdpo/srdpo/runners"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/stages"
+	"github.com/srdpo/srdpo/stats"
 )
 
 // scoringBench is a synthetic corpus of n pairs (prompts and responses of
@@ -86,10 +88,10 @@ func (sb *scoringBench) bare() (float64, error) {
 
 // pipeline runs the scoring job on the chosen runner; tokens/s.
 func (sb *scoringBench) pipeline(ctx context.Context, i int) (float64, error) {
-	c := DefaultIngestConfig()
+	c := pipelines.DefaultIngestConfig()
 	c.Out, c.Shards, c.Corpus = filepath.Join(sb.dir, fmt.Sprintf("out%d", i), "scored"), 4, []string{filepath.Join(sb.dir, "corpus.jsonl")}
 	p, s := beam.NewPipelineWithRoot()
-	if _, _, err := BuildScore(ctx, s, c, ScoreConfig{Reference: sb.spec, BatchPairs: 64}); err != nil {
+	if _, _, err := pipelines.BuildScore(ctx, s, c, pipelines.ScoreConfig{Reference: sb.spec, BatchPairs: 64}); err != nil {
 		return 0, err
 	}
 	start := time.Now()
@@ -127,12 +129,10 @@ func benchScoring(ctx context.Context, runs int) ([]Figure, error) {
 		}
 		tp, tb = append(tp, p), append(tb, b)
 	}
-	base := func(name, unit string) Figure {
-		return Figure{"figure": name, "unit": unit, "pairs": n, "d": 128, "runner": runners.Name()}
-	}
+	base := Setting{"pairs": n, "d": 128, "runner": runners.Name()}
 	return []Figure{
-		SpreadOf(tp).into(base("scoring-pipeline", "tokens/s")),
-		SpreadOf(tb).into(base("scoring-bare-loop", "tokens/s")),
-		SpreadOf(Ratios(tp, tb)).into(base("scoring pipeline/bare loop throughput", "ratio")),
+		Figure{Name: "scoring-pipeline", Unit: "tokens/s", Setting: base}.spread(tp),
+		Figure{Name: "scoring-bare-loop", Unit: "tokens/s", Setting: base}.spread(tb),
+		Figure{Name: "scoring pipeline/bare loop throughput", Unit: "ratio", Setting: base}.spread(stats.Ratios(tp, tb)),
 	}, nil
 }

@@ -1,4 +1,4 @@
-package pipelines
+package bench
 
 import (
 	"fmt"
@@ -30,10 +30,10 @@ var largestShapes = map[string]model.Config{
 		NormEps: 1e-6, RopeTheta: 1e6, TiedHead: true, DType: model.Float32},
 }
 
-// LargestFigures are the largest-model figure groups, "largest-<shape>-<full
+// LargestGroups are the largest-model figure groups, "largest-<shape>-<full
 // or lora>[-recompute]": not in the default list (they take about half an
 // hour together); `make bench-largest` measures them.
-func LargestFigures() []string {
+func LargestGroups() []string {
 	return []string{"largest-qwen2.5-0.5b-full", "largest-qwen2.5-0.5b-full-recompute", "largest-qwen2.5-0.5b-lora",
 		"largest-llama-3.2-1b-full-recompute", "largest-llama-3.2-1b-lora", "largest-llama-3.2-1b-lora-recompute",
 		"largest-qwen2.5-1.5b-lora", "largest-qwen2.5-1.5b-lora-recompute", "largest-qwen2.5-3b-lora-recompute"}
@@ -104,14 +104,13 @@ func benchLargest(group string, runs int) ([]Figure, error) {
 	for k, s := range times {
 		ms[k], tps[k] = s*1000, float64(tokens)/s
 	}
-	base := Figure{"shape": shape, "mode": mode, "recompute": recompute, "layout": string(c.Family), "params": c.Params(),
+	base := Setting{"shape": shape, "mode": mode, "recompute": recompute, "layout": string(c.Family), "params": c.Params(),
 		"trainable_params": trainable, "d": c.Width, "layers": c.Layers, "vocab": c.Vocab, "pairs": len(pairs),
 		"prompt_tokens": 64, "aug_prompt_tokens": 96, "response_tokens": 64, "step_tokens": tokens,
 		"memory_limit_mib": limit >> 20, "live_peak_mib": livePeak >> 20}
-	with := base.with
 	return []Figure{
-		SpreadOf(ms).into(with(Figure{"figure": group + " sr-dpo step", "unit": "ms", "what": "Sr-DPO step, exact Δπ: policy on x (backward) and on p⊕x, Adam"})),
-		SpreadOf(tps).into(with(Figure{"figure": group + " tokens", "unit": "tokens/s", "what": "policy tokens of a step (x and p⊕x passes) / step time"})),
+		Figure{Name: group + " sr-dpo step", Unit: "ms", What: "Sr-DPO step, exact Δπ: policy on x (backward) and on p⊕x, Adam", Setting: base}.spread(ms),
+		Figure{Name: group + " tokens", Unit: "tokens/s", What: "policy tokens of a step (x and p⊕x passes) / step time", Setting: base}.spread(tps),
 	}, nil
 }
 

@@ -1,4 +1,4 @@
-package pipelines
+package bench
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/stages"
+	"github.com/srdpo/srdpo/stats"
 )
 
 // mixItems is a realistic length mix, UltraFeedback-like: prompts of 150 ±
@@ -106,17 +107,17 @@ func benchScoringMix(name string, c model.Config, n, runs int) ([]Figure, error)
 			rates[k] = append(rates[k], float64(real)/time.Since(start).Seconds())
 		}
 	}
-	base := Figure{"figure": name, "d": c.Width, "layers": c.Layers, "vocab": c.Vocab, "context": c.Context, "pairs": n,
-		"real_tokens": real, "packed_tokens": packed, "unit": "real tokens/s", "mix": "prompt 150±100, responses 250±150",
+	base := Setting{"d": c.Width, "layers": c.Layers, "vocab": c.Vocab, "context": c.Context, "pairs": n,
+		"real_tokens": real, "packed_tokens": packed, "mix": "prompt 150±100, responses 250±150",
 		"budget_tokens": stages.ScoreBudgetTokens, "lengths": mixLengths(items)}
 	var out []Figure
 	for k, p := range paths {
-		out = append(out, SpreadOf(rates[k]).into(base.with(Figure{"path": p.name})))
+		out = append(out, Figure{Name: name, Path: p.name, Unit: "real tokens/s", Setting: base}.spread(rates[k]))
 	}
 	return append(out,
-		SpreadOf(Ratios(rates[2], rates[0])).into(base.with(Figure{"path": "shared / v1", "unit": "ratio"})),
-		SpreadOf(Ratios(rates[2], rates[1])).into(base.with(Figure{"path": "shared / separate", "unit": "ratio"})),
-		SpreadOf(Ratios(rates[3], rates[2])).into(base.with(Figure{"path": "packed / shared", "unit": "ratio", "packed_rows": len(packedRows)}))), nil
+		Figure{Name: name, Path: "shared / v1", Unit: "ratio", Setting: base}.spread(stats.Ratios(rates[2], rates[0])),
+		Figure{Name: name, Path: "shared / separate", Unit: "ratio", Setting: base}.spread(stats.Ratios(rates[2], rates[1])),
+		Figure{Name: name, Path: "packed / shared", Unit: "ratio", Setting: base.with(Setting{"packed_rows": len(packedRows)})}.spread(stats.Ratios(rates[3], rates[2]))), nil
 }
 
 // packedStandIns measures what packing several items into a row would
@@ -207,15 +208,18 @@ func benchStepsMix(name string, c model.Config, n, runs int) ([]Figure, error) {
 			ms[k] = append(ms[k], time.Since(start).Seconds()*1000)
 		}
 	}
-	base := Figure{"figure": name, "d": c.Width, "layers": c.Layers, "vocab": c.Vocab, "context": c.Context, "pairs": n,
-		"unit": "ms", "mix": "prompt 150±100, responses 250±150, p⊕x 16 tokens more", "lengths": mixLengths(items)}
+	base := Setting{"d": c.Width, "layers": c.Layers, "vocab": c.Vocab, "context": c.Context, "pairs": n,
+		"mix": "prompt 150±100, responses 250±150, p⊕x 16 tokens more", "lengths": mixLengths(items)}
 	var out []Figure
 	for k, p := range paths {
-		out = append(out, SpreadOf(ms[k]).into(base.with(Figure{"path": p.name})))
+		out = append(out, Figure{Name: name, Path: p.name, Unit: "ms", Setting: base}.spread(ms[k]))
+	}
+	ratio := func(path string, a, b []float64) Figure {
+		return Figure{Name: name, Path: path, Unit: "ratio", Setting: base}.spread(stats.Ratios(a, b))
 	}
 	return append(out,
-		SpreadOf(Ratios(ms[0], ms[2])).into(base.with(Figure{"path": "dpo step: v1 / shared", "unit": "ratio"})),
-		SpreadOf(Ratios(ms[1], ms[3])).into(base.with(Figure{"path": "sr-dpo step: v1 / shared", "unit": "ratio"})),
-		SpreadOf(Ratios(ms[3], ms[2])).into(base.with(Figure{"path": "sr-dpo / dpo step, shared", "unit": "ratio"})),
-		SpreadOf(Ratios(ms[1], ms[0])).into(base.with(Figure{"path": "sr-dpo / dpo step, v1", "unit": "ratio"}))), nil
+		ratio("dpo step: v1 / shared", ms[0], ms[2]),
+		ratio("sr-dpo step: v1 / shared", ms[1], ms[3]),
+		ratio("sr-dpo / dpo step, shared", ms[3], ms[2]),
+		ratio("sr-dpo / dpo step, v1", ms[1], ms[0])), nil
 }

@@ -1,4 +1,4 @@
-package pipelines
+package bench
 
 import (
 	"bufio"
@@ -125,7 +125,7 @@ func benchCorpusStep(self, dir, step string, shape corpusShape, args []string, n
 	defer os.RemoveAll(outDir)
 	size, err := writeCorpus(corpus, n, shape, 1)
 	if err != nil {
-		return nil, err
+		return Figure{}, err
 	}
 	fmt.Fprintf(os.Stderr, "srdpo bench: %s of %d pairs (%.0f MB)…\n", step, n, float64(size)/1e6)
 	cmd := exec.Command(self, append([]string{"score", "--corpus", corpus, "--out", filepath.Join(outDir, "prefs")}, args...)...)
@@ -133,11 +133,11 @@ func benchCorpusStep(self, dir, step string, shape corpusShape, args []string, n
 	cmd.Stderr = &stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s of %d pairs: %v\n%s", step, n, err, stderr.String())
+		return Figure{}, fmt.Errorf("%s of %d pairs: %v\n%s", step, n, err, stderr.String())
 	}
 	wall := time.Since(start).Seconds()
 	rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
-	return Figure{"figure": "corpus-scale", "step": step, "runner": "prism (default)", "pairs": n,
+	return Figure{Name: "corpus-scale", Setting: Setting{"step": step, "runner": "prism (default)", "pairs": n,
 		"corpus_mb": float64(size) / 1e6, "wall_s": wall, "records_per_s": float64(n) / wall, "mb_per_s": float64(size) / 1e6 / wall,
-		"child_peak_rss_mib": rss}, nil
+		"child_peak_rss_mib": rss}}, nil
 }

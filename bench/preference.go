@@ -1,4 +1,4 @@
-package pipelines
+package bench
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/stages"
+	"github.com/srdpo/srdpo/stats"
 )
 
 // benchPreferenceStep alternates a DPO step, an Sr-DPO step with exact Δπ
@@ -39,14 +40,13 @@ func benchPreferenceStep(runs int) ([]Figure, error) {
 			*c.out = append(*c.out, time.Since(start).Seconds()*1000/c.div)
 		}
 	}
-	base := Figure{"pairs": 16, "prompt_tokens": 32, "aug_prompt_tokens": 48, "response_tokens": 32, "d": d}
-	with := base.with
+	base := Setting{"pairs": 16, "prompt_tokens": 32, "aug_prompt_tokens": 48, "response_tokens": 32, "d": d}
 	return []Figure{
-		SpreadOf(tD).into(with(Figure{"figure": "dpo-step", "unit": "ms"})),
-		SpreadOf(tS).into(with(Figure{"figure": "sr-dpo-step", "unit": "ms", "delta": "exact, every step"})),
-		SpreadOf(tC).into(with(Figure{"figure": "sr-dpo-step-delta-refresh-8", "unit": "ms", "delta": "computed once per 8 steps (amortised)"})),
-		SpreadOf(Ratios(tS, tD)).into(with(Figure{"figure": "sr-dpo/dpo step time", "unit": "ratio"})),
-		SpreadOf(Ratios(tC, tD)).into(with(Figure{"figure": "sr-dpo (delta-refresh 8)/dpo step time", "unit": "ratio"})),
+		Figure{Name: "dpo-step", Unit: "ms", Setting: base}.spread(tD),
+		Figure{Name: "sr-dpo-step", Unit: "ms", Setting: base.with(Setting{"delta": "exact, every step"})}.spread(tS),
+		Figure{Name: "sr-dpo-step-delta-refresh-8", Unit: "ms", Setting: base.with(Setting{"delta": "computed once per 8 steps (amortised)"})}.spread(tC),
+		Figure{Name: "sr-dpo/dpo step time", Unit: "ratio", Setting: base}.spread(stats.Ratios(tS, tD)),
+		Figure{Name: "sr-dpo (delta-refresh 8)/dpo step time", Unit: "ratio", Setting: base}.spread(stats.Ratios(tC, tD)),
 	}, nil
 }
 

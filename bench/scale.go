@@ -1,4 +1,4 @@
-package pipelines
+package bench
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/optim"
+	"github.com/srdpo/srdpo/stats"
 )
 
 // gpt2SmallConfig is GPT-2 small's shape (d 768, 12 layers, 12 heads,
@@ -62,11 +63,11 @@ func forwardFLOPs(c model.Config, batch, t int) float64 {
 }
 
 // matmulGFLOPs measures the backend's float32 matmul rate on n × n
-// matrices, the ceiling the model figures are read against.
-func matmulGFLOPs(n, runs int) (Spread, error) {
+// matrices, the ceiling the model figures are read against: one rate a run.
+func matmulGFLOPs(n, runs int) ([]float64, error) {
 	backend, err := model.Backend()
 	if err != nil {
-		return Spread{}, err
+		return nil, err
 	}
 	a := make([]float32, n*n)
 	for i := range a {
@@ -74,18 +75,18 @@ func matmulGFLOPs(n, runs int) (Spread, error) {
 	}
 	exec, err := NewExec(backend, func(x, y *Node) *Node { return Einsum("ij,jk->ik", x, y) })
 	if err != nil {
-		return Spread{}, err
+		return nil, err
 	}
 	x := tensors.FromFlatDataAndDimensions(a, n, n)
 	times, err := timeRuns(runs, func() error { _, err := exec.Call(x, x); return err })
 	if err != nil {
-		return Spread{}, err
+		return nil, err
 	}
 	rates := make([]float64, len(times))
 	for i, t := range times {
 		rates[i] = 2 * float64(n*n*n) / t / 1e9
 	}
-	return SpreadOf(rates), nil
+	return rates, nil
 }
 
 // benchLoRA is the adapter of the LoRA figures: rank 16, α 32, on every
@@ -151,17 +152,17 @@ func benchGPT2Small(layout model.Family, v stepVariant, runs int) ([]Figure, err
 		ms[k], trainRate[k] = train[k]*1000, 3*flops/train[k]/1e9 // backward ≈ twice the forward
 	}
 	livePeak := live()
-	base := Figure{"layout": string(c.Family), "params": c.Params(), "d": c.Width, "layers": c.Layers, "vocab": c.Vocab, "batch": 8, "T": 128,
+	base := Setting{"layout": string(c.Family), "params": c.Params(), "d": c.Width, "layers": c.Layers, "vocab": c.Vocab, "batch": 8, "T": 128,
 		"live_peak_mib": livePeak >> 20}
-	with := base.with
+	share := func(rates []float64) Setting {
+		return base.with(Setting{"share_of_matmul": fmt.Sprintf("%.2f", stats.SpreadOf(rates).Median/stats.SpreadOf(mm).Median)})
+	}
 	return append([]Figure{
-		mm.into(with(Figure{"figure": "matmul-2048", "unit": "GFLOP/s", "what": "a 2048² float32 matmul on the same backend: the ceiling"})),
-		SpreadOf(tps).into(with(Figure{"figure": name + " forward", "unit": "tokens/s"})),
-		SpreadOf(fwdRate).into(with(Figure{"figure": name + " forward rate", "unit": "GFLOP/s",
-			"share_of_matmul": fmt.Sprintf("%.2f", SpreadOf(fwdRate).Median/mm.Median)})),
-		SpreadOf(ms).into(with(Figure{"figure": name + " train step", "unit": "ms", "what": "forward + backward + Adam"})),
-		SpreadOf(trainRate).into(with(Figure{"figure": name + " train rate", "unit": "GFLOP/s", "what": "3 × forward FLOPs / step time",
-			"share_of_matmul": fmt.Sprintf("%.2f", SpreadOf(trainRate).Median/mm.Median)})),
+		Figure{Name: "matmul-2048", Unit: "GFLOP/s", What: "a 2048² float32 matmul on the same backend: the ceiling", Setting: base}.spread(mm),
+		Figure{Name: name + " forward", Unit: "tokens/s", Setting: base}.spread(tps),
+		Figure{Name: name + " forward rate", Unit: "GFLOP/s", Setting: share(fwdRate)}.spread(fwdRate),
+		Figure{Name: name + " train step", Unit: "ms", What: "forward + backward + Adam", Setting: base}.spread(ms),
+		Figure{Name: name + " train rate", Unit: "GFLOP/s", What: "3 × forward FLOPs / step time", Setting: share(trainRate)}.spread(trainRate),
 	}, trainMemory(name, base, c.Params(), m.TrainableParams(), int(livePeak), 8*128)...), nil
 }
 
@@ -171,7 +172,7 @@ func benchGPT2Small(layout model.Family, v stepVariant, runs int) ([]Figure, err
 // and the rest of the largest heap Go found live — activations kept for
 // the backward pass, logits, the backend's buffers — per parameter and
 // per token.
-func trainMemory(name string, base Figure, params, trainable, livePeak, tokens int) []Figure {
+func trainMemory(name string, base Setting, params, trainable, livePeak, tokens int) []Figure {
 	weights := params
 	if trainable != params { // an adapter, beside the frozen base
 		weights += trainable
@@ -188,8 +189,8 @@ func trainMemory(name string, base Figure, params, trainable, livePeak, tokens i
 	parts = append(parts, part{"activations, logits and buffers (live peak − the above)", rest}, part{"live peak", livePeak})
 	var out []Figure
 	for _, p := range parts {
-		out = append(out, base.with(Figure{"figure": name + " train memory: " + p.what, "unit": "MiB", "value": float64(p.bytes) / (1 << 20),
-			"bytes_per_param": float64(p.bytes) / float64(params), "bytes_per_token": p.bytes / tokens}))
+		out = append(out, Figure{Name: name + " train memory: " + p.what, Unit: "MiB",
+			Setting: base.with(Setting{"bytes_per_param": float64(p.bytes) / float64(params), "bytes_per_token": p.bytes / tokens})}.value(float64(p.bytes)/(1<<20)))
 	}
 	return out
 }

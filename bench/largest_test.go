@@ -1,4 +1,4 @@
-package pipelines
+package bench
 
 import (
 	"strings"
@@ -23,7 +23,7 @@ func TestLargestShapesHaveReleasedParameterCounts(t *testing.T) {
 			t.Errorf("%s: %d parameters, want %d", name, got, want[name])
 		}
 	}
-	for _, g := range LargestFigures() {
+	for _, g := range LargestGroups() {
 		if _, _, _, _, err := parseLargest(g); err != nil {
 			t.Error(err)
 		}

@@ -1,4 +1,4 @@
-package pipelines
+package bench
 
 import (
 	"compress/gzip"
@@ -79,11 +79,11 @@ func benchTokenizers(runs int) ([]Figure, error) {
 				mbps = append(mbps, float64(len(text))/1e6/time.Since(began).Seconds())
 			}
 		}
-		figs = append(figs, SpreadOf(mbps).into(Figure{"figure": "tokenizer-encode", "tokenizer": d.name, "unit": "MB/s",
-			"text_bytes": len(text), "records": len(records), "tokens": tokens}))
+		figs = append(figs, Figure{Name: "tokenizer-encode", Unit: "MB/s",
+			Setting: Setting{"tokenizer": d.name, "text_bytes": len(text), "records": len(records), "tokens": tokens}}.spread(mbps))
 	}
 	if len(dirs) == 3 {
-		figs = append(figs, Figure{"figure": "tokenizer-encode", "tokenizer": "llama3", "note": "no Llama 3 tokenizer.json at " + llama3 + " (set " + Llama3TokenizerEnv + ")"})
+		figs = append(figs, Figure{Name: "tokenizer-encode", Note: "no Llama 3 tokenizer.json at " + llama3 + " (set " + Llama3TokenizerEnv + ")", Setting: Setting{"tokenizer": "llama3"}})
 	}
 	return figs, nil
 }

@@ -1,4 +1,4 @@
-package pipelines
+package bench
 
 import (
 	"context"
@@ -81,12 +81,12 @@ func benchReuseIndex(ctx context.Context, n int) ([]Figure, error) {
 		}
 	}
 	lookups := float64(len(probe)) / time.Since(start).Seconds()
-	base := Figure{"pairs": n, "shards": shards, "format": "arrow (mapped)"}
+	base := Setting{"pairs": n, "shards": shards, "format": "arrow (mapped)"}
 	return []Figure{
-		base.with(Figure{"figure": "reuse-index memory", "unit": "bytes/pair", "value": float64(held) / float64(n),
-			"what": "Go heap held by the --reuse id index after a GC, per pair of the earlier set (once per worker process)"}),
-		base.with(Figure{"figure": "reuse-index build", "unit": "s", "value": build}),
-		base.with(Figure{"figure": "reuse lookups", "unit": "rows/s", "value": lookups, "what": "rows found and carried over (read back from the mapped shards)"}),
+		Figure{Name: "reuse-index memory", Unit: "bytes/pair", Setting: base,
+			What: "Go heap held by the --reuse id index after a GC, per pair of the earlier set (once per worker process)"}.value(float64(held) / float64(n)),
+		Figure{Name: "reuse-index build", Unit: "s", Setting: base}.value(build),
+		Figure{Name: "reuse lookups", Unit: "rows/s", What: "rows found and carried over (read back from the mapped shards)", Setting: base}.value(lookups),
 	}, nil
 }
 
