@@ -52,7 +52,7 @@ func (c *EvalConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&sp.Tokenizer, "tokenizer", sp.Tokenizer, "tokenizer, as for scoring")
 	fs.StringVar(&sp.Prompts, "prompts", sp.Prompts, "held-out prompts, JSONL {\"id\", \"prompt\"}: of the known-reward task (srdpo gen's eval_prompts.jsonl) for gold reward, KL and win rates; with --reward-model, any prompts, judged by it")
 	fs.StringVar(&sp.RewardModel, "reward-model", sp.RewardModel, "a Hugging Face *ForSequenceClassification directory (one label; Llama, Mistral, Qwen2/3, GPT-NeoX or GPT-2; local or gs://) as the judge: it scores prompt + response (its own tokenizer, special tokens added, the reward read at the last non-pad token as transformers does) for the sampled and greedy responses (benchmark reward_model: mean, win rates, KL) and gives the held-out pairs' quality gap r(x, y+) − r(x, y−) for the Table-4 correlations (reward_model_correlation)")
-	fs.StringVar(&sp.Shards, "shards", sp.Shards, "held-out scored pairs with gold scores, for preference accuracy and the Δ-gap correlations (optional)")
+	fs.StringVar(&sp.Heldout, "shards", sp.Heldout, "held-out scored pairs with gold scores, for preference accuracy and the Δ-gap correlations (optional)")
 	fs.Var(choiceFiles{&sp.Benchmarks}, "mc", "a multiple-choice file, JSONL of {context, choices, gold[, fewshot]} (repeat or comma-separate): a benchmark named for the file (animals.jsonl: animals) scored as the harness scores multiple choice (acc, acc_norm), each choice following its context as written")
 	fs.IntVar(&c.Fewshot, "fewshot", c.Fewshot, "few-shot examples in front of each --mc item: the file's first items marked fewshot, each with its gold choice and a blank line (--num-fewshot NAME=K sets one file's)")
 	fs.Float64Var(&sp.Beta, "beta", sp.Beta, "β of Δπ = β·h_p")
@@ -193,7 +193,7 @@ func (c EvalConfig) Validate() error {
 		return err
 	}
 	sp := c.Spec
-	if sp.Prompts == "" && sp.Shards == "" && len(sp.Benchmarks) == 0 {
+	if sp.Prompts == "" && sp.Heldout == "" && len(sp.Benchmarks) == 0 {
 		return fmt.Errorf("nothing to evaluate: give --prompts, --shards, --mc or --benchmark")
 	}
 	if c.Fewshot < 0 {
@@ -269,13 +269,13 @@ func RunEval(ctx context.Context, c EvalConfig) ([]schemas.Eval, string, error) 
 			c.Spec.Benchmarks[i].Shots = c.Fewshot
 		}
 	}
-	shards, err := stages.BenchmarkShards(ctx, c.Spec, policies)
+	shards, err := stages.BenchmarkElements(ctx, c.Spec, policies)
 	if err != nil {
 		return nil, "", err
 	}
 	p, s := beam.NewPipelineWithRoot()
 	var parts []beam.PCollection
-	if sp := c.Spec; sp.Prompts != "" || sp.Shards != "" {
+	if sp := c.Spec; sp.Prompts != "" || sp.Heldout != "" {
 		parts = append(parts, stages.EvaluatePolicies(s, c.Spec, beam.CreateList(s, policies)))
 	}
 	if len(shards) > 0 {

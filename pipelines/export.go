@@ -15,7 +15,7 @@ import (
 // folder in another library's format.
 type ExportConfig struct {
 	Format       string // hf-dataset
-	Shards       string // scored shards: a prefix's manifest, or a glob
+	Scored       string // the scored set: its manifest, or a glob of its shards
 	Out          string // the folder, local or gs://
 	TestFraction float64
 	RowsPerFile  int64
@@ -31,7 +31,7 @@ func DefaultExportConfig() ExportConfig {
 // RegisterFlags binds the settings to flags.
 func (c *ExportConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Format, "format", c.Format, "output format: hf-dataset (a folder Hugging Face datasets loads as it is: data/{split}-NNNNN-of-NNNNN.parquet with its features, and a README.md card)")
-	fs.StringVar(&c.Shards, "shards", c.Shards, "the scored shards: the --out prefix of srdpo score (its manifest), or a glob, local or gs://")
+	fs.StringVar(&c.Scored, "shards", c.Scored, "the scored shards: the --out prefix of srdpo score (its manifest), or a glob, local or gs://")
 	fs.StringVar(&c.Out, "out", c.Out, "the dataset folder, local or gs://; it must not hold a dataset already")
 	fs.Float64Var(&c.TestFraction, "test-fraction", c.TestFraction, "pairs held out as the \"test\" split, chosen by a hash of the pair's id: the same pairs srdpo train --eval-fraction holds out; 0: one \"train\" split")
 	fs.Int64Var(&c.RowsPerFile, "rows-per-file", c.RowsPerFile, "rows a Parquet file holds at most")
@@ -56,10 +56,10 @@ func (c ExportConfig) Validate() error {
 	if c.Format != "hf-dataset" {
 		return fmt.Errorf("--format %q: want hf-dataset", c.Format)
 	}
-	if err := required([2]string{"shards", c.Shards}, [2]string{"out", c.Out}); err != nil {
+	if err := required([2]string{"shards", c.Scored}, [2]string{"out", c.Out}); err != nil {
 		return err
 	}
-	for _, p := range []string{c.Shards, c.Out} {
+	for _, p := range []string{c.Scored, c.Out} {
 		if err := runners.CheckPath(p); err != nil {
 			return err
 		}
@@ -75,6 +75,6 @@ func (c ExportConfig) Validate() error {
 
 // Export writes the dataset folder.
 func (c ExportConfig) Export(ctx context.Context) (stages.HFExportResult, error) {
-	return stages.ExportHFDataset(ctx, shardsPattern(c.Shards), stages.HFExport{Out: c.Out, TestFraction: c.TestFraction, RowsPerFile: c.RowsPerFile,
+	return stages.ExportHFDataset(ctx, shardsPattern(c.Scored), stages.HFExport{Out: c.Out, TestFraction: c.TestFraction, RowsPerFile: c.RowsPerFile,
 		Config: c.Config, Split: c.Split})
 }

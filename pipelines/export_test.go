@@ -91,7 +91,7 @@ func TestExportHFDataset(t *testing.T) {
 	out, rows := scoreQwen3Conversations(t)
 	dir := filepath.Join(t.TempDir(), "hf")
 	c := DefaultExportConfig()
-	c.Shards, c.Out, c.TestFraction, c.RowsPerFile = out, dir, 0.5, 2
+	c.Scored, c.Out, c.TestFraction, c.RowsPerFile = out, dir, 0.5, 2
 	res, err := c.Export(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -67,7 +67,7 @@ func writeTRLDataset(t *testing.T, dir string, rows []schemas.Scored) {
 func trainOn(t *testing.T, shards, modelDir string, loss model.LossType) (stages.TrainResult, string, error) {
 	t.Helper()
 	tc := stages.DefaultTrainConfig()
-	tc.Shards, tc.Model, tc.Out = shards, modelDir, t.TempDir()
+	tc.Scored, tc.Model, tc.Out = shards, modelDir, t.TempDir()
 	tc.BatchSize, tc.Steps, tc.EvalFraction, tc.LogEvery = 2, 3, 0, 1
 	tc.Loss.Type = loss
 	tc.Optim.LR = 1e-2
@@ -86,7 +86,7 @@ func TestTrainFromDatasets(t *testing.T) {
 	manifest, rows, modelDir := scoreQwen3ConversationsWithModel(t)
 	exported := filepath.Join(t.TempDir(), "srdpo-export")
 	c := DefaultExportConfig()
-	c.Shards, c.Out = manifest, exported
+	c.Scored, c.Out = manifest, exported
 	if _, err := c.Export(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -317,7 +317,7 @@ func (r *seedRun) runGroup(ctx context.Context, g group, dir string, task tasks.
 	}
 	fmt.Fprintf(r.progress, "srdpo run: seed %d: %sevaluating %d policies\n", r.seed, r.c.Grid.groupPrefix(g), len(policies)+1)
 	ev := EvalConfig{Out: filepath.Join(dir, "eval"), Policies: policies, Spec: stages.EvalSpec{
-		Reference: r.refDir, Tokenizer: tokenizer.SpecByte, Prompts: filepath.Join(task.Out, "eval_prompts.jsonl"), Shards: scored["heldout"],
+		Reference: r.refDir, Tokenizer: tokenizer.SpecByte, Prompts: filepath.Join(task.Out, "eval_prompts.jsonl"), Heldout: scored["heldout"],
 		Beta: g.Beta, Seed: int64(r.seed), MaxNew: r.c.MaxNew,
 		Samples: r.c.Samples, Temperature: 1, Stop: tasks.Stop, SampleBatch: stages.DefaultSampleBatch, GoldReward: tasks.RewardName}}
 	evals, _, err := RunEval(ctx, ev)
@@ -365,7 +365,7 @@ func (r *seedRun) trainCell(ctx context.Context, cell Cell, dir, shards string) 
 	name := r.c.Grid.policyName(cell)
 	fmt.Fprintf(r.progress, "srdpo run: seed %d: %straining %s (%d steps)\n", r.seed, r.c.Grid.groupPrefix(cell.group()), name, r.c.Train.Steps)
 	tc := r.c.Train
-	tc.Shards, tc.Model, tc.Out, tc.Seed = shards, r.refDir, filepath.Join(dir, r.c.Grid.cellDir(cell)), r.seed
+	tc.Scored, tc.Model, tc.Out, tc.Seed = shards, r.refDir, filepath.Join(dir, r.c.Grid.cellDir(cell)), r.seed
 	tc.Loss.Type, tc.Loss.Beta, tc.Loss.Lambda, tc.LogEvery = cell.Method, cell.Beta, cell.Lambda, max(1, tc.Steps/20)
 	tc.KeepEvery, tc.KeepAt = 0, CurveSteps(tc.Steps, r.c.Curve)
 	if _, err := stages.Train(ctx, tc, io.Discard); err != nil {

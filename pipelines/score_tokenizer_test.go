@@ -82,7 +82,7 @@ func TestScoreWithTokenizerJSON(t *testing.T) {
 	}
 
 	tc := stages.DefaultTrainConfig()
-	tc.Shards, tc.Model, tc.Out = out+schemas.ManifestSuffix, dir, t.TempDir()
+	tc.Scored, tc.Model, tc.Out = out+schemas.ManifestSuffix, dir, t.TempDir()
 	tc.BatchSize, tc.Steps, tc.EvalFraction, tc.ExportHF = 2, 3, 0, true
 	tc.Optim.LR = 1e-2
 	res, err := stages.Train(context.Background(), tc, io.Discard)

@@ -36,7 +36,7 @@ const (
 type trainState struct {
 	Step   int              `json:"step"` // steps done
 	Seed   uint64           `json:"seed"`
-	Shards string           `json:"shards_fingerprint"`
+	Scored string           `json:"shards_fingerprint"` // the scored set's fingerprint
 	Loss   model.LossConfig `json:"loss"`
 	Optim  optim.Config     `json:"optimizer"`
 }

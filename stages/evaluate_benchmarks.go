@@ -20,18 +20,18 @@ import (
 )
 
 func init() {
-	register.DoFn3x1[context.Context, BenchmarkShard, func(string, benchDocResult), error](&benchShardFn{})
+	register.DoFn3x1[context.Context, BenchmarkElement, func(string, benchDocResult), error](&benchElementFn{})
 	register.DoFn3x1[string, func(*benchDocResult) bool, func(schemas.Eval), error](&benchAggregateFn{})
 	register.Emitter2[string, benchDocResult]()
 	register.Iter1[benchDocResult]()
-	beam.RegisterType(reflectTypeOf[BenchmarkShard]())
+	beam.RegisterType(reflectTypeOf[BenchmarkElement]())
 	beam.RegisterType(reflectTypeOf[benchDocResult]())
 }
 
-// BenchmarkShard is one element of the benchmark evaluation: a policy and
+// BenchmarkElement is one element of the benchmark evaluation: a policy and
 // a range of one benchmark's documents, so that a big benchmark spreads
 // over workers.
-type BenchmarkShard struct {
+type BenchmarkElement struct {
 	Policy   PolicyRef
 	Bench    int // index into EvalSpec.Benchmarks
 	From, To int // documents [From, To)
@@ -45,12 +45,12 @@ type benchDocResult struct {
 	Values  []float64
 }
 
-// BenchmarkShards reads each benchmark once (a bad file fails here, before
+// BenchmarkElements reads each benchmark once (a bad file fails here, before
 // any job) and cuts its documents into elements of spec.DocsPerElement
 // for every policy.
-func BenchmarkShards(ctx context.Context, spec EvalSpec, policies []PolicyRef) ([]BenchmarkShard, error) {
+func BenchmarkElements(ctx context.Context, spec EvalSpec, policies []PolicyRef) ([]BenchmarkElement, error) {
 	seen := map[string]bool{}
-	var out []BenchmarkShard
+	var out []BenchmarkElement
 	for i, bs := range spec.Benchmarks {
 		if seen[bs.Name] {
 			return nil, fmt.Errorf("benchmark %s is given twice", bs.Name)
@@ -63,33 +63,33 @@ func BenchmarkShards(ctx context.Context, spec EvalSpec, policies []PolicyRef) (
 		per := max(spec.DocsPerElement, 1)
 		for _, p := range policies {
 			for from := 0; from < len(b.Docs); from += per {
-				out = append(out, BenchmarkShard{Policy: p, Bench: i, From: from, To: min(from+per, len(b.Docs))})
+				out = append(out, BenchmarkElement{Policy: p, Bench: i, From: from, To: min(from+per, len(b.Docs))})
 			}
 		}
 	}
 	return out, nil
 }
 
-// EvaluateBenchmarks scores a PCollection<BenchmarkShard> and returns the
+// EvaluateBenchmarks scores a PCollection<BenchmarkElement> and returns the
 // schemas.Eval rows: each benchmark's metrics per policy with lm-eval's
 // standard errors (MMLU also per subject), N the documents scored.
 func EvaluateBenchmarks(s beam.Scope, spec EvalSpec, shards beam.PCollection) beam.PCollection {
 	s = s.Scope("stages.EvaluateBenchmarks")
-	results := beam.ParDo(s, &benchShardFn{Spec: spec}, beam.Reshuffle(s, shards))
+	results := beam.ParDo(s, &benchElementFn{Spec: spec}, beam.Reshuffle(s, shards))
 	return beam.ParDo(s, &benchAggregateFn{Spec: spec}, beam.GroupByKey(s, results))
 }
 
-type benchShardFn struct {
+type benchElementFn struct {
 	Spec EvalSpec
 
 	docs beam.Counter
 }
 
-func (fn *benchShardFn) Setup() {
+func (fn *benchElementFn) Setup() {
 	fn.docs = beam.NewCounter(CounterNamespace, "benchmark_docs_scored")
 }
 
-func (fn *benchShardFn) ProcessElement(ctx context.Context, sh BenchmarkShard, emit func(string, benchDocResult)) error {
+func (fn *benchElementFn) ProcessElement(ctx context.Context, sh BenchmarkElement, emit func(string, benchDocResult)) error {
 	bs := fn.Spec.Benchmarks[sh.Bench]
 	b, err := loadBenchmark(ctx, bs, fn.Spec.Limit, fn.Spec.LimitSeed)
 	if err != nil {

@@ -84,7 +84,7 @@ func taughtModel(t *testing.T, spec EvalSpec) string {
 
 func evalRows(t *testing.T, spec EvalSpec, policies []PolicyRef) map[[3]string]schemas.Eval {
 	t.Helper()
-	shards, err := BenchmarkShards(context.Background(), spec, policies)
+	shards, err := BenchmarkElements(context.Background(), spec, policies)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ type EvalSpec struct {
 	// that judges responses to Prompts when there is no RewardModel:
 	// the known-reward task's is tasks.RewardName.
 	GoldReward string
-	Shards     string  // held-out scored pairs with gold scores (manifest or glob); "" for none
+	Heldout    string  // the held-out scored set, with gold scores (its manifest or a glob of its shards); "" for none
 	Beta       float64 // β of Δπ = β·h_p
 	PerToken   bool    // h and Δπ on per-token means (policies trained with IPO and --ipo-norm mean)
 	Seed       int64   // recorded in every row; the sampling seed
@@ -141,7 +141,7 @@ func (fn *evalPolicyFn) ProcessElement(ctx context.Context, p PolicyRef, emit fu
 			return err
 		}
 	}
-	if fn.Spec.Shards != "" {
+	if fn.Spec.Heldout != "" {
 		return e.onHeldout(ctx)
 	}
 	return nil
@@ -215,13 +215,13 @@ func (e *policyEval) onPrompts(ctx context.Context) error {
 // onHeldout evaluates the held-out scored pairs: preference accuracy and
 // the Table-4 correlations against the gold gap and the judge's.
 func (e *policyEval) onHeldout(ctx context.Context) error {
-	scored, _, err := readScored(ctx, e.spec.Shards)
+	scored, _, err := readScored(ctx, e.spec.Heldout)
 	if err != nil {
 		return err
 	}
 	gold, missing := goldGaps(scored) // the true gaps, when every row has gold scores
 	if missing != "" && e.judge == nil {
-		return fmt.Errorf("--shards %s: the rows carry no gold scores; give --reward-model to judge them", e.spec.Shards)
+		return fmt.Errorf("--shards %s: the rows carry no gold scores; give --reward-model to judge them", e.spec.Heldout)
 	}
 	pe, err := PreferencesAgainst(e.policy, scored, gold, e.spec.Beta, e.spec.PerToken)
 	if err != nil {

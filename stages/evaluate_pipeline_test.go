@@ -44,7 +44,7 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 	if _, err := Train(ctx, cfg, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	es := EvalSpec{Reference: spec.ModelDir, Tokenizer: "auto", Prompts: filepath.Join(dir, "prompts.jsonl"), Shards: shards,
+	es := EvalSpec{Reference: spec.ModelDir, Tokenizer: "auto", Prompts: filepath.Join(dir, "prompts.jsonl"), Heldout: shards,
 		Beta: 0.1, Seed: 3, MaxNew: 12,
 		Samples: 3, Temperature: 1, Stop: tasks.Stop, SampleBatch: 4, GoldReward: tasks.RewardName}
 	policies := []PolicyRef{{Name: "reference", Dir: spec.ModelDir}, {Name: "dpo", Step: 2, Dir: StepDir(filepath.Join(dir, "dpo"), 2)},

@@ -61,7 +61,7 @@ func TestEvaluateWithRewardModel(t *testing.T) {
 	if _, err := Train(ctx, trained, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	es := EvalSpec{Reference: spec.ModelDir, Tokenizer: "auto", Prompts: filepath.Join(dir, "prompts.jsonl"), Shards: shards,
+	es := EvalSpec{Reference: spec.ModelDir, Tokenizer: "auto", Prompts: filepath.Join(dir, "prompts.jsonl"), Heldout: shards,
 		Beta: 0.1, Seed: 5, MaxNew: 8, Samples: 2, Temperature: 1, SampleBatch: 3, RewardModel: rmDir}
 	policies := []PolicyRef{{Name: "reference", Dir: spec.ModelDir}, {Name: "dpo", Dir: filepath.Join(dir, "dpo", "checkpoint")}}
 

@@ -79,7 +79,7 @@ type training struct {
 	perEpoch int     // steps per epoch
 	total    int     // steps of the run
 	opt      optim.Config
-	shardsFP string
+	scoredFP string
 	policy   *model.Decoder
 	note     string // said in the log before training
 }
@@ -91,7 +91,7 @@ func openTraining(ctx context.Context, cfg TrainConfig) (r *training, err error)
 	if cfg.BatchSize < 1 {
 		return nil, fmt.Errorf("batch size %d: want at least 1", cfg.BatchSize)
 	}
-	store, err := openScored(ctx, cfg.Shards)
+	store, err := openScored(ctx, cfg.Scored)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func openTraining(ctx context.Context, cfg TrainConfig) (r *training, err error)
 	case unverified:
 		// A dataset made elsewhere (TRL) says nothing of how its columns
 		// were made: say so, and train on them as they are.
-		r.note = fmt.Sprintf("srdpo train: %s carries no srdpo provenance: nothing shows that its ref_chosen_logps / ref_rejected_logps were computed by %s with this tokenizer, chat template and max_length; training on them as they are", cfg.Shards, cfg.Model)
+		r.note = fmt.Sprintf("srdpo train: %s carries no srdpo provenance: nothing shows that its ref_chosen_logps / ref_rejected_logps were computed by %s with this tokenizer, chat template and max_length; training on them as they are", cfg.Scored, cfg.Model)
 	case md.Get(schemas.KeyModelFingerprint) != got:
 		with := ""
 		if cfg.Adapter != "" {
@@ -135,9 +135,9 @@ func openTraining(ctx context.Context, cfg TrainConfig) (r *training, err error)
 		return nil, err
 	}
 	if md.Get(schemas.KeyRefSource) == RefSourceCorpus {
-		r.note = fmt.Sprintf("srdpo train: the x-side sums of %s were given by the corpus scored (--ref-from-corpus), not computed by srdpo: their p⊕x sums are %s's, but nothing shows which model, dtype or max_length made ref_chosen_logps / ref_rejected_logps", cfg.Shards, short(md.Get(schemas.KeyModelFingerprint)))
+		r.note = fmt.Sprintf("srdpo train: the x-side sums of %s were given by the corpus scored (--ref-from-corpus), not computed by srdpo: their p⊕x sums are %s's, but nothing shows which model, dtype or max_length made ref_chosen_logps / ref_rejected_logps", cfg.Scored, short(md.Get(schemas.KeyModelFingerprint)))
 	}
-	if r.train, r.eval, r.shardsFP, err = store.split(cfg.EvalFraction); err != nil {
+	if r.train, r.eval, r.scoredFP, err = store.split(cfg.EvalFraction); err != nil {
 		return nil, err
 	}
 	if cfg.Loss.SelfRefined() {
@@ -180,8 +180,8 @@ func (r *training) resume(progress io.Writer) (start int, metrics []schemas.Metr
 	if err != nil {
 		return 0, nil, err
 	}
-	if st.Seed != r.cfg.Seed || st.Shards != r.shardsFP {
-		return 0, nil, fmt.Errorf("the checkpoint in %s is of another run (seed %d, shards %s); not resuming it", ckpt, st.Seed, short(st.Shards))
+	if st.Seed != r.cfg.Seed || st.Scored != r.scoredFP {
+		return 0, nil, fmt.Errorf("the checkpoint in %s is of another run (seed %d, shards %s); not resuming it", ckpt, st.Seed, short(st.Scored))
 	}
 	if !reflect.DeepEqual(st.Loss, r.cfg.Loss) || !reflect.DeepEqual(st.Optim, r.opt) {
 		return 0, nil, fmt.Errorf("the checkpoint in %s was trained with loss %+v and optimiser %+v; this run has %+v and %+v: not resuming it",
@@ -252,7 +252,7 @@ func (r *training) loop(ctx context.Context, progress io.Writer, start int, metr
 			}
 		}
 		if (cfg.CheckpointEvery > 0 && done%cfg.CheckpointEvery == 0) || done == total {
-			if err := saveCheckpoint(cfg.Out, r.policy, trainState{Step: done, Seed: cfg.Seed, Shards: r.shardsFP, Loss: cfg.Loss, Optim: r.opt}, metrics); err != nil {
+			if err := saveCheckpoint(cfg.Out, r.policy, trainState{Step: done, Seed: cfg.Seed, Scored: r.scoredFP, Loss: cfg.Loss, Optim: r.opt}, metrics); err != nil {
 				return TrainResult{}, err
 			}
 		}

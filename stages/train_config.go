@@ -15,7 +15,7 @@ import (
 
 // TrainConfig is the training stage's whole configuration.
 type TrainConfig struct {
-	Shards    string // scored shards: a manifest (…/x.manifest.json) or a glob, local or gs://
+	Scored    string // the scored set to train on: its manifest (…/x.manifest.json) or a glob of its shards, local or gs://
 	Model     string // the reference model directory; the policy starts from it
 	Tokenizer string // as for scoring; its fingerprint must match the shards'
 	Out       string // local directory: checkpoint/, metrics.arrow
@@ -79,7 +79,7 @@ func DefaultTrainConfig() TrainConfig {
 
 // RegisterFlags binds the training settings to flags.
 func (c *TrainConfig) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Shards, "shards", c.Shards, "scored shards: <prefix>.manifest.json or a glob of .arrow/.parquet files, local or gs://")
+	fs.StringVar(&c.Scored, "shards", c.Scored, "scored shards: <prefix>.manifest.json or a glob of .arrow/.parquet files, local or gs://")
 	fs.StringVar(&c.Model, "model", c.Model, "the reference model the shards were scored with (local or gs://); the policy starts from it")
 	fs.StringVar(&c.Tokenizer, "tokenizer", c.Tokenizer, "tokenizer, as for scoring; its fingerprint must match the shards'")
 	fs.StringVar(&c.Out, "out", c.Out, "local output directory: "+CheckpointDir+"/ (a loadable model with optimiser state) and "+MetricsFile)
@@ -187,12 +187,12 @@ func (c TrainConfig) Validate() error {
 	if c.KeepEvery < 0 {
 		return fmt.Errorf("--keep-every %d: want 0 (never) or a number of steps", c.KeepEvery)
 	}
-	for _, f := range [][2]string{{"shards", c.Shards}, {"model", c.Model}, {"out", c.Out}} {
+	for _, f := range [][2]string{{"shards", c.Scored}, {"model", c.Model}, {"out", c.Out}} {
 		if f[1] == "" {
 			return fmt.Errorf("--%s is required", f[0])
 		}
 	}
-	for _, p := range []string{c.Shards, c.Model} {
+	for _, p := range []string{c.Scored, c.Model} {
 		if err := runners.CheckPath(p); err != nil {
 			return err
 		}

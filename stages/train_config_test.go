@@ -17,7 +17,7 @@ import (
 // (or the epochs) when the run starts, not from the flag.
 func TestTrainConfigCosineSchedule(t *testing.T) {
 	c := DefaultTrainConfig()
-	c.Shards, c.Model, c.Out = "s.manifest.json", "m", t.TempDir()
+	c.Scored, c.Model, c.Out = "s.manifest.json", "m", t.TempDir()
 	c.Optim.Schedule, c.Optim.Warmup, c.Steps = "cosine", 2, 10
 	if err := c.Validate(); err != nil {
 		t.Errorf("cosine with 10 steps after 2 of warm-up: %v", err)

@@ -72,7 +72,7 @@ func (mutateFn) ProcessElement(s schemas.Scored) schemas.Scored {
 func init() { beam.RegisterDoFn(mutateFn{}) }
 
 func trainConfig(shards string, spec ReferenceSpec, out string) TrainConfig {
-	return TrainConfig{Shards: shards, Model: spec.ModelDir, Tokenizer: "auto", Out: out,
+	return TrainConfig{Scored: shards, Model: spec.ModelDir, Tokenizer: "auto", Out: out,
 		Loss:  model.LossConfig{Type: "sr-dpo", Beta: 0.1, Lambda: 0.5},
 		Optim: optim.Config{Name: "adam", LR: 1e-3}, BatchSize: 8, Steps: 30, Seed: 3, LogEvery: 1, EvalFraction: 0.2}
 }

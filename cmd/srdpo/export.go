@@ -27,7 +27,7 @@ func export(ctx context.Context, c pipelines.ExportConfig, stdout, stderr io.Wri
 	if !res.TRL {
 		fmt.Fprintln(stderr, "srdpo export: these shards were scored with --tokenization srdpo: TRL's columns (prompt_ids, chosen_ids, rejected_ids, ref_chosen_logps, ref_rejected_logps) are left out; score with --tokenization trl for a TRL run")
 	}
-	fmt.Fprintf(stdout, "exported %s to %s as a Hugging Face dataset:", c.Shards, c.Out)
+	fmt.Fprintf(stdout, "exported %s to %s as a Hugging Face dataset:", c.Scored, c.Out)
 	for _, split := range []string{c.Split, "test"} {
 		if n, ok := res.Rows[split]; ok {
 			fmt.Fprintf(stdout, " %s %d rows;", split, n)

@@ -104,7 +104,7 @@ func reportScore(ctx context.Context, stdout, stderr io.Writer, counters map[str
 	fmt.Fprintf(stdout, "%s into %s-*%s (manifest %s.manifest.json)\n", verb, cfg.Out, cfg.Format.Ext(), cfg.Out)
 	if hfDataset != "" {
 		ec := pipelines.DefaultExportConfig()
-		ec.Shards, ec.Out = cfg.Out, hfDataset
+		ec.Scored, ec.Out = cfg.Out, hfDataset
 		if err := export(ctx, ec, stdout, stderr); err != nil {
 			return err
 		}
