@@ -28,7 +28,7 @@ lint:
 # stay out: their kernels fail -race's pointer checks (checkptr, in
 # GoMLX's AVX-512 matmul) and building them with -race alone takes
 # minutes of the CI budget.
-RACE_PKGS = ./bounds/... ./stats/... ./schemas/... ./benchmarks/... ./model/tokenizer/... ./model/chattemplate/...
+RACE_PKGS = ./atomicfile/... ./bounds/... ./stats/... ./schemas/... ./benchmarks/... ./model/tokenizer/... ./model/chattemplate/...
 race:
 	$(GO) test -race -short -count=1 $(RACE_PKGS)
 

@@ -15,6 +15,7 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/checkpoint"
+	"github.com/srdpo/srdpo/atomicfile"
 )
 
 // Fingerprint is the sha256 of the config and the weights (in name order,
@@ -73,7 +74,7 @@ func (m *Decoder) Save(dir string) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomically(filepath.Join(dir, adapterFile), append(l, '\n')); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, adapterFile), append(l, '\n')); err != nil {
 			return err
 		}
 	}
@@ -81,7 +82,7 @@ func (m *Decoder) Save(dir string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomically(filepath.Join(dir, "config.json"), append(b, '\n'))
+	return atomicfile.Write(filepath.Join(dir, "config.json"), append(b, '\n'))
 }
 
 // Load reads a model saved by Save.

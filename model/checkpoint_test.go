@@ -1,12 +1,13 @@
 package model
 
 import (
-	"github.com/gomlx/gomlx/ml/model"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gomlx/gomlx/ml/model"
 )
 
 func TestSaveLoadIsExact(t *testing.T) {

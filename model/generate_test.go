@@ -1,11 +1,12 @@
 package model
 
 import (
-	"github.com/srdpo/srdpo/model/tokenizer"
 	"math"
 	"math/rand/v2"
 	"reflect"
 	"testing"
+
+	"github.com/srdpo/srdpo/model/tokenizer"
 )
 
 // naiveGreedy re-runs the whole sequence through the network for every new

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/srdpo/srdpo/atomicfile"
 )
 
 // hfConfig is the part of a Hugging Face GPT-2 config.json srdpo reads.
@@ -161,5 +162,5 @@ func writeHFDir(dir string, tensors map[string]Tensor, config []byte, maxShardBy
 	if err := writeHFWeights(dir, tensors, maxShardBytes); err != nil {
 		return err
 	}
-	return writeFileAtomically(filepath.Join(dir, "config.json"), append(config, '\n'))
+	return atomicfile.Write(filepath.Join(dir, "config.json"), append(config, '\n'))
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/srdpo/srdpo/atomicfile"
 )
 
 // hfFamilyConfig is what srdpo reads of a Llama, Mistral, Qwen2/3 or
@@ -410,5 +412,5 @@ func writeHFWeights(dir string, tensors map[string]Tensor, maxShardBytes int64) 
 	if err != nil {
 		return err
 	}
-	return writeFileAtomically(filepath.Join(dir, "model.safetensors.index.json"), append(idx, '\n'))
+	return atomicfile.Write(filepath.Join(dir, "model.safetensors.index.json"), append(idx, '\n'))
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/srdpo/srdpo/atomicfile"
 )
 
 // PEFT's adapter folder: adapter_config.json and adapter_model.safetensors
@@ -90,7 +92,7 @@ func (m *Decoder) WritePEFTAdapter(dir, baseModel string) error {
 	if err := WriteSafetensors(filepath.Join(dir, PEFTWeightsFile), tensors, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
-	return writeFileAtomically(filepath.Join(dir, PEFTConfigFile), append(b, '\n'))
+	return atomicfile.Write(filepath.Join(dir, PEFTConfigFile), append(b, '\n'))
 }
 
 // LoadPEFTAdapter attaches the PEFT LoRA adapter in dir (a local folder)

@@ -7,8 +7,9 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
+
+	"github.com/srdpo/srdpo/atomicfile"
 )
 
 // Tensor is one array of a safetensors file, as float64 for convenience.
@@ -238,31 +239,5 @@ func WriteSafetensors(path string, tensors map[string]Tensor, metadata map[strin
 			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(float32(v)))
 		}
 	}
-	return writeFileAtomically(path, buf)
-}
-
-// writeFileAtomically writes to a temporary name and renames, so a reader
-// never sees half a file.
-func writeFileAtomically(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	// CreateTemp makes the file private (0600); a model directory is for
-	// others to read, as os.WriteFile's 0644 would make it.
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, buf)
 }

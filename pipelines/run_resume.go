@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/srdpo/srdpo/atomicfile"
 )
 
 // A finished seed leaves its rows and the settings it ran with in its
@@ -78,9 +80,5 @@ func (r *seedRun) save() error {
 	if err := writeSweepRows(filepath.Join(r.dir, SeedResultsFile), r.rows); err != nil {
 		return err
 	}
-	path := filepath.Join(r.dir, SeedSettingsFile)
-	if err := os.WriteFile(path+".tmp", settings, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+	return atomicfile.Write(filepath.Join(r.dir, SeedSettingsFile), settings)
 }

@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/srdpo/srdpo/atomicfile"
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/schemas"
 )
@@ -26,15 +28,11 @@ func writeSweepRows(path string, rows []schemas.SweepRow) error {
 	for i, r := range sorted {
 		out[i] = r
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := schemas.WriteFile(f, schemas.FormatArrow, schemas.Sweeps, schemas.NewMetadata(), out); err != nil {
-		f.Close()
+	var buf bytes.Buffer
+	if err := schemas.WriteFile(&buf, schemas.FormatArrow, schemas.Sweeps, schemas.NewMetadata(), out); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return f.Close()
+	return atomicfile.Write(path, buf.Bytes())
 }
 
 // ReadSweepRows reads a run's results.arrow.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomlx/compute"
 
+	"github.com/srdpo/srdpo/atomicfile"
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/schemas"
@@ -92,11 +93,7 @@ func writeMetrics(path string, metrics []schemas.Metric) error {
 	if err := schemas.WriteFile(&buf, schemas.FormatArrow, schemas.Metrics, schemas.NewMetadata(), rows); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, buf.Bytes())
 }
 
 func loadCheckpoint(dir string, backend compute.Backend) (trainState, []schemas.Metric, *model.Decoder, error) {
