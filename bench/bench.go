@@ -204,6 +204,17 @@ func timeRuns(runs int, f func() error) ([]float64, error) {
 	return out, nil
 }
 
+// timeSFTSteps times the SFT step (Adam) of the train-step figures on pairs,
+// in seconds a run.
+func timeSFTSteps(m *model.Decoder, pairs []model.Pair, runs int) ([]float64, error) {
+	step, err := m.NewSFTStep(optim.Config{Name: "adam", LR: 1e-4})
+	if err != nil {
+		return nil, err
+	}
+	i := 0
+	return timeRuns(runs, func() error { _, err := step.Run(i, pairs); i++; return err })
+}
+
 // benchModelSize measures the forward pass (log-probs) or an SFT train
 // step of the d-wide model on a batch of 16 sequences of 128 tokens.
 func benchModelSize(what string, d, runs int) ([]Figure, error) {
@@ -227,12 +238,7 @@ func benchModelSize(what string, d, runs int) ([]Figure, error) {
 		}
 		return []Figure{Figure{Name: "forward", Unit: "tokens/s", Setting: Setting{"d": d, "T": 128, "batch": 16}}.spread(tps)}, nil
 	}
-	step, err := m.NewSFTStep(optim.Config{Name: "adam", LR: 1e-4})
-	if err != nil {
-		return nil, err
-	}
-	i := 0
-	times, err := timeRuns(runs, func() error { _, err := step.Run(i, pairs); i++; return err })
+	times, err := timeSFTSteps(m, pairs, runs)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/srdpo/srdpo/model"
-	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/stats"
 )
 
@@ -136,12 +135,7 @@ func benchGPT2Small(layout model.Family, v stepVariant, runs int) ([]Figure, err
 	if err != nil {
 		return nil, err
 	}
-	step, err := m.NewSFTStep(optim.Config{Name: "adam", LR: 1e-4})
-	if err != nil {
-		return nil, err
-	}
-	i := 0
-	train, err := timeRuns(runs, func() error { _, err := step.Run(i, pairs); i++; return err })
+	train, err := timeSFTSteps(m, pairs, runs)
 	if err != nil {
 		return nil, err
 	}
