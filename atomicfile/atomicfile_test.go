@@ -1,6 +1,8 @@
 package atomicfile
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,5 +30,28 @@ func TestWrite(t *testing.T) {
 	}
 	if err := Write(filepath.Join(dir, "missing", "y"), []byte("z")); err == nil {
 		t.Error("a missing folder was accepted")
+	}
+}
+
+// A Stream whose writer fails leaves the old file as it was and no
+// temporary file.
+func TestStreamFailureKeepsTheOldFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x")
+	if err := Write(path, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	err := Stream(path, func(w io.Writer) error {
+		w.Write([]byte("half of the new"))
+		return errors.New("disk full")
+	})
+	if err == nil || err.Error() != "disk full" {
+		t.Fatalf("got %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "old" {
+		t.Errorf("%q, want the old file", b)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d entries, want 1", len(entries))
 	}
 }

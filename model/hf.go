@@ -126,19 +126,15 @@ func (m *Decoder) ExportHF(dir string) error { return m.ExportHFSharded(dir, Def
 // ExportHFSharded is ExportHF with shards of at most maxShardBytes.
 func (m *Decoder) ExportHFSharded(dir string, maxShardBytes int64) error {
 	c := m.Config
-	weights, err := m.MergedWeights()
-	if err != nil {
-		return err
-	}
-	tensors := map[string]Tensor{}
-	for name, v := range weights {
-		tensors[name] = Tensor{Shape: c.WeightShape(name), Data: v}
-	}
 	b, err := hfConfigJSON(c)
 	if err != nil {
 		return err
 	}
-	return writeHFDir(dir, tensors, b, maxShardBytes)
+	src := weightStream{names: c.WeightNames(), shapes: map[string][]int{}, get: m.mergedWeight}
+	for _, n := range src.names {
+		src.shapes[n] = c.WeightShape(n)
+	}
+	return writeHFDir(dir, src, b, maxShardBytes)
 }
 
 // hfConfigJSON is the config.json of a causal LM of c's family.
@@ -154,12 +150,12 @@ func hfConfigJSON(c Config) ([]byte, error) {
 	return json.MarshalIndent(hc, "", "  ")
 }
 
-// writeHFDir writes tensors and config.json (last) into dir.
-func writeHFDir(dir string, tensors map[string]Tensor, config []byte, maxShardBytes int64) error {
+// writeHFDir writes the weights and config.json (last) into dir.
+func writeHFDir(dir string, src weightStream, config []byte, maxShardBytes int64) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := writeHFWeights(dir, tensors, maxShardBytes); err != nil {
+	if err := writeHFWeights(dir, src, maxShardBytes); err != nil {
 		return err
 	}
 	return atomicfile.Write(filepath.Join(dir, "config.json"), append(config, '\n'))

@@ -376,35 +376,31 @@ func (w *hfWeights) match(dir string, c Config) (map[string]weightSource, error)
 // writeHFWeights writes tensors as model.safetensors, or, when they exceed
 // maxShardBytes (as F32), as model-0000k-of-0000n.safetensors with
 // model.safetensors.index.json, Hugging Face's sharded layout.
-func writeHFWeights(dir string, tensors map[string]Tensor, maxShardBytes int64) error {
-	names := make([]string, 0, len(tensors))
-	var total int64
-	for n, t := range tensors {
-		names = append(names, n)
-		total += 4 * int64(len(t.Data))
-	}
-	sort.Strings(names)
+func writeHFWeights(dir string, src weightStream, maxShardBytes int64) error {
+	total := src.bytes(src.names)
 	meta := map[string]string{"format": "pt"}
 	if total <= maxShardBytes {
-		return WriteSafetensors(filepath.Join(dir, "model.safetensors"), tensors, meta)
+		return writeSafetensors(filepath.Join(dir, "model.safetensors"), src, meta)
 	}
-	var shards []map[string]Tensor
+	var shards [][]string
 	var size int64
-	for _, n := range names {
-		bytes := 4 * int64(len(tensors[n].Data))
+	for _, n := range src.names {
+		bytes := src.bytes([]string{n})
 		if len(shards) == 0 || size+bytes > maxShardBytes {
-			shards, size = append(shards, map[string]Tensor{}), 0
+			shards, size = append(shards, nil), 0
 		}
-		shards[len(shards)-1][n] = tensors[n]
+		shards[len(shards)-1] = append(shards[len(shards)-1], n)
 		size += bytes
 	}
 	weightMap := map[string]string{}
-	for i, sh := range shards {
+	for i, names := range shards {
 		file := fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, len(shards))
-		if err := WriteSafetensors(filepath.Join(dir, file), sh, meta); err != nil {
+		shard := src
+		shard.names = names
+		if err := writeSafetensors(filepath.Join(dir, file), shard, meta); err != nil {
 			return err
 		}
-		for n := range sh {
+		for _, n := range names {
 			weightMap[n] = file
 		}
 	}

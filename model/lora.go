@@ -290,32 +290,51 @@ func (m *Decoder) AdapterWeights() (map[string][]float64, error) {
 // merge does: W + s·B·A for nn.Linear maps, W + s·(B·A)ᵀ for Conv1D
 // (fan_in_fan_out). Without an adapter, the weights.
 func (m *Decoder) MergedWeights() (map[string][]float64, error) {
-	w, err := m.Weights()
-	if err != nil || m.lora == nil {
-		return w, err
+	out := map[string][]float64{}
+	for _, name := range m.Config.WeightNames() {
+		w, err := m.mergedWeight(name)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = w
 	}
-	ad, err := m.AdapterWeights()
+	return out, nil
+}
+
+// mergedWeight is one weight with the adapter merged in, where the adapter
+// adapts its map.
+func (m *Decoder) mergedWeight(name string) ([]float64, error) {
+	v, err := m.values([]string{name})
 	if err != nil {
 		return nil, err
 	}
+	w := v[name]
+	if m.lora == nil {
+		return w, nil
+	}
+	target := strings.TrimSuffix(name, ".weight")
+	p, ok := m.lora.targets[target]
+	if !ok || target == name {
+		return w, nil
+	}
+	ad, err := m.values([]string{loraA(target), loraB(target)})
+	if err != nil {
+		return nil, err
+	}
+	a, b := ad[loraA(target)], ad[loraB(target)]
 	r, s := m.lora.cfg.Rank, m.lora.cfg.Scaling()
-	for name, p := range m.lora.targets {
-		a, b := ad[loraA(name)], ad[loraB(name)]
-		merged := slices.Clone(w[name+".weight"])
-		for o := 0; o < p.out; o++ {
-			for i := 0; i < p.in; i++ {
-				var d float64
-				for k := 0; k < r; k++ {
-					d += b[o*r+k] * a[k*p.in+i]
-				}
-				at := o*p.in + i
-				if p.conv1D {
-					at = i*p.out + o
-				}
-				merged[at] += s * d
+	for o := 0; o < p.out; o++ {
+		for i := 0; i < p.in; i++ {
+			var d float64
+			for k := 0; k < r; k++ {
+				d += b[o*r+k] * a[k*p.in+i]
 			}
+			at := o*p.in + i
+			if p.conv1D {
+				at = i*p.out + o
+			}
+			w[at] += s * d
 		}
-		w[name+".weight"] = merged
 	}
 	return w, nil
 }

@@ -149,6 +149,26 @@ func TestLoRAForwardEqualsMergedWeights(t *testing.T) {
 					if worst > tol {
 						t.Errorf("largest difference from the merged reference %g (tolerance %g)", worst, tol)
 					}
+					// Exported as a Hugging Face directory (in small shards, one
+					// weight at a time), the merged weights are the hand merge
+					// in float32.
+					dir := t.TempDir()
+					if err := m.ExportHFSharded(dir, 20_000); err != nil {
+						t.Fatal(err)
+					}
+					backend, _ := Backend()
+					back, err := LoadDir(dir, backend, Float64)
+					if err != nil {
+						t.Fatal(err)
+					}
+					exported, _ := back.Weights()
+					for n, v := range mergeByHand(c, base, ad, c.Family == FamilyGPT2, s) {
+						for i := range v {
+							if d := math.Abs(exported[n][i] - v[i]); d > 1e-6*math.Abs(v[i])+1e-9 {
+								t.Fatalf("exported %s[%d] = %g, want %g", n, i, exported[n][i], v[i])
+							}
+						}
+					}
 				})
 			}
 		}

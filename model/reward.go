@@ -227,5 +227,5 @@ func ExportReward(net *Decoder, score []float64, pad int32, dir string) error {
 	if b, err = json.MarshalIndent(cfg, "", "  "); err != nil {
 		return err
 	}
-	return writeHFDir(dir, tensors, b, DefaultShardBytes)
+	return writeHFDir(dir, tensorSource(tensors), b, DefaultShardBytes)
 }

@@ -29,7 +29,7 @@ func writeRewardDir(t *testing.T, m *Decoder, score []float64, arch string, pad 
 		}
 		tensors[name] = Tensor{Shape: c.WeightShape(name), Data: v}
 	}
-	if err := writeHFWeights(dir, tensors, DefaultShardBytes); err != nil {
+	if err := writeHFWeights(dir, tensorSource(tensors), DefaultShardBytes); err != nil {
 		t.Fatal(err)
 	}
 	b, err := familyConfigJSON(c)

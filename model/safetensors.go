@@ -205,23 +205,49 @@ func float16(h uint16) float64 {
 
 // WriteSafetensors writes tensors as F32, in name order, with metadata.
 func WriteSafetensors(path string, tensors map[string]Tensor, metadata map[string]string) error {
-	names := make([]string, 0, len(tensors))
-	for n := range tensors {
-		names = append(names, n)
+	return writeSafetensors(path, tensorSource(tensors), metadata)
+}
+
+// weightStream gives named weights one at a time, so that a writer holds
+// one weight's float64 values, not the whole model's (8 bytes a
+// parameter: 25 GB at 3B).
+type weightStream struct {
+	names  []string // sorted
+	shapes map[string][]int
+	get    func(name string) ([]float64, error)
+}
+
+// tensorSource is a source of tensors already in memory.
+func tensorSource(tensors map[string]Tensor) weightStream {
+	src := weightStream{shapes: map[string][]int{}, get: func(n string) ([]float64, error) { return tensors[n].Data, nil }}
+	for n, t := range tensors {
+		src.names = append(src.names, n)
+		src.shapes[n] = t.Shape
 	}
-	sort.Strings(names)
+	sort.Strings(src.names)
+	return src
+}
+
+// bytes is the float32 data size of the named weights.
+func (src weightStream) bytes(names []string) int64 {
+	var n int64
+	for _, name := range names {
+		n += 4 * int64(product(src.shapes[name]))
+	}
+	return n
+}
+
+// writeSafetensors writes the named weights of src as float32, in name
+// order, reading one weight at a time into a buffered stream.
+func writeSafetensors(path string, src weightStream, metadata map[string]string) error {
 	header := map[string]any{}
 	if len(metadata) > 0 {
 		header["__metadata__"] = metadata
 	}
 	var offset int64
-	for _, n := range names {
-		t := tensors[n]
-		if len(t.Data) != product(t.Shape) {
-			return fmt.Errorf("tensor %s: %d values for shape %v", n, len(t.Data), t.Shape)
-		}
-		end := offset + 4*int64(len(t.Data))
-		header[n] = safetensorsEntry{DType: "F32", Shape: t.Shape, Offsets: [2]int64{offset, end}}
+	for _, n := range src.names {
+		end := offset + 4*int64(product(src.shapes[n]))
+		header[n] = safetensorsEntry{DType: "F32", Shape: src.shapes[n], Offsets: [2]int64{offset, end}}
 		offset = end
 	}
 	hb, err := json.Marshal(header)
@@ -231,13 +257,30 @@ func WriteSafetensors(path string, tensors map[string]Tensor, metadata map[strin
 	for len(hb)%8 != 0 { // the format pads the header with spaces to 8 bytes
 		hb = append(hb, ' ')
 	}
-	buf := make([]byte, 0, 8+len(hb)+int(offset))
-	buf = binary.LittleEndian.AppendUint64(buf, uint64(len(hb)))
-	buf = append(buf, hb...)
-	for _, n := range names {
-		for _, v := range tensors[n].Data {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(float32(v)))
+	return atomicfile.Stream(path, func(w io.Writer) error {
+		if _, err := w.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(hb)))); err != nil {
+			return err
 		}
-	}
-	return atomicfile.Write(path, buf)
+		if _, err := w.Write(hb); err != nil {
+			return err
+		}
+		var buf []byte
+		for _, n := range src.names {
+			data, err := src.get(n)
+			if err != nil {
+				return err
+			}
+			if len(data) != product(src.shapes[n]) {
+				return fmt.Errorf("tensor %s: %d values for shape %v", n, len(data), src.shapes[n])
+			}
+			buf = buf[:0]
+			for _, v := range data {
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(float32(v)))
+			}
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
