@@ -204,6 +204,16 @@ func timeRuns(runs int, f func() error) ([]float64, error) {
 	return out, nil
 }
 
+// timeForward times the log-probs of pairs of 128 tokens in one pass, in
+// seconds a run.
+func timeForward(m *model.Decoder, pairs []model.Pair, runs int) ([]float64, error) {
+	s, err := m.NewScorer(len(pairs) * 128)
+	if err != nil {
+		return nil, err
+	}
+	return timeRuns(runs, func() error { _, err := s.LogProbs(pairs); return err })
+}
+
 // timeSFTSteps times the SFT step (Adam) of the train-step figures on pairs,
 // in seconds a run.
 func timeSFTSteps(m *model.Decoder, pairs []model.Pair, runs int) ([]float64, error) {
@@ -224,11 +234,7 @@ func benchModelSize(what string, d, runs int) ([]Figure, error) {
 		return nil, err
 	}
 	if what == "forward" {
-		s, err := m.NewScorer(16 * 128)
-		if err != nil {
-			return nil, err
-		}
-		times, err := timeRuns(runs, func() error { _, err := s.LogProbs(pairs); return err })
+		times, err := timeForward(m, pairs, runs)
 		if err != nil {
 			return nil, err
 		}

@@ -127,11 +127,7 @@ func benchGPT2Small(layout model.Family, v stepVariant, runs int) ([]Figure, err
 		name = "gpt2-small recompute"
 	}
 	pairs := fixedPairs(8, 64, 64, 1) // 8 × 128 tokens
-	scorer, err := m.NewScorer(8 * 128)
-	if err != nil {
-		return nil, err
-	}
-	fwd, err := timeRuns(runs, func() error { _, err := scorer.LogProbs(pairs); return err })
+	fwd, err := timeForward(m, pairs, runs)
 	if err != nil {
 		return nil, err
 	}
