@@ -215,17 +215,25 @@ func cellsCaption(seeds int) string {
 		"what Δπ tells about quality beyond the margin the loss already has."
 }
 
+// anyPolicyHas tells whether some policy has the figure: a table shows
+// the columns that are not empty.
+func anyPolicyHas(figs map[figureKey]overSeeds, policies []string, benchmark, metric string) bool {
+	for _, p := range policies {
+		if _, ok := figs[figureKey{p, benchmark, metric}]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // mainTable is the report's table: a row per policy, a column per figure
 // of reportColumns, each the mean over seeds with [min, max] when there
 // are several.
 func mainTable(figs map[figureKey]overSeeds, policies []string) string {
 	var columns []struct{ title, benchmark, metric string } // those some policy has
 	for _, c := range reportColumns {
-		for _, p := range policies {
-			if _, ok := figs[figureKey{p, c.benchmark, c.metric}]; ok {
-				columns = append(columns, c)
-				break
-			}
+		if anyPolicyHas(figs, policies, c.benchmark, c.metric) {
+			columns = append(columns, c)
 		}
 	}
 	if len(columns) == 0 {
@@ -279,11 +287,8 @@ var leaderboardColumns = []struct{ title, benchmark, metric string }{
 func leaderboardTable(figs map[figureKey]overSeeds, policies []string) string {
 	var cols []int
 	for i, c := range leaderboardColumns {
-		for _, p := range policies {
-			if _, ok := figs[figureKey{p, c.benchmark, c.metric}]; ok {
-				cols = append(cols, i)
-				break
-			}
+		if anyPolicyHas(figs, policies, c.benchmark, c.metric) {
+			cols = append(cols, i)
 		}
 	}
 	if len(cols) == 0 {

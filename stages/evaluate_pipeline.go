@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/srdpo/srdpo/model"
@@ -341,19 +340,6 @@ func (fn *winRateFn) ProcessElement(key string, iter func(*float64) bool, emit f
 	}
 	emit(schemas.Eval{Policy: p, Step: step, Benchmark: bench, Metric: schemas.MetricWinRateVs + o, Value: m, N: int64(len(ws)), Seed: fn.Seed, Stderr: se})
 	return nil
-}
-
-func readAllFile(ctx context.Context, path string) ([]byte, error) {
-	fs, err := filesystem.New(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	defer fs.Close()
-	b, err := filesystem.Read(ctx, fs, path)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return b, nil
 }
 
 func readPrompts(ctx context.Context, path string) (ids, prompts []string, err error) {

@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"github.com/srdpo/srdpo/schemas"
 )
@@ -93,12 +92,7 @@ func openHFDataset(ctx context.Context, folder string) (rowsInMemory, schemas.Me
 // readHFParquet reads one Parquet file of TRL's columns.
 func readHFParquet(ctx context.Context, name string) (_ []schemas.Row, _ schemas.Metadata, err error) {
 	defer schemas.RecoverMalformed(&err, name)
-	fs, err := filesystem.New(ctx, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer fs.Close()
-	data, err := filesystem.Read(ctx, fs, name)
+	data, err := readAllFile(ctx, name)
 	if err != nil {
 		return nil, nil, err
 	}

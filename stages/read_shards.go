@@ -152,15 +152,10 @@ func readShard(ctx context.Context, ref shardRef, tb *schemas.Table) ([]schemas.
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	fs, err := filesystem.New(ctx, name)
+	// Arrow and Parquet readers need random access: buffer the whole shard.
+	data, err := readAllFile(ctx, name)
 	if err != nil {
 		return nil, nil, err
-	}
-	defer fs.Close()
-	// Arrow and Parquet readers need random access: buffer the whole shard.
-	data, err := filesystem.Read(ctx, fs, name)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading shard %s: %w", name, err)
 	}
 	rows, md, err := schemas.ReadFile(data, format, tb)
 	if err != nil {

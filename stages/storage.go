@@ -149,3 +149,18 @@ func randomHex() string {
 	crand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// readAllFile reads a whole file, local or on a Beam filesystem: Arrow and
+// Parquet readers need random access.
+func readAllFile(ctx context.Context, path string) ([]byte, error) {
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Close()
+	b, err := filesystem.Read(ctx, fs, path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return b, nil
+}
