@@ -17,6 +17,7 @@ import (
 	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/stages"
+	"github.com/srdpo/srdpo/stages/shardio"
 	"github.com/srdpo/srdpo/tasks"
 )
 
@@ -283,11 +284,11 @@ func RunEval(ctx context.Context, c EvalConfig) ([]schemas.Eval, string, error) 
 	}
 	rows := beam.Flatten(s, parts...)
 	prefix := filepath.Join(c.Out, "eval")
-	stages.WriteShards(s, prefix, schemas.Evals, schemas.NewMetadata(), rows, stages.WithShards(1))
+	shardio.WriteShards(s, prefix, schemas.Evals, schemas.NewMetadata(), rows, shardio.WithShards(1))
 	if _, err := RunJob(ctx, p, []string{prefix}, os.Stderr); err != nil {
 		return nil, "", fmt.Errorf("evaluation pipeline: %w", err)
 	}
-	data, err := os.ReadFile(stages.ShardName(prefix, 0, 1, schemas.FormatArrow))
+	data, err := os.ReadFile(shardio.ShardName(prefix, 0, 1, schemas.FormatArrow))
 	if err != nil {
 		return nil, "", err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/srdpo/srdpo/runners"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/stages"
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 // IngestConfig is what ingestion needs: where the corpus is, how to read it
@@ -188,8 +189,8 @@ func (c IngestConfig) ReadCorpus(s beam.Scope, aug stages.Augmentation, extra ..
 
 // WriteDeadLetters writes dead letters as one JSONL file people can read.
 func WriteDeadLetters(s beam.Scope, out string, md schemas.Metadata, dead beam.PCollection) beam.PCollection {
-	return stages.WriteShards(s.Scope("deadletters"), DeadLetterPrefix(out), schemas.DeadLetters, md, dead,
-		stages.WithShards(1), stages.WithFormat(schemas.FormatJSONL))
+	return shardio.WriteShards(s.Scope("deadletters"), DeadLetterPrefix(out), schemas.DeadLetters, md, dead,
+		shardio.WithShards(1), shardio.WithFormat(schemas.FormatJSONL))
 }
 
 // BuildIngest adds the ingestion job: corpus → normalised preference shards
@@ -198,7 +199,7 @@ func BuildIngest(s beam.Scope, c IngestConfig) (manifest, deadManifest beam.PCol
 	s = s.Scope("ingest")
 	rows, dead := c.ReadCorpus(s, stages.Augmentation{})
 	md := c.Metadata()
-	manifest = stages.WriteShards(s, c.Out, schemas.Preferences, md, rows,
-		stages.WithShards(c.Shards), stages.WithFormat(c.Format))
+	manifest = shardio.WriteShards(s, c.Out, schemas.Preferences, md, rows,
+		shardio.WithShards(c.Shards), shardio.WithFormat(c.Format))
 	return manifest, WriteDeadLetters(s, c.Out, md, dead)
 }

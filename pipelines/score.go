@@ -13,6 +13,7 @@ import (
 	"github.com/srdpo/srdpo/runners"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/stages"
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 // ScoreConfig is the scoring job's settings beyond ingestion: the
@@ -178,7 +179,7 @@ func BuildScore(ctx context.Context, s beam.Scope, c IngestConfig, sc ScoreConfi
 	}
 	rows, dead := c.ReadCorpus(s, stages.Augmentation{Prompt: spec.AugPrompt, Separator: spec.AugSeparator, Position: spec.AugPosition}, extra...)
 	scored, scoreDead := stages.ScorePreferences(s, spec, rows, stages.WithBatchPairs(sc.BatchPairs))
-	manifest = stages.WriteShards(s, c.Out, schemas.ScoredRows, md, scored,
-		stages.WithShards(c.Shards), stages.WithFormat(c.Format))
+	manifest = shardio.WriteShards(s, c.Out, schemas.ScoredRows, md, scored,
+		shardio.WithShards(c.Shards), shardio.WithFormat(c.Format))
 	return manifest, WriteDeadLetters(s, c.Out, md, beam.Flatten(s, dead, scoreDead)), nil
 }

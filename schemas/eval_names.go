@@ -25,3 +25,6 @@ const (
 // CorrelationMetric names a correlation ("pearson", "spearman", "kendall")
 // of a quantity ("h", "delta") with the gap: "pearson_delta".
 func CorrelationMetric(kind, of string) string { return kind + "_" + of }
+
+// CounterNamespace is the Beam metrics namespace of srdpo's counters.
+const CounterNamespace = "srdpo"

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"sort"
+
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 // place is where a record is: what the first pass keeps of it.
@@ -80,7 +82,7 @@ func (fn *corpusIDsFn) ProcessElement(ctx context.Context, f corpusChunk, emit f
 		if err != nil {
 			return
 		}
-		k := shardOf(p.ID, idBuckets)
+		k := shardio.ShardOf(p.ID, idBuckets)
 		if blocks[k] == nil {
 			blocks[k] = &idBlock{Source: r.Source}
 		}

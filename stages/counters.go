@@ -1,9 +1,12 @@
 package stages
 
-import "github.com/apache/beam/sdks/v2/go/pkg/beam"
+import (
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/srdpo/srdpo/schemas"
+)
 
 // CounterNamespace is the Beam metrics namespace of srdpo's counters.
-const CounterNamespace = "srdpo"
+const CounterNamespace = schemas.CounterNamespace
 
 // Ingestion counters: read = good + dead.
 const (

@@ -1,6 +1,6 @@
 // Package stages holds srdpo's composable units. The Beam stages are
 // exported functions from PCollections to PCollections (ReadCorpus,
-// ScorePreferences, WriteShards, ReadShards, EvaluatePolicies) whose DoFns
+// ScorePreferences, EvaluatePolicies; shard I/O is package shardio) whose DoFns
 // are unexported and registered in init(), configured by options as
 // functions — the shape of the Beam Go SDK's io/textio and
 // transforms/stats. Beside them: the GoMLX training stage (Train), the

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/srdpo/srdpo/stages/shardio"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
@@ -91,9 +93,9 @@ func evalRows(t *testing.T, spec EvalSpec, policies []PolicyRef) map[[3]string]s
 	p, s := beam.NewPipelineWithRoot()
 	rows := EvaluateBenchmarks(s, spec, beam.CreateList(s, shards))
 	out := filepath.Join(t.TempDir(), "eval")
-	WriteShards(s, out, schemas.Evals, schemas.NewMetadata(), rows, WithShards(1))
+	shardio.WriteShards(s, out, schemas.Evals, schemas.NewMetadata(), rows, shardio.WithShards(1))
 	ptest.RunAndValidate(t, p)
-	data, err := os.ReadFile(ShardName(out, 0, 1, schemas.FormatArrow))
+	data, err := os.ReadFile(shardio.ShardName(out, 0, 1, schemas.FormatArrow))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +261,7 @@ func TestBenchmarkParquetFolderOnGCS(t *testing.T) {
 	}
 	// GSM8K evaluates the test split: a folder holding only a validation
 	// split says so.
-	removeFile(ctx, fs, "gs://hub/ai2_arc/ARC-Challenge/test-00000-of-00001.parquet")
+	shardio.RemoveFile(ctx, fs, "gs://hub/ai2_arc/ARC-Challenge/test-00000-of-00001.parquet")
 	if _, err := readBenchmark(ctx, BenchmarkSpec{Name: "gsm8k", Path: "gs://hub/ai2_arc/ARC-Challenge", Shots: 0}, 0, 0); err == nil ||
 		!strings.Contains(err.Error(), "no files of the test split") {
 		t.Errorf("gsm8k without a test split: %v", err)

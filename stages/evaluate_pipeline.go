@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/srdpo/srdpo/stages/shardio"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -214,7 +217,7 @@ func (e *policyEval) onPrompts(ctx context.Context) error {
 // onHeldout evaluates the held-out scored pairs: preference accuracy and
 // the Table-4 correlations against the gold gap and the judge's.
 func (e *policyEval) onHeldout(ctx context.Context) error {
-	scored, _, err := readScored(ctx, e.spec.Heldout)
+	scored, _, err := shardio.ReadScored(ctx, e.spec.Heldout)
 	if err != nil {
 		return err
 	}
@@ -343,7 +346,7 @@ func (fn *winRateFn) ProcessElement(key string, iter func(*float64) bool, emit f
 }
 
 func readPrompts(ctx context.Context, path string) (ids, prompts []string, err error) {
-	b, err := readAllFile(ctx, path)
+	b, err := shardio.ReadAll(ctx, path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -363,3 +366,5 @@ func readPrompts(ctx context.Context, path string) (ids, prompts []string, err e
 	}
 	return ids, prompts, nil
 }
+
+func reflectTypeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/srdpo/srdpo/stages/shardio"
+
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
@@ -53,7 +55,7 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 
 	// The same figures, computed directly.
 	ref, _, _ := loadModel(ctx, spec.ModelDir, "", "auto")
-	rows, _, _ := readScored(ctx, shards)
+	rows, _, _ := shardio.ReadScored(ctx, shards)
 	var want []schemas.Eval
 	greedy, sampled := map[string][]float64{}, map[string][][]float64{}
 	for _, p := range policies {
@@ -149,7 +151,7 @@ func TestEvaluatePoliciesEqualsDirect(t *testing.T) {
 	got := EvaluatePolicies(s, es, beam.CreateList(s, policies))
 	passert.Equals(s, got, beam.CreateList(s, want))
 	// The rows are valid eval rows: they go through the Arrow sink.
-	WriteShards(s, filepath.Join(dir, "eval"), schemas.Evals, schemas.NewMetadata(), got, WithShards(1))
+	shardio.WriteShards(s, filepath.Join(dir, "eval"), schemas.Evals, schemas.NewMetadata(), got, shardio.WithShards(1))
 	ptest.RunAndValidate(t, p)
 }
 

@@ -6,6 +6,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/srdpo/srdpo/stages/shardio"
+
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/schemas"
@@ -52,7 +54,7 @@ func TestPreferencesBeforeAndAfterTraining(t *testing.T) {
 		c, r := 1.0, float64(s.ID[len(s.ID)-1]%3)/4 // gaps of 1, 0.75 and 0.5
 		s.ScoreChosen, s.ScoreRejected = &c, &r
 	})
-	rows, _, err := readScored(context.Background(), shards)
+	rows, _, err := shardio.ReadScored(context.Background(), shards)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/srdpo/srdpo/stages/shardio"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
@@ -112,7 +114,7 @@ func ExportHFDataset(ctx context.Context, pattern string, o HFExport) (HFExportR
 	}
 	sort.Slice(splits, func(i, j int) bool { return splits[i].name < splits[j].name })
 	card := hfCard(o.Config, cols, splits, hfProvenance(store.md, res.TRL))
-	if err := writeFile(ctx, fs, joinPath(o.Out, "README.md"), []byte(card)); err != nil {
+	if err := shardio.WriteFile(ctx, fs, joinPath(o.Out, "README.md"), []byte(card)); err != nil {
 		return res, err
 	}
 	res.Files = append(res.Files, "README.md")

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/srdpo/srdpo/stages/shardio"
+
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"github.com/srdpo/srdpo/runners/gcstest"
@@ -246,7 +248,7 @@ func TestExportSplitsAsGiven(t *testing.T) {
 	}
 	// A text (not conversational) set has other columns.
 	text := hfFixture(t, t.TempDir())
-	rows, _, err := readShard(ctx, shardRef{Path: text, Rows: -1}, schemas.ScoredRows)
+	rows, _, err := shardio.ReadShard(ctx, shardio.ShardRef{Path: text, Rows: -1}, schemas.ScoredRows)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +289,7 @@ func TestExportRefusesMixedOrEmptySets(t *testing.T) {
 		{"empty", func([]schemas.Row) []schemas.Row { return nil }, "holds no rows"},
 	} {
 		path := hfFixture(t, t.TempDir())
-		rows, md, err := readShard(ctx, shardRef{Path: path, Rows: -1}, schemas.ScoredRows)
+		rows, md, err := shardio.ReadShard(ctx, shardio.ShardRef{Path: path, Rows: -1}, schemas.ScoredRows)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/srdpo/srdpo/stages/shardio"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -107,7 +109,7 @@ func (w *hfSplitWriter) finish() error {
 		return err
 	}
 	final := joinPath(w.out, w.name(w.file))
-	if err := renameFile(w.ctx, w.fs, w.tmp, final); err != nil {
+	if err := shardio.RenameFile(w.ctx, w.fs, w.tmp, final); err != nil {
 		return err
 	}
 	w.written = append(w.written, w.name(w.file))

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/srdpo/srdpo/stages/shardio"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -92,7 +94,7 @@ func openHFDataset(ctx context.Context, folder string) (rowsInMemory, schemas.Me
 // readHFParquet reads one Parquet file of TRL's columns.
 func readHFParquet(ctx context.Context, name string) (_ []schemas.Row, _ schemas.Metadata, err error) {
 	defer schemas.RecoverMalformed(&err, name)
-	data, err := readAllFile(ctx, name)
+	data, err := shardio.ReadAll(ctx, name)
 	if err != nil {
 		return nil, nil, err
 	}

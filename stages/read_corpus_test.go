@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/srdpo/srdpo/stages/shardio"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -371,7 +373,7 @@ func TestReadCorpusFromGCS(t *testing.T) {
 	ctx := t.Context()
 	for _, name := range []string{"trl_standard.jsonl", "sharegpt.json"} {
 		src, _ := os.ReadFile(fixtures + name)
-		if err := writeAtomically(ctx, "gs://corpora/prefs/"+name, func(b *bytes.Buffer) error { _, err := b.Write(src); return err }); err != nil {
+		if err := shardio.WriteAtomically(ctx, "gs://corpora/prefs/"+name, func(b *bytes.Buffer) error { _, err := b.Write(src); return err }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -389,9 +391,23 @@ func TestCorpusToShards(t *testing.T) {
 		rows, _ := ReadCorpus(s.Scope(f), fixtures+f)
 		all = append(all, rows)
 	}
-	WriteShards(s, prefix, schemas.Preferences, testMetadata, beam.Flatten(s, all...), WithShards(2))
+	shardio.WriteShards(s, prefix, schemas.Preferences, schemas.NewMetadata(), beam.Flatten(s, all...), shardio.WithShards(2))
 	ptest.RunAndValidate(t, p)
-	_, got := readBack(t, prefix)
+	refs, err := shardio.List(t.Context(), prefix+schemas.ManifestSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []schemas.Preference
+	for _, ref := range refs {
+		rows, _, err := shardio.ReadShard(t.Context(), ref, schemas.Preferences)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			got = append(got, r.(schemas.Preference))
+		}
+	}
+	sort.Slice(got, func(i, j int) bool { return got[i].ID < got[j].ID })
 	var want []schemas.Preference
 	for _, w := range [][]schemas.Preference{wantTRLStandard, wantConversational, wantHH, wantShareGPT, wantUltraFeedback} {
 		want = append(want, w...)

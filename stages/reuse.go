@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/srdpo/srdpo/stages/shardio"
+
 	"github.com/srdpo/srdpo/schemas"
 )
 
@@ -72,7 +74,7 @@ var reuseSettings = []string{schemas.KeyModelFingerprint, schemas.KeyTokenizerFi
 // the settings that differ, named with both values (none: rows may be
 // reused). The earlier set is a manifest or glob, local or gs://.
 func ReuseSettings(ctx context.Context, pattern string, md schemas.Metadata) ([]string, error) {
-	refs, err := listShards(ctx, pattern)
+	refs, err := shardio.List(ctx, pattern)
 	if err != nil {
 		return nil, fmt.Errorf("--reuse %s: %w", pattern, err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/srdpo/srdpo/stages/shardio"
+
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
@@ -70,7 +72,7 @@ func TestEvaluateWithRewardModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref, _, _ := loadModel(ctx, spec.ModelDir, "", "auto")
-	rows, _, _ := readScored(ctx, shards)
+	rows, _, _ := shardio.ReadScored(ctx, shards)
 	gaps, err := judge.Gaps(rows)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/srdpo/srdpo/stages/shardio"
+
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"github.com/srdpo/srdpo/model"
@@ -63,7 +65,7 @@ func openScored(ctx context.Context, pattern string) (*scoredStore, error) {
 		sortRowsByKey(rows)
 		return &scoredStore{shards: []rowSource{rows}, md: md, dataset: true}, nil
 	}
-	refs, err := listShards(ctx, pattern)
+	refs, err := shardio.List(ctx, pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -95,13 +97,13 @@ func openScored(ctx context.Context, pattern string) (*scoredStore, error) {
 }
 
 // open maps an Arrow shard, or decodes a Parquet one.
-func (s *scoredStore) open(ctx context.Context, ref shardRef) (rowSource, schemas.Metadata, error) {
+func (s *scoredStore) open(ctx context.Context, ref shardio.ShardRef) (rowSource, schemas.Metadata, error) {
 	format, err := schemas.FormatOf(ref.Path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", ref.Path, err)
 	}
 	if format != schemas.FormatArrow {
-		rows, md, err := readShard(ctx, ref, schemas.ScoredRows)
+		rows, md, err := shardio.ReadShard(ctx, ref, schemas.ScoredRows)
 		return rowsInMemory(rows), md, err
 	}
 	local := ref.Path
@@ -111,7 +113,7 @@ func (s *scoredStore) open(ctx context.Context, ref shardRef) (rowSource, schema
 		}
 		s.closers = append(s.closers, func() error { return os.Remove(local) })
 	}
-	data, unmap, err := mapFile(local)
+	data, unmap, err := shardio.MapFile(local)
 	if err != nil {
 		return nil, nil, fmt.Errorf("shard %s: %w", ref.Path, err)
 	}
@@ -136,7 +138,7 @@ func copyToTemp(ctx context.Context, name string) (string, error) {
 		return "", err
 	}
 	tmp.Close()
-	if err := retryTransient(ctx, func(bool) error { return copyOut(ctx, fs, name, tmp.Name()) }); err != nil {
+	if err := shardio.RetryTransient(ctx, func(bool) error { return copyOut(ctx, fs, name, tmp.Name()) }); err != nil {
 		os.Remove(tmp.Name())
 		return "", fmt.Errorf("copying shard %s to %s: %w", name, os.TempDir(), err)
 	}
@@ -199,7 +201,7 @@ func (s *scoredStore) walk(visit func(at rowAt, r schemas.Scored) error) error {
 			return shard.Row(int64(fetched[k] - 1))
 		}
 	}
-	return mergeByKey(sources, func(k int, r schemas.Row) error {
+	return shardio.MergeByKey(sources, func(k int, r schemas.Row) error {
 		at := rowAt{int32(k), visited[k]}
 		visited[k]++
 		return visit(at, r.(schemas.Scored)) // the shard's schema was checked

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/srdpo/srdpo/stages/shardio"
+
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/schemas"
 )
@@ -20,7 +22,7 @@ import (
 func TestScoredStoreEqualsRowsReadWhole(t *testing.T) {
 	ctx := context.Background()
 	manifest, _ := scoredToySet(t, 40, nil)
-	rows, _, err := readScored(ctx, manifest)
+	rows, _, err := shardio.ReadScored(ctx, manifest)
 	if err != nil {
 		t.Fatal(err)
 	}

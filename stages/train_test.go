@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/srdpo/srdpo/stages/shardio"
+
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
@@ -54,7 +56,7 @@ func scoredToySet(t *testing.T, n int, mutate func(*schemas.Scored)) (string, Re
 		scored = beam.ParDo(s, mutateFn{}, scored)
 		mutation = mutate
 	}
-	WriteShards(s, filepath.Join(dir, "scored"), schemas.ScoredRows, r.Metadata(), scored, WithShards(2))
+	shardio.WriteShards(s, filepath.Join(dir, "scored"), schemas.ScoredRows, r.Metadata(), scored, shardio.WithShards(2))
 	ptest.RunAndValidate(t, p)
 	return filepath.Join(dir, "scored") + schemas.ManifestSuffix, spec
 }
@@ -268,7 +270,7 @@ func TestTrainFromGCS(t *testing.T) {
 			}
 			b, _ := os.ReadFile(p)
 			rel, _ := filepath.Rel(local, p)
-			return writeAtomically(ctx, remote+"/"+filepath.ToSlash(rel), func(buf *bytes.Buffer) error { _, err := buf.Write(b); return err })
+			return shardio.WriteAtomically(ctx, remote+"/"+filepath.ToSlash(rel), func(buf *bytes.Buffer) error { _, err := buf.Write(b); return err })
 		})
 	}
 	upload(filepath.Dir(shards), "gs://runs/scored")

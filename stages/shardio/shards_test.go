@@ -1,4 +1,4 @@
-package stages
+package shardio
 
 import (
 	"bytes"
@@ -99,8 +99,8 @@ func readBack(t *testing.T, prefix string) (schemas.Manifest, []schemas.Preferen
 		}
 		for j, r := range rows {
 			p := r.(schemas.Preference)
-			if shardOf(p.ID, len(m.Shards)) != i {
-				t.Errorf("row %s in shard %d, hashes to %d", p.ID, i, shardOf(p.ID, len(m.Shards)))
+			if ShardOf(p.ID, len(m.Shards)) != i {
+				t.Errorf("row %s in shard %d, hashes to %d", p.ID, i, ShardOf(p.ID, len(m.Shards)))
 			}
 			if j > 0 && rows[j-1].Key() >= p.ID {
 				t.Errorf("shard %s not sorted at row %d", sh.Name, j)

@@ -1,4 +1,4 @@
-package stages
+package shardio
 
 import (
 	"context"
@@ -102,8 +102,8 @@ func asRow(x beam.X) (schemas.Row, error) {
 	return row, nil
 }
 
-// shardOf is the shard of an id: a stable hash, the same on every runner.
-func shardOf(id string, n int) int {
+// ShardOf is the shard of an id: a stable hash, the same on every runner.
+func ShardOf(id string, n int) int {
 	h := fnv.New64a()
 	h.Write([]byte(id))
 	return int(h.Sum64() % uint64(n))

@@ -1,4 +1,4 @@
-package stages
+package shardio
 
 import (
 	"bytes"
@@ -74,7 +74,7 @@ func (fn *spillFn) spill(ctx context.Context, emit func(int, string)) error {
 	}
 	held := make([]keyed, len(fn.rows))
 	for i, r := range fn.rows {
-		held[i] = keyed{shardOf(r.Key(), fn.Shards), r.Key(), r}
+		held[i] = keyed{ShardOf(r.Key(), fn.Shards), r.Key(), r}
 	}
 	sort.Slice(held, func(i, j int) bool {
 		a, b := held[i], held[j]
@@ -105,7 +105,7 @@ func (fn *spillFn) spill(ctx context.Context, emit func(int, string)) error {
 			return err
 		}
 		name := runName(fn.Prefix, fn.attempt, fn.seq, k)
-		if err := writeFile(ctx, fs, name, buf.Bytes()); err != nil {
+		if err := WriteFile(ctx, fs, name, buf.Bytes()); err != nil {
 			return fmt.Errorf("writing run %s: %w", name, err)
 		}
 		emit(k, name)

@@ -1,4 +1,4 @@
-package stages
+package shardio
 
 import (
 	"bytes"
@@ -129,7 +129,7 @@ func removeUnfinished(ctx context.Context, prefix string, before []byte) error {
 			continue
 		}
 		if strings.Contains(name, ".tmp-") || standing == nil {
-			if err := removeFile(ctx, fs, name); err != nil {
+			if err := RemoveFile(ctx, fs, name); err != nil {
 				return err
 			}
 		}

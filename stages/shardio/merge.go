@@ -1,4 +1,4 @@
-package stages
+package shardio
 
 import (
 	"container/heap"
@@ -6,11 +6,11 @@ import (
 	"github.com/srdpo/srdpo/schemas"
 )
 
-// mergeByKey visits the rows of sources, each sorted by key, in key order:
+// MergeByKey visits the rows of sources, each sorted by key, in key order:
 // a k-way merge holding one row of each source (ties in source order).
 // next returns a source's next row, nil at its end. The sink's merge of
 // runs and the training stage's walk of its shards both use it.
-func mergeByKey(sources []func() (schemas.Row, error), visit func(source int, r schemas.Row) error) error {
+func MergeByKey(sources []func() (schemas.Row, error), visit func(source int, r schemas.Row) error) error {
 	h := &keyHeap{}
 	for i, next := range sources {
 		r, err := next()

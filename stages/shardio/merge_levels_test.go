@@ -1,4 +1,4 @@
-package stages
+package shardio
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package stages
+package shardio
 
 import (
 	"bytes"
@@ -30,10 +30,10 @@ var storageRetry = struct {
 	attempts    int
 }{first: 250 * time.Millisecond, most: 30 * time.Second, attempts: 10}
 
-// retryTransient runs op until it succeeds, fails for a reason that is not
+// RetryTransient runs op until it succeeds, fails for a reason that is not
 // transient, or has been tried storageRetry.attempts times, waiting a
 // jittered, doubling delay between tries. op learns whether it is a retry.
-func retryTransient(ctx context.Context, op func(retry bool) error) error {
+func RetryTransient(ctx context.Context, op func(retry bool) error) error {
 	delay := storageRetry.first
 	for attempt := 1; ; attempt++ {
 		err := op(attempt > 1)
@@ -52,39 +52,39 @@ func retryTransient(ctx context.Context, op func(retry bool) error) error {
 	}
 }
 
-// isNotExist tells whether err says a file or object is not there.
-func isNotExist(err error) bool {
+// IsNotExist tells whether err says a file or object is not there.
+func IsNotExist(err error) bool {
 	var ge *googleapi.Error
 	return errors.Is(err, os.ErrNotExist) || errors.Is(err, storage.ErrObjectNotExist) ||
 		errors.As(err, &ge) && ge.Code == http.StatusNotFound
 }
 
-// writeFile writes data to name, whole.
-func writeFile(ctx context.Context, fs filesystem.Interface, name string, data []byte) error {
-	return retryTransient(ctx, func(bool) error { return filesystem.Write(ctx, fs, name, data) })
+// WriteFile writes data to name, whole.
+func WriteFile(ctx context.Context, fs filesystem.Interface, name string, data []byte) error {
+	return RetryTransient(ctx, func(bool) error { return filesystem.Write(ctx, fs, name, data) })
 }
 
-// removeFile deletes name; a file already gone counts as removed (a retry
+// RemoveFile deletes name; a file already gone counts as removed (a retry
 // after a delete whose answer was lost finds nothing).
-func removeFile(ctx context.Context, fs filesystem.Interface, name string) error {
+func RemoveFile(ctx context.Context, fs filesystem.Interface, name string) error {
 	rm, ok := fs.(filesystem.Remover)
 	if !ok {
 		return fmt.Errorf("cannot remove %s: its filesystem has no Remove", name)
 	}
-	err := retryTransient(ctx, func(bool) error { return rm.Remove(ctx, name) })
-	if err != nil && !isNotExist(err) {
+	err := RetryTransient(ctx, func(bool) error { return rm.Remove(ctx, name) })
+	if err != nil && !IsNotExist(err) {
 		return fmt.Errorf("removing %s: %w", name, err)
 	}
 	return nil
 }
 
-// renameFile moves src to dst. On GCS a rename is a copy then a delete; a
+// RenameFile moves src to dst. On GCS a rename is a copy then a delete; a
 // retry after a fault that hid the delete's success finds src gone and dst
 // in place, which is done.
-func renameFile(ctx context.Context, fs filesystem.Interface, src, dst string) error {
-	err := retryTransient(ctx, func(retry bool) error {
+func RenameFile(ctx context.Context, fs filesystem.Interface, src, dst string) error {
+	err := RetryTransient(ctx, func(retry bool) error {
 		err := filesystem.Rename(ctx, fs, src, dst)
-		if err != nil && retry && isNotExist(err) {
+		if err != nil && retry && IsNotExist(err) {
 			if _, serr := fs.Size(ctx, dst); serr == nil {
 				return nil
 			}
@@ -97,32 +97,32 @@ func renameFile(ctx context.Context, fs filesystem.Interface, src, dst string) e
 	return nil
 }
 
-// writeAtomically renders a file in memory, writes it under a temporary
+// WriteAtomically renders a file in memory, writes it under a temporary
 // name and renames it into place, so readers never see half a file and a
 // retried attempt leaves exactly one.
-func writeAtomically(ctx context.Context, name string, render func(*bytes.Buffer) error) error {
+func WriteAtomically(ctx context.Context, name string, render func(*bytes.Buffer) error) error {
 	var buf bytes.Buffer
 	if err := render(&buf); err != nil {
 		return err
 	}
-	return writeStreaming(ctx, name, func(w io.Writer) error {
+	return WriteStreaming(ctx, name, func(w io.Writer) error {
 		_, err := w.Write(buf.Bytes())
 		return err
 	})
 }
 
-// writeStreaming writes a file through render under a temporary name and
+// WriteStreaming writes a file through render under a temporary name and
 // renames it into place, streaming: the file is never whole in memory
-// (writeAtomically renders it first, for writes that must not be rendered
+// (WriteAtomically renders it first, for writes that must not be rendered
 // twice). On a transient storage error the whole file is rendered again.
-func writeStreaming(ctx context.Context, name string, render func(io.Writer) error) error {
+func WriteStreaming(ctx context.Context, name string, render func(io.Writer) error) error {
 	fs, err := filesystem.New(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer fs.Close()
 	tmp := name + ".tmp-" + randomHex()
-	err = retryTransient(ctx, func(bool) error {
+	err = RetryTransient(ctx, func(bool) error {
 		w, err := fs.OpenWrite(ctx, tmp)
 		if err != nil {
 			return err
@@ -134,11 +134,11 @@ func writeStreaming(ctx context.Context, name string, render func(io.Writer) err
 		return w.Close()
 	})
 	if err != nil {
-		removeFile(ctx, fs, tmp)
+		RemoveFile(ctx, fs, tmp)
 		return fmt.Errorf("writing %s: %w", tmp, err)
 	}
-	if err := renameFile(ctx, fs, tmp, name); err != nil {
-		removeFile(ctx, fs, tmp)
+	if err := RenameFile(ctx, fs, tmp, name); err != nil {
+		RemoveFile(ctx, fs, tmp)
 		return err
 	}
 	return nil
@@ -150,9 +150,9 @@ func randomHex() string {
 	return hex.EncodeToString(b[:])
 }
 
-// readAllFile reads a whole file, local or on a Beam filesystem: Arrow and
+// ReadAll reads a whole file, local or on a Beam filesystem: Arrow and
 // Parquet readers need random access.
-func readAllFile(ctx context.Context, path string) ([]byte, error) {
+func ReadAll(ctx context.Context, path string) ([]byte, error) {
 	fs, err := filesystem.New(ctx, path)
 	if err != nil {
 		return nil, err

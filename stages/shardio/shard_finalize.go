@@ -1,4 +1,4 @@
-package stages
+package shardio
 
 import (
 	"bytes"
@@ -44,7 +44,7 @@ func (fn *finalizeShardsFn) ProcessElement(ctx context.Context, _ []byte, iter f
 			continue
 		}
 		name := ShardName(fn.Prefix, i, fn.Shards, fn.Format)
-		if err := writeAtomically(ctx, name, func(buf *bytes.Buffer) error {
+		if err := WriteAtomically(ctx, name, func(buf *bytes.Buffer) error {
 			return schemas.WriteFile(buf, fn.Format, tb, fn.Metadata, nil)
 		}); err != nil {
 			return fmt.Errorf("writing empty shard %s: %w", name, err)
@@ -63,7 +63,7 @@ func (fn *finalizeShardsFn) ProcessElement(ctx context.Context, _ []byte, iter f
 		m.Rows += n
 	}
 	manifest := fn.Prefix + schemas.ManifestSuffix
-	if err := writeAtomically(ctx, manifest, func(buf *bytes.Buffer) error {
+	if err := WriteAtomically(ctx, manifest, func(buf *bytes.Buffer) error {
 		_, err := buf.Write(m.Marshal())
 		return err
 	}); err != nil {
@@ -88,7 +88,7 @@ func removeManifest(ctx context.Context, prefix string) error {
 	if len(found) == 0 {
 		return nil
 	}
-	if err := removeFile(ctx, fs, name); err != nil {
+	if err := RemoveFile(ctx, fs, name); err != nil {
 		return fmt.Errorf("the earlier manifest: %w", err)
 	}
 	return nil
@@ -117,7 +117,7 @@ func removeStale(ctx context.Context, prefix string, shards int, format schemas.
 			n == shards && ext == format.Ext() {
 			continue // one of ours
 		}
-		if err := removeFile(ctx, fs, name); err != nil {
+		if err := RemoveFile(ctx, fs, name); err != nil {
 			return fmt.Errorf("a stale shard: %w", err)
 		}
 	}
@@ -149,7 +149,7 @@ func removeRuns(ctx context.Context, prefix string) error {
 		return fmt.Errorf("listing %s%s*: %w", prefix, runInfix, err)
 	}
 	for _, name := range names {
-		if err := removeFile(ctx, fs, name); err != nil {
+		if err := RemoveFile(ctx, fs, name); err != nil {
 			return fmt.Errorf("a run: %w", err)
 		}
 	}

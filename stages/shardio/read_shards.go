@@ -1,4 +1,4 @@
-package stages
+package shardio
 
 import (
 	"context"
@@ -16,11 +16,11 @@ import (
 )
 
 func init() {
-	register.DoFn3x1[context.Context, string, func(shardRef), error](&expandShardsFn{})
-	register.DoFn3x1[context.Context, shardRef, func(beam.X), error](&readShardFn{})
+	register.DoFn3x1[context.Context, string, func(ShardRef), error](&expandShardsFn{})
+	register.DoFn3x1[context.Context, ShardRef, func(beam.X), error](&readShardFn{})
 	register.Emitter1[beam.X]()
-	register.Emitter1[shardRef]()
-	beam.RegisterType(reflectTypeOf[shardRef]())
+	register.Emitter1[ShardRef]()
+	beam.RegisterType(reflectTypeOf[ShardRef]())
 }
 
 func reflectTypeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }
@@ -55,8 +55,8 @@ func ReadShards(s beam.Scope, pattern string, tb *schemas.Table, opts ...ReadSha
 		beam.TypeDefinition{Var: beam.XType, T: tb.RowType()})
 }
 
-// shardRef is a shard to read and, when a manifest names it, its row count.
-type shardRef struct {
+// ShardRef is a shard to read and, when a manifest names it, its row count.
+type ShardRef struct {
 	Path string
 	Rows int64 // -1 when not known
 }
@@ -64,8 +64,8 @@ type shardRef struct {
 // expandShardsFn turns a manifest or glob into shard references.
 type expandShardsFn struct{}
 
-func (fn *expandShardsFn) ProcessElement(ctx context.Context, pattern string, emit func(shardRef)) error {
-	refs, err := listShards(ctx, pattern)
+func (fn *expandShardsFn) ProcessElement(ctx context.Context, pattern string, emit func(ShardRef)) error {
+	refs, err := List(ctx, pattern)
 	if err != nil {
 		return err
 	}
@@ -75,15 +75,15 @@ func (fn *expandShardsFn) ProcessElement(ctx context.Context, pattern string, em
 	return nil
 }
 
-// listShards resolves a manifest (every shard it lists, with its row count)
+// List resolves a manifest (every shard it lists, with its row count)
 // or a glob (its .arrow and .parquet files) into shard references.
-func listShards(ctx context.Context, pattern string) ([]shardRef, error) {
+func List(ctx context.Context, pattern string) ([]ShardRef, error) {
 	fs, err := filesystem.New(ctx, pattern)
 	if err != nil {
 		return nil, err
 	}
 	defer fs.Close()
-	var refs []shardRef
+	var refs []ShardRef
 	if strings.HasSuffix(pattern, schemas.ManifestSuffix) {
 		b, err := filesystem.Read(ctx, fs, pattern)
 		if err != nil {
@@ -95,7 +95,7 @@ func listShards(ctx context.Context, pattern string) ([]shardRef, error) {
 		}
 		dir := pattern[:len(pattern)-len(path.Base(pattern))]
 		for _, sh := range m.Shards {
-			refs = append(refs, shardRef{Path: dir + sh.Name, Rows: sh.Rows})
+			refs = append(refs, ShardRef{Path: dir + sh.Name, Rows: sh.Rows})
 		}
 		return refs, nil
 	}
@@ -105,7 +105,7 @@ func listShards(ctx context.Context, pattern string) ([]shardRef, error) {
 	}
 	for _, name := range names {
 		if f, err := schemas.FormatOf(name); err == nil && f != schemas.FormatJSONL {
-			refs = append(refs, shardRef{Path: name, Rows: -1})
+			refs = append(refs, ShardRef{Path: name, Rows: -1})
 		}
 	}
 	if len(refs) == 0 {
@@ -122,15 +122,15 @@ type readShardFn struct {
 }
 
 func (fn *readShardFn) Setup() {
-	fn.rowsRead = beam.NewCounter(CounterNamespace, fn.Table+"_rows_read")
+	fn.rowsRead = beam.NewCounter(schemas.CounterNamespace, fn.Table+"_rows_read")
 }
 
-func (fn *readShardFn) ProcessElement(ctx context.Context, ref shardRef, emit func(beam.X)) error {
+func (fn *readShardFn) ProcessElement(ctx context.Context, ref ShardRef, emit func(beam.X)) error {
 	tb, err := schemas.Lookup(fn.Table)
 	if err != nil {
 		return err
 	}
-	rows, md, err := readShard(ctx, ref, tb)
+	rows, md, err := ReadShard(ctx, ref, tb)
 	if err != nil {
 		return err
 	}
@@ -144,16 +144,16 @@ func (fn *readShardFn) ProcessElement(ctx context.Context, ref shardRef, emit fu
 	return nil
 }
 
-// readShard decodes one shard of tb, checking the row count its manifest
+// ReadShard decodes one shard of tb, checking the row count its manifest
 // promised.
-func readShard(ctx context.Context, ref shardRef, tb *schemas.Table) ([]schemas.Row, schemas.Metadata, error) {
+func ReadShard(ctx context.Context, ref ShardRef, tb *schemas.Table) ([]schemas.Row, schemas.Metadata, error) {
 	name := ref.Path
 	format, err := schemas.FormatOf(name)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	// Arrow and Parquet readers need random access: buffer the whole shard.
-	data, err := readAllFile(ctx, name)
+	data, err := ReadAll(ctx, name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -167,10 +167,10 @@ func readShard(ctx context.Context, ref shardRef, tb *schemas.Table) ([]schemas.
 	return rows, md, nil
 }
 
-// readScored reads every row of the shards, which must share one set of
+// ReadScored reads every row of the shards, which must share one set of
 // metadata.
-func readScored(ctx context.Context, pattern string) ([]schemas.Scored, schemas.Metadata, error) {
-	refs, err := listShards(ctx, pattern)
+func ReadScored(ctx context.Context, pattern string) ([]schemas.Scored, schemas.Metadata, error) {
+	refs, err := List(ctx, pattern)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -178,7 +178,7 @@ func readScored(ctx context.Context, pattern string) ([]schemas.Scored, schemas.
 	var rows []schemas.Scored
 	var md schemas.Metadata
 	for _, ref := range refs {
-		rs, m, err := readShard(ctx, ref, schemas.ScoredRows)
+		rs, m, err := ReadShard(ctx, ref, schemas.ScoredRows)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -188,7 +188,7 @@ func readScored(ctx context.Context, pattern string) ([]schemas.Scored, schemas.
 			return nil, nil, fmt.Errorf("%s was written by another scoring run than %s: %w", ref.Path, refs[0].Path, err)
 		}
 		for _, r := range rs {
-			rows = append(rows, r.(schemas.Scored)) // readShard checked the table
+			rows = append(rows, r.(schemas.Scored)) // ReadShard checked the table
 		}
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })

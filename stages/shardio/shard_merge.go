@@ -1,4 +1,4 @@
-package stages
+package shardio
 
 import (
 	"context"
@@ -29,7 +29,7 @@ type writeShardFn struct {
 }
 
 func (fn *writeShardFn) Setup() {
-	fn.rowsWritten = beam.NewCounter(CounterNamespace, fn.Table+"_rows_written")
+	fn.rowsWritten = beam.NewCounter(schemas.CounterNamespace, fn.Table+"_rows_written")
 }
 
 func (fn *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func(*string) bool) (writtenShard, error) {
@@ -54,7 +54,7 @@ func (fn *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func
 	}
 	final := ShardName(fn.Prefix, shard, fn.Shards, fn.Format)
 	var rows int64
-	err = writeStreaming(ctx, final, func(w io.Writer) error {
+	err = WriteStreaming(ctx, final, func(w io.Writer) error {
 		var err error
 		rows, err = mergeRuns(ctx, fn.Prefix, runs, tb, w, fn.Format, fn.Metadata)
 		return err
@@ -86,7 +86,7 @@ func mergeRuns(ctx context.Context, prefix string, runs []string, tb *schemas.Ta
 		}
 		if fs, err := filesystem.New(ctx, prefix); err == nil {
 			for _, name := range made {
-				removeFile(ctx, fs, name) // what is left, the finaliser's removeRuns removes
+				RemoveFile(ctx, fs, name) // what is left, the finaliser's removeRuns removes
 			}
 			fs.Close()
 		}
@@ -97,7 +97,7 @@ func mergeRuns(ctx context.Context, prefix string, runs []string, tb *schemas.Ta
 		for lo := 0; lo < len(runs); lo += mergeFanIn {
 			name := runName(prefix, fmt.Sprintf("merge%s%d", attempt, level), lo/mergeFanIn, 0)
 			group := runs[lo:min(lo+mergeFanIn, len(runs))]
-			err := writeStreaming(ctx, name, func(w io.Writer) error {
+			err := WriteStreaming(ctx, name, func(w io.Writer) error {
 				_, err := mergeSome(ctx, prefix, group, tb, w, func(w io.Writer) (*schemas.FileWriter, error) {
 					return schemas.NewRunWriter(w, tb)
 				})
@@ -148,7 +148,7 @@ func mergeSome(ctx context.Context, prefix string, runs []string, tb *schemas.Ta
 	}
 	var n int64
 	last := ""
-	err = mergeByKey(sources, func(_ int, r schemas.Row) error {
+	err = MergeByKey(sources, func(_ int, r schemas.Row) error {
 		if n > 0 && r.Key() == last {
 			return duplicateIDError(tb.Name, last)
 		}

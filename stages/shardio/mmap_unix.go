@@ -1,6 +1,6 @@
 //go:build unix
 
-package stages
+package shardio
 
 import (
 	"fmt"
@@ -8,8 +8,8 @@ import (
 	"syscall"
 )
 
-// mapFile maps a local file read-only.
-func mapFile(path string) ([]byte, func() error, error) {
+// MapFile maps a local file read-only.
+func MapFile(path string) ([]byte, func() error, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
