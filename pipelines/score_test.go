@@ -11,22 +11,17 @@ import (
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/tokenizer"
+	"github.com/srdpo/srdpo/runners/prismtest"
 	"github.com/srdpo/srdpo/schemas"
 	"github.com/srdpo/srdpo/stages"
 )
 
-func TestMain(m *testing.M) {
-	if os.Getenv("SRDPO_TEST_LOGS") == "" {
-		beamlog.LogLevel = "error"
-	}
-	ptest.Main(m)
-}
+func TestMain(m *testing.M) { prismtest.Main(m) }
 
 const corpus = "../stages/testdata/corpus/"
 

@@ -14,26 +14,15 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
-	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/srdpo/srdpo/runners"
 	"github.com/srdpo/srdpo/runners/gcstest"
+	"github.com/srdpo/srdpo/runners/prismtest"
 	"github.com/srdpo/srdpo/schemas"
 )
 
-func TestMain(m *testing.M) {
-	if runners.Default != "prism" {
-		panic("tests run on prism")
-	}
-	// Prism logs every expected pipeline failure at length; the tests check
-	// those errors themselves. SRDPO_TEST_LOGS=1 shows the logs.
-	if os.Getenv("SRDPO_TEST_LOGS") == "" {
-		beamlog.LogLevel = "error" // beam.Init sets up slog from it
-	}
-	ptest.Main(m)
-}
+func TestMain(m *testing.M) { prismtest.Main(m) }
 
 func testPreferences(n int) []schemas.Preference {
 	var rows []schemas.Preference
