@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/srdpo/srdpo/stages/shardio"
-
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
@@ -23,6 +21,7 @@ import (
 	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/runners/gcstest"
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 const benchData = "../benchmarks/testdata/"

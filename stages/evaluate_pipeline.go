@@ -10,14 +10,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/srdpo/srdpo/stages/shardio"
-
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 func init() {

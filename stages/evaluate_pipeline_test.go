@@ -11,13 +11,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/srdpo/srdpo/stages/shardio"
-
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages/shardio"
 	"github.com/srdpo/srdpo/tasks"
 )
 

@@ -6,11 +6,10 @@ import (
 	"math"
 	"testing"
 
-	"github.com/srdpo/srdpo/stages/shardio"
-
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/model/tokenizer"
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages/shardio"
 	"github.com/srdpo/srdpo/tasks"
 )
 

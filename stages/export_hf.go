@@ -8,12 +8,11 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/srdpo/srdpo/stages/shardio"
-
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 // HFExport says how scored shards become a Hugging Face dataset folder.

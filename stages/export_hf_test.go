@@ -14,12 +14,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/srdpo/srdpo/stages/shardio"
-
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"github.com/srdpo/srdpo/runners/gcstest"
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 // hfFixture is a scored set written by hand: two conversational pairs,

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/srdpo/srdpo/stages/shardio"
-
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -19,6 +17,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 // hfSplitWriter writes one split's files, a record batch at a time.

@@ -8,13 +8,12 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/srdpo/srdpo/stages/shardio"
-
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 // A Hugging Face dataset folder with TRL's precomputed columns —

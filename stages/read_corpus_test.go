@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/srdpo/srdpo/stages/shardio"
-
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/srdpo/srdpo/runners/gcstest"
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 const fixtures = "testdata/corpus/"

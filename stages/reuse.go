@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/srdpo/srdpo/stages/shardio"
-
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 // Scoring that costs only what changed (srdpo score --reuse): a row of an

@@ -11,14 +11,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/srdpo/srdpo/stages/shardio"
-
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 // srdpo eval --reward-model: a *ForSequenceClassification directory (a

@@ -9,12 +9,11 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/srdpo/srdpo/stages/shardio"
-
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 // scoredStore holds a training set's scored rows where they are, not in

@@ -9,10 +9,9 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/srdpo/srdpo/stages/shardio"
-
 	"github.com/srdpo/srdpo/model"
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 // The training stage's store serves the rows of the shards in place: in

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/srdpo/srdpo/stages/shardio"
-
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/srdpo/srdpo/model/optim"
 	"github.com/srdpo/srdpo/runners/gcstest"
 	"github.com/srdpo/srdpo/schemas"
+	"github.com/srdpo/srdpo/stages/shardio"
 )
 
 // scoredToySet writes a separable preference corpus, scores it with a tiny
