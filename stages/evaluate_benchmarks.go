@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -104,7 +103,7 @@ func (fn *benchElementFn) ProcessElement(ctx context.Context, sh BenchmarkElemen
 	if err != nil {
 		return fmt.Errorf("policy %s, %s documents %d–%d: %w", sh.Policy.Name, bs.Name, sh.From+1, sh.To, err)
 	}
-	key := fmt.Sprintf("%s\x00%d\x00%s", sh.Policy.Name, sh.Policy.Step, bs.Name)
+	key := policyKey(sh.Policy.Name, sh.Policy.Step, bs.Name)
 	for _, r := range results {
 		emit(key, r)
 	}
@@ -264,12 +263,11 @@ func (sp EvalSpec) benchmarkTask(name string) (*benchmarks.Task, error) {
 // each subject's, the group's weighted by subject size with the pooled
 // standard error.
 func (fn *benchAggregateFn) ProcessElement(key string, iter func(*benchDocResult) bool, emit func(schemas.Eval)) error {
-	parts := strings.SplitN(key, "\x00", 3)
-	policy, name := parts[0], parts[2]
-	step, err := strconv.ParseInt(parts[1], 10, 64)
+	policy, step, fields, err := splitPolicyKey(key, 1)
 	if err != nil {
-		return fmt.Errorf("benchmark key %q: %w", key, err)
+		return fmt.Errorf("benchmark: %w", err)
 	}
+	name := fields[0]
 	task, err := fn.Spec.benchmarkTask(name)
 	if err != nil {
 		return err

@@ -298,10 +298,27 @@ func (fn *winsFn) ProcessElement(prompt string, iter func(*policyReward) bool, e
 	}
 }
 
-// winKey keys a policy's wins against an opponent on a benchmark:
-// "policy\x00step\x00opponent\x00benchmark".
+// winKey keys a policy's wins against an opponent on a benchmark.
 func winKey(p policyReward, opponent, bench string) string {
-	return fmt.Sprintf("%s\x00%d\x00%s\x00%s", p.Policy, p.Step, opponent, bench)
+	return policyKey(p.Policy, p.Step, opponent, bench)
+}
+
+// policyKey keys a policy at a step, with further fields, for a
+// GroupByKey: "name\x00step\x00field…"; splitPolicyKey reads it back.
+func policyKey(name string, step int64, fields ...string) string {
+	return strings.Join(append([]string{name, strconv.FormatInt(step, 10)}, fields...), "\x00")
+}
+
+// splitPolicyKey is policyKey's inverse for a key of n further fields.
+func splitPolicyKey(key string, n int) (name string, step int64, fields []string, err error) {
+	parts := strings.SplitN(key, "\x00", 2+n)
+	if len(parts) != 2+n {
+		return "", 0, nil, fmt.Errorf("key %q: want a policy, a step and %d fields", key, n)
+	}
+	if step, err = strconv.ParseInt(parts[1], 10, 64); err != nil {
+		return "", 0, nil, fmt.Errorf("key %q: %w", key, err)
+	}
+	return parts[0], step, parts[2:], nil
 }
 
 // win is 1, ½ or 0 as a beats, ties or loses to b.
@@ -330,12 +347,11 @@ func (fn *winRateFn) ProcessElement(key string, iter func(*float64) bool, emit f
 	// Summed in ascending order: the same figure whatever order a runner
 	// groups the prompts in.
 	sort.Float64s(ws)
-	parts := strings.SplitN(key, "\x00", 4)
-	p, o, bench := parts[0], parts[2], parts[3]
-	step, err := strconv.ParseInt(parts[1], 10, 64)
+	p, step, fields, err := splitPolicyKey(key, 2)
 	if err != nil {
-		return fmt.Errorf("win-rate key %q: %w", key, err)
+		return fmt.Errorf("win rate: %w", err)
 	}
+	o, bench := fields[0], fields[1]
 	m, se := meanStderr(ws)
 	if math.IsNaN(se) {
 		se = 0 // one prompt
