@@ -254,10 +254,6 @@ func RunEval(ctx context.Context, c EvalConfig) ([]schemas.Eval, string, error) 
 			policies[i].Dir = c.Spec.Reference // an --adapter policy: the reference with the adapter
 		}
 	}
-	type policyStep struct {
-		name string
-		step int64
-	}
 	seen := map[policyStep]bool{}
 	for _, p := range policies {
 		if seen[policyStep{p.Name, p.Step}] {
@@ -302,6 +298,13 @@ func RunEval(ctx context.Context, c EvalConfig) ([]schemas.Eval, string, error) 
 	}
 	table, err := WriteReport(c.Out, evals, metrics)
 	return evals, table, err
+}
+
+// policyStep tells policies apart: one method's policies along its
+// training share its name.
+type policyStep struct {
+	name string
+	step int64
 }
 
 // lastSteps are each named policy at its last step: the end of its

@@ -304,10 +304,6 @@ func (r *seedRun) runGroup(ctx context.Context, g group, dir string, task tasks.
 		return err
 	}
 	var policies []stages.PolicyRef
-	type policyStep struct {
-		name string
-		step int64
-	}
 	byPolicy := map[policyStep]cellStep{{"reference", 0}: {Cell: Cell{Method: "reference", Temperature: g.Temperature, Beta: g.Beta}}}
 	for i, cell := range cells {
 		for _, p := range trained[i] {

@@ -110,7 +110,7 @@ func WriteSweepReport(dir string, c RunConfig, rows []schemas.SweepRow, metrics 
 			fmt.Fprintf(&md, "\n%s Gold reward at matched KL\n\n%s\n\n%s", heading, frontierCaption, f)
 			text.WriteString("\n" + f)
 		}
-		if a := alongTable(evals, c.Train.Steps); a != "" {
+		if a := alongTable(evals); a != "" {
 			fmt.Fprintf(&md, "\n%s Along training\n\n%s\n\n%s", heading, alongCaption, a)
 		}
 		named := map[string][]schemas.Metric{}
@@ -179,7 +179,7 @@ func gridTable(c RunConfig, groups []group, rows []schemas.SweepRow) string {
 }
 
 // alongTable lists every policy of a group at every evaluated step.
-func alongTable(evals []schemas.Eval, steps int) string {
+func alongTable(evals []schemas.Eval) string {
 	figs, all := summarise(evals)
 	type pol struct {
 		name, method string
