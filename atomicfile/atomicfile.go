@@ -3,7 +3,7 @@
 // temporary file beside the target, which is then renamed over it. It is
 // the one such writer for local files (model directories, checkpoints,
 // a run's per-seed results); writes through Beam's filesystems, gs://
-// included, are stages' (storage.go).
+// included, are stages/shardio's (storage.go).
 package atomicfile
 
 import (

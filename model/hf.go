@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
+
 	"github.com/srdpo/srdpo/atomicfile"
 )
 

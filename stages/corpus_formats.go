@@ -156,10 +156,10 @@ func parseRecord(raw []byte, o parseOptions) (schemas.Preference, *recordError) 
 	if !ok {
 		return p, deadf(ReasonUnrecognisedRecord, "no corpus format fits this record")
 	}
-	if err := format.parse(obj, o, &p); err != nil {
+	var err *recordError
+	if err = format.parse(obj, o, &p); err != nil {
 		return p, err
 	}
-	var err *recordError
 	p.SourceFormat = string(format.name)
 	if err := checkTexts(p); err != nil {
 		return p, err
